@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/keys"
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/sp"
+)
+
+func flexCommands() map[string]command {
+	return map[string]command{
+		"setup-values": {summary: "print what to paste into the Twilio Console", run: runFlexSetupValues},
+	}
+}
+
+func runFlexSetupValues(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp flex setup-values", "[flags]", "Print the values to paste into the Twilio Console (Flex > Manage > Single sign-on).")
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	baseURL := fs.String("base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp (IDP_BASE_URL)")
+	keyEnc := fs.String("key-encryption-key", envOr(env, "IDP_KEY_ENCRYPTION_KEY", ""), "(IDP_KEY_ENCRYPTION_KEY)")
+	certFile := fs.String("signing-cert-file", envOr(env, "IDP_SIGNING_CERT_FILE", ""), "certificate file, when keys come from files (IDP_SIGNING_CERT_FILE)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	base, err := parseBaseURL(*baseURL)
+	if err != nil {
+		return err
+	}
+	st, err := openAdminStore(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var ks *saml.KeySet
+	if *certFile != "" {
+		cert, err := readCertFile(*certFile)
+		if err != nil {
+			return err
+		}
+		ks = &saml.KeySet{Certificate: cert}
+	} else {
+		sealer, err := keys.NewSealer(*keyEnc)
+		if err != nil {
+			return err
+		}
+		if _, _, err := keys.Ensure(ctx, st, sealer, endpointsFor(base).entityID, keys.DefaultBits, time.Now()); err != nil {
+			return err
+		}
+		if ks, err = keys.KeySet(ctx, st, sealer); err != nil {
+			return err
+		}
+	}
+	sps, err := st.ListServiceProviders(ctx)
+	if err != nil {
+		return err
+	}
+	printSetupValues(env.stdout, base, ks, sps)
+	return nil
+}
+
+func readCertFile(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	return keys.ParseCertificate(b)
+}
+
+// printSetupValues writes the Twilio Console values: one place, used by
+// `flex setup-values` and `dev`.
+func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider) {
+	base := baseURL.String()
+	ep := endpointsFor(baseURL)
+	fmt.Fprintf(w, `Twilio Console > Flex > Manage > Single sign-on (SSO): paste these values.
+
+  Identity Provider Issuer:  %s
+  Single Sign-On URL:        %s
+  Metadata URL (optional):   %s
+  X.509 Certificate (expires %s):
+%s`, ep.entityID, ep.sso, ep.metadata, ks.Certificate.NotAfter.UTC().Format("2006-01-02"),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ks.Certificate.Raw}))
+	for _, c := range ks.Published {
+		fmt.Fprintf(w, "\n  A NEXT signing key is published in the metadata (expires %s). Paste its certificate into\n  the Console right after `idp keys activate`; until then keep the one above:\n%s",
+			c.NotAfter.UTC().Format("2006-01-02"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+	}
+	if len(sps) == 0 {
+		fmt.Fprintln(w, "\nNo Flex account is registered yet: run `idp sp add-flex --acs <ACS URL from the Flex console>`.")
+		return
+	}
+	for _, s := range sps {
+		fmt.Fprintf(w, "\nService provider %s (audience %s)\n", s.Name, s.EntityID)
+		fmt.Fprintf(w, "  IdP-initiated login:       %s/sso/idp/%s\n", base, s.Name)
+		if s.DefaultRedirectURL != "" {
+			fmt.Fprintf(w, "  Default Redirect URL:      %s (set the same value in the Console)\n", s.DefaultRedirectURL)
+		} else {
+			fmt.Fprintln(w, "  Default Redirect URL:      not set (needed for IdP-initiated login: idp sp set --sp "+s.Name+" --default-redirect-url https://flex.twilio.com/<runtime-domain>)")
+		}
+	}
+}

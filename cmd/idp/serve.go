@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/keys"
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/server"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// serveOptions is the configuration of a running IdP, from flags and
+// environment (see README.md, "Configuration").
+type serveOptions struct {
+	baseURL         string
+	listen          string
+	databaseURL     string
+	keyFile         string
+	certFile        string
+	keyEncryption   string
+	migrate         bool
+	logFormat       string
+	logLevel        string
+	sessionLifetime time.Duration
+	sessionIdle     time.Duration
+	trustProxy      bool
+	hashMemoryMiB   int
+	shutdownTimeout time.Duration
+	keyRefresh      time.Duration
+
+	dev     bool
+	devData string
+	// ready, if set, receives the listening address once the server
+	// accepts connections (tests).
+	ready func(addr string)
+}
+
+func (o *serveOptions) register(env *environment, fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+	IntVar(*int, string, int, string)
+}) {
+	fs.StringVar(&o.baseURL, "base-url", envOr(env, "IDP_BASE_URL", o.baseURL), "external URL of flexidp, https in production (IDP_BASE_URL)")
+	fs.StringVar(&o.listen, "listen", envOr(env, "IDP_LISTEN", o.listen), "address to listen on (IDP_LISTEN)")
+	fs.StringVar(&o.keyFile, "signing-key-file", envOr(env, "IDP_SIGNING_KEY_FILE", ""), "PEM RSA private key to sign with instead of the stored key (IDP_SIGNING_KEY_FILE)")
+	fs.StringVar(&o.certFile, "signing-cert-file", envOr(env, "IDP_SIGNING_CERT_FILE", ""), "PEM certificate of --signing-key-file (IDP_SIGNING_CERT_FILE)")
+	fs.StringVar(&o.keyEncryption, "key-encryption-key", envOr(env, "IDP_KEY_ENCRYPTION_KEY", ""), "secret that encrypts private keys at rest (IDP_KEY_ENCRYPTION_KEY; prefer the environment)")
+	fs.StringVar(&o.logFormat, "log-format", envOr(env, "IDP_LOG_FORMAT", "auto"), "json, text, or auto (text on a terminal) (IDP_LOG_FORMAT)")
+	fs.StringVar(&o.logLevel, "log-level", envOr(env, "IDP_LOG_LEVEL", "info"), "debug, info, warn or error (IDP_LOG_LEVEL)")
+	fs.DurationVar(&o.sessionLifetime, "session-lifetime", envDuration(env, "IDP_SESSION_LIFETIME", server.DefaultSessionLifetime), "absolute IdP session lifetime (IDP_SESSION_LIFETIME)")
+	fs.DurationVar(&o.sessionIdle, "session-idle", envDuration(env, "IDP_SESSION_IDLE", server.DefaultSessionIdle), "IdP session idle timeout (IDP_SESSION_IDLE)")
+	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For (IDP_TRUST_PROXY)")
+	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
+}
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	o := serveOptions{listen: ":8080", keyRefresh: 30 * time.Second}
+	fs := newFlags(env, "idp serve", "[flags]", "Run the identity provider. The database comes from IDP_DATABASE_URL:\npostgres://… for PostgreSQL (production, replicas) or sqlite:///path for a single node.")
+	o.register(env, fs)
+	fs.StringVar(&o.databaseURL, "database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	fs.BoolVar(&o.migrate, "migrate", envBool(env, "IDP_AUTO_MIGRATE", true), "apply database migrations at start (IDP_AUTO_MIGRATE)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	return serve(ctx, env, o)
+}
+
+// serve validates the configuration, opens the store, loads the signing
+// key and runs the HTTP server until ctx is done, then drains.
+func serve(ctx context.Context, env *environment, o serveOptions) error {
+	log, err := newLogger(env, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	base, err := parseBaseURL(o.baseURL)
+	if err != nil {
+		return err
+	}
+	if (o.keyFile == "") != (o.certFile == "") {
+		return errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
+	}
+	sealer, err := keys.NewSealer(o.keyEncryption)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, o.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if o.migrate {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			log.Info("migrations applied", "versions", applied)
+		}
+	}
+
+	ep := endpointsFor(base)
+	idp, err := saml.New(saml.Config{EntityID: ep.entityID, SSOURL: ep.sso, SecureTransport: base.Scheme == "https"})
+	if err != nil {
+		return err
+	}
+	loadKeys := func(ctx context.Context) error {
+		ks, err := keys.KeySet(ctx, st, sealer)
+		if err != nil {
+			return err
+		}
+		if cur := idp.Keys(); cur == nil || cur.ID != ks.ID || len(cur.Published) != len(ks.Published) {
+			idp.SetKeys(ks)
+			log.Info("signing key loaded", "key", ks.ID, "not_after", ks.Certificate.NotAfter, "published_next", len(ks.Published))
+		}
+		return nil
+	}
+	if o.keyFile != "" {
+		ks, err := keys.FromFiles(o.keyFile, o.certFile)
+		if err != nil {
+			return err
+		}
+		idp.SetKeys(ks)
+		log.Info("signing key loaded from file", "key", ks.ID, "not_after", ks.Certificate.NotAfter)
+	} else {
+		k, created, err := keys.Ensure(ctx, st, sealer, ep.entityID, keys.DefaultBits, time.Now())
+		if err != nil {
+			return fmt.Errorf("signing key: %w", err)
+		}
+		if created {
+			log.Info("signing key generated", "key", k.ID, "encrypted_at_rest", sealer.Encrypts())
+		}
+		if err := loadKeys(ctx); err != nil {
+			return fmt.Errorf("signing key: %w", err)
+		}
+	}
+	if !sealer.Encrypts() && o.keyFile == "" && !o.dev {
+		log.Warn("private keys are stored unencrypted in the database; set IDP_KEY_ENCRYPTION_KEY")
+	}
+
+	hasher := users.NewHasher(users.DefaultParams, defaultHashConcurrency(o.hashMemoryMiB, int(users.DefaultParams.Memory/1024)))
+	srv, err := server.New(server.Config{
+		BaseURL: base, Dev: o.dev, DevData: o.devData,
+		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy,
+	}, st, idp, hasher, log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
+		"hash_concurrency", hasher.Concurrency())
+	if o.ready != nil {
+		o.ready(ln.Addr().String())
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go housekeeping(bg, log, st, o.keyFile == "", loadKeys, o.keyRefresh)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("shut down cleanly")
+	return nil
+}
+
+// housekeeping reloads keys (rotation done on another replica or by the
+// CLI) and deletes expired sessions.
+func housekeeping(ctx context.Context, log *slog.Logger, st migrator, reloadKeys bool, loadKeys func(context.Context) error, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if reloadKeys {
+			if err := loadKeys(ctx); err != nil {
+				log.Warn("reload signing keys", "err", err)
+			}
+		}
+		if n, err := st.DeleteExpiredSessions(ctx, time.Now()); err != nil {
+			log.Warn("delete expired sessions", "err", err)
+		} else if n > 0 {
+			log.Debug("expired sessions deleted", "count", n)
+		}
+	}
+}
+
+func envInt(env *environment, name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(env.getenv(name), &n); err == nil && n > 0 {
+		return n
+	}
+	return def
+}

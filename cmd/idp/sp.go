@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+func spCommands() map[string]command {
+	return map[string]command{
+		"add-flex": {summary: "register a Flex account from its ACS URL (Enhanced or Legacy SSO)", run: runSPAddFlex},
+		"add":      {summary: "register any SAML service provider (entity ID + ACS URLs)", run: runSPAdd},
+		"list":     {summary: "list service providers", run: runSPList},
+		"show":     {summary: "show a service provider and its release policy", run: runSPShow},
+		"set":      {summary: "change a service provider's settings and release policy", run: runSPSet},
+		"remove":   {summary: "remove a service provider", run: runSPRemove},
+		"assign":   {summary: "let a user enter a service provider", run: runSPAssign},
+		"unassign": {summary: "remove a user's assignment", run: runSPUnassign},
+	}
+}
+
+// spSettings are the flags shared by add, add-flex and set.
+type spSettings struct {
+	defaultRedirect, release, withhold, static, rolesFormat, nameID, defaultRoles string
+	sessionNotOnOrAfter                                                           time.Duration
+	assignmentRequired                                                            bool
+}
+
+func (o *spSettings) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.defaultRedirect, "default-redirect-url", "", "Flex Default Redirect URL, sent as RelayState on IdP-initiated login (≤ 80 bytes)")
+	fs.StringVar(&o.release, "release", "", "comma-separated patterns of optional attributes released (default: all), e.g. 'department,channel.*'")
+	fs.StringVar(&o.withhold, "withhold", "", "comma-separated patterns never released, e.g. 'team,program' (Pattern B)")
+	fs.StringVar(&o.static, "static", "", "semicolon-separated NAME=VALUE attributes sent for every user, e.g. 'location=London;channel.chat.capacity=2'")
+	fs.StringVar(&o.rolesFormat, "roles-format", "", "single (one comma-separated value, default) or multi (one value per role)")
+	fs.StringVar(&o.nameID, "name-id", "", "email (default) or persistent (the immutable user ID)")
+	fs.StringVar(&o.defaultRoles, "default-roles", "", "roles given to users without one (default: none; such users are refused)")
+	fs.DurationVar(&o.sessionNotOnOrAfter, "session-not-on-or-after", 0, "send SessionNotOnOrAfter = sign-in + this (≥ 1h; default: not sent, as Flex recommends)")
+	fs.BoolVar(&o.assignmentRequired, "assignment-required", false, "only users assigned to this SP may enter it")
+}
+
+// apply copies the set flags onto s.
+func (o *spSettings) apply(s *sp.ServiceProvider, set map[string]bool) error {
+	if set["default-redirect-url"] {
+		s.DefaultRedirectURL = o.defaultRedirect
+	}
+	if set["release"] {
+		s.Policy.Release = splitList(o.release, ",")
+	}
+	if set["withhold"] {
+		s.Policy.Withhold = splitList(o.withhold, ",")
+	}
+	if set["static"] {
+		s.Policy.Static = attributes.Set{}
+		for _, p := range splitList(o.static, ";") {
+			name, raw, ok := strings.Cut(p, "=")
+			if !ok {
+				return fmt.Errorf("--static: %q is not NAME=VALUE", p)
+			}
+			v, err := attributes.Parse(strings.TrimSpace(name), raw)
+			if err != nil {
+				return err
+			}
+			s.Policy.Static[strings.TrimSpace(name)] = v
+		}
+	}
+	if set["roles-format"] {
+		s.Policy.RolesFormat = o.rolesFormat
+	}
+	if set["name-id"] {
+		s.Policy.NameID = o.nameID
+	}
+	if set["default-roles"] {
+		roles, err := attributes.ParseRoles(o.defaultRoles)
+		if err != nil {
+			return err
+		}
+		s.Policy.DefaultRoles = roles
+	}
+	if set["session-not-on-or-after"] {
+		s.SessionNotOnOrAfter = o.sessionNotOnOrAfter
+	}
+	if set["assignment-required"] {
+		s.AssignmentRequired = o.assignmentRequired
+	}
+	return nil
+}
+
+func splitList(s, sep string) []string {
+	var out []string
+	for _, p := range strings.Split(s, sep) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func runSPAddFlex(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp sp add-flex", "--acs URL [flags]", `Register a Twilio Flex account. From an Enhanced SSO ACS URL
+(https://login.flex.us1.twilio.com/login/callback?connection=JQ…) the audience is urn:flex:JQ…;
+from a Legacy one (https://iam.twilio.com/v1/Accounts/AC…/saml2) it is …/saml2/metadata.
+--audience overrides the derived value.`)
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	acs := fs.String("acs", envOr(env, "IDP_FLEX_ACS", ""), "the ACS (callback) URL shown in the Flex console; required (IDP_FLEX_ACS)")
+	audience := fs.String("audience", "", "SP entity ID, when it cannot be derived from the ACS URL")
+	name := fs.String("name", "flex", "short name of this SP, used in URLs and commands")
+	var o spSettings
+	o.register(fs)
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	s, err := flexSP(*name, *acs, *audience)
+	if err != nil {
+		return err
+	}
+	if err := o.apply(&s, visited(fs)); err != nil {
+		return err
+	}
+	return createSP(ctx, env, *dbURL, s)
+}
+
+// flexSP builds a Flex SP from its ACS URL, deriving the audience unless
+// one is given.
+func flexSP(name, acs, audience string) (sp.ServiceProvider, error) {
+	if acs == "" {
+		return sp.ServiceProvider{}, usageError{"--acs is required: copy the ACS URL from the Flex console (Single Sign-On settings)"}
+	}
+	entityID := audience
+	if entityID == "" {
+		derived, _, err := sp.FlexPreset(acs)
+		if err != nil {
+			return sp.ServiceProvider{}, err
+		}
+		entityID = derived
+	}
+	return sp.ServiceProvider{Name: name, EntityID: entityID, ACSURLs: []string{acs}}, nil
+}
+
+func runSPAdd(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp sp add", "--name NAME --entity-id ID --acs URL [--acs URL…] [flags]", "Register any SAML 2.0 service provider by hand.")
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	name := fs.String("name", "", "short name, used in URLs and commands; required")
+	entityID := fs.String("entity-id", "", "the SP's entity ID (the Audience); required")
+	var acs multiFlag
+	fs.Var(&acs, "acs", "an ACS URL (HTTP-POST); repeat for several, the first is the default")
+	var o spSettings
+	o.register(fs)
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	s := sp.ServiceProvider{Name: *name, EntityID: *entityID, ACSURLs: acs}
+	if err := o.apply(&s, visited(fs)); err != nil {
+		return err
+	}
+	return createSP(ctx, env, *dbURL, s)
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func createSP(ctx context.Context, env *environment, dbURL string, s sp.ServiceProvider) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CreateServiceProvider(ctx, s); errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("a service provider named %q or with entity ID %q already exists", s.Name, s.EntityID)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "added service provider %s\n  entity ID (audience): %s\n  ACS URL: %s\n", s.Name, s.EntityID, strings.Join(s.ACSURLs, ", "))
+	return nil
+}
+
+func runSPList(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp sp list", "[flags]", "List service providers.")
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	st, err := openAdminStore(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list, err := st.ListServiceProviders(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tENTITY ID\tACS URL")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.EntityID, strings.Join(s.ACSURLs, ", "))
+	}
+	return tw.Flush()
+}
+
+// spCommand parses the flags of a command acting on one SP by name.
+func spCommand(env *environment, name, usage, desc string, args []string, extra func(*flag.FlagSet)) (*flag.FlagSet, string, string, error) {
+	fs := newFlags(env, name, usage, desc)
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	spName := fs.String("sp", "", "the service provider's name; required")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parse(fs, args, 0); err != nil {
+		return nil, "", "", err
+	}
+	if *spName == "" {
+		fs.Usage()
+		return nil, "", "", usageError{name + ": --sp is required"}
+	}
+	return fs, *dbURL, *spName, nil
+}
+
+func getSP(ctx context.Context, st store.Store, name string) (sp.ServiceProvider, error) {
+	s, err := st.GetServiceProvider(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return s, fmt.Errorf("no service provider named %q (see idp sp list)", name)
+	}
+	return s, err
+}
+
+func runSPShow(ctx context.Context, env *environment, args []string) error {
+	_, dbURL, name, err := spCommand(env, "idp sp show", "--sp NAME", "Show a service provider.", args, nil)
+	if err != nil {
+		return err
+	}
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := getSP(ctx, st, name)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("name", s.Name)
+	row("entity_id", s.EntityID)
+	row("acs_urls", strings.Join(s.ACSURLs, ", "))
+	row("default_redirect_url", s.DefaultRedirectURL)
+	row("assignment_required", fmt.Sprint(s.AssignmentRequired))
+	if s.SessionNotOnOrAfter > 0 {
+		row("session_not_on_or_after", s.SessionNotOnOrAfter.String())
+	} else {
+		row("session_not_on_or_after", "not sent")
+	}
+	row("release", orAll(strings.Join(s.Policy.Release, ",")))
+	row("withhold", strings.Join(s.Policy.Withhold, ","))
+	row("roles_format", orDefault(s.Policy.RolesFormat, "single"))
+	row("name_id", orDefault(s.Policy.NameID, "email"))
+	row("default_roles", strings.Join(s.Policy.DefaultRoles, ","))
+	for _, n := range s.Policy.Static.Names() {
+		row("static "+n, s.Policy.Static[n].String())
+	}
+	return tw.Flush()
+}
+
+func orAll(s string) string { return orDefault(s, "all") }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func runSPSet(ctx context.Context, env *environment, args []string) error {
+	var o spSettings
+	var acs multiFlag
+	var entityID string
+	fs, dbURL, name, err := spCommand(env, "idp sp set", "--sp NAME [flags]", "Change settings; only the flags given are changed.", args, func(fs *flag.FlagSet) {
+		o.register(fs)
+		fs.Var(&acs, "acs", "replace the ACS URLs (repeat for several)")
+		fs.StringVar(&entityID, "entity-id", "", "change the entity ID")
+	})
+	if err != nil {
+		return err
+	}
+	set := visited(fs)
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := getSP(ctx, st, name); err != nil {
+		return err
+	}
+	_, err = st.UpdateServiceProvider(ctx, name, func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
+		if set["acs"] {
+			s.ACSURLs = acs
+		}
+		if set["entity-id"] {
+			s.EntityID = entityID
+		}
+		if err := o.apply(&s, set); err != nil {
+			return s, err
+		}
+		return s, s.Validate()
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return errors.New("another service provider already has that entity ID")
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "updated service provider %s\n", name)
+	return nil
+}
+
+func runSPRemove(ctx context.Context, env *environment, args []string) error {
+	_, dbURL, name, err := spCommand(env, "idp sp remove", "--sp NAME", "Remove a service provider and its assignments.", args, nil)
+	if err != nil {
+		return err
+	}
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.DeleteServiceProvider(ctx, name); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no service provider named %q", name)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "removed service provider %s\n", name)
+	return nil
+}
+
+func runSPAssign(ctx context.Context, env *environment, args []string) error {
+	return assignment(ctx, env, args, true)
+}
+
+func runSPUnassign(ctx context.Context, env *environment, args []string) error {
+	return assignment(ctx, env, args, false)
+}
+
+func assignment(ctx context.Context, env *environment, args []string, assign bool) error {
+	verb := "assign"
+	if !assign {
+		verb = "unassign"
+	}
+	var email string
+	_, dbURL, name, err := spCommand(env, "idp sp "+verb, "--sp NAME --email EMAIL", verb+" a user and a service provider.", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "the user's email or ID; required")
+	})
+	if err != nil {
+		return err
+	}
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := findUser(ctx, st, email)
+	if err != nil {
+		return err
+	}
+	if _, err := getSP(ctx, st, name); err != nil {
+		return err
+	}
+	if assign {
+		err = st.AssignUser(ctx, u.ID, name)
+	} else if err = st.UnassignUser(ctx, u.ID, name); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s is not assigned to %s", u.Email, name)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "%sed %s and %s\n", verb, u.Email, name)
+	return nil
+}

@@ -1,0 +1,211 @@
+package saml
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+
+	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/sp"
+)
+
+// Request is a validated AuthnRequest, reduced to what the rest of flexidp
+// needs. It is small and serialisable, so the web layer can carry it
+// through the login form.
+type Request struct {
+	// ID is the AuthnRequest ID; the Response's InResponseTo.
+	ID string `json:"id"`
+	// SP is the Name of the service provider that sent it.
+	SP string `json:"sp"`
+	// ACSURL is the registered assertion consumer service the Response
+	// goes to. It is always one of the SP's registered URLs.
+	ACSURL string `json:"acs"`
+	// RelayState is echoed back unchanged.
+	RelayState string `json:"relay_state,omitempty"`
+	// IssueInstant is when the SP issued the request.
+	IssueInstant time.Time `json:"issued"`
+	// ForceAuthn asks for a fresh authentication, even within a session.
+	ForceAuthn bool `json:"force_authn,omitempty"`
+	// IsPassive forbids prompting the user.
+	IsPassive bool `json:"is_passive,omitempty"`
+	// NameIDFormat is the format the SP asked for in NameIDPolicy, if any.
+	NameIDFormat string `json:"name_id_format,omitempty"`
+}
+
+// Lookup finds a service provider by entity ID. It returns found=false
+// (and no error) when there is none.
+type Lookup func(ctx context.Context, entityID string) (s sp.ServiceProvider, found bool, err error)
+
+// RequestError is an AuthnRequest we refuse. Reason is a sentence for the
+// person in front of the browser; Err has the detail for the log.
+type RequestError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RequestError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// ErrLookup wraps a failure of the Lookup function (e.g. the store is
+// unreachable); it is not the requester's fault.
+var ErrLookup = errors.New("saml: service provider lookup failed")
+
+const unspecifiedNameID = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+
+// ParseRequest decodes and validates the AuthnRequest carried by r, with
+// the HTTP-Redirect (GET) or HTTP-POST binding. It checks the XML is safe
+// and well-formed, the request is current (IssueInstant within crewjam's
+// MaxIssueDelay, not in the future), SAML 2.0, has an ID and an Issuer we
+// know, any Destination is our SSO URL, any signature verifies, and the
+// ACS URL (or index) is one registered for that SP. On any failure it
+// returns a *RequestError and nothing has been sent anywhere.
+func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.ServiceProvider, error) {
+	var found sp.ServiceProvider
+	var lookupErr error
+	provider, err := i.provider(providerFunc(func(hr *http.Request, entityID string) (*crewjam.EntityDescriptor, error) {
+		s, ok, err := lookup(hr.Context(), entityID)
+		if err != nil {
+			lookupErr = err
+			return nil, err
+		}
+		if !ok {
+			return nil, os.ErrNotExist
+		}
+		found = s
+		return entityDescriptor(s), nil
+	}))
+	if err != nil {
+		return nil, found, err
+	}
+	if r.Method == http.MethodGet && r.URL.Query().Get("SAMLRequest") == "" ||
+		r.Method == http.MethodPost && r.PostFormValue("SAMLRequest") == "" {
+		return nil, found, &RequestError{Reason: "The request has no SAMLRequest parameter. Start the sign-in from Flex."}
+	}
+	req, err := crewjam.NewIdpAuthnRequest(provider, r)
+	if err != nil {
+		return nil, found, classify(err)
+	}
+	req.Now = i.now()
+	if err := req.Validate(); err != nil {
+		if lookupErr != nil {
+			return nil, found, fmt.Errorf("%w: %w", ErrLookup, lookupErr)
+		}
+		return nil, found, classify(err)
+	}
+	if len(req.RelayState) > MaxEchoedRelayState {
+		return nil, found, &RequestError{Reason: fmt.Sprintf("The RelayState is longer than %d bytes.", MaxEchoedRelayState)}
+	}
+	if req.ACSEndpoint.Binding != crewjam.HTTPPostBinding {
+		return nil, found, &RequestError{Reason: "The request asks for a response binding other than HTTP-POST, which is the only one flexidp sends."}
+	}
+	out := &Request{
+		ID:           req.Request.ID,
+		SP:           found.Name,
+		ACSURL:       req.ACSEndpoint.Location,
+		RelayState:   req.RelayState,
+		IssueInstant: req.Request.IssueInstant.UTC(),
+		ForceAuthn:   req.Request.ForceAuthn != nil && *req.Request.ForceAuthn,
+		IsPassive:    req.Request.IsPassive != nil && *req.Request.IsPassive,
+	}
+	if p := req.Request.NameIDPolicy; p != nil && p.Format != nil && *p.Format != unspecifiedNameID {
+		out.NameIDFormat = *p.Format
+	}
+	return out, found, nil
+}
+
+// ReplayKey is the key under which the request's ID is recorded once it
+// has been answered, so it is never answered twice.
+func (r *Request) ReplayKey() string { return "authn:" + r.SP + ":" + r.ID }
+
+// ReplayExpiry is how long the ReplayKey must be kept: after that the
+// request itself is too old to be accepted.
+func (r *Request) ReplayExpiry() time.Time {
+	return r.IssueInstant.Add(crewjam.MaxIssueDelay + crewjam.MaxClockSkew)
+}
+
+type providerFunc func(r *http.Request, entityID string) (*crewjam.EntityDescriptor, error)
+
+func (f providerFunc) GetServiceProvider(r *http.Request, id string) (*crewjam.EntityDescriptor, error) {
+	return f(r, id)
+}
+
+// entityDescriptor is the metadata crewjam validates requests against. It
+// lists only the registered ACS URLs and no keys: without an encryption
+// key crewjam never encrypts the assertion.
+func entityDescriptor(s sp.ServiceProvider) *crewjam.EntityDescriptor {
+	acs := make([]crewjam.IndexedEndpoint, len(s.ACSURLs))
+	for n, u := range s.ACSURLs {
+		isDefault := n == 0
+		acs[n] = crewjam.IndexedEndpoint{Binding: crewjam.HTTPPostBinding, Location: u, Index: n, IsDefault: &isDefault}
+	}
+	return &crewjam.EntityDescriptor{
+		EntityID: s.EntityID,
+		SPSSODescriptors: []crewjam.SPSSODescriptor{{
+			SSODescriptor: crewjam.SSODescriptor{RoleDescriptor: crewjam.RoleDescriptor{
+				ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
+			}},
+			AssertionConsumerServices: acs,
+		}},
+	}
+}
+
+// classify turns crewjam's classified errors into sentences a person
+// understands.
+func classify(err error) error {
+	reason := "The sign-in request is not a valid SAML AuthnRequest."
+	switch {
+	case errors.Is(err, crewjam.ErrUnknownServiceProvider):
+		reason = "The sign-in request comes from a service provider flexidp does not know. An administrator must register it (idp sp add-flex)."
+	case errors.Is(err, crewjam.ErrUnknownAssertionConsumerService):
+		reason = "The sign-in request asks for the response to go to an address (ACS URL) that is not registered for this service provider. Nothing was sent."
+	case errors.Is(err, crewjam.ErrExpired):
+		reason = "The sign-in request has expired. Go back to Flex and sign in again."
+	case errors.Is(err, crewjam.ErrNotYetValid):
+		reason = "The sign-in request is dated in the future; check the clocks of flexidp and the service provider."
+	case errors.Is(err, crewjam.ErrDestinationMismatch):
+		reason = "The sign-in request was addressed to another identity provider (its Destination is not this SSO URL)."
+	case errors.Is(err, crewjam.ErrInvalidSignature):
+		reason = "The sign-in request's signature cannot be verified with a certificate registered for this service provider."
+	case errors.Is(err, crewjam.ErrMissingElement):
+		reason = "The sign-in request lacks a required element (ID or Issuer)."
+	case errors.Is(err, crewjam.ErrUnsupported):
+		reason = "The sign-in request uses a SAML feature flexidp does not support."
+	case errors.Is(err, crewjam.ErrMalformedMessage):
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "decode"):
+			reason = "The SAMLRequest parameter is not valid base64."
+		case strings.Contains(msg, "decompress"):
+			reason = "The SAMLRequest parameter is not valid DEFLATE data (HTTP-Redirect binding)."
+		default:
+			reason = "The SAMLRequest is not well-formed, safe XML."
+		}
+	}
+	return &RequestError{Reason: reason, Err: err}
+}
+
+// nameIDFormat chooses the NameID format for a response: the SP policy's,
+// unless the request asked for a specific, different one, which is an
+// InvalidNameIDPolicy error.
+func nameIDFormat(req *Request, released attributes.Released) error {
+	if req == nil || req.NameIDFormat == "" || req.NameIDFormat == released.NameIDFormat {
+		return nil
+	}
+	return &StatusError{
+		Status:  "urn:oasis:names:tc:SAML:2.0:status:Requester",
+		Second:  "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
+		Message: fmt.Sprintf("NameID format %s is not configured for this service provider; it receives %s", req.NameIDFormat, released.NameIDFormat),
+	}
+}

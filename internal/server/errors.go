@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+// Error is an error the person in front of the browser should read.
+type Error struct {
+	Status  int
+	Message string
+	Hint    string
+	// Err is the detail for the log; never shown.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+var (
+	errCSRF = &Error{Status: http.StatusForbidden, Message: "The form expired or did not come from this site.",
+		Hint: "Reload the page and try again."}
+	errBadState = &Error{Status: http.StatusBadRequest, Message: "This sign-in form has expired or was altered.",
+		Hint: "Go back to Flex and start the sign-in again."}
+	errReplay = &Error{Status: http.StatusConflict, Message: "This sign-in request has already been answered.",
+		Hint: "Go back to Flex and start the sign-in again."}
+	errNoSession = &Error{Status: http.StatusUnauthorized, Message: "You are not signed in."}
+	errDisabled  = &Error{Status: http.StatusForbidden, Message: "This account is disabled.",
+		Hint: "Contact your administrator."}
+	errNoRole = &Error{Status: http.StatusForbidden, Message: "Your account has no Flex role, so Flex cannot sign you in.",
+		Hint: "Ask your administrator to give you a role (agent, supervisor or admin)."}
+)
+
+// toError is the one mapping from domain errors to what a person reads
+// and the status code. Anything unknown is an internal error: its detail
+// goes to the log only.
+func toError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var re *saml.RequestError
+	if errors.As(err, &re) {
+		return &Error{Status: http.StatusBadRequest, Message: re.Reason, Err: err}
+	}
+	var ae *attributes.Error
+	if errors.As(err, &ae) {
+		return &Error{Status: http.StatusUnprocessableEntity,
+			Message: "Flex would refuse your sign-in because of an attribute: " + ae.Error() + ".",
+			Hint:    "Nothing was sent to Flex. Ask your administrator to correct this attribute.", Err: err}
+	}
+	switch {
+	case errors.Is(err, attributes.ErrNoRole):
+		return &Error{Status: errNoRole.Status, Message: errNoRole.Message, Hint: errNoRole.Hint, Err: err}
+	case errors.Is(err, saml.ErrLookup), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Status: http.StatusServiceUnavailable, Message: "flexidp cannot reach its database right now.",
+			Hint: "Try again in a minute.", Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Message: "Not found.", Err: err}
+	}
+	return &Error{Status: http.StatusInternalServerError, Message: "Internal error.",
+		Hint: "The problem was logged; quote the request ID to your administrator.", Err: err}
+}
+
+// fail renders err as an HTML error page and logs it.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := toError(err)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(r.Context(), level, "request failed",
+		slog.String("request_id", requestIDFrom(r.Context())), slog.Int("status", e.Status),
+		slog.String("message", e.Message), slog.Any("err", e.Err))
+	s.render(w, r, e.Status, "error", page{Title: http.StatusText(e.Status), Message: e.Message, Hint: e.Hint})
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+
+	"github.com/flexidp/flexidp/web"
+)
+
+// page is the data every template receives.
+type page struct {
+	Title     string
+	Dev       bool
+	DevData   string
+	RequestID string
+	CSRF      string
+
+	// error
+	Message, Hint string
+	// login
+	Error, Email, State, SPName string
+	// launcher
+	Apps []app
+	// post
+	ACSURL, SAMLResponse, RelayState string
+}
+
+type app struct{ Name, EntityID string }
+
+func parsePages() (map[string]*template.Template, error) {
+	base, err := template.ParseFS(web.Templates, "templates/base.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse base template: %w", err)
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout"} {
+		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// render executes a page into a buffer first, so a template error never
+// leaves half a page behind.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	p.Dev, p.DevData = s.cfg.Dev, s.cfg.DevData
+	p.RequestID = requestIDFrom(r.Context())
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "base", p); err != nil {
+		s.log.ErrorContext(r.Context(), "render template", "template", name, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderPost renders the auto-submitting HTTP-POST binding form. The CSP
+// allows posting to exactly the ACS URL's origin and nowhere else.
+func (s *Server) renderPost(w http.ResponseWriter, r *http.Request, spName, acs, samlResponse, relayState string) {
+	u, err := url.Parse(acs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", csp("'self' "+u.Scheme+"://"+u.Host))
+	s.render(w, r, http.StatusOK, "post", page{Title: "Signing in", SPName: spName, ACSURL: acs,
+		SAMLResponse: samlResponse, RelayState: relayState})
+}

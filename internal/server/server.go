@@ -1,0 +1,233 @@
+// Package server is flexidp's HTTP layer: the chi router, the SAML
+// endpoints, the login form, sessions, CSRF protection, rendering, and the
+// one place where errors become HTTP statuses and sentences.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+	"github.com/flexidp/flexidp/web"
+)
+
+// Defaults suited to an agent's shift.
+const (
+	DefaultSessionLifetime = 10 * time.Hour
+	DefaultSessionIdle     = 2 * time.Hour
+	// maxFormBytes bounds every request body; a SAMLRequest is a few KiB.
+	maxFormBytes = 256 << 10
+)
+
+// Config configures the HTTP layer.
+type Config struct {
+	// BaseURL is the external URL of flexidp (https in production).
+	BaseURL *url.URL
+	// Dev shows the development banner on every page.
+	Dev bool
+	// DevData is shown in the banner (where the data lives).
+	DevData string
+	// SessionLifetime and SessionIdle bound IdP sessions.
+	SessionLifetime time.Duration
+	SessionIdle     time.Duration
+	// TrustProxy takes the client address from X-Forwarded-For.
+	TrustProxy bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves flexidp's HTTP endpoints.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	idp     *saml.IdP
+	hasher  *users.Hasher
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	secure  bool
+	limiter *limiter
+}
+
+// New returns a Server.
+func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *slog.Logger) (*Server, error) {
+	if cfg.BaseURL == nil {
+		return nil, fmt.Errorf("server: BaseURL is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionLifetime == 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:     cfg,
+		store:   st,
+		idp:     idp,
+		hasher:  hasher,
+		log:     log,
+		pages:   pages,
+		secure:  cfg.BaseURL.Scheme == "https",
+		limiter: newLimiter(cfg.Now),
+	}, nil
+}
+
+// Handler returns the router.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.requestID, s.recoverer, s.securityHeaders, s.limitBody)
+
+	static, _ := fs.Sub(web.Static, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+
+	r.Get("/saml/metadata", s.metadata)
+	r.Get("/saml/certificate.pem", s.certificate)
+	// The SSO endpoint receives cross-site POSTs by design (HTTP-POST
+	// binding); it changes nothing before the user signs in.
+	r.Get("/saml/sso", s.sso)
+	r.Post("/saml/sso", s.sso)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.crossOrigin)
+		r.Get("/", s.home)
+		r.Get("/login", s.loginPage)
+		r.Post("/login", s.login)
+		r.Get("/launcher", s.launcher)
+		r.Get("/sso/idp/{sp}", s.idpInitiated)
+		r.Post("/sso/idp/{sp}", s.idpInitiated)
+		r.Get("/logout", s.logoutPage)
+		r.Post("/logout", s.logout)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "There is no page at this address."})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + r.Method + " requests."})
+	})
+	return r
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id := hex.EncodeToString(b)
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		next.ServeHTTP(ww, r.WithContext(ctx))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.fail(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets a strict policy on every response; pages that post
+// a Response widen form-action to the one ACS URL (see renderPost).
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp("'self'"))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		if s.secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func csp(formAction string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + formAction +
+		"; frame-ancestors 'none'; base-uri 'none'"
+}
+
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin refuses cross-site state-changing requests using the Fetch
+// metadata the browser sends (net/http CrossOriginProtection); the CSRF
+// token on each form covers browsers that send none.
+func (s *Server) crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errCSRF)
+	}))
+	return cop.Handler(next)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness: store unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("store unreachable\n"))
+		return
+	}
+	if s.idp.Keys() == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("no signing key\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}

@@ -1,0 +1,251 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// cookieName returns name with the __Host- prefix on https: the browser
+// then refuses the cookie unless it is Secure, host-only and Path=/.
+func (s *Server) cookieName(name string) string {
+	if s.secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name:     s.cookieName(name),
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteLaxMode,
+		MaxAge:   int(maxAge / time.Second),
+	}
+	if s.secure {
+		// An SP may send the AuthnRequest by cross-site POST; the session
+		// cookie must come along so a signed-in user is not prompted again.
+		c.SameSite = http.SameSiteNoneMode
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+func (s *Server) cookie(r *http.Request, name string) string {
+	c, err := r.Cookie(s.cookieName(name))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS has no entropy: nothing safe can be done
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashToken is how a session token is stored: a database leak does not
+// give usable cookies.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+const sessionCookie = "flexidp_session"
+
+// currentSession returns the browser's valid session and its user, or
+// errNoSession. Expired sessions (absolute or idle) are deleted.
+func (s *Server) currentSession(r *http.Request) (store.Session, users.User, error) {
+	token := s.cookie(r, sessionCookie)
+	if token == "" {
+		return store.Session{}, users.User{}, errNoSession
+	}
+	ctx := r.Context()
+	sess, err := s.store.GetSession(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, users.User{}, errNoSession
+	} else if err != nil {
+		return store.Session{}, users.User{}, fmt.Errorf("load session: %w", err)
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.SessionIdle)) {
+		if err := s.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.WarnContext(ctx, "delete expired session", "err", err)
+		}
+		return store.Session{}, users.User{}, errNoSession
+	}
+	u, err := s.store.GetUser(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, users.User{}, errNoSession
+	} else if err != nil {
+		return store.Session{}, users.User{}, fmt.Errorf("load session user: %w", err)
+	}
+	if u.Disabled {
+		_, _ = s.store.DeleteUserSessions(ctx, u.ID)
+		return store.Session{}, users.User{}, errNoSession
+	}
+	// Touch at most once a minute: the idle timeout needs no finer grain,
+	// and a busy shift start should not turn every SSO into a write.
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+			s.log.WarnContext(ctx, "touch session", "err", err)
+		}
+	}
+	return sess, u, nil
+}
+
+// startSession creates a session for u and sets its cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User) (store.Session, error) {
+	token := randomToken()
+	now := s.now()
+	sess := store.Session{
+		ID:           hashToken(token),
+		UserID:       u.ID,
+		Index:        "_" + randomToken()[:32],
+		AuthnInstant: now,
+		CreatedAt:    now,
+		LastSeenAt:   now,
+		ExpiresAt:    now.Add(s.cfg.SessionLifetime),
+		RemoteAddr:   s.clientIP(r),
+		UserAgent:    truncate(r.UserAgent(), 256),
+	}
+	if err := s.store.CreateSession(r.Context(), sess); err != nil {
+		return store.Session{}, fmt.Errorf("create session: %w", err)
+	}
+	s.setCookie(w, sessionCookie, token, s.cfg.SessionLifetime)
+	return sess, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (s *Server) clientIP(r *http.Request) string {
+	if s.cfg.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+const csrfCookie = "flexidp_csrf"
+
+// csrfToken returns the browser's CSRF token, setting a new one if it has
+// none (double-submit: the form field must equal the cookie).
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if t := s.cookie(r, csrfCookie); len(t) == 43 {
+		return t
+	}
+	t := randomToken()
+	s.setCookie(w, csrfCookie, t, 12*time.Hour)
+	return t
+}
+
+func (s *Server) checkCSRF(r *http.Request) error {
+	cookie := s.cookie(r, csrfCookie)
+	form := r.PostFormValue("csrf")
+	if cookie == "" || subtle.ConstantTimeCompare([]byte(cookie), []byte(form)) != 1 {
+		return errCSRF
+	}
+	return nil
+}
+
+// loginState carries a pending sign-in through the login form: the
+// validated AuthnRequest, or the SP of an IdP-initiated login. It is
+// MACed with a key derived from the signing key, so every replica can
+// check it and nobody can forge one.
+type loginState struct {
+	Req     *saml.Request `json:"r,omitempty"`
+	IdPInit string        `json:"i,omitempty"`
+	Expires int64         `json:"e"`
+}
+
+// loginStateTTL is how long a login form stays usable.
+const loginStateTTL = 30 * time.Minute
+
+func (s *Server) stateMAC(payload []byte) ([]byte, error) {
+	ks := s.idp.Keys()
+	if ks == nil {
+		return nil, errors.New("no signing key loaded")
+	}
+	key, err := stateKey(ks)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(payload)
+	return m.Sum(nil), nil
+}
+
+func (s *Server) encodeState(st loginState) (string, error) {
+	st.Expires = s.now().Add(loginStateTTL).Unix()
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	mac, err := s.stateMAC(payload)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac), nil
+}
+
+func (s *Server) decodeState(v string) (loginState, error) {
+	var st loginState
+	if v == "" {
+		return st, nil
+	}
+	p, m, ok := strings.Cut(v, ".")
+	if !ok {
+		return st, errBadState
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(p)
+	mac, err2 := base64.RawURLEncoding.DecodeString(m)
+	if err1 != nil || err2 != nil {
+		return st, errBadState
+	}
+	want, err := s.stateMAC(payload)
+	if err != nil {
+		return st, err
+	}
+	if !hmac.Equal(mac, want) {
+		return st, errBadState
+	}
+	if err := json.Unmarshal(payload, &st); err != nil || s.now().Unix() > st.Expires {
+		return loginState{}, errBadState
+	}
+	return st, nil
+}

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	md, err := s.idp.Metadata()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(md)
+}
+
+func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
+	ks := s.idp.Keys()
+	if ks == nil {
+		s.fail(w, r, errors.New("no signing key loaded"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="flexidp-signing.pem"`)
+	_ = pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: ks.Certificate.Raw})
+}
+
+// lookupSP adapts the store to saml.Lookup.
+func (s *Server) lookupSP(ctx context.Context, entityID string) (sp.ServiceProvider, bool, error) {
+	p, err := s.store.GetServiceProviderByEntityID(ctx, entityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return sp.ServiceProvider{}, false, nil
+	}
+	return p, err == nil, err
+}
+
+// sso is the SP-initiated entry point (HTTP-Redirect or HTTP-POST).
+func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
+	req, provider, err := s.idp.ParseRequest(r, s.lookupSP)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sess, u, err := s.currentSession(r)
+	switch {
+	case err == nil && !req.ForceAuthn:
+		s.answer(w, r, u, sess, req, provider)
+		return
+	case err != nil && !errors.Is(err, errNoSession):
+		s.fail(w, r, err)
+		return
+	}
+	if req.IsPassive {
+		// saml-core §3.4.1: the IdP must not interact with the user.
+		s.postError(w, r, req, provider, saml.NoPassive())
+		return
+	}
+	s.showLogin(w, r, http.StatusOK, loginState{Req: req}, provider.Name, "", "")
+}
+
+// idpInitiated posts an unsolicited Response to the SP's default ACS URL
+// with its Default Redirect URL as RelayState.
+func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "sp")
+	provider, err := s.store.GetServiceProvider(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "There is no application called " + name + "."})
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.Method == http.MethodPost {
+		if err := s.checkCSRF(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	sess, u, err := s.currentSession(r)
+	if errors.Is(err, errNoSession) {
+		s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Name, "", "")
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.answer(w, r, u, sess, nil, provider)
+}
+
+// answer issues the Response to req (nil: unsolicited) for user u and
+// renders the auto-POST form. Every check that can refuse the user runs
+// before anything is signed or posted.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, req *saml.Request, provider sp.ServiceProvider) {
+	ctx := r.Context()
+	log := s.log.With(slog.String("request_id", requestIDFrom(ctx)), slog.String("user", u.ID), slog.String("sp", provider.Name))
+	if u.Disabled {
+		s.fail(w, r, errDisabled)
+		return
+	}
+	if provider.AssignmentRequired {
+		assigned, err := s.store.Assignments(ctx, u.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !slices.Contains(assigned, provider.Name) {
+			s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Name + ".",
+				Hint: "Ask your administrator to assign you (idp sp assign)."})
+			return
+		}
+	}
+	rel, err := attributes.Release(u.Subject(), provider.Policy)
+	if err != nil {
+		log.WarnContext(ctx, "attribute release refused", "err", err)
+		s.fail(w, r, err)
+		return
+	}
+	if req != nil {
+		if err := s.store.ConsumeOnce(ctx, req.ReplayKey(), req.ReplayExpiry()); errors.Is(err, store.ErrConflict) {
+			s.fail(w, r, errReplay)
+			return
+		} else if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	resp, err := s.idp.Respond(req, provider, rel, saml.Grant{SessionIndex: sess.Index, AuthnInstant: sess.AuthnInstant})
+	var se *saml.StatusError
+	if errors.As(err, &se) && resp != nil {
+		log.WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
+		s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	names := make([]string, len(rel.Attributes))
+	for n, a := range rel.Attributes {
+		names[n] = a.Name
+	}
+	log.InfoContext(ctx, "SAML response issued", "assertion_id", resp.AssertionID, "response_id", resp.ResponseID,
+		"solicited", req != nil, "attributes", names)
+	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+}
+
+// postError answers req with a signed SAML error Response.
+func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *saml.Request, provider sp.ServiceProvider, se *saml.StatusError) {
+	resp, err := s.idp.RespondError(req, provider, se)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+}

@@ -1,0 +1,41 @@
+package sp
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Kinds of Flex SSO configuration an ACS URL reveals.
+const (
+	FlexEnhanced = "flex-enhanced" // login.flex.<region>.twilio.com/login/callback?connection=JQ...
+	FlexLegacy   = "flex-legacy"   // iam.twilio.com/v1/Accounts/AC.../saml2
+	Generic      = "generic"
+)
+
+var (
+	connectionRE = regexp.MustCompile(`^JQ[0-9a-fA-F]{32}$`)
+	legacyPathRE = regexp.MustCompile(`^/v1/Accounts/(AC[0-9a-fA-F]{32})/saml2/?$`)
+)
+
+// FlexPreset derives the SP entity ID (Audience) from a Flex ACS URL:
+// Enhanced SSO (…/login/callback?connection=JQ…) gives urn:flex:JQ…;
+// Legacy SSO (…/v1/Accounts/AC…/saml2) gives …/saml2/metadata. Any other
+// URL cannot be guessed: the caller must give the audience.
+func FlexPreset(acs string) (entityID, kind string, err error) {
+	u, err := url.Parse(acs)
+	if err != nil || u.Host == "" {
+		return "", "", fmt.Errorf("%q is not an absolute URL", acs)
+	}
+	if conn := u.Query().Get("connection"); strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/login/callback") && conn != "" {
+		if !connectionRE.MatchString(conn) {
+			return "", "", fmt.Errorf("connection %q in the ACS URL is not a Flex SSO connection ID (JQ followed by 32 hex digits)", conn)
+		}
+		return "urn:flex:" + conn, FlexEnhanced, nil
+	}
+	if m := legacyPathRE.FindStringSubmatch(u.Path); m != nil {
+		return u.Scheme + "://" + u.Host + "/v1/Accounts/" + m[1] + "/saml2/metadata", FlexLegacy, nil
+	}
+	return "", Generic, fmt.Errorf("%q is neither an Enhanced SSO ACS URL (…/login/callback?connection=JQ…) nor a Legacy one (…/v1/Accounts/AC…/saml2); give the audience with --audience", acs)
+}

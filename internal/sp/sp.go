@@ -1,0 +1,37 @@
+// Package sp holds the service provider model: an SP is configured by
+// hand (entity ID, ACS URLs), and Flex presets derive those values from
+// an ACS URL. It performs no I/O.
+package sp
+
+import (
+	"time"
+
+	"github.com/flexidp/flexidp/internal/attributes"
+)
+
+// ServiceProvider is a SAML service provider flexidp answers, typically a
+// Flex account (Enhanced or Legacy SSO).
+type ServiceProvider struct {
+	// Name is a short unique handle ([a-z0-9-], 1-63 chars) used in URLs
+	// (/sso/idp/{name}) and on the command line.
+	Name string
+	// EntityID is the SP's entity ID, the Audience of our assertions. Unique.
+	EntityID string
+	// ACSURLs are the registered assertion consumer service URLs (HTTP-POST
+	// binding). The first is the default, used for IdP-initiated login.
+	// A Response is never sent anywhere else.
+	ACSURLs []string
+	// DefaultRedirectURL is sent as RelayState on IdP-initiated login
+	// (the Flex "Default Redirect URL"). Optional.
+	DefaultRedirectURL string
+	// SessionNotOnOrAfter, when non-zero, is added to AuthnInstant and sent
+	// as SessionNotOnOrAfter; it must be at least one hour (the Flex token
+	// TTL). Zero omits it, as Flex recommends.
+	SessionNotOnOrAfter time.Duration
+	// AssignmentRequired limits sign-in to users assigned to this SP.
+	AssignmentRequired bool
+	// Policy says which attributes the SP receives and how.
+	Policy    attributes.Policy
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}

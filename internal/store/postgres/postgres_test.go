@@ -1,0 +1,130 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/pgtest"
+	"github.com/flexidp/flexidp/internal/store/postgres"
+	"github.com/flexidp/flexidp/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// open opens a store on url and closes it when t ends.
+func open(t *testing.T, url string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newStore is a migrated store on a fresh database.
+func newStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	s := open(t, pgtest.URL(t))
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestMigrateTwiceIsNoOp(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	applied, err := s.Migrate(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) == 0 || applied[0] != "001_initial.sql" {
+		t.Fatalf("first Migrate applied %v, want 001_initial.sql first", applied)
+	}
+	again, err := s.Migrate(t.Context())
+	if err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if len(again) != 0 {
+		t.Fatalf("second Migrate applied %v, want nothing", again)
+	}
+	checkVersions(t, s, len(applied))
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	url := pgtest.URL(t)
+	const replicas = 4
+	stores := make([]*postgres.Store, replicas)
+	for i := range stores {
+		stores[i] = open(t, url)
+	}
+	applied := make([][]string, replicas)
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, s := range stores {
+		wg.Go(func() {
+			<-start
+			applied[i], errs[i] = s.Migrate(t.Context())
+		})
+	}
+	close(start)
+	wg.Wait()
+	total := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Migrate #%d: %v", i, err)
+		}
+		total += len(applied[i])
+	}
+	checkVersions(t, stores[0], total)
+}
+
+// checkVersions checks that schema_migrations holds n versions, each once.
+func checkVersions(t *testing.T, s *postgres.Store, n int) {
+	t.Helper()
+	var count, distinct int
+	err := s.Pool().QueryRow(t.Context(), `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&count, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != n || distinct != n {
+		t.Fatalf("schema_migrations has %d rows, %d versions; want %d applied migrations, each once", count, distinct, n)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := postgres.Open(ctx, "postgres://flexidp:s3cret-pw@127.0.0.1:1/flexidp?sslmode=disable")
+	if err == nil {
+		t.Fatal("Open of an unreachable server succeeded")
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "connect to PostgreSQL at 127.0.0.1:1: ") || strings.Contains(msg, "s3cret-pw") {
+		t.Fatalf("Open error = %q, want it to name the address and not the password", msg)
+	}
+
+	_, err = postgres.Open(t.Context(), "postgres://flexidp:s3cret-pw@127.0.0.1:port/flexidp")
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("Open of a malformed URL: %v, want an error without the password", err)
+	}
+}
+
+func TestErrorsAreStoreErrors(t *testing.T) {
+	s := newStore(t)
+	_, err := s.GetUser(t.Context(), "nobody")
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetUser: %v", err)
+	}
+	if strings.Contains(err.Error(), "no rows") {
+		t.Errorf("error %q shows the driver error", err)
+	}
+}

@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+var sessionRecord = (&record[store.Session]{
+	noun:  "session",
+	table: "sessions",
+	cols: []string{"id", "user_id", "session_index", "authn_instant", "created_at", "last_seen_at",
+		"expires_at", "remote_addr", "user_agent"},
+	order:   "created_at DESC, id DESC",
+	key:     func(s *store.Session) *string { return &s.ID },
+	created: func(s *store.Session) *time.Time { return &s.CreatedAt },
+	args: func(s *store.Session) ([]any, error) {
+		return []any{s.ID, s.UserID, s.Index, ts(s.AuthnInstant), ts(s.CreatedAt), ts(s.LastSeenAt),
+			ts(s.ExpiresAt), s.RemoteAddr, s.UserAgent}, nil
+	},
+	scan: func(row pgx.CollectableRow) (store.Session, error) {
+		var s store.Session
+		err := row.Scan(&s.ID, &s.UserID, &s.Index, &s.AuthnInstant, &s.CreatedAt, &s.LastSeenAt,
+			&s.ExpiresAt, &s.RemoteAddr, &s.UserAgent)
+		for _, t := range []*time.Time{&s.AuthnInstant, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt} {
+			*t = t.UTC()
+		}
+		return s, err
+	},
+}).init()
+
+// CreateSession implements store.Store. A zero CreatedAt is set to now.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	return sessionRecord.create(ctx, s, sess)
+}
+
+// GetSession implements store.Store.
+func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
+	sess, err := sessionRecord.get(ctx, s.pool, "id = $1", id)
+	return sess, wrap("get session", err)
+}
+
+// TouchSession implements store.Store.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id = $1`, id, ts(at))
+	return affected("touch session", tag, err)
+}
+
+// ListSessions implements store.Store.
+func (s *Store) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	return sessionRecord.list(ctx, s, "list sessions", "WHERE user_id = $1", "", userID)
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return sessionRecord.delete(ctx, s, id)
+}
+
+// DeleteUserSessions implements store.Store.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	return int(tag.RowsAffected()), wrap("delete user sessions", err)
+}
+
+// DeleteExpiredSessions implements store.Store.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, ts(now))
+	return int(tag.RowsAffected()), wrap("delete expired sessions", err)
+}

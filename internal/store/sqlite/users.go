@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+var userRecord = (&record[users.User]{
+	noun:  "user",
+	table: "users",
+	cols: []string{"id", "email", "full_name", "given_name", "family_name", "image_url", "roles",
+		"team", "program", "attributes", "password_hash", "disabled", "created_at", "updated_at"},
+	derived: []string{"email_key", "full_name_key"},
+	order:   "email_key, id",
+	key:     func(u *users.User) *string { return &u.ID },
+	created: func(u *users.User) *time.Time { return &u.CreatedAt },
+	updated: func(u *users.User) *time.Time { return &u.UpdatedAt },
+	args: func(u *users.User) ([]any, error) {
+		roles, err := encodeJSON("roles", orEmpty(u.Roles))
+		if err != nil {
+			return nil, err
+		}
+		attrs, err := encodeJSON("attributes", &u.Attributes)
+		if err != nil {
+			return nil, err
+		}
+		return []any{
+			u.ID, u.Email, u.FullName, u.GivenName, u.FamilyName, u.ImageURL, roles,
+			u.Team, u.Program, attrs, u.PasswordHash, u.Disabled, micros(u.CreatedAt), micros(u.UpdatedAt),
+			emailKey(u.Email), strings.ToLower(u.FullName),
+		}, nil
+	},
+	scan: func(sc scanner) (users.User, error) {
+		var (
+			u                users.User
+			roles, attrs     string
+			created, updated int64
+		)
+		err := sc.Scan(&u.ID, &u.Email, &u.FullName, &u.GivenName, &u.FamilyName, &u.ImageURL, &roles,
+			&u.Team, &u.Program, &attrs, &u.PasswordHash, &u.Disabled, &created, &updated)
+		if err != nil {
+			return users.User{}, err
+		}
+		if err := decodeJSON("roles", roles, &u.Roles); err != nil {
+			return users.User{}, err
+		}
+		if err := decodeJSON("attributes of user "+u.ID, attrs, &u.Attributes); err != nil {
+			return users.User{}, err
+		}
+		if len(u.Attributes) == 0 {
+			u.Attributes = nil
+		}
+		u.Roles = nonEmpty(u.Roles)
+		u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
+		return u, nil
+	},
+}).init()
+
+// emailKey is the column that makes emails unique case-insensitively. It is
+// computed in Go because SQLite's lower() folds ASCII only.
+func emailKey(email string) string { return strings.ToLower(email) }
+
+// CreateUser stores a new user; zero CreatedAt and UpdatedAt are set to now.
+func (s *Store) CreateUser(ctx context.Context, u users.User) error {
+	return userRecord.create(ctx, s, u)
+}
+
+// GetUser returns the user with that ID.
+func (s *Store) GetUser(ctx context.Context, id string) (users.User, error) {
+	u, err := userRecord.get(ctx, s.r, `id = ?`, id)
+	return u, wrap("get user", err)
+}
+
+// GetUserByEmail finds a user by email, case-insensitively.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (users.User, error) {
+	u, err := userRecord.get(ctx, s.r, `email_key = ?`, emailKey(email))
+	return u, wrap("get user by email", err)
+}
+
+// ListUsers returns the users that match f, ordered by lower-cased email.
+func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]users.User, error) {
+	where, tail, args := "", "", []any{}
+	if f.Query != "" {
+		// instr, unlike LIKE, has no wildcards to escape; both sides are
+		// lower-cased in Go.
+		q := strings.ToLower(f.Query)
+		where = `WHERE instr(email_key, ?) > 0 OR instr(full_name_key, ?) > 0`
+		args = append(args, q, q)
+	}
+	if f.Limit > 0 {
+		tail = `LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	return userRecord.list(ctx, s, "list users", where, tail, args...)
+}
+
+// UpdateUser runs update on the current user and stores the result, in one
+// transaction. update must not change the ID, and must not call the
+// Store's write methods: the transaction holds the store's only writing
+// connection.
+func (s *Store) UpdateUser(ctx context.Context, id string, update func(users.User) (users.User, error)) (users.User, error) {
+	return userRecord.update(ctx, s, id, update)
+}
+
+// DeleteUser removes the user; its sessions and SP assignments go with it
+// (ON DELETE CASCADE).
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return userRecord.delete(ctx, s, id)
+}

@@ -1,0 +1,161 @@
+// Package store defines the persistence interface of flexidp, the errors
+// every backend returns, and the plain records that are not domain types.
+// Backends live in subpackages (postgres, sqlite); the conformance suite
+// that every backend must pass lives in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// Errors every backend returns (possibly wrapped: test with errors.Is).
+// Callers never see driver errors for these conditions.
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique value (email, SP name or entity ID, request ID,
+	// active key) is already taken.
+	ErrConflict = errors.New("already exists")
+)
+
+// Session is an IdP browser session. The browser holds a random token; the
+// store holds only its hash (ID), so a stolen database does not yield
+// usable session cookies.
+type Session struct {
+	// ID is the hex SHA-256 of the cookie token.
+	ID     string
+	UserID string
+	// Index is the SessionIndex sent to SPs; random, distinct from ID.
+	Index        string
+	AuthnInstant time.Time
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	// ExpiresAt is the absolute end of the session.
+	ExpiresAt time.Time
+	RemoteAddr string
+	UserAgent  string
+}
+
+// KeyState is the life-cycle state of a signing key.
+type KeyState string
+
+// Key states. Exactly zero or one key is active at any time.
+const (
+	KeyActive  KeyState = "active"  // signs Responses, published in metadata
+	KeyNext    KeyState = "next"    // published in metadata, not yet signing
+	KeyRetired KeyState = "retired" // kept for the record, not published
+)
+
+// SigningKey is an IdP signing key pair.
+type SigningKey struct {
+	ID string
+	// PrivateKey is the PEM (PKCS#8) private key, or its encrypted form
+	// when an encryption key is configured; the store treats it as opaque.
+	PrivateKey []byte
+	// CertificatePEM is the self-signed X.509 certificate, PEM encoded.
+	CertificatePEM []byte
+	State          KeyState
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// UserFilter narrows ListUsers. The zero value lists everyone.
+type UserFilter struct {
+	// Query matches a substring of email or full name, case-insensitively.
+	Query string
+	// Limit caps the result; 0 means no limit.
+	Limit int
+}
+
+// Store is the persistence interface. All methods are safe for concurrent
+// use, take a context first, and return ErrNotFound / ErrConflict (wrapped
+// or not) for those conditions. Returned slices are never shared with the
+// store. Timestamps are returned in UTC, truncated to microseconds.
+type Store interface {
+	// CreateUser stores a new user. u.ID must be set by the caller;
+	// CreatedAt/UpdatedAt are set by the store when zero. ErrConflict if
+	// the ID or the email (case-insensitively) is taken.
+	CreateUser(ctx context.Context, u users.User) error
+	// GetUser returns the user with that ID.
+	GetUser(ctx context.Context, id string) (users.User, error)
+	// GetUserByEmail finds a user by email, case-insensitively.
+	GetUserByEmail(ctx context.Context, email string) (users.User, error)
+	// ListUsers returns users ordered by email (lower-cased).
+	ListUsers(ctx context.Context, f UserFilter) ([]users.User, error)
+	// UpdateUser runs update on the current user inside one transaction and
+	// stores the result: read-modify-write is atomic. The updater must not
+	// change ID or CreatedAt; UpdatedAt is set by the store. If update
+	// returns an error, nothing is written and that error is returned
+	// as is. ErrConflict if the new email is taken by another user.
+	UpdateUser(ctx context.Context, id string, update func(users.User) (users.User, error)) (users.User, error)
+	// DeleteUser removes the user, its sessions and SP assignments.
+	DeleteUser(ctx context.Context, id string) error
+
+	// CreateServiceProvider stores a new SP. ErrConflict if its Name or
+	// EntityID is taken.
+	CreateServiceProvider(ctx context.Context, s sp.ServiceProvider) error
+	// GetServiceProvider returns the SP with that Name.
+	GetServiceProvider(ctx context.Context, name string) (sp.ServiceProvider, error)
+	// GetServiceProviderByEntityID returns the SP with that entity ID
+	// (exact, case-sensitive match, as SAML compares identifiers).
+	GetServiceProviderByEntityID(ctx context.Context, entityID string) (sp.ServiceProvider, error)
+	// ListServiceProviders returns all SPs ordered by Name.
+	ListServiceProviders(ctx context.Context) ([]sp.ServiceProvider, error)
+	// UpdateServiceProvider is UpdateUser's counterpart for SPs; Name must
+	// not change.
+	UpdateServiceProvider(ctx context.Context, name string, update func(sp.ServiceProvider) (sp.ServiceProvider, error)) (sp.ServiceProvider, error)
+	// DeleteServiceProvider removes the SP and its assignments.
+	DeleteServiceProvider(ctx context.Context, name string) error
+
+	// AssignUser lets the user enter the SP (see sp.AssignmentRequired).
+	// Idempotent. ErrNotFound if the user or the SP does not exist.
+	AssignUser(ctx context.Context, userID, spName string) error
+	// UnassignUser removes the assignment; ErrNotFound if there was none.
+	UnassignUser(ctx context.Context, userID, spName string) error
+	// Assignments returns the names of the SPs the user is assigned to,
+	// ordered by name.
+	Assignments(ctx context.Context, userID string) ([]string, error)
+
+	// CreateSession stores a new session. ErrConflict if the ID is taken.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session with that ID, whether or not it has
+	// expired (the caller decides).
+	GetSession(ctx context.Context, id string) (Session, error)
+	// TouchSession sets LastSeenAt.
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	// ListSessions returns the user's sessions, newest first.
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// DeleteSession removes one session; ErrNotFound if it does not exist.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions removes every session of the user and returns how
+	// many there were.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// DeleteExpiredSessions removes sessions with ExpiresAt <= now and
+	// returns how many.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// ConsumeOnce records key (e.g. an AuthnRequest ID with its issuer) as
+	// used until expiresAt. ErrConflict if the key is recorded and not yet
+	// expired; an expired record is replaced. Atomic across replicas.
+	ConsumeOnce(ctx context.Context, key string, expiresAt time.Time) error
+
+	// CreateSigningKey stores a key. ErrConflict if k.State is KeyActive
+	// and another key is already active, or the ID is taken: two replicas
+	// racing to create the first key cannot both win.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns all keys, oldest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// SetSigningKeyState changes a key's state. Making a key active retires
+	// the previously active one in the same transaction.
+	SetSigningKeyState(ctx context.Context, id string, state KeyState) error
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}

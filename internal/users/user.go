@@ -1,0 +1,139 @@
+// Package users holds the flexidp user model, its validation and password
+// hashing. It performs no I/O.
+package users
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/attributes"
+)
+
+// User is a person who signs in to flexidp and, through it, to Flex.
+type User struct {
+	// ID is immutable and random; it is the persistent NameID when an SP
+	// asks for one, so an email change does not create a second Flex worker.
+	ID string
+	// Email is unique, compared case-insensitively; its case is kept as entered.
+	Email      string
+	FullName   string
+	GivenName  string
+	FamilyName string
+	ImageURL   string
+	// Roles are Flex roles (admin, supervisor, agent, wfo.*).
+	Roles   []string
+	Team    string
+	Program string
+	// Attributes are the user's custom typed Flex attributes
+	// (skills.intarray, channel.chat.capacity, department, ...).
+	Attributes attributes.Set
+	// PasswordHash is a PHC string (argon2id, or an imported bcrypt hash
+	// that is upgraded on the next sign-in). Empty means no password: the
+	// user cannot sign in with one.
+	PasswordHash string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// ValidationError reports a user field that cannot be stored.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// NormalizeEmail trims an email address for storage. Case is kept;
+// uniqueness and lookups are case-insensitive in every store.
+func NormalizeEmail(s string) string { return strings.TrimSpace(s) }
+
+// ValidateEmail reports whether s is a plain email address (no display
+// name, no angle brackets).
+func ValidateEmail(s string) error {
+	if s == "" {
+		return &ValidationError{Field: "email", Reason: "is required"}
+	}
+	if len(s) > 254 {
+		return &ValidationError{Field: "email", Reason: "is longer than 254 characters"}
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s, "@") {
+		return &ValidationError{Field: "email", Reason: fmt.Sprintf("%q is not a valid email address", s)}
+	}
+	return nil
+}
+
+// Validate checks every field a store would persist. Roles and custom
+// attributes are checked with the Flex attribute rules, so a value Flex
+// would refuse is never stored.
+func (u *User) Validate() error {
+	if err := ValidateEmail(u.Email); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{
+		{"full_name", u.FullName}, {"given_name", u.GivenName}, {"family_name", u.FamilyName},
+		{"team", u.Team}, {"program", u.Program},
+	} {
+		if len(f.v) > 256 {
+			return &ValidationError{Field: f.name, Reason: "is longer than 256 characters"}
+		}
+		if strings.ContainsAny(f.v, "\x00\r\n") {
+			return &ValidationError{Field: f.name, Reason: "contains a control character"}
+		}
+	}
+	if u.ImageURL != "" {
+		if err := validateImageURL(u.ImageURL); err != nil {
+			return err
+		}
+	}
+	if err := attributes.ValidateRoles(u.Roles); err != nil {
+		return err
+	}
+	if err := u.Attributes.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validateImageURL(s string) error {
+	p, err := url.Parse(s)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return &ValidationError{Field: "image_url", Reason: fmt.Sprintf("%q is not an http(s) URL", s)}
+	}
+	return nil
+}
+
+// DisplayName is the full_name Flex receives: the full name, else given and
+// family name, else the local part of the email.
+func (u *User) DisplayName() string {
+	if n := strings.TrimSpace(u.FullName); n != "" {
+		return n
+	}
+	if n := strings.TrimSpace(strings.TrimSpace(u.GivenName) + " " + strings.TrimSpace(u.FamilyName)); n != "" {
+		return n
+	}
+	local, _, _ := strings.Cut(u.Email, "@")
+	return local
+}
+
+// Subject is the view of the user that attribute release works on.
+func (u *User) Subject() attributes.Subject {
+	return attributes.Subject{
+		ID:       u.ID,
+		Email:    u.Email,
+		FullName: u.DisplayName(),
+		ImageURL: u.ImageURL,
+		Roles:    u.Roles,
+		Team:     u.Team,
+		Program:  u.Program,
+		Custom:   u.Attributes,
+	}
+}
+
+// ErrNoPassword is returned when a user without a password tries to sign in.
+var ErrNoPassword = errors.New("users: no password set")

@@ -1,0 +1,14 @@
+// Package web embeds flexidp's HTML templates and static files.
+package web
+
+import "embed"
+
+// Templates holds templates/*.html: one base layout and a page each.
+//
+//go:embed templates/*.html
+var Templates embed.FS
+
+// Static holds static/*: the stylesheet and the auto-submit script.
+//
+//go:embed static/*
+var Static embed.FS
