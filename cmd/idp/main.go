@@ -27,14 +27,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {summary: "run the IdP (production: PostgreSQL or SQLite from IDP_DATABASE_URL)", run: runServe},
-		"dev":     {summary: "run a development IdP on an embedded store with demo users", run: runDev},
-		"migrate": {summary: "apply database migrations and exit", run: runMigrate},
-		"version": {summary: "print the version", run: runVersion},
-		"users":   {summary: "manage users", sub: usersCommands()},
-		"sp":      {summary: "manage service providers (Flex accounts)", sub: spCommands()},
-		"flex":    {summary: "Twilio Flex helpers", sub: flexCommands()},
-		"keys":    {summary: "manage signing keys", sub: keysCommands()},
+		"serve":       {summary: "run the IdP (production: PostgreSQL or SQLite from IDP_DATABASE_URL)", run: runServe},
+		"dev":         {summary: "run a development IdP on an embedded store with demo users", run: runDev},
+		"migrate":     {summary: "apply database migrations and exit", run: runMigrate},
+		"version":     {summary: "print the version", run: runVersion},
+		"healthcheck": {summary: "exit 0 if the local server is ready (for container health checks)", run: runHealthcheck},
+		"users":       {summary: "manage users", sub: usersCommands()},
+		"sp":          {summary: "manage service providers (Flex accounts)", sub: spCommands()},
+		"flex":        {summary: "Twilio Flex helpers", sub: flexCommands()},
+		"keys":        {summary: "manage signing keys", sub: keysCommands()},
 	}
 }
 

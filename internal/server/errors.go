@@ -55,6 +55,9 @@ func toError(err error) *Error {
 	if errors.As(err, &re) {
 		return &Error{Status: http.StatusBadRequest, Message: re.Reason, Err: err}
 	}
+	if errors.Is(err, attributes.ErrNoRole) {
+		return &Error{Status: errNoRole.Status, Message: errNoRole.Message, Hint: errNoRole.Hint, Err: err}
+	}
 	var ae *attributes.Error
 	if errors.As(err, &ae) {
 		return &Error{Status: http.StatusUnprocessableEntity,
@@ -62,8 +65,6 @@ func toError(err error) *Error {
 			Hint:    "Nothing was sent to Flex. Ask your administrator to correct this attribute.", Err: err}
 	}
 	switch {
-	case errors.Is(err, attributes.ErrNoRole):
-		return &Error{Status: errNoRole.Status, Message: errNoRole.Message, Hint: errNoRole.Hint, Err: err}
 	case errors.Is(err, saml.ErrLookup), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "flexidp cannot reach its database right now.",
 			Hint: "Try again in a minute.", Err: err}

@@ -75,15 +75,20 @@ func (u *User) Validate() error {
 	if err := ValidateEmail(u.Email); err != nil {
 		return err
 	}
+	if len(u.GivenName) > 256 || len(u.FamilyName) > 256 {
+		return &ValidationError{Field: "given_name/family_name", Reason: "is longer than 256 characters"}
+	}
+	// Fields Flex receives are checked with the same rules as at release,
+	// so a stored user never fails at sign-in.
 	for _, f := range []struct{ name, v string }{
-		{"full_name", u.FullName}, {"given_name", u.GivenName}, {"family_name", u.FamilyName},
-		{"team", u.Team}, {"program", u.Program},
+		{"full_name", u.DisplayName()}, {"team", u.Team}, {"program", u.Program},
+		{"full_name", u.GivenName}, {"full_name", u.FamilyName},
 	} {
-		if len(f.v) > 256 {
-			return &ValidationError{Field: f.name, Reason: "is longer than 256 characters"}
+		if f.v == "" {
+			continue
 		}
-		if strings.ContainsAny(f.v, "\x00\r\n") {
-			return &ValidationError{Field: f.name, Reason: "contains a control character"}
+		if _, err := attributes.Parse(f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if u.ImageURL != "" {

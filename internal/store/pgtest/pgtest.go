@@ -108,16 +108,16 @@ func setup(t testing.TB) {
 	t.Helper()
 	if u := os.Getenv(EnvURL); u != "" {
 		adminURL = u
-		t.Logf("pgtest: using the PostgreSQL server of %s", EnvURL)
+		where := "the server"
+		if p, err := url.Parse(u); err == nil && p.Host != "" {
+			where = p.Redacted()
+		}
+		t.Logf("pgtest: using %s (from %s), one new database per test", where, EnvURL)
 		return
 	}
 	bin, err := findBinaries()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			serverErr = fmt.Errorf("PostgreSQL is required under CI: %v (install it, or set %s)", err, EnvURL)
-		} else {
-			skipReason = fmt.Sprintf("pgtest: skipping, %v; install PostgreSQL or set %s to run these tests", err, EnvURL)
-		}
+		skipReason, serverErr = noServer(err, os.Getenv("CI") == "true")
 		return
 	}
 	local, err = startCluster(bin)
@@ -160,16 +160,32 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// noServer decides what tests do without PostgreSQL binaries: skip, or
+// fail under CI.
+func noServer(err error, ci bool) (skip string, fail error) {
+	if ci {
+		return "", fmt.Errorf("PostgreSQL is required under CI: %v (install it, or set %s)", err, EnvURL)
+	}
+	return fmt.Sprintf("pgtest: skipping, %v; install PostgreSQL or set %s to run these tests", err, EnvURL), nil
+}
+
+// binGlob is where PostgreSQL binaries are looked for after PATH (Debian
+// and Ubuntu packages).
+var binGlob = "/usr/lib/postgresql/*/bin"
+
 // findBinaries returns the directory holding initdb and postgres: PATH
 // first, then the newest /usr/lib/postgresql/*/bin.
 func findBinaries() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real // /usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb
+		}
 		dir := filepath.Dir(p)
 		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
 			return dir, nil
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(binGlob)
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, dir := range dirs {
 		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
@@ -201,9 +217,17 @@ type cluster struct {
 
 func (c *cluster) logPath() string { return filepath.Join(c.dir, "postgres.log") }
 
+// tempPrefix names the clusters' temporary directories; each holds an
+// owner.pid file with the pid of the test process that made it.
+const tempPrefix = "flexidp-pgtest-"
+
 func startCluster(bin string) (c *cluster, err error) {
-	dir, err := os.MkdirTemp("", "flexidp-pgtest-")
+	sweepStale()
+	dir, err := os.MkdirTemp("", tempPrefix)
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -334,6 +358,23 @@ func (c *cluster) shutdown() bool {
 		_ = c.cmd.Process.Kill()
 		<-c.done
 		return false
+	}
+}
+
+// sweepStale removes the directories of clusters whose test process died
+// without running Main's cleanup (a panic, a -timeout); postgres itself
+// stopped then, on its parent-death signal.
+func sweepStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err == nil && pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			os.RemoveAll(dir)
+		}
 	}
 }
 

@@ -234,8 +234,8 @@ func wrap(op string, err error) error {
 // of "UNIQUE constraint failed: users.email_key (2067)"), for the message.
 func constraint(err error) string {
 	msg := err.Error()
-	if _, after, ok := strings.Cut(msg, "constraint failed: "); ok {
-		msg = after
+	if i := strings.LastIndex(msg, "constraint failed: "); i >= 0 {
+		msg = msg[i+len("constraint failed: "):]
 	}
 	if i := strings.LastIndex(msg, " ("); i > 0 {
 		msg = msg[:i]

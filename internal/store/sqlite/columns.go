@@ -1,5 +1,8 @@
 package sqlite
 
+// How values are kept in columns: times as integer microseconds, lists and
+// attribute sets as JSON text.
+
 import (
 	"encoding/json"
 	"fmt"
@@ -15,14 +18,6 @@ func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 // nowUTC reads the store's clock, truncated as stored.
 func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-// orNow returns t, or now when t is zero.
-func orNow(t, now time.Time) time.Time {
-	if t.IsZero() {
-		return now
-	}
-	return t
-}
 
 // orEmpty stores a nil slice as an empty one ("[]" rather than "null",
 // an empty BLOB rather than NULL).
@@ -42,8 +37,8 @@ func nonEmpty[T any](s []T) []T {
 	return s
 }
 
-// encodeJSON encodes v (a pointer, so that pointer-receiver MarshalJSON
-// methods are used) for a TEXT column.
+// encodeJSON encodes v for a TEXT column. Pass a pointer to a type whose
+// MarshalJSON may have a pointer receiver.
 func encodeJSON(column string, v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
