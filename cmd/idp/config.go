@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/flexidp/flexidp/internal/server"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/store/sqlite"
@@ -159,9 +160,9 @@ func newLogger(env *environment, format, level string) (*slog.Logger, error) {
 	}
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(env.stderr, opts)), nil
+		return slog.New(server.LogHandler(slog.NewJSONHandler(env.stderr, opts))), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(env.stderr, opts)), nil
+		return slog.New(server.LogHandler(slog.NewTextHandler(env.stderr, opts))), nil
 	}
 	return nil, fmt.Errorf("log format %q: use json, text or auto", format)
 }

@@ -39,7 +39,7 @@ var devUsers = []devUser{
 }
 
 func runDev(ctx context.Context, env *environment, args []string) error {
-	o := serveOptions{listen: "localhost:8080", keyRefresh: 30 * time.Second, dev: true}
+	o := serveOptions{listen: "localhost:8080", dev: true}
 	fs := newFlags(env, "idp dev", "[flags]", `Run a development IdP on an embedded SQLite store: demo users for each role,
 the Flex SP from --acs, and the Twilio Console values printed. Data survives restarts;
 --reset starts clean. Not for production: use idp serve with PostgreSQL.`)

@@ -5,7 +5,9 @@ import (
 	"compress/flate"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"html"
 	"io"
 	"net"
@@ -340,4 +342,68 @@ func mustContain(t *testing.T, body string, subs ...string) {
 func hostOf(u string) string {
 	p, _ := url.Parse(u)
 	return p.Host
+}
+
+// oneLoginResult is what the python3-saml (OneLogin) SP extracted.
+type oneLoginResult struct {
+	NameID       string              `json:"nameid"`
+	NameIDFormat string              `json:"nameid_format"`
+	Attributes   map[string][]string `json:"attributes"`
+	SessionIndex string              `json:"session_index"`
+}
+
+// verifyWithOneLogin validates the Response with python3-saml in strict
+// mode (signed message and assertion required, SHA-1 refused, Destination,
+// Recipient, Audience, InResponseTo and time conditions checked): a second
+// strict SP implementation besides crewjam's.
+func verifyWithOneLogin(t *testing.T, doc, certPEM []byte, idpEntityID, acs, requestID string) oneLoginResult {
+	t.Helper()
+	res, err := oneLogin(t, doc, certPEM, idpEntityID, acs, requestID)
+	if err != nil {
+		t.Fatalf("python3-saml (strict) refuses the Response: %v", err)
+	}
+	// The same Response answering another request must be refused, or the
+	// check above proves nothing.
+	if res.NameID != "" && requestID != "" {
+		if _, err := oneLogin(t, doc, certPEM, idpEntityID, acs, "id-some-other-request"); err == nil {
+			t.Fatal("python3-saml accepted the Response for another request ID")
+		}
+	}
+	return res
+}
+
+func oneLogin(t *testing.T, doc, certPEM []byte, idpEntityID, acs, requestID string) (oneLoginResult, error) {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import onelogin.saml2").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3-onelogin-saml2 is required under CI")
+		}
+		t.Log("python3-onelogin-saml2 not installed: strict OneLogin check skipped")
+		return oneLoginResult{}, nil
+	}
+	dir := t.TempDir()
+	respPath, certPath := filepath.Join(dir, "response.b64"), filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(respPath, []byte(base64.StdEncoding.EncodeToString(doc)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certPath, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"testdata/onelogin_validate.py", respPath, certPath, idpEntityID, "urn:flex:" + flexConn, acs}
+	if requestID != "" {
+		args = append(args, requestID)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(py, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return oneLoginResult{}, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	var res oneLoginResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("onelogin output: %v\n%s", err, out)
+	}
+	return res, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/server"
+	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -33,6 +34,7 @@ type serveOptions struct {
 	hashMemoryMiB   int
 	shutdownTimeout time.Duration
 	keyRefresh      time.Duration
+	metricsListen   string
 
 	dev     bool
 	devData string
@@ -58,11 +60,13 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.DurationVar(&o.sessionIdle, "session-idle", envDuration(env, "IDP_SESSION_IDLE", server.DefaultSessionIdle), "IdP session idle timeout (IDP_SESSION_IDLE)")
 	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For (IDP_TRUST_PROXY)")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
+	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this address instead of the main listener (IDP_METRICS_LISTEN)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&o.keyRefresh, "key-refresh", envDuration(env, "IDP_KEY_REFRESH", 30*time.Second), "how often signing keys are reloaded from the store, to pick up a rotation (IDP_KEY_REFRESH)")
 }
 
 func runServe(ctx context.Context, env *environment, args []string) error {
-	o := serveOptions{listen: ":8080", keyRefresh: 30 * time.Second}
+	o := serveOptions{listen: ":8080"}
 	fs := newFlags(env, "idp serve", "[flags]", "Run the identity provider. The database comes from IDP_DATABASE_URL:\npostgres://… for PostgreSQL (production, replicas) or sqlite:///path for a single node.")
 	o.register(env, fs)
 	fs.StringVar(&o.databaseURL, "database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
@@ -83,6 +87,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	base, err := parseBaseURL(o.baseURL)
 	if err != nil {
 		return err
+	}
+	if o.keyRefresh <= 0 {
+		return fmt.Errorf("the key refresh interval must be positive, not %s (IDP_KEY_REFRESH)", o.keyRefresh)
 	}
 	if (o.keyFile == "") != (o.certFile == "") {
 		return errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
@@ -116,7 +123,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if cur := idp.Keys(); cur == nil || cur.ID != ks.ID || len(cur.Published) != len(ks.Published) {
+		if !sameKeys(idp.Keys(), ks) {
 			idp.SetKeys(ks)
 			log.Info("signing key loaded", "key", ks.ID, "not_after", ks.Certificate.NotAfter, "published_next", len(ks.Published))
 		}
@@ -146,9 +153,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 
 	hasher := users.NewHasher(users.DefaultParams, defaultHashConcurrency(o.hashMemoryMiB, int(users.DefaultParams.Memory/1024)))
+	metrics := server.NewMetrics(hasher, poolStats(st))
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy,
+		Metrics: metrics, MetricsSeparate: o.metricsListen != "",
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err
@@ -177,8 +186,20 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	defer stopBG()
 	go housekeeping(bg, log, st, o.keyFile == "", loadKeys, o.keyRefresh)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if o.metricsListen != "" {
+		mln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", o.metricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() { errc <- ms.Serve(mln) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
@@ -192,6 +213,20 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	log.Info("shut down cleanly")
 	return nil
+}
+
+// sameKeys reports whether b signs with the same key and publishes the
+// same certificates as a, so that a reload logs only real changes.
+func sameKeys(a, b *saml.KeySet) bool {
+	if a == nil || b == nil || a.ID != b.ID || len(a.Published) != len(b.Published) {
+		return false
+	}
+	for i := range a.Published {
+		if !a.Published[i].Equal(b.Published[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // housekeeping reloads keys (rotation done on another replica or by the
@@ -215,6 +250,18 @@ func housekeeping(ctx context.Context, log *slog.Logger, st migrator, reloadKeys
 		} else if n > 0 {
 			log.Debug("expired sessions deleted", "count", n)
 		}
+	}
+}
+
+// poolStats exposes the PostgreSQL pool to the metrics; SQLite has none.
+func poolStats(st migrator) func() server.PoolStats {
+	pg, ok := st.(*postgres.Store)
+	if !ok {
+		return nil
+	}
+	return func() server.PoolStats {
+		s := pg.Pool().Stat()
+		return server.PoolStats{Acquired: int(s.AcquiredConns()), Idle: int(s.IdleConns()), Total: int(s.TotalConns()), Max: int(s.MaxConns())}
 	}
 }
 

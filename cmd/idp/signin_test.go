@@ -91,6 +91,10 @@ func TestSignInEndToEnd(t *testing.T) {
 	}
 	checkResponseShape(t, form.xml, reqID, base)
 	verifyWithXmlsec(t, form.xml, certPEM)
+	ol := verifyWithOneLogin(t, form.xml, certPEM, base+"/saml/metadata", flexACS, reqID)
+	if ol.NameID != "" && (ol.NameID != "Sam.Supervisor@Example.com" || strings.Join(ol.Attributes["roles"], ",") != "supervisor,agent") {
+		t.Errorf("python3-saml read NameID %q, roles %q", ol.NameID, ol.Attributes["roles"])
+	}
 
 	// A second SSO within the session does not prompt.
 	redirect2, reqID2 := authnRedirect(t, sp, "", nil)
@@ -235,6 +239,7 @@ func TestIdPInitiatedAndLauncher(t *testing.T) {
 		t.Error("an unsolicited Response must not carry InResponseTo")
 	}
 	verifyWithXmlsec(t, form.xml, getBody(t, base+"/saml/certificate.pem"))
+	verifyWithOneLogin(t, form.xml, getBody(t, base+"/saml/certificate.pem"), base+"/saml/metadata", flexACS, "")
 
 	// The launcher lists the SP and its button posts (with CSRF) a Response.
 	status, body = b.get(base + "/launcher")

@@ -63,6 +63,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if d := max(s.limiter.wait(ipKey), s.limiter.wait(acctKey)); d > 0 {
 		// The same page for existing and unknown accounts.
 		w.Header().Set("Retry-After", fmt.Sprint(int(d.Round(time.Second)/time.Second)+1))
+		s.cfg.Metrics.signIn("throttled")
 		s.showLogin(w, r, http.StatusTooManyRequests, st, spName, email,
 			fmt.Sprintf("Too many failed sign-ins. Try again in %s.", d.Round(time.Second)))
 		return
@@ -73,6 +74,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.limiter.fail(ipKey)
 		s.limiter.fail(acctKey)
 		s.log.InfoContext(r.Context(), "sign-in failed", "request_id", requestIDFrom(r.Context()), "reason", "bad credentials")
+		s.cfg.Metrics.signIn("bad_credentials")
 		s.showLogin(w, r, http.StatusUnauthorized, st, spName, email, errBadCredentials)
 		return
 	} else if err != nil {
@@ -82,6 +84,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.limiter.reset(acctKey)
 	if u.Disabled {
 		s.log.InfoContext(r.Context(), "sign-in refused", "request_id", requestIDFrom(r.Context()), "user", u.ID, "reason", "disabled")
+		s.cfg.Metrics.signIn("disabled")
 		s.fail(w, r, errDisabled)
 		return
 	}
@@ -90,6 +93,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.cfg.Metrics.signIn("success")
 	s.log.InfoContext(r.Context(), "sign-in succeeded", "request_id", requestIDFrom(r.Context()), "user", u.ID)
 
 	switch {

@@ -47,6 +47,10 @@ type Config struct {
 	TrustProxy bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics, if set, are updated and served at /metrics (unless
+	// MetricsSeparate: then the caller serves Metrics.Handler elsewhere).
+	Metrics         *Metrics
+	MetricsSeparate bool
 }
 
 // Server serves flexidp's HTTP endpoints.
@@ -94,12 +98,15 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.recoverer, s.securityHeaders, s.limitBody)
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
 
 	static, _ := fs.Sub(web.Static, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate {
+		r.Handle("/metrics", s.cfg.Metrics.Handler())
+	}
 
 	r.Get("/saml/metadata", s.metadata)
 	r.Get("/saml/certificate.pem", s.certificate)

@@ -141,6 +141,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 	resp, err := s.idp.Respond(req, provider, rel, saml.Grant{SessionIndex: sess.Index, AuthnInstant: sess.AuthnInstant})
 	var se *saml.StatusError
 	if errors.As(err, &se) && resp != nil {
+		s.cfg.Metrics.response(provider.Name, "error")
 		log.WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
 		s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 		return
@@ -152,6 +153,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 	for n, a := range rel.Attributes {
 		names[n] = a.Name
 	}
+	s.cfg.Metrics.response(provider.Name, "success")
 	log.InfoContext(ctx, "SAML response issued", "assertion_id", resp.AssertionID, "response_id", resp.ResponseID,
 		"solicited", req != nil, "attributes", names)
 	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
@@ -164,5 +166,6 @@ func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *saml.Req
 		s.fail(w, r, err)
 		return
 	}
+	s.cfg.Metrics.response(provider.Name, "error")
 	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 }

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// PoolStats is a snapshot of a store's connection pool.
+type PoolStats struct {
+	Acquired, Idle, Total, Max int
+}
+
+// Metrics are flexidp's Prometheus metrics, on a registry of their own.
+type Metrics struct {
+	reg       *prometheus.Registry
+	signIns   *prometheus.CounterVec
+	responses *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+}
+
+// NewMetrics registers the metrics. hasher exposes the password-hash
+// queue; pool, if not nil, the store's connection pool.
+func NewMetrics(hasher *users.Hasher, pool func() PoolStats) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexidp_signins_total",
+			Help: "Password sign-ins by result (success, bad_credentials, disabled, throttled, error).",
+		}, []string{"result"}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexidp_saml_responses_total",
+			Help: "Signed SAML Responses issued, by service provider and status (success, error).",
+		}, []string{"sp", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "flexidp_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern, method and status code.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "code"}),
+	}
+	m.reg.MustRegister(m.signIns, m.responses, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flexidp_password_hash_queue_depth",
+			Help: "Sign-ins waiting for a password-hashing slot.",
+		}, func() float64 { return float64(hasher.QueueDepth()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "flexidp_password_hash_wait_seconds_total",
+			Help: "Total time sign-ins waited for a password-hashing slot.",
+		}, func() float64 { return hasher.TotalWait().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flexidp_password_hash_slots",
+			Help: "Password hashes that may run at once (sized to the memory budget).",
+		}, func() float64 { return float64(hasher.Concurrency()) }),
+	)
+	if pool != nil {
+		for name, get := range map[string]func(PoolStats) int{
+			"acquired": func(p PoolStats) int { return p.Acquired },
+			"idle":     func(p PoolStats) int { return p.Idle },
+			"total":    func(p PoolStats) int { return p.Total },
+			"max":      func(p PoolStats) int { return p.Max },
+		} {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name:        "flexidp_store_pool_connections",
+				Help:        "Store connection pool connections by state.",
+				ConstLabels: prometheus.Labels{"state": name},
+			}, func() float64 { return float64(get(pool())) }))
+		}
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// signIn counts a sign-in attempt; nil-safe so a Server without metrics works.
+func (m *Metrics) signIn(result string) {
+	if m != nil {
+		m.signIns.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) response(sp, status string) {
+	if m != nil {
+		m.responses.WithLabelValues(sp, status).Inc()
+	}
+}
+
+// observe records the latency of requests by their chi route pattern
+// (not the raw path, so label cardinality stays bounded).
+func (m *Metrics) observe(next http.Handler) http.Handler {
+	if m == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww, ok := w.(middleware.WrapResponseWriter)
+		if !ok {
+			ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		}
+		start := time.Now()
+		next.ServeHTTP(ww, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		m.latency.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
+	})
+}
