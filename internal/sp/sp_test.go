@@ -1,0 +1,73 @@
+package sp
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFlexPreset(t *testing.T) {
+	cases := []struct{ acs, entity, kind, err string }{
+		{"https://login.flex.us1.twilio.com/login/callback?connection=JQ0123456789abcdef0123456789abcdef", "urn:flex:JQ0123456789abcdef0123456789abcdef", FlexEnhanced, ""},
+		{"https://login.flex.ie1.twilio.com/login/callback/?connection=JQ0123456789ABCDEF0123456789ABCDEF", "urn:flex:JQ0123456789ABCDEF0123456789ABCDEF", FlexEnhanced, ""},
+		{"https://iam.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/saml2", "https://iam.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/saml2/metadata", FlexLegacy, ""},
+		{"https://login.flex.us1.twilio.com/login/callback?connection=JQ123", "", "", "not a Flex SSO connection ID"},
+		{"https://iam.twilio.com/v2/saml2/authenticate/FO0123", "", Generic, "--audience"},
+		{"not a url", "", "", "not an absolute URL"},
+	}
+	for _, c := range cases {
+		t.Run(c.acs, func(t *testing.T) {
+			entity, kind, err := FlexPreset(c.acs)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || entity != c.entity || kind != c.kind {
+				t.Fatalf("FlexPreset = %q, %q, %v; want %q, %q", entity, kind, err, c.entity, c.kind)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := func() ServiceProvider {
+		return ServiceProvider{Name: "flex", EntityID: "urn:flex:JQ0123456789abcdef0123456789abcdef",
+			ACSURLs: []string{"https://login.flex.us1.twilio.com/login/callback?connection=JQ0123456789abcdef0123456789abcdef"}}
+	}
+	if err := func() error { s := good(); return s.Validate() }(); err != nil {
+		t.Fatalf("valid SP refused: %v", err)
+	}
+	cases := map[string]struct {
+		edit  func(*ServiceProvider)
+		field string
+	}{
+		"bad name":            {func(s *ServiceProvider) { s.Name = "Flex Prod" }, "name"},
+		"no entity ID":        {func(s *ServiceProvider) { s.EntityID = "" }, "entity_id"},
+		"entity not a URI":    {func(s *ServiceProvider) { s.EntityID = "flex" }, "entity_id"},
+		"no ACS":              {func(s *ServiceProvider) { s.ACSURLs = nil }, "acs_urls"},
+		"http ACS":            {func(s *ServiceProvider) { s.ACSURLs = []string{"http://flex.example.com/acs"} }, "acs_urls"},
+		"ACS with fragment":   {func(s *ServiceProvider) { s.ACSURLs = []string{"https://flex.example.com/acs#x"} }, "acs_urls"},
+		"duplicate ACS":       {func(s *ServiceProvider) { s.ACSURLs = append(s.ACSURLs, s.ACSURLs[0]) }, "acs_urls"},
+		"long redirect":       {func(s *ServiceProvider) { s.DefaultRedirectURL = "https://flex.twilio.com/" + strings.Repeat("x", 60) }, "default_redirect_url"},
+		"short session":       {func(s *ServiceProvider) { s.SessionNotOnOrAfter = 59 * time.Minute }, "session_not_on_or_after"},
+		"javascript redirect": {func(s *ServiceProvider) { s.DefaultRedirectURL = "javascript:alert(1)" }, "default_redirect_url"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := good()
+			c.edit(&s)
+			err := s.Validate()
+			ve, ok := err.(*ValidationError)
+			if !ok || ve.Field != c.field {
+				t.Fatalf("Validate = %v, want a %s error", err, c.field)
+			}
+		})
+	}
+	s := good()
+	s.ACSURLs = []string{"http://localhost:3000/acs", "http://127.0.0.1:3000/acs"}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("http on loopback (plugin development) refused: %v", err)
+	}
+}
