@@ -120,6 +120,16 @@ func TestSignInEndToEnd(t *testing.T) {
 		t.Fatal("a replayed request got a Response")
 	}
 
+	// The metrics saw one password sign-in and two Responses to flex.
+	metrics := string(getBody(t, base+"/metrics"))
+	for _, m := range []string{`flexidp_signins_total{result="success"} 1`, `flexidp_saml_responses_total{sp="flex",status="success"} 2`,
+		`flexidp_password_hash_queue_depth 0`, `flexidp_store_pool_connections{state="max"}`,
+		`flexidp_http_request_duration_seconds_count{code="200",method="POST",route="/login"} 1`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
+
 	// Logout ends the session: the next SSO prompts again.
 	_, launcher := b.get(base + "/launcher")
 	status, body = b.post(base+"/logout", url.Values{"csrf": {hiddenFields(launcher)["csrf"]}})
