@@ -5,7 +5,9 @@
 #
 # On a fresh Debian/Ubuntu machine it installs what the tests need when it
 # can (root or sudo): postgresql, xmlsec1, python3-onelogin-saml2, chromium.
-# Extra arguments go to `go test` (e.g. ./scripts/test.sh -run SignIn ./cmd/...).
+# Extra arguments go to `go test` (e.g. ./scripts/test.sh -run SignIn ./cmd/...);
+# without them the deployment files are checked too (deploy/kubernetes/validate,
+# and kubeconform when it is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +32,33 @@ fi
 if (($#)); then
   exec go test -race -count=1 "$@"
 fi
-exec go test -race -count=1 ./...
+
+status=0
+go test -race -count=1 ./... || status=$?
+
+# The deployment files (Dockerfile, docker-compose.yml, deploy/kubernetes):
+# decoded strictly into the Kubernetes API types and checked offline, in a
+# module of their own so k8s.io/* stays out of flexidp's dependencies.
+(cd deploy/kubernetes/validate && go test -count=1 ./...) || status=$?
+
+# kubeconform, when installed, also checks the manifests against the
+# published JSON schemas. It downloads them unless KUBECONFORM_SCHEMA_LOCATION
+# points at a local copy; an unreachable schema host only warns, since the
+# check above already ran offline.
+if command -v kubeconform >/dev/null; then
+  kc=(kubeconform -strict -summary -ignore-missing-schemas -skip Kustomization)
+  if [ -n "${KUBECONFORM_SCHEMA_LOCATION:-}" ]; then
+    kc+=(-schema-location "$KUBECONFORM_SCHEMA_LOCATION")
+  fi
+  if ! out=$("${kc[@]}" deploy/kubernetes/*.yaml 2>&1); then
+    if ! grep -v -e 'failed downloading schema' -e '^Summary:' <<<"$out" | grep -q .; then
+      echo "warning: kubeconform could not download its schemas (offline?); set KUBECONFORM_SCHEMA_LOCATION to a local copy" >&2
+    else
+      echo "$out" >&2
+      status=1
+    fi
+  else
+    echo "$out"
+  fi
+fi
+exit "$status"

@@ -71,13 +71,14 @@ func parseBaseURL(raw string) (*url.URL, error) {
 }
 
 // endpoints derives the IdP's URLs from the base URL.
-type endpoints struct{ entityID, sso, metadata, certificate string }
+type endpoints struct{ entityID, sso, slo, metadata, certificate string }
 
 func endpointsFor(base *url.URL) endpoints {
 	b := strings.TrimSuffix(base.String(), "/")
 	return endpoints{
 		entityID:    b + "/saml/metadata",
 		sso:         b + "/saml/sso",
+		slo:         b + "/saml/slo",
 		metadata:    b + "/saml/metadata",
 		certificate: b + "/saml/certificate.pem",
 	}

@@ -75,50 +75,76 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServe runs `idp serve` on loopback and returns its base URL; the
-// server is stopped (SIGTERM path: context cancelled) when the test ends.
+// serveProc is an `idp serve` running in-process.
+type serveProc struct {
+	base string // http://ADDR it listens on
+	mu   *sync.Mutex
+	logb *bytes.Buffer
+	done chan int
+}
+
+// logs returns what the server has logged so far.
+func (p *serveProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logb.String()
+}
+
+// startServe runs `idp serve` on loopback and returns its base URL once it
+// is ready; the server is stopped (SIGTERM path: context cancelled) when
+// the test ends.
 func (e *testEnv) startServe(extra ...string) string {
 	e.t.Helper()
+	p := e.launchServe(extra...)
+	e.waitReady(p)
+	return p.base
+}
+
+// launchServe starts `idp serve` without waiting for it, so that several
+// can start at the same moment. Flags in extra override the defaults.
+func (e *testEnv) launchServe(extra ...string) *serveProc {
+	e.t.Helper()
 	addr := freeAddr(e.t)
-	base := "http://" + addr
+	p := &serveProc{base: "http://" + addr, mu: new(sync.Mutex), logb: new(bytes.Buffer), done: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	env, _, errb := e.env("")
-	var mu sync.Mutex
-	env.stderr = lockedWriter{&mu, errb}
-	done := make(chan int, 1)
-	args := append([]string{"serve", "--listen", addr, "--base-url", base, "--log-format", "json", "--hash-memory", "64"}, extra...)
-	go func() { done <- run(ctx, env, args) }()
+	env, _, _ := e.env("")
+	env.stderr = lockedWriter{p.mu, p.logb}
+	args := append([]string{"serve", "--listen", addr, "--base-url", p.base, "--log-format", "json", "--hash-memory", "64"}, extra...)
+	go func() { p.done <- run(ctx, env, args) }()
 	e.t.Cleanup(func() {
 		cancel()
 		select {
-		case code := <-done:
+		case code := <-p.done:
 			if code != 0 {
-				mu.Lock()
-				defer mu.Unlock()
-				e.t.Errorf("idp serve exited %d: %s", code, errb)
+				e.t.Errorf("idp serve exited %d: %s", code, p.logs())
 			}
 		case <-time.After(30 * time.Second):
 			e.t.Error("idp serve did not shut down")
 		}
 	})
+	return p
+}
+
+// waitReady waits until p answers /readyz with 200.
+func (e *testEnv) waitReady(p *serveProc) {
+	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(p.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return
 			}
 		}
 		select {
-		case code := <-done:
-			mu.Lock()
-			defer mu.Unlock()
-			e.t.Fatalf("idp serve exited %d: %s", code, errb)
+		case code := <-p.done:
+			p.done <- code // for the cleanup
+			e.t.Fatalf("idp serve exited %d: %s", code, p.logs())
 		default:
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatal("idp serve did not become ready")
+			e.t.Fatalf("idp serve did not become ready: %s", p.logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -36,6 +36,8 @@ func commands() map[string]command {
 		"sp":          {summary: "manage service providers (Flex accounts)", sub: spCommands()},
 		"flex":        {summary: "Twilio Flex helpers", sub: flexCommands()},
 		"keys":        {summary: "manage signing keys", sub: keysCommands()},
+		"sessions":    {summary: "list and revoke users' IdP sessions", sub: sessionsCommands()},
+		"audit":       {summary: "read the audit log", sub: auditCommands()},
 	}
 }
 
@@ -45,6 +47,8 @@ type environment struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// actor is who makes admin changes, for the audit log (--actor).
+	actor string
 }
 
 func main() {
@@ -111,6 +115,7 @@ func printUsage(w io.Writer, prefix string, cmds map[string]command) {
 func newFlags(env *environment, name, usage, description string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
+	fs.StringVar(&env.actor, "actor", env.actor, "who makes this change, recorded in the audit log (default $USER)")
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: %s %s\n\n%s\n\nFlags:\n", name, usage, description)
 		fs.PrintDefaults()

@@ -34,6 +34,7 @@ type serveOptions struct {
 	hashMemoryMiB   int
 	shutdownTimeout time.Duration
 	keyRefresh      time.Duration
+	hardening       hardeningOptions
 	metricsListen   string
 
 	dev     bool
@@ -63,6 +64,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this address instead of the main listener (IDP_METRICS_LISTEN)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&o.keyRefresh, "key-refresh", envDuration(env, "IDP_KEY_REFRESH", 30*time.Second), "how often signing keys are reloaded from the store, to pick up a rotation (IDP_KEY_REFRESH)")
+	o.hardening.register(env, fs)
 }
 
 func runServe(ctx context.Context, env *environment, args []string) error {
@@ -114,7 +116,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 
 	ep := endpointsFor(base)
-	idp, err := saml.New(saml.Config{EntityID: ep.entityID, SSOURL: ep.sso, SecureTransport: base.Scheme == "https"})
+	idp, err := saml.New(saml.Config{EntityID: ep.entityID, SSOURL: ep.sso, SLOURL: ep.slo, SecureTransport: base.Scheme == "https"})
 	if err != nil {
 		return err
 	}
@@ -144,6 +146,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		if created {
 			log.Info("signing key generated", "key", k.ID, "encrypted_at_rest", sealer.Encrypts())
 		}
+		if sealer.Encrypts() && !keys.IsSealed(k.PrivateKey) {
+			log.Warn("the active signing key was stored before IDP_KEY_ENCRYPTION_KEY was set and is not encrypted; rotate it (idp keys add, idp keys activate) to store an encrypted one", "key", k.ID)
+		}
 		if err := loadKeys(ctx); err != nil {
 			return fmt.Errorf("signing key: %w", err)
 		}
@@ -152,11 +157,16 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		log.Warn("private keys are stored unencrypted in the database; set IDP_KEY_ENCRYPTION_KEY")
 	}
 
+	mfaRoles, mfaSealer, err := o.hardening.mfa(log, o.keyEncryption, o.dev)
+	if err != nil {
+		return err
+	}
 	hasher := users.NewHasher(users.DefaultParams, defaultHashConcurrency(o.hashMemoryMiB, int(users.DefaultParams.Memory/1024)))
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy,
+		Lockout: o.hardening.lockout, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsSeparate: o.metricsListen != "",
 	}, st, idp, hasher, log)
 	if err != nil {
@@ -244,6 +254,9 @@ func housekeeping(ctx context.Context, log *slog.Logger, st migrator, reloadKeys
 			if err := loadKeys(ctx); err != nil {
 				log.Warn("reload signing keys", "err", err)
 			}
+		}
+		if _, err := st.DeleteStaleThrottles(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+			log.Warn("delete stale throttles", "err", err)
 		}
 		if n, err := st.DeleteExpiredSessions(ctx, time.Now()); err != nil {
 			log.Warn("delete expired sessions", "err", err)

@@ -29,12 +29,14 @@ func spCommands() map[string]command {
 
 // spSettings are the flags shared by add, add-flex and set.
 type spSettings struct {
+	sloURL                                                                        string
 	defaultRedirect, release, withhold, static, rolesFormat, nameID, defaultRoles string
 	sessionNotOnOrAfter                                                           time.Duration
 	assignmentRequired                                                            bool
 }
 
 func (o *spSettings) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.sloURL, "slo-url", "", "the SP's SingleLogoutService URL, where LogoutResponses go (empty: no single logout)")
 	fs.StringVar(&o.defaultRedirect, "default-redirect-url", "", "Flex Default Redirect URL, sent as RelayState on IdP-initiated login (≤ 80 bytes)")
 	fs.StringVar(&o.release, "release", "", "comma-separated patterns of optional attributes released (default: all), e.g. 'department,channel.*'")
 	fs.StringVar(&o.withhold, "withhold", "", "comma-separated patterns never released, e.g. 'team,program' (Pattern B)")
@@ -48,6 +50,9 @@ func (o *spSettings) register(fs *flag.FlagSet) {
 
 // apply copies the set flags onto s.
 func (o *spSettings) apply(s *sp.ServiceProvider, set map[string]bool) error {
+	if set["slo-url"] {
+		s.SLOURL = o.sloURL
+	}
 	if set["default-redirect-url"] {
 		s.DefaultRedirectURL = o.defaultRedirect
 	}
@@ -182,6 +187,7 @@ func createSP(ctx context.Context, env *environment, dbURL string, s sp.ServiceP
 	} else if err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "sp.add", sp: s.Name, after: spView(s)})
 	fmt.Fprintf(env.stdout, "added service provider %s\n  entity ID (audience): %s\n  ACS URL: %s\n", s.Name, s.EntityID, strings.Join(s.ACSURLs, ", "))
 	return nil
 }
@@ -255,6 +261,7 @@ func runSPShow(ctx context.Context, env *environment, args []string) error {
 	row("entity_id", s.EntityID)
 	row("acs_urls", strings.Join(s.ACSURLs, ", "))
 	row("default_redirect_url", s.DefaultRedirectURL)
+	row("slo_url", orDefault(s.SLOURL, "none (no single logout)"))
 	row("assignment_required", fmt.Sprint(s.AssignmentRequired))
 	if s.SessionNotOnOrAfter > 0 {
 		row("session_not_on_or_after", s.SessionNotOnOrAfter.String())
@@ -299,10 +306,11 @@ func runSPSet(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if _, err := getSP(ctx, st, name); err != nil {
+	before, err := getSP(ctx, st, name)
+	if err != nil {
 		return err
 	}
-	_, err = st.UpdateServiceProvider(ctx, name, func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
+	after, err := st.UpdateServiceProvider(ctx, name, func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
 		if set["acs"] {
 			s.ACSURLs = acs
 		}
@@ -319,6 +327,7 @@ func runSPSet(ctx context.Context, env *environment, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "sp.set", sp: name, before: spView(before), after: spView(after)})
 	fmt.Fprintf(env.stdout, "updated service provider %s\n", name)
 	return nil
 }
@@ -338,6 +347,7 @@ func runSPRemove(ctx context.Context, env *environment, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "sp.remove", sp: name})
 	fmt.Fprintf(env.stdout, "removed service provider %s\n", name)
 	return nil
 }
@@ -382,6 +392,7 @@ func assignment(ctx context.Context, env *environment, args []string, assign boo
 	if err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "sp." + verb, user: &u, sp: name})
 	fmt.Fprintf(env.stdout, "%sed %s and %s\n", verb, u.Email, name)
 	return nil
 }

@@ -32,6 +32,12 @@ func usersCommands() map[string]command {
 		"set-attr":     {summary: "set a custom typed Flex attribute (name[.type]=value)", run: runUsersSetAttr},
 		"unset-attr":   {summary: "remove a custom attribute", run: runUsersUnsetAttr},
 		"preview":      {summary: "show what a service provider would receive for a user", run: runUsersPreview},
+		"unlock":       {summary: "end the sign-in lock of an account (after failed sign-ins)", run: runUsersUnlock},
+		"reset-mfa":    {summary: "remove a user's two-step verification (lost phone)", run: runUsersResetMFA},
+		"invite":       {summary: "print (and email) a single-use link where a new user sets a password", run: runUsersInvite},
+		"reset-link":   {summary: "print (and email) a single-use password reset link", run: runUsersResetLink},
+		"import":       {summary: "import users from a CSV, JSON, Auth0 or Okta file", run: runUsersImport},
+		"export":       {summary: "export users as NDJSON or CSV", run: runUsersExport},
 	}
 }
 
@@ -75,15 +81,11 @@ func readPassword(env *environment, prompt string) (string, error) {
 	return checkPassword(strings.TrimRight(line, "\r\n"))
 }
 
-// MinPasswordLength follows NIST SP 800-63B for user-chosen passwords.
-const MinPasswordLength = 8
-
+// checkPassword applies users.CheckPassword; the email is checked once
+// the user is known.
 func checkPassword(p string) (string, error) {
-	if len([]rune(p)) < MinPasswordLength {
-		return "", fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
-	}
-	if len(p) > 1024 {
-		return "", errors.New("the password is longer than 1024 bytes")
+	if err := users.CheckPassword(p, ""); err != nil {
+		return "", err
 	}
 	return p, nil
 }
@@ -93,7 +95,9 @@ type userFields struct {
 	fullName, givenName, familyName, imageURL, roles, team, program string
 }
 
-func (f *userFields) register(fs interface{ StringVar(*string, string, string, string) }) {
+func (f *userFields) register(fs interface {
+	StringVar(*string, string, string, string)
+}) {
 	fs.StringVar(&f.fullName, "name", "", "full name shown in Flex")
 	fs.StringVar(&f.givenName, "given-name", "", "given name")
 	fs.StringVar(&f.familyName, "family-name", "", "family name")
@@ -166,6 +170,9 @@ func runUsersAdd(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := users.CheckPassword(pw, u.Email); err != nil {
+			return err
+		}
 		if u.PasswordHash, err = users.NewHasher(users.DefaultParams, 1).Hash(ctx, pw); err != nil {
 			return err
 		}
@@ -175,6 +182,7 @@ func runUsersAdd(ctx context.Context, env *environment, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "user.add", user: &u, after: userView(u)})
 	fmt.Fprintf(env.stdout, "added user %s (%s)\n", u.Email, u.ID)
 	if len(u.Roles) == 0 {
 		fmt.Fprintln(env.stderr, "warning: the user has no Flex role and cannot sign in to Flex until given one (idp users update --roles agent)")
@@ -272,6 +280,8 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 	row("program", u.Program)
 	row("disabled", fmt.Sprint(u.Disabled))
 	row("password", passwordKind(u.PasswordHash))
+	row("two_step", twoStepStatus(ctx, st, u))
+	row("sign_in_lock", lockStatus(ctx, st, u))
 	row("assigned_sps", strings.Join(assigned, ","))
 	row("created", u.CreatedAt.Format("2006-01-02 15:04:05Z"))
 	row("updated", u.UpdatedAt.Format("2006-01-02 15:04:05Z"))
@@ -325,6 +335,7 @@ func updateUser(ctx context.Context, env *environment, dbURL, ref string, change
 	if err != nil {
 		return err
 	}
+	before := u
 	u, err = st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
 		if err := change(&cur); err != nil {
 			return cur, err
@@ -336,6 +347,7 @@ func updateUser(ctx context.Context, env *environment, dbURL, ref string, change
 	} else if err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: userAction(verb), user: &u, before: userView(before), after: userView(u)})
 	fmt.Fprintf(env.stdout, "%s user %s\n", verb, u.Email)
 	return nil
 }
@@ -353,7 +365,13 @@ func runUsersSetPassword(ctx context.Context, env *environment, args []string) e
 	if err != nil {
 		return err
 	}
-	return updateUserAndEndSessions(ctx, env, *dbURL, *email, func(u *users.User) error { u.PasswordHash = hash; return nil }, "set the password of")
+	return updateUserAndEndSessions(ctx, env, *dbURL, *email, func(u *users.User) error {
+		if err := users.CheckPassword(pw, u.Email); err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+		return nil
+	}, "set the password of")
 }
 
 func runUsersDisable(ctx context.Context, env *environment, args []string) error {
@@ -392,6 +410,7 @@ func updateUserAndEndSessions(ctx context.Context, env *environment, dbURL, ref 
 		return err
 	}
 	if n > 0 {
+		auditAdmin(ctx, env, st, adminChange{action: "sessions.revoke", user: &u, reason: fmt.Sprintf("all sessions (%d), %s", n, verb)})
 		fmt.Fprintf(env.stdout, "ended %d session(s)\n", n)
 	}
 	return nil
@@ -414,6 +433,7 @@ func runUsersDelete(ctx context.Context, env *environment, args []string) error 
 	if err := st.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "user.delete", user: &u, before: userView(u)})
 	fmt.Fprintf(env.stdout, "deleted user %s\n", u.Email)
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 )
 
@@ -19,19 +18,31 @@ var sealedPrefix = []byte("flexidp-sealed:v1:")
 // in the clear: anyone who can read the database can then sign as the IdP.
 type Sealer struct {
 	aead cipher.AEAD
+	// what and setting name, in error messages, what is sealed and the
+	// configuration that holds the secret.
+	what, setting string
 }
 
 // NewSealer derives the AES-256 key from secret (SHA-256 of it; give it at
 // least 32 random bytes, e.g. `openssl rand -base64 32`). An empty secret
 // returns a Sealer that does not encrypt.
 func NewSealer(secret string) (*Sealer, error) {
+	return NewSealerFor("key encryption", "private key", "IDP_KEY_ENCRYPTION_KEY", secret)
+}
+
+// NewSealerFor is NewSealer for another kind of secret: purpose separates
+// the derived AES key ("key encryption" is NewSealer's), so one secret can
+// serve several purposes without one's ciphertext opening as another's;
+// what ("TOTP secret") and setting ("IDP_MFA_ENCRYPTION_KEY") name them in
+// error messages.
+func NewSealerFor(purpose, what, setting, secret string) (*Sealer, error) {
 	if secret == "" {
-		return &Sealer{}, nil
+		return &Sealer{what: what, setting: setting}, nil
 	}
 	if len(secret) < 16 {
-		return nil, errors.New("the key encryption key must be at least 16 characters (use `openssl rand -base64 32`)")
+		return nil, fmt.Errorf("%s must be at least 16 characters (use `openssl rand -base64 32`)", setting)
 	}
-	sum := sha256.Sum256([]byte("flexidp key encryption\x00" + secret))
+	sum := sha256.Sum256([]byte("flexidp " + purpose + "\x00" + secret))
 	block, err := aes.NewCipher(sum[:])
 	if err != nil {
 		return nil, err
@@ -40,7 +51,7 @@ func NewSealer(secret string) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, what: what, setting: setting}, nil
 }
 
 // Encrypts reports whether the Sealer encrypts.
@@ -60,22 +71,29 @@ func (s *Sealer) Seal(plain []byte) ([]byte, error) {
 	return append(out, base64.StdEncoding.EncodeToString(ct)...), nil
 }
 
+// IsSealed reports whether a stored private key is encrypted at rest.
+func IsSealed(stored []byte) bool { return bytes.HasPrefix(stored, sealedPrefix) }
+
 // Open reverses Seal. A sealed key without a configured Sealer, or with the
 // wrong key, is a clear error, never a silent failure.
 func (s *Sealer) Open(stored []byte) ([]byte, error) {
-	if !bytes.HasPrefix(stored, sealedPrefix) {
+	if !IsSealed(stored) {
 		return stored, nil
 	}
+	what, setting := "private key", "IDP_KEY_ENCRYPTION_KEY"
+	if s != nil && s.setting != "" {
+		what, setting = s.what, s.setting
+	}
 	if !s.Encrypts() {
-		return nil, errors.New("the private key is encrypted at rest; set IDP_KEY_ENCRYPTION_KEY")
+		return nil, fmt.Errorf("the %s is encrypted at rest; set %s", what, setting)
 	}
 	ct, err := base64.StdEncoding.DecodeString(string(stored[len(sealedPrefix):]))
 	if err != nil || len(ct) < s.aead.NonceSize() {
-		return nil, errors.New("the encrypted private key is corrupt")
+		return nil, fmt.Errorf("the encrypted %s is corrupt", what)
 	}
 	plain, err := s.aead.Open(nil, ct[:s.aead.NonceSize()], ct[s.aead.NonceSize():], sealedPrefix)
 	if err != nil {
-		return nil, errors.New("cannot decrypt the private key: IDP_KEY_ENCRYPTION_KEY is not the key it was encrypted with")
+		return nil, fmt.Errorf("cannot decrypt the %s: %s is not the key it was encrypted with", what, setting)
 	}
 	return plain, nil
 }

@@ -49,6 +49,10 @@ type Config struct {
 	EntityID string
 	// SSOURL is where SPs send AuthnRequests.
 	SSOURL string
+	// SLOURL, if set, is where SPs send LogoutRequests (single logout); it
+	// is published in metadata for the HTTP-Redirect and HTTP-POST
+	// bindings.
+	SLOURL string
 	// SecureTransport says the user signs in over https; it selects the
 	// AuthnContextClassRef (PasswordProtectedTransport vs Password).
 	SecureTransport bool
@@ -65,6 +69,7 @@ type IdP struct {
 	cfg    Config
 	entity url.URL
 	sso    url.URL
+	slo    url.URL
 	keys   atomic.Pointer[KeySet]
 }
 
@@ -78,6 +83,14 @@ func New(cfg Config) (*IdP, error) {
 	if err != nil || sso.Scheme == "" {
 		return nil, fmt.Errorf("SSO URL %q is not an absolute URL", cfg.SSOURL)
 	}
+	var slo url.URL
+	if cfg.SLOURL != "" {
+		u, err := url.Parse(cfg.SLOURL)
+		if err != nil || u.Scheme == "" {
+			return nil, fmt.Errorf("SLO URL %q is not an absolute URL", cfg.SLOURL)
+		}
+		slo = *u
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -87,7 +100,7 @@ func New(cfg Config) (*IdP, error) {
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = DefaultClockSkew
 	}
-	return &IdP{cfg: cfg, entity: *entity, sso: *sso}, nil
+	return &IdP{cfg: cfg, entity: *entity, sso: *sso, slo: slo}, nil
 }
 
 // SetKeys installs the signing material.
@@ -101,6 +114,9 @@ func (i *IdP) EntityID() string { return i.cfg.EntityID }
 
 // SSOURL returns the single sign-on URL.
 func (i *IdP) SSOURL() string { return i.cfg.SSOURL }
+
+// SLOURL returns the single logout URL, or "".
+func (i *IdP) SLOURL() string { return i.cfg.SLOURL }
 
 func (i *IdP) now() time.Time { return i.cfg.Now().UTC() }
 
@@ -120,6 +136,8 @@ func (i *IdP) provider(lookup crewjam.ServiceProviderProvider) (*crewjam.Identit
 		ExtraCertificates:       ks.Published,
 		MetadataURL:             i.entity,
 		SSOURL:                  i.sso,
+		LogoutURL:               i.slo,
+		LogoutBindings:          []string{crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding},
 		ServiceProviderProvider: lookup,
 		// crewjam's historical default is SHA-1; Flex and every modern SP
 		// want SHA-256.

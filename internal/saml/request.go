@@ -69,10 +69,15 @@ const unspecifiedNameID = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified
 // and well-formed, the request is current (IssueInstant within crewjam's
 // MaxIssueDelay, not in the future), SAML 2.0, has an ID and an Issuer we
 // know, any Destination is our SSO URL, any signature verifies, and the
-// ACS URL (or index) is one registered for that SP. On any failure it
+// ACS URL (or index) is one registered for that SP. Before any of that,
+// inspect refuses hostile input (DTDs, deep nesting, oversized or repeated
+// parameters) without parsing it into a tree. On any failure it
 // returns a *RequestError and nothing has been sent anywhere.
 func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.ServiceProvider, error) {
 	var found sp.ServiceProvider
+	if _, err := inspect(r, "SAMLRequest"); err != nil {
+		return nil, found, err
+	}
 	var lookupErr error
 	provider, err := i.provider(providerFunc(func(hr *http.Request, entityID string) (*crewjam.EntityDescriptor, error) {
 		s, ok, err := lookup(hr.Context(), entityID)
@@ -89,10 +94,6 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 	if err != nil {
 		return nil, found, err
 	}
-	if r.Method == http.MethodGet && r.URL.Query().Get("SAMLRequest") == "" ||
-		r.Method == http.MethodPost && r.PostFormValue("SAMLRequest") == "" {
-		return nil, found, &RequestError{Reason: "The request has no SAMLRequest parameter. Start the sign-in from Flex."}
-	}
 	req, err := crewjam.NewIdpAuthnRequest(provider, r)
 	if err != nil {
 		return nil, found, classify(err)
@@ -103,9 +104,6 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 			return nil, found, fmt.Errorf("%w: %w", ErrLookup, lookupErr)
 		}
 		return nil, found, classify(err)
-	}
-	if len(req.RelayState) > MaxEchoedRelayState {
-		return nil, found, &RequestError{Reason: fmt.Sprintf("The RelayState is longer than %d bytes.", MaxEchoedRelayState)}
 	}
 	if req.ACSEndpoint.Binding != crewjam.HTTPPostBinding {
 		return nil, found, &RequestError{Reason: "The request asks for a response binding other than HTTP-POST, which is the only one flexidp sends."}

@@ -37,7 +37,10 @@ var (
 	errReplay = &Error{Status: http.StatusConflict, Message: "This sign-in request has already been answered.",
 		Hint: "Go back to Flex and start the sign-in again."}
 	errNoSession = &Error{Status: http.StatusUnauthorized, Message: "You are not signed in."}
-	errDisabled  = &Error{Status: http.StatusForbidden, Message: "This account is disabled.",
+	errLinkUsed  = &Error{Status: http.StatusGone, Message: "This link has expired or has already been used.",
+		Hint: "Ask your administrator for a new one (idp users reset-link)."}
+	errLogoutReplay = &Error{Status: http.StatusConflict, Message: "This sign-out request has already been answered."}
+	errDisabled     = &Error{Status: http.StatusForbidden, Message: "This account is disabled.",
 		Hint: "Contact your administrator."}
 	errNoRole = &Error{Status: http.StatusForbidden, Message: "Your account has no Flex role, so Flex cannot sign you in.",
 		Hint: "Ask your administrator to give you a role (agent, supervisor or admin)."}
@@ -50,6 +53,10 @@ func toError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "The request is larger than flexidp accepts.", Err: err}
 	}
 	var re *saml.RequestError
 	if errors.As(err, &re) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -39,19 +37,12 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if err := s.checkCSRF(r); err != nil {
-		s.fail(w, r, err)
+	st, ok := s.postedState(w, r)
+	if !ok {
 		return
 	}
-	st, err := s.decodeState(r.PostFormValue("state"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	spName := st.IdPInit
-	if st.Req != nil {
-		spName = st.Req.SP
-	}
+	st.User, st.Bind = "", "" // a login form never carries a verified password
+	spName := st.spName()
 	email := users.NormalizeEmail(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
 	if email == "" || password == "" {
@@ -59,62 +50,105 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ipKey, acctKey := "ip:"+s.clientIP(r), "acct:"+strings.ToLower(email)
-	if d := max(s.limiter.wait(ipKey), s.limiter.wait(acctKey)); d > 0 {
-		// The same page for existing and unknown accounts.
-		w.Header().Set("Retry-After", fmt.Sprint(int(d.Round(time.Second)/time.Second)+1))
+	ctx := r.Context()
+	attempt, wait, err := s.admit(ctx, s.addressRule(r), s.accountRule(email))
+	if err != nil {
+		s.cfg.Metrics.signIn("error")
+		s.fail(w, r, err)
+		return
+	}
+	if wait > 0 {
 		s.cfg.Metrics.signIn("throttled")
+		// Decided before the account is looked up: the same page, status
+		// and timing for existing and unknown accounts.
+		s.audit(r, store.AuditEvent{Action: auditSignInFailure, Actor: email, Email: email, SP: spName, Reason: "throttled"})
 		s.showLogin(w, r, http.StatusTooManyRequests, st, spName, email,
-			fmt.Sprintf("Too many failed sign-ins. Try again in %s.", d.Round(time.Second)))
+			"Too many failed sign-ins for this account or from this network. Try again in "+retryAfter(w, wait)+".")
 		return
 	}
 
 	u, err := s.authenticate(r, email, password)
-	if errors.Is(err, errWrongPassword) {
-		s.limiter.fail(ipKey)
-		s.limiter.fail(acctKey)
-		s.log.InfoContext(r.Context(), "sign-in failed", "request_id", requestIDFrom(r.Context()), "reason", "bad credentials")
-		s.cfg.Metrics.signIn("bad_credentials")
-		s.showLogin(w, r, http.StatusUnauthorized, st, spName, email, errBadCredentials)
-		return
-	} else if err != nil {
+	var reason string
+	switch {
+	case errors.Is(err, errUnknownUser):
+		reason = "unknown account"
+	case errors.Is(err, errNoPassword):
+		reason = "no password set"
+	case errors.Is(err, errWrongPassword):
+		reason = "wrong password"
+	case err != nil:
+		s.refund(ctx, attempt)
+		s.cfg.Metrics.signIn("error")
 		s.fail(w, r, err)
 		return
 	}
-	s.limiter.reset(acctKey)
+	if reason != "" {
+		s.cfg.Metrics.signIn("bad_credentials")
+		s.audit(r, store.AuditEvent{Action: auditSignInFailure, Actor: email, UserID: u.ID, Email: email, SP: spName, Reason: reason})
+		if keys := lockouts(attempt); len(keys) > 0 {
+			s.audit(r, store.AuditEvent{Action: auditLockout, Actor: email, UserID: u.ID, Email: email,
+				Reason: "too many failed sign-ins", Details: details(map[string]any{"keys": keys, "for": s.cfg.Lockout.LockFor.String()})})
+		}
+		s.showLogin(w, r, http.StatusUnauthorized, st, spName, email, errBadCredentials)
+		return
+	}
+	s.succeeded(ctx, attempt)
 	if u.Disabled {
-		s.log.InfoContext(r.Context(), "sign-in refused", "request_id", requestIDFrom(r.Context()), "user", u.ID, "reason", "disabled")
 		s.cfg.Metrics.signIn("disabled")
+		s.audit(r, store.AuditEvent{Action: auditSignInFailure, Actor: email, UserID: u.ID, Email: u.Email, SP: spName, Reason: "disabled"})
 		s.fail(w, r, errDisabled)
 		return
 	}
+	if s.secondFactor(w, r, u, st) {
+		return
+	}
+	s.completeSignIn(w, r, u, st, "password")
+}
+
+// spName is the SP a pending sign-in is for, if any.
+func (st loginState) spName() string {
+	if st.Req != nil {
+		return st.Req.SP
+	}
+	return st.IdPInit
+}
+
+// completeSignIn starts the session of u, who proved who they are with
+// method, and continues where the sign-in started.
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, method string) {
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
+		s.cfg.Metrics.signIn("error")
 		s.fail(w, r, err)
 		return
 	}
 	s.cfg.Metrics.signIn("success")
-	s.log.InfoContext(r.Context(), "sign-in succeeded", "request_id", requestIDFrom(r.Context()), "user", u.ID)
-
-	switch {
-	case st.Req != nil:
-		provider, err := s.store.GetServiceProvider(r.Context(), st.Req.SP)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.answer(w, r, u, sess, st.Req, provider)
-	case st.IdPInit != "":
-		provider, err := s.store.GetServiceProvider(r.Context(), st.IdPInit)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.answer(w, r, u, sess, nil, provider)
-	default:
-		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
-	}
+	s.audit(r, store.AuditEvent{Action: auditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
+	s.proceed(w, r, u, sess, st)
 }
+
+// proceed continues a sign-in once the session exists: answer the pending
+// AuthnRequest, post to the SP of an IdP-initiated login, or show the
+// launcher.
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState) {
+	name := st.spName()
+	if name == "" {
+		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
+		return
+	}
+	provider, err := s.store.GetServiceProvider(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.answer(w, r, u, sess, st.Req, provider)
+}
+
+// Why authenticate refused; the person sees one message for all three.
+var (
+	errUnknownUser = errors.New("unknown email")
+	errNoPassword  = errors.New("no password set")
+)
 
 var errWrongPassword = errors.New("wrong email or password")
 
@@ -128,20 +162,21 @@ func (s *Server) authenticate(r *http.Request, email, password string) (users.Us
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
 			return users.User{}, err
 		}
-		return users.User{}, errWrongPassword
+		return users.User{}, errUnknownUser
 	} else if err != nil {
 		return users.User{}, fmt.Errorf("look up user: %w", err)
 	}
+	// On refusal only the ID is returned, for the audit trail.
 	if u.PasswordHash == "" {
 		_ = s.hasher.VerifyDummy(ctx, password)
-		return users.User{}, errWrongPassword
+		return users.User{ID: u.ID}, errNoPassword
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	if err != nil {
 		return users.User{}, fmt.Errorf("verify password of user %s: %w", u.ID, err)
 	}
 	if !ok {
-		return users.User{}, errWrongPassword
+		return users.User{ID: u.ID}, errWrongPassword
 	}
 	if rehash {
 		if err := s.upgradeHash(r, u, password); err != nil {
@@ -196,7 +231,9 @@ func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
 			apps = append(apps, app{Name: p.Name, EntityID: p.EntityID})
 		}
 	}
-	s.render(w, r, http.StatusOK, "launcher", page{Title: "Your applications", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps})
+	m, err := s.store.GetMFA(r.Context(), u.ID)
+	mfaOn := err == nil && !m.ConfirmedAt.IsZero()
+	s.render(w, r, http.StatusOK, "launcher", page{Title: "Your applications", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
 }
 
 func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
@@ -208,11 +245,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if token := s.cookie(r, sessionCookie); token != "" {
-		if err := s.store.DeleteSession(r.Context(), hashToken(token)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if sess, u, err := s.currentSession(r); err == nil {
+		if err := s.store.DeleteSession(r.Context(), sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.fail(w, r, err)
 			return
 		}
+		s.audit(r, store.AuditEvent{Action: auditLogout, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: "logout page"})
 	}
 	s.setCookie(w, sessionCookie, "", -1)
 	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out"})

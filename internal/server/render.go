@@ -23,7 +23,16 @@ type page struct {
 	// login
 	Error, Email, State, SPName string
 	// launcher
-	Apps []app
+	Apps  []app
+	MFAOn bool
+	// MFA enrolment: the QR code (a data: URI), the secret to type by
+	// hand, and the recovery codes shown once.
+	QR      template.URL
+	Secret  string
+	Codes   []string
+	Pending bool
+	// password link
+	Token string
 	// post
 	ACSURL, SAMLResponse, RelayState string
 }
@@ -36,7 +45,8 @@ func parsePages() (map[string]*template.Template, error) {
 		return nil, fmt.Errorf("parse base template: %w", err)
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout"} {
+	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout",
+		"mfa", "mfasetup", "recovery", "password", "notice"} {
 		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -65,12 +75,17 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // renderPost renders the auto-submitting HTTP-POST binding form. The CSP
 // allows posting to exactly the ACS URL's origin and nowhere else.
 func (s *Server) renderPost(w http.ResponseWriter, r *http.Request, spName, acs, samlResponse, relayState string) {
-	u, err := url.Parse(acs)
+	s.renderForm(w, r, page{Title: "Signing in", SPName: spName, ACSURL: acs, SAMLResponse: samlResponse, RelayState: relayState})
+}
+
+// renderForm renders p with the auto-POST template, allowing the form to
+// post to p.ACSURL's origin only.
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, p page) {
+	u, err := url.Parse(p.ACSURL)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Security-Policy", csp("'self' "+u.Scheme+"://"+u.Host))
-	s.render(w, r, http.StatusOK, "post", page{Title: "Signing in", SPName: spName, ACSURL: acs,
-		SAMLResponse: samlResponse, RelayState: relayState})
+	s.render(w, r, http.StatusOK, "post", p)
 }

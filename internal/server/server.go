@@ -45,6 +45,14 @@ type Config struct {
 	SessionIdle     time.Duration
 	// TrustProxy takes the client address from X-Forwarded-For.
 	TrustProxy bool
+	// Lockout throttles failed sign-ins; zero fields take DefaultLockout's.
+	Lockout LockoutPolicy
+	// MFARequiredRoles are the roles whose users must use a second factor
+	// (they enrol at their next sign-in). Any user may enrol.
+	MFARequiredRoles []string
+	// MFASealer encrypts TOTP secrets at rest; nil stores them in the
+	// clear (anyone who reads the database can then compute codes).
+	MFASealer Sealer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Metrics, if set, are updated and served at /metrics (unless
@@ -55,14 +63,13 @@ type Config struct {
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
-	cfg     Config
-	store   store.Store
-	idp     *saml.IdP
-	hasher  *users.Hasher
-	log     *slog.Logger
-	pages   map[string]*template.Template
-	secure  bool
-	limiter *limiter
+	cfg    Config
+	store  store.Store
+	idp    *saml.IdP
+	hasher *users.Hasher
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	secure bool
 }
 
 // New returns a Server.
@@ -79,19 +86,19 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 	if cfg.SessionIdle == 0 {
 		cfg.SessionIdle = DefaultSessionIdle
 	}
+	cfg.Lockout = cfg.Lockout.withDefaults()
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	return &Server{
-		cfg:     cfg,
-		store:   st,
-		idp:     idp,
-		hasher:  hasher,
-		log:     log,
-		pages:   pages,
-		secure:  cfg.BaseURL.Scheme == "https",
-		limiter: newLimiter(cfg.Now),
+		cfg:    cfg,
+		store:  st,
+		idp:    idp,
+		hasher: hasher,
+		log:    log,
+		pages:  pages,
+		secure: cfg.BaseURL.Scheme == "https",
 	}, nil
 }
 
@@ -114,12 +121,22 @@ func (s *Server) Handler() http.Handler {
 	// binding); it changes nothing before the user signs in.
 	r.Get("/saml/sso", s.sso)
 	r.Post("/saml/sso", s.sso)
+	// Single logout: LogoutRequests arrive cross-site too, and are tied to
+	// the browser's session by their SessionIndex.
+	r.Get("/saml/slo", s.slo)
+	r.Post("/saml/slo", s.slo)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.crossOrigin)
 		r.Get("/", s.home)
 		r.Get("/login", s.loginPage)
 		r.Post("/login", s.login)
+		r.Post("/login/mfa", s.loginMFA)
+		r.Get("/mfa/setup", s.mfaSetupPage)
+		r.Post("/mfa/setup", s.mfaSetup)
+		r.Post("/mfa/continue", s.mfaContinue)
+		r.Get("/password", s.passwordPage)
+		r.Post("/password", s.setPassword)
 		r.Get("/launcher", s.launcher)
 		r.Get("/sso/idp/{sp}", s.idpInitiated)
 		r.Post("/sso/idp/{sp}", s.idpInitiated)

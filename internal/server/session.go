@@ -175,6 +175,13 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (s *Server) checkCSRF(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err // 413, not a CSRF failure
+		}
+		return errCSRF
+	}
 	cookie := s.cookie(r, csrfCookie)
 	form := r.PostFormValue("csrf")
 	if cookie == "" || subtle.ConstantTimeCompare([]byte(cookie), []byte(form)) != 1 {
@@ -190,11 +197,22 @@ func (s *Server) checkCSRF(r *http.Request) error {
 type loginState struct {
 	Req     *saml.Request `json:"r,omitempty"`
 	IdPInit string        `json:"i,omitempty"`
-	Expires int64         `json:"e"`
+	// User is set once the user's password is verified and a second
+	// factor is pending (the TOTP form, or the enrolment it requires).
+	User string `json:"u,omitempty"`
+	// Bind ties a pending second factor to the browser that typed the
+	// password: the hash of its CSRF cookie. A copied state is useless
+	// elsewhere.
+	Bind    string `json:"b,omitempty"`
+	Expires int64  `json:"e"`
 }
 
-// loginStateTTL is how long a login form stays usable.
-const loginStateTTL = 30 * time.Minute
+// loginStateTTL is how long a login form stays usable; a verified
+// password waits mfaStateTTL for its second factor.
+const (
+	loginStateTTL = 30 * time.Minute
+	mfaStateTTL   = 10 * time.Minute
+)
 
 func (s *Server) stateMAC(payload []byte) ([]byte, error) {
 	ks := s.idp.Keys()
@@ -211,7 +229,11 @@ func (s *Server) stateMAC(payload []byte) ([]byte, error) {
 }
 
 func (s *Server) encodeState(st loginState) (string, error) {
-	st.Expires = s.now().Add(loginStateTTL).Unix()
+	ttl := loginStateTTL
+	if st.User != "" {
+		ttl = mfaStateTTL
+	}
+	st.Expires = s.now().Add(ttl).Unix()
 	payload, err := json.Marshal(st)
 	if err != nil {
 		return "", err
@@ -248,4 +270,42 @@ func (s *Server) decodeState(v string) (loginState, error) {
 		return loginState{}, errBadState
 	}
 	return st, nil
+}
+
+// browserBinding is the Bind of a state issued to the browser of r: the
+// hash of its CSRF cookie, which the form already requires.
+func (s *Server) browserBinding(r *http.Request) string {
+	return hashToken("bind\x00" + s.cookie(r, csrfCookie))[:32]
+}
+
+// pendingUser returns the user whose password st vouches for, if st was
+// issued to this browser and the user may still sign in.
+func (s *Server) pendingUser(r *http.Request, st loginState) (users.User, error) {
+	if st.User == "" || subtle.ConstantTimeCompare([]byte(st.Bind), []byte(s.browserBinding(r))) != 1 {
+		return users.User{}, errBadState
+	}
+	u, err := s.store.GetUser(r.Context(), st.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return users.User{}, errBadState
+	} else if err != nil {
+		return users.User{}, err
+	}
+	if u.Disabled {
+		return users.User{}, errDisabled
+	}
+	return u, nil
+}
+
+// postedState checks the CSRF token of a posted form and decodes its
+// login state; on failure it has answered and returns ok=false.
+func (s *Server) postedState(w http.ResponseWriter, r *http.Request) (st loginState, ok bool) {
+	err := s.checkCSRF(r)
+	if err == nil {
+		st, err = s.decodeState(r.PostFormValue("state"))
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return st, false
+	}
+	return st, true
 }

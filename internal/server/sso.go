@@ -154,8 +154,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 		names[n] = a.Name
 	}
 	s.cfg.Metrics.response(provider.Name, "success")
-	log.InfoContext(ctx, "SAML response issued", "assertion_id", resp.AssertionID, "response_id", resp.ResponseID,
-		"solicited", req != nil, "attributes", names)
+	s.audit(r, store.AuditEvent{Action: auditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
+		Details: details(map[string]any{"assertion_id": resp.AssertionID, "response_id": resp.ResponseID,
+			"solicited": req != nil, "acs": resp.ACSURL, "attributes": names})})
 	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 }
 

@@ -28,6 +28,11 @@ type ServiceProvider struct {
 	// as SessionNotOnOrAfter; it must be at least one hour (the Flex token
 	// TTL). Zero omits it, as Flex recommends.
 	SessionNotOnOrAfter time.Duration
+	// SLOURL is the SP's SingleLogoutService: where flexidp sends the
+	// LogoutResponse to a LogoutRequest from this SP. Empty means the SP
+	// does not take part in single logout; a LogoutResponse is never sent
+	// anywhere else.
+	SLOURL string
 	// AssignmentRequired limits sign-in to users assigned to this SP.
 	AssignmentRequired bool
 	// Policy says which attributes the SP receives and how.

@@ -59,6 +59,11 @@ func (s *ServiceProvider) Validate() error {
 			return &ValidationError{"default_redirect_url", fmt.Sprintf("is %d bytes; it is sent as RelayState, which SAML limits to %d bytes", len(s.DefaultRedirectURL), maxRelayState)}
 		}
 	}
+	if s.SLOURL != "" {
+		if err := checkURL(s.SLOURL, false); err != nil {
+			return &ValidationError{"slo_url", err.Error()}
+		}
+	}
 	if s.SessionNotOnOrAfter != 0 && s.SessionNotOnOrAfter < MinSessionNotOnOrAfter {
 		return &ValidationError{"session_not_on_or_after", fmt.Sprintf("%s is shorter than the 1h Flex token lifetime; use 8h-10h (a shift) or leave it unset", s.SessionNotOnOrAfter)}
 	}

@@ -36,7 +36,7 @@ type Session struct {
 	CreatedAt    time.Time
 	LastSeenAt   time.Time
 	// ExpiresAt is the absolute end of the session.
-	ExpiresAt time.Time
+	ExpiresAt  time.Time
 	RemoteAddr string
 	UserAgent  string
 }
@@ -95,6 +95,13 @@ type Store interface {
 	UpdateUser(ctx context.Context, id string, update func(users.User) (users.User, error)) (users.User, error)
 	// DeleteUser removes the user, its sessions and SP assignments.
 	DeleteUser(ctx context.Context, id string) error
+	// ImportUsers upserts us by email, case-insensitively, in one
+	// transaction: all are written or none. MergeImport says what an
+	// existing user keeps; a user whose stored fields would not change is
+	// not written and counts as Unchanged. New users must carry an ID.
+	// ErrConflict if two of us share an email or a new user's ID is taken.
+	// WithImportProgress observes the progress.
+	ImportUsers(ctx context.Context, us []users.User) (ImportResult, error)
 
 	// CreateServiceProvider stores a new SP. ErrConflict if its Name or
 	// EntityID is taken.
@@ -143,6 +150,52 @@ type Store interface {
 	// used until expiresAt. ErrConflict if the key is recorded and not yet
 	// expired; an expired record is replaced. Atomic across replicas.
 	ConsumeOnce(ctx context.Context, key string, expiresAt time.Time) error
+
+	// UpdateThrottle runs update on the throttle record of key (a zero
+	// Throttle with that Key when there is none) inside one transaction
+	// and stores the result, so that concurrent attempts on any replica
+	// are counted one after the other. If update returns an error, nothing
+	// is written and that error is returned as is.
+	UpdateThrottle(ctx context.Context, key string, update func(Throttle) (Throttle, error)) (Throttle, error)
+	// GetThrottle returns the throttle record of key.
+	GetThrottle(ctx context.Context, key string) (Throttle, error)
+	// DeleteThrottle forgets key (a successful sign-in, an unlock);
+	// ErrNotFound if there was no record.
+	DeleteThrottle(ctx context.Context, key string) error
+	// DeleteStaleThrottles removes the records whose LastFailure and
+	// LockedUntil are both before t, and returns how many.
+	DeleteStaleThrottles(ctx context.Context, t time.Time) (int, error)
+
+	// AppendAudit stores e and returns it as stored: with its ID, and its
+	// Time set to now when zero.
+	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
+	// ListAudit returns the events matching f, newest (highest ID) first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// PutMFA stores m as the user's second factor, replacing any previous
+	// one; zero CreatedAt and UpdatedAt are set to now. ErrNotFound if the
+	// user does not exist.
+	PutMFA(ctx context.Context, m MFA) error
+	// GetMFA returns the user's second factor.
+	GetMFA(ctx context.Context, userID string) (MFA, error)
+	// UpdateMFA is UpdateUser's counterpart for second factors (using up a
+	// recovery code is atomic); UserID must not change.
+	UpdateMFA(ctx context.Context, userID string, update func(MFA) (MFA, error)) (MFA, error)
+	// DeleteMFA removes the user's second factor; ErrNotFound if none.
+	DeleteMFA(ctx context.Context, userID string) error
+
+	// CreateToken stores a password link token; a zero CreatedAt is set
+	// to now. ErrConflict if the ID is taken, ErrNotFound if the user
+	// does not exist. Tokens that have expired are removed on the way.
+	CreateToken(ctx context.Context, t Token) error
+	// GetToken returns the token with that ID, whether or not it has
+	// expired (the caller decides).
+	GetToken(ctx context.Context, id string) (Token, error)
+	// ConsumeToken removes the token with that ID and every other token of
+	// the same user, in one transaction, and returns it: of concurrent
+	// callers exactly one succeeds. ErrNotFound if there is no such token
+	// or it expired at or before now.
+	ConsumeToken(ctx context.Context, id string, now time.Time) (Token, error)
 
 	// CreateSigningKey stores a key. ErrConflict if k.State is KeyActive
 	// and another key is already active, or the ID is taken: two replicas

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,70 @@ func BenchmarkHashDefault(b *testing.B) {
 		if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCheckPassword(t *testing.T) {
+	for _, c := range []struct {
+		password, email string
+		ok              bool
+	}{
+		{"correct horse", "", true},
+		{"1234567", "", false},
+		{"éééééééé", "", true}, // 8 characters, 16 bytes
+		{strings.Repeat("x", MaxPasswordBytes+1), "", false},
+		{"Mary.Major@Example.com", "mary.major@example.com", false},
+		{" mary.major ", "mary.major@example.com", false},
+		{"mary.major@example.com!", "mary.major@example.com", true},
+	} {
+		err := CheckPassword(c.password, c.email)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckPassword(%q, %q) = %v, want ok=%v", c.password, c.email, err, c.ok)
+		}
+	}
+}
+
+// TestHasherBurstQueues is a shift start in miniature: many sign-ins at
+// once while every hashing slot is busy. They all wait (none fails, none
+// runs beyond the limit) and all complete once slots free up.
+func TestHasherBurstQueues(t *testing.T) {
+	const slots, burst = 2, 40
+	h := NewHasher(fastParams, slots)
+	ctx := context.Background()
+	for range slots {
+		if err := h.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	finished := 0
+	for range burst {
+		wg.Go(func() {
+			if _, err := h.Hash(ctx, "pw"); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			finished++
+			mu.Unlock()
+		})
+	}
+	for h.QueueDepth() != burst {
+		time.Sleep(time.Millisecond) // wait for all to queue, not a timing assertion
+	}
+	mu.Lock()
+	if finished != 0 {
+		t.Fatalf("%d hashes ran while every slot was held", finished)
+	}
+	mu.Unlock()
+	for range slots {
+		h.release()
+	}
+	wg.Wait()
+	if h.QueueDepth() != 0 || finished != burst {
+		t.Fatalf("after the burst: queue %d, finished %d of %d", h.QueueDepth(), finished, burst)
+	}
+	if h.TotalWait() <= 0 {
+		t.Fatal("TotalWait did not account for the queued callers")
 	}
 }

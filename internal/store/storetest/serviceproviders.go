@@ -20,6 +20,7 @@ func newSP(t *testing.T, name, entityID string) sp.ServiceProvider {
 			"https://iam.twilio.com/v1/Accounts/AC0/saml2",
 		},
 		DefaultRedirectURL:  "https://flex.twilio.com/" + name,
+		SLOURL:              "https://sp.example.com/" + name + "/slo",
 		SessionNotOnOrAfter: 8*time.Hour + 30*time.Second,
 		AssignmentRequired:  true,
 		Policy: attributes.Policy{

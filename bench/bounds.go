@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/keys"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// bounds are the physical limits of the server: what its CPUs could do if
+// they did nothing but the unavoidable cryptography.
+type bounds struct {
+	rsaPerCore   float64 // raw RSA signatures per second, one core
+	argonPerCore float64 // raw argon2id verifications per second, one core
+	params       users.Params
+
+	sso    float64 // responses/s: two signatures (Response and Assertion) each
+	signIn float64 // password sign-ins/s: one argon2id verification each
+}
+
+// measureBounds times raw RSA-2048 PKCS#1 v1.5 SHA-256 signing (what
+// goxmldsig calls for each signature) and argon2id verification with
+// users.DefaultParams (what a sign-in costs), single-threaded on one of the
+// server's CPUs.
+func measureBounds(cpu cpuPlan, d time.Duration) (bounds, error) {
+	b := bounds{params: users.DefaultParams}
+	key, err := rsa.GenerateKey(rand.Reader, keys.DefaultBits)
+	if err != nil {
+		return b, err
+	}
+	hasher := users.NewHasher(users.DefaultParams, 1)
+	hash, err := hasher.Hash(context.Background(), "bench password")
+	if err != nil {
+		return b, err
+	}
+	digest := sha256.Sum256([]byte("<ds:SignedInfo>"))
+	err = cpu.onServerCPUs(func() error {
+		var err error
+		if b.rsaPerCore, err = rate(d, func() error {
+			_, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+			return err
+		}); err != nil {
+			return fmt.Errorf("RSA: %w", err)
+		}
+		if b.argonPerCore, err = rate(d, func() error {
+			ok, _, err := hasher.Verify(context.Background(), hash, "bench password")
+			if err == nil && !ok {
+				err = fmt.Errorf("the password does not verify")
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("argon2id: %w", err)
+		}
+		return nil
+	})
+	return b, err
+}
+
+// scale sets the bounds for a server with cpus cores.
+func (b *bounds) scale(cpus int) {
+	b.sso = b.rsaPerCore * float64(cpus) / 2
+	b.signIn = b.argonPerCore * float64(cpus)
+}
+
+// rate runs f repeatedly for about d and returns calls per second.
+func rate(d time.Duration, f func() error) (float64, error) {
+	if err := f(); err != nil { // warm up
+		return 0, err
+	}
+	start := time.Now()
+	n := 0
+	for time.Since(start) < d {
+		if err := f(); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}

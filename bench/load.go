@@ -1,0 +1,369 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+)
+
+// load drives virtual agents against the server.
+type load struct {
+	ctx       context.Context
+	env       *environment
+	sp        *crewjam.ServiceProvider
+	acs       url.URL
+	transport *http.Transport
+	agents    []*agent
+}
+
+// agent is one virtual agent: a browser (cookie jar) and a user.
+type agent struct {
+	email string
+	addr  string // the agent's own address, sent as X-Forwarded-For
+	c     *http.Client
+}
+
+func newLoad(ctx context.Context, env *environment) (*load, error) {
+	l := &load{ctx: ctx, env: env, transport: &http.Transport{
+		MaxIdleConnsPerHost: 4096,
+		IdleConnTimeout:     5 * time.Minute,
+		DisableCompression:  true,
+	}}
+	resp, err := http.Get(env.base + "/saml/metadata")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var md crewjam.EntityDescriptor
+	if err := xml.NewDecoder(resp.Body).Decode(&md); err != nil {
+		return nil, fmt.Errorf("IdP metadata: %w", err)
+	}
+	acs, _ := url.Parse(flexACS)
+	l.acs = *acs
+	entityID := "urn:flex:" + acs.Query().Get("connection")
+	// crewjam's SP plays Flex (Enhanced SSO), asking for no NameID format
+	// like Auth0's request template.
+	l.sp = &crewjam.ServiceProvider{EntityID: entityID, AcsURL: *acs, IDPMetadata: &md,
+		AuthnNameIDFormat: crewjam.UnspecifiedNameIDFormat}
+	return l, nil
+}
+
+// agent returns virtual agent n (user agent<n>@…) with an empty browser.
+func (l *load) newAgent(n int) *agent {
+	jar, _ := cookiejar.New(nil)
+	return &agent{email: fmt.Sprintf(emailPattern, n), addr: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255), c: &http.Client{Jar: jar, Transport: l.transport, Timeout: 2 * time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// op is one measured operation of an agent; it returns the latency the
+// agent waited for the server (the HTTP exchanges, not the agent's own
+// verification).
+type op func(a *agent) (time.Duration, error)
+
+// passwordSignIn is a sign-in without a session: AuthnRequest, login
+// form, password, Response.
+func (l *load) passwordSignIn(a *agent) (time.Duration, error) {
+	jar, _ := cookiejar.New(nil)
+	a.c.Jar = jar // a new browser session: no IdP cookie
+	redirect, reqID, err := l.authnRequest()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	status, body, err := a.get(l.ctx, redirect)
+	if err != nil {
+		return 0, err
+	}
+	if status != http.StatusOK || !strings.Contains(body, `name="password"`) {
+		return 0, fmt.Errorf("GET /saml/sso: status %d, no login form", status)
+	}
+	f := hiddenFields(body)
+	status, body, err = a.post(l.ctx, l.env.base+"/login", url.Values{"csrf": {f["csrf"]}, "state": {f["state"]},
+		"email": {a.email}, "password": {benchPass}})
+	if err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("POST /login: status %d", status)
+	}
+	return took, l.verify(a, body, reqID)
+}
+
+// sessionSSO is SSO within an IdP session: AuthnRequest, Response, no
+// password.
+func (l *load) sessionSSO(a *agent) (time.Duration, error) {
+	redirect, reqID, err := l.authnRequest()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	status, body, err := a.get(l.ctx, redirect)
+	if err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("GET /saml/sso: status %d", status)
+	}
+	if strings.Contains(body, `name="password"`) {
+		return 0, fmt.Errorf("GET /saml/sso: asked for the password within a session")
+	}
+	return took, l.verify(a, body, reqID)
+}
+
+// authnRequest builds an HTTP-Redirect AuthnRequest as Flex would.
+func (l *load) authnRequest() (string, string, error) {
+	req, err := l.sp.MakeAuthenticationRequest(l.sp.GetSSOBindingLocation(crewjam.HTTPRedirectBinding),
+		crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
+	if err != nil {
+		return "", "", err
+	}
+	u, err := req.Redirect("bench", l.sp)
+	if err != nil {
+		return "", "", err
+	}
+	return u.String(), req.ID, nil
+}
+
+var actionRE = regexp.MustCompile(`<form method="post" action="([^"]*)" id="saml-post">`)
+
+// verify checks the auto-POST page as Flex would check the Response:
+// posted to the registered ACS, signatures, conditions, audience,
+// InResponseTo, and the agent's NameID.
+func (l *load) verify(a *agent, body, reqID string) error {
+	m := actionRE.FindStringSubmatch(body)
+	if m == nil || html.UnescapeString(m[1]) != flexACS {
+		return fmt.Errorf("no SAML POST form to the Flex ACS")
+	}
+	raw, err := base64.StdEncoding.DecodeString(hiddenFields(body)["SAMLResponse"])
+	if err != nil {
+		return fmt.Errorf("SAMLResponse is not base64: %w", err)
+	}
+	assertion, err := l.sp.ParseXMLResponse(raw, []string{reqID}, l.acs)
+	if err != nil {
+		if ire, ok := err.(*crewjam.InvalidResponseError); ok {
+			err = fmt.Errorf("%w: %v", err, ire.PrivateErr)
+		}
+		return fmt.Errorf("crewjam SP refuses the Response: %w", err)
+	}
+	if got := assertion.Subject.NameID.Value; got != a.email {
+		return fmt.Errorf("NameID %q, want %q", got, a.email)
+	}
+	return nil
+}
+
+var inputRE = regexp.MustCompile(`<input type="hidden" name="([A-Za-z]+)" value="([^"]*)">`)
+
+func hiddenFields(body string) map[string]string {
+	m := map[string]string{}
+	for _, s := range inputRE.FindAllStringSubmatch(body, -1) {
+		m[s[1]] = html.UnescapeString(s[2])
+	}
+	return m
+}
+
+func (a *agent) get(ctx context.Context, u string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	return a.do(req)
+}
+
+func (a *agent) post(ctx context.Context, u string, form url.Values) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return a.do(req)
+}
+
+func (a *agent) do(req *http.Request) (int, string, error) {
+	// Agents sign in from their own addresses through the TLS proxy
+	// (IDP_TRUST_PROXY), as in production, so per-address throttling
+	// sees many clients, not one.
+	req.Header.Set("X-Forwarded-For", a.addr)
+	resp, err := a.c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// result is what one phase measured.
+type result struct {
+	name             string
+	agents           int
+	ops, errors      int
+	firstErr         error
+	elapsed          time.Duration
+	latencies        []time.Duration // sorted
+	serverCPU        float64         // CPU-seconds the server used
+	agentCPU         float64         // CPU-seconds this process used
+	bound, target    float64
+	serverPeakRSSKiB int64
+}
+
+func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
+
+func (r result) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+}
+
+// recorder collects latencies and errors from many goroutines, and the
+// CPU both processes used, until it is cut.
+type recorder struct {
+	l         *load
+	mu        sync.Mutex
+	start     time.Time
+	cutAt     time.Time
+	latencies []time.Duration
+	errors    int
+	firstErr  error
+	before    [2]procStats // server, self
+	after     [2]procStats
+}
+
+func (l *load) newRecorder() *recorder {
+	rec := &recorder{l: l}
+	rec.before = rec.snapshot()
+	rec.start = time.Now()
+	return rec
+}
+
+func (rec *recorder) snapshot() [2]procStats {
+	srv, _ := readProc(rec.l.env.srv.pid())
+	self, _ := readProc("self")
+	return [2]procStats{srv, self}
+}
+
+// add records one operation. Errors always count; a success counts only
+// before the cut.
+func (rec *recorder) add(d time.Duration, err error) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if err != nil {
+		rec.errors++
+		if rec.firstErr == nil {
+			rec.firstErr = err
+		}
+		return
+	}
+	if rec.cutAt.IsZero() {
+		rec.latencies = append(rec.latencies, d)
+	}
+}
+
+// cut ends the measured window: operations still running are not counted,
+// so the rate is not diluted by the agents draining.
+func (rec *recorder) cut() {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.cutAt.IsZero() {
+		rec.after = rec.snapshot()
+		rec.cutAt = time.Now()
+	}
+}
+
+// measure runs f and returns the phase's result.
+func (l *load) measure(name string, agents int, f func(rec *recorder)) result {
+	rec := l.newRecorder()
+	f(rec)
+	rec.cut()
+	slices.Sort(rec.latencies)
+	return result{name: name, agents: agents, ops: len(rec.latencies), errors: rec.errors, firstErr: rec.firstErr,
+		elapsed: rec.cutAt.Sub(rec.start), latencies: rec.latencies,
+		serverCPU: rec.after[0].cpuSeconds - rec.before[0].cpuSeconds,
+		agentCPU:  rec.after[1].cpuSeconds - rec.before[1].cpuSeconds, serverPeakRSSKiB: rec.after[0].peakRSSKiB}
+}
+
+// warmUp signs each of the first n agents in once; they keep their session
+// for the sso phase.
+func (l *load) warmUp(n int) result {
+	l.agents = make([]*agent, n)
+	return l.measure("warm-up", n, func(rec *recorder) {
+		var wg sync.WaitGroup
+		for i := range n {
+			l.agents[i] = l.newAgent(i)
+			wg.Go(func() { rec.add(l.passwordSignIn(l.agents[i])) })
+		}
+		wg.Wait()
+	})
+}
+
+// phase runs the agents in a closed loop for d: each starts its next
+// operation when the last is done.
+func (l *load) phase(name string, agents int, d time.Duration, f op, bound, target float64) result {
+	r := l.measure(name, agents, func(rec *recorder) {
+		deadline := time.Now().Add(d)
+		timer := time.AfterFunc(d, rec.cut)
+		defer timer.Stop()
+		var wg sync.WaitGroup
+		for _, a := range l.agents[:agents] {
+			wg.Go(func() {
+				for time.Now().Before(deadline) && l.ctx.Err() == nil {
+					rec.add(f(a))
+				}
+			})
+		}
+		wg.Wait()
+	})
+	r.bound, r.target = bound, target
+	return r
+}
+
+// burstResult is the burst phase: an open arrival of sign-ins.
+type burstResult struct {
+	result
+	window   time.Duration
+	lastDone time.Duration // from the first arrival to the last completion
+}
+
+// burst starts n password sign-ins evenly over window, each by a
+// different agent with a fresh browser, and waits for all of them.
+func (l *load) burst(n int, window time.Duration) *burstResult {
+	_ = resetPeakRSS(l.env.srv.cmd.Process.Pid)
+	var last atomic.Int64
+	r := l.measure("burst", n, func(rec *recorder) {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range n {
+			at := start.Add(time.Duration(int64(window) * int64(i) / int64(n)))
+			a := l.newAgent(i)
+			wg.Go(func() {
+				time.Sleep(time.Until(at))
+				rec.add(l.passwordSignIn(a))
+				done := int64(time.Since(start))
+				for {
+					cur := last.Load()
+					if done <= cur || last.CompareAndSwap(cur, done) {
+						break
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	return &burstResult{result: r, window: window, lastDone: time.Duration(last.Load())}
+}

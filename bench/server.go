@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/pgtest"
+	"github.com/flexidp/flexidp/internal/store/postgres"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// Seeded data.
+const (
+	flexACS      = "https://login.flex.us1.twilio.com/login/callback?connection=JQ0123456789abcdef0123456789abcdef"
+	benchPass    = "correct horse battery staple"
+	emailPattern = "agent%d@bench.flexidp.test"
+)
+
+// environment is what the phases run against: a seeded database and a
+// running server.
+type environment struct {
+	dir     string
+	dbWhere string
+	users   int
+	base    string
+	srv     *serverProc
+	cluster *pgtest.Cluster
+	// keepLog leaves the server log in place (the run failed).
+	keepLog bool
+}
+
+func (e *environment) close() {
+	if e.srv != nil {
+		_ = e.srv.stop()
+	}
+	if e.cluster != nil {
+		if err := e.cluster.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		}
+	}
+	if e.keepLog && e.srv != nil {
+		_ = os.Remove(filepath.Join(e.dir, "idp"))
+		fmt.Fprintf(os.Stderr, "bench: server log kept in %s\n", e.srv.logPath)
+		return
+	}
+	_ = os.RemoveAll(e.dir)
+}
+
+func startEnvironment(ctx context.Context, o options, cpu cpuPlan, nUsers int) (_ *environment, err error) {
+	dir, err := os.MkdirTemp("", "flexidp-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &environment{dir: dir, users: nUsers}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	dbURL := o.databaseURL
+	if dbURL == "" {
+		if e.cluster, err = pgtest.StartCluster(); err != nil {
+			return nil, fmt.Errorf("start PostgreSQL (or pass --database-url): %w", err)
+		}
+		dbURL = e.cluster.URL()
+		e.dbWhere = "throwaway cluster in " + e.cluster.Dir()
+	} else {
+		e.dbWhere = "--database-url"
+		if u, err := url.Parse(dbURL); err == nil && u.Host != "" {
+			e.dbWhere = u.Redacted()
+		}
+	}
+	if err := seed(ctx, dbURL, nUsers); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	bin := o.idpBinary
+	if bin == "" {
+		bin = filepath.Join(dir, "idp")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/flexidp/flexidp/cmd/idp")
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build ./cmd/idp (run from the repository, or pass --idp): %v\n%s", err, out)
+		}
+	}
+	e.srv, err = startServer(ctx, bin, dir, dbURL, o, cpu)
+	if err != nil {
+		return nil, err
+	}
+	e.base = e.srv.base
+	return e, nil
+}
+
+// seed migrates the database and stores the Flex SP and nUsers agents
+// (agent0@…, agent1@…), all with the same password. The hash is computed
+// once; each sign-in still verifies it at full cost.
+func seed(ctx context.Context, dbURL string, nUsers int) error {
+	st, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	entityID, _, err := sp.FlexPreset(flexACS)
+	if err != nil {
+		return err
+	}
+	flex := sp.ServiceProvider{Name: "flex", EntityID: entityID, ACSURLs: []string{flexACS}}
+	if err := flex.Validate(); err != nil {
+		return err
+	}
+	if err := st.CreateServiceProvider(ctx, flex); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	hash, err := users.NewHasher(users.DefaultParams, 1).Hash(ctx, benchPass)
+	if err != nil {
+		return err
+	}
+	for n := range nUsers {
+		u := users.User{ID: randomID(), Email: fmt.Sprintf(emailPattern, n), FullName: fmt.Sprintf("Agent %d", n),
+			Roles: []string{"agent"}, Team: "Bench", PasswordHash: hash}
+		if err := u.Validate(); err != nil {
+			return err
+		}
+		if err := st.CreateUser(ctx, u); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// serverProc is `idp serve` running as a child process.
+type serverProc struct {
+	base            string
+	logPath         string
+	hashConcurrency int
+	cmd             *exec.Cmd
+	done            chan struct{}
+	err             error
+}
+
+func (s *serverProc) pid() string { return strconv.Itoa(s.cmd.Process.Pid) }
+
+// startServer runs `idp serve` on a free loopback port, pinned to the
+// server CPUs with GOMAXPROCS to match, and waits until it is ready.
+func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpuPlan) (*serverProc, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	s := &serverProc{base: "http://" + addr, logPath: filepath.Join(dir, "idp.log"), done: make(chan struct{})}
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	s.cmd = exec.Command(bin, "serve")
+	s.cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"GOMAXPROCS=" + strconv.Itoa(o.cpus),
+		"IDP_BASE_URL=" + s.base,
+		"IDP_LISTEN=" + addr,
+		"IDP_DATABASE_URL=" + dbURL,
+		"IDP_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek),
+		"IDP_HASH_MEMORY_MIB=" + strconv.Itoa(o.hashMemoryMiB),
+		"IDP_LOG_FORMAT=json",
+		"IDP_TRUST_PROXY=true", // the agents' addresses come in X-Forwarded-For
+	}
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// The server dies with the benchmark (SIGTERM drains it otherwise).
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+
+	// Start it from a thread pinned to the server CPUs, which the child
+	// inherits; Pdeathsig follows that thread, so it stays locked for the
+	// server's life.
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		err := cpu.onServerCPUs(s.cmd.Start)
+		started <- err
+		if err != nil {
+			return
+		}
+		s.err = s.cmd.Wait()
+		close(s.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("start idp serve: %w", err)
+	}
+	if err := s.waitReady(ctx, 60*time.Second); err != nil {
+		_ = s.stop()
+		return nil, err
+	}
+	s.hashConcurrency = readHashConcurrency(s.logPath)
+	return s, nil
+}
+
+func (s *serverProc) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("idp serve exited during start-up (%v); log %s:\n%s", s.err, s.logPath, tail(s.logPath))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("idp serve not ready within %s; log %s", timeout, s.logPath)
+		}
+	}
+}
+
+// stop sends SIGTERM (a clean drain) and waits.
+func (s *serverProc) stop() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return errors.New("idp serve did not stop within 30s of SIGTERM; killed")
+	}
+}
+
+// readHashConcurrency finds the hash_concurrency the server logged at
+// start-up; 0 if absent.
+func readHashConcurrency(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg string `json:"msg"`
+			N   int    `json:"hash_concurrency"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.N > 0 {
+			return line.N
+		}
+	}
+	return 0
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4096 {
+		b = b[len(b)-4096:]
+	}
+	return string(b)
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+func auditCommands() map[string]command {
+	return map[string]command{
+		"tail":   {summary: "show the latest audit events", run: runAuditTail},
+		"search": {summary: "find audit events by user, action and time", run: runAuditSearch},
+	}
+}
+
+// who is the administrator making a CLI change: --actor, else $USER.
+func (e *environment) who() string {
+	if e.actor != "" {
+		return e.actor
+	}
+	if u := e.getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// adminChange is one admin change for the audit trail.
+type adminChange struct {
+	action        string // "user.disable": recorded as admin.user.disable
+	user          *users.User
+	sp            string
+	before, after any
+	reason        string
+}
+
+// auditAdmin appends an admin change to the audit trail. The change is
+// already made, so a failure to record it is reported, not returned.
+func auditAdmin(ctx context.Context, env *environment, st store.Store, c adminChange) {
+	e := store.AuditEvent{Action: "admin." + c.action, Actor: env.who(), SP: c.sp, Reason: c.reason}
+	if c.user != nil {
+		e.UserID, e.Email = c.user.ID, c.user.Email
+	}
+	if c.before != nil || c.after != nil {
+		d := map[string]any{}
+		if c.before != nil {
+			d["before"] = c.before
+		}
+		if c.after != nil {
+			d["after"] = c.after
+		}
+		if b, err := json.Marshal(d); err == nil {
+			e.Details = b
+		}
+	}
+	if _, err := st.AppendAudit(ctx, e); err != nil {
+		fmt.Fprintf(env.stderr, "warning: the change was made but not recorded in the audit log: %v\n", err)
+	}
+}
+
+// userView is what the audit trail records of a user: the profile, never
+// the password hash (only what kind it is).
+func userView(u users.User) map[string]any {
+	m := map[string]any{"email": u.Email, "full_name": u.FullName, "given_name": u.GivenName, "family_name": u.FamilyName,
+		"image_url": u.ImageURL, "roles": u.Roles, "team": u.Team, "program": u.Program, "disabled": u.Disabled,
+		"password": passwordKind(u.PasswordHash)}
+	if len(u.Attributes) > 0 {
+		m["attributes"] = u.Attributes
+	}
+	return m
+}
+
+// spView is what the audit trail records of a service provider.
+func spView(s sp.ServiceProvider) sp.ServiceProvider {
+	s.CreatedAt, s.UpdatedAt = time.Time{}, time.Time{}
+	return s
+}
+
+// userAction names the audit action of updateUser's verbs.
+func userAction(verb string) string {
+	switch verb {
+	case "updated":
+		return "user.update"
+	case "set attributes of":
+		return "user.set-attr"
+	case "removed attributes of":
+		return "user.unset-attr"
+	case "enabled":
+		return "user.enable"
+	case "disabled":
+		return "user.disable"
+	case "set the password of":
+		return "user.set-password"
+	}
+	return "user." + strings.ReplaceAll(verb, " ", "-")
+}
+
+func runAuditTail(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp audit tail", "[-n N]", "Show the latest audit events, oldest first.")
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	n := fs.Int("n", 20, "how many events")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	return listAudit(ctx, env, *dbURL, store.AuditFilter{Limit: max(*n, 1)}, *asJSON)
+}
+
+func runAuditSearch(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp audit search", "[--user EMAIL|ID] [--action A] [--since T] [--until T] [-n N]",
+		"Find audit events, oldest first. Times are RFC 3339 (2025-06-01T08:00:00Z), a date (2025-06-01),\nor a duration back from now (24h).")
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	user := fs.String("user", "", "the user's email (any case) or ID")
+	action := fs.String("action", "", "an action (signin.failure) or its prefix (signin, admin, mfa)")
+	since := fs.String("since", "", "events at or after this time")
+	until := fs.String("until", "", "events before this time")
+	n := fs.Int("n", 1000, "at most this many (the newest)")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	f := store.AuditFilter{User: *user, Action: *action, Limit: max(*n, 1)}
+	var err error
+	if f.Since, err = parseWhen(*since, time.Now()); err != nil {
+		return usageError{"--since: " + err.Error()}
+	}
+	if f.Until, err = parseWhen(*until, time.Now()); err != nil {
+		return usageError{"--until: " + err.Error()}
+	}
+	return listAudit(ctx, env, *dbURL, f, *asJSON)
+}
+
+// parseWhen reads a time as RFC 3339, a date, or a duration ago.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (2025-06-01T08:00:00Z), a date (2025-06-01) or a duration (24h)", s)
+}
+
+func listAudit(ctx context.Context, env *environment, dbURL string, f store.AuditFilter, asJSON bool) error {
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	events, err := st.ListAudit(ctx, f)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(events) // oldest first, like tail
+	if asJSON {
+		enc := json.NewEncoder(env.stdout)
+		for _, e := range events {
+			if err := enc.Encode(auditJSON(e)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tACTION\tACTOR\tUSER\tSP\tADDRESS\tREASON\tDETAILS")
+	for _, e := range events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format("2006-01-02 15:04:05Z"), e.Action, e.Actor,
+			orDash(e.Email), orDash(e.SP), orDash(e.RemoteAddr), orDash(e.Reason), orDash(string(e.Details)))
+	}
+	return tw.Flush()
+}
+
+func auditJSON(e store.AuditEvent) map[string]any {
+	m := map[string]any{"id": e.ID, "time": e.Time, "action": e.Action, "actor": e.Actor, "user_id": e.UserID,
+		"email": e.Email, "sp": e.SP, "remote_addr": e.RemoteAddr, "reason": e.Reason}
+	if len(e.Details) > 0 {
+		m["details"] = e.Details
+	}
+	return m
+}
+
+func orDash(s string) string { return orDefault(s, "-") }

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Chromium (the Debian chromium package, or another
+// Chrome) for TestBrowser. Without one the test is skipped, except under
+// CI=true, where it is required.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium is required under CI (apt-get install chromium)")
+	}
+	t.Skip("Chromium not installed: the real-browser test is skipped (apt-get install chromium)")
+	return ""
+}
+
+// newChromium starts a headless Chromium with a fresh profile. The flags
+// keep it from reaching the network on its own (updates, sync, QUIC) and
+// let it run as root in a container.
+func newChromium(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelBrowser := chromedp.NewContext(ctx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(ctx); err != nil { // start the browser
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// acsPost is what the browser posted to the test ACS.
+type acsPost struct{ samlResponse, relayState string }
+
+// testACS is an assertion consumer service on loopback (http is allowed
+// there) that records what the browser posts to it.
+func testACS(t *testing.T) (*httptest.Server, <-chan acsPost) {
+	t.Helper()
+	posts := make(chan acsPost, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		posts <- acsPost{samlResponse: r.PostFormValue("SAMLResponse"), relayState: r.PostFormValue("RelayState")}
+		fmt.Fprint(w, `<!doctype html><title>ACS</title><p id="acs">Response received</p>`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, posts
+}
+
+// TestBrowser drives Chromium through the login page: an SP-initiated
+// sign-in with a wrong and then the right password, whose Response the
+// browser auto-posts to the SP's ACS (checked with crewjam's SP), the
+// launcher and an IdP-initiated login from it, and logout.
+func TestBrowser(t *testing.T) {
+	ctx := newChromium(t)
+	e := newTestEnv(t)
+	setupFlex(t, e)
+	acsSrv, posts := testACS(t)
+	acsURL := acsSrv.URL + "/acs"
+	e.cli("", "sp", "add", "--name", "browser", "--entity-id", "urn:test:browser", "--acs", acsURL)
+	base := e.startServe()
+
+	sp := flexTestSP(t, base)
+	sp.EntityID = "urn:test:browser"
+	acs, _ := url.Parse(acsURL)
+	sp.AcsURL = *acs
+	sp.AllowIDPInitiated = true
+
+	received := func(what string) []byte {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("acs"))); err != nil {
+			t.Fatalf("%s: the browser did not reach the ACS: %v", what, err)
+		}
+		loc := location(ctx, t)
+		if loc != acsURL {
+			t.Fatalf("%s: browser at %s, want the ACS %s", what, loc, acsURL)
+		}
+		select {
+		case p := <-posts:
+			raw, err := base64.StdEncoding.DecodeString(p.samlResponse)
+			if err != nil {
+				t.Fatalf("%s: SAMLResponse is not base64: %v", what, err)
+			}
+			if what == "SP-initiated" && p.relayState != "browser-relay" {
+				t.Errorf("%s: RelayState = %q, want it echoed", what, p.relayState)
+			}
+			return raw
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: nothing posted to the ACS", what)
+			return nil
+		}
+	}
+
+	// SP-initiated, first with a wrong password.
+	redirect, reqID := authnRedirect(t, sp, "browser-relay", nil)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(redirect),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "agent@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "not the password"),
+		chromedp.Click(submit),
+		chromedp.WaitVisible(chromedp.CSS(".error")),
+	)
+	if err != nil {
+		t.Fatalf("wrong password: %v", err)
+	}
+	errText := browserValue(ctx, t, chromedp.Text(chromedp.CSS(".error")))
+	email := browserValue(ctx, t, chromedp.Value(chromedp.ID("email")))
+	loc := location(ctx, t)
+	if errText != errBadCredentialsText || loc != base+"/login" || email != "agent@example.com" {
+		t.Fatalf("after a wrong password: error %q at %s, email %q; want %q on the login page with the email kept",
+			errText, loc, email, errBadCredentialsText)
+	}
+	select {
+	case <-posts:
+		t.Fatal("a wrong password produced a Response")
+	default:
+	}
+
+	// The right password on the same form: the Response reaches the ACS.
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(submit),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	doc := received("SP-initiated")
+	assertion, err := sp.ParseXMLResponse(doc, []string{reqID}, *acs)
+	if err != nil {
+		t.Fatalf("crewjam SP refuses the Response the browser posted: %v", err)
+	}
+	if got := assertion.Subject.NameID.Value; got != "agent@example.com" {
+		t.Errorf("NameID = %q", got)
+	}
+
+	// The launcher lists the applications; opening one posts an
+	// unsolicited Response.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/launcher"),
+		chromedp.WaitVisible(chromedp.ID("launch-browser")),
+	)
+	if err != nil {
+		t.Fatalf("launcher: %v", err)
+	}
+	launcher := browserValue(ctx, t, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{"agent@example.com", "Open browser", "Open flex", "urn:test:browser"} {
+		if !strings.Contains(launcher, want) {
+			t.Fatalf("launcher lacks %q:\n%s", want, launcher)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("launch-browser"))); err != nil {
+		t.Fatalf("open from the launcher: %v", err)
+	}
+	if _, err := sp.ParseXMLResponse(received("IdP-initiated"), nil, *acs); err != nil {
+		t.Fatalf("crewjam SP refuses the IdP-initiated Response: %v", err)
+	}
+
+	// Logout ends the session: the launcher asks for the password again.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/launcher"),
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)),
+	)
+	if err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	signedOut := browserValue(ctx, t, chromedp.Text(chromedp.CSS("main")))
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/launcher"),
+		chromedp.WaitVisible(chromedp.ID("password")),
+	)
+	if err != nil {
+		t.Fatalf("launcher after logout: %v", err)
+	}
+	loc = location(ctx, t)
+	if !strings.Contains(signedOut, "signed out") || loc != base+"/login" {
+		t.Fatalf("after logout: %q, then the launcher went to %s; want the login page", signedOut, loc)
+	}
+}
+
+// errBadCredentialsText is the login page's sentence for a wrong password.
+const errBadCredentialsText = "Wrong email or password."
+
+// submit is the login form's button.
+var submit = chromedp.CSS(`button[type="submit"]`)
+
+// browserValue runs a browser action that returns a value, failing the test on error.
+func browserValue[T any](ctx context.Context, t *testing.T, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func location(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	return browserValue(ctx, t, chromedp.Location())
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/flexidp/flexidp/internal/importer"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+func runUsersImport(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp users import", "FILE [flags]", `Import users from FILE ("-" for stdin): flexidp CSV, JSON or NDJSON (what
+idp users export writes), an Auth0 user export or bulk-import file, or an
+Okta CSV export. The format is detected from the content unless --format
+is given.
+
+Every row is checked before anything is written. With any bad row, every
+problem is listed with its line number and nothing is written, unless
+--skip-invalid. Users are matched by email, case-insensitively: existing
+users keep their ID and, when the file has no hash for them, their
+password; an import never enables a disabled user. Importing the same file
+again changes nothing. Imported bcrypt and argon2 hashes let users sign in
+with their old password; it is re-hashed with argon2id at that sign-in.`)
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	formatName := fs.String("format", "", "csv, json, ndjson, auth0 or okta (default: detected from the content)")
+	dryRun := fs.Bool("dry-run", false, "check the file and report what would change; write nothing")
+	skipInvalid := fs.Bool("skip-invalid", false, "import the valid rows and report the others")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageError{"idp users import: give exactly one FILE"}
+	}
+	format, err := importer.ParseFormat(*formatName)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+
+	res, err := readUsersFile(env, pos[0], format)
+	if err != nil {
+		return err
+	}
+	detected := ""
+	if format == "" {
+		detected = ", detected"
+	}
+	fmt.Fprintf(env.stderr, "read %d users from %s (format %s%s)\n", res.Rows, pos[0], res.Format, detected)
+	for _, p := range res.Problems {
+		fmt.Fprintln(env.stderr, p)
+	}
+	if len(res.Problems) > 0 {
+		if !*skipInvalid {
+			return fmt.Errorf("%d of %d rows have problems (listed above); nothing was imported: fix them, or use --skip-invalid to import the %d valid rows",
+				res.BadRows(), res.Rows, len(res.Records))
+		}
+		fmt.Fprintf(env.stderr, "skipping %d invalid rows (listed above)\n", res.BadRows())
+	}
+	warnNoRoles(env, res.Records)
+
+	us := res.Users()
+	for i := range us {
+		if us[i].ID == "" {
+			us[i].ID = newUserID()
+		}
+	}
+	st, err := openAdminStore(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if *dryRun {
+		r, err := planImport(ctx, st, us)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", r.Created, r.Updated, r.Unchanged)
+		return nil
+	}
+	p := newProgressMeter(env.stderr, "writing")
+	r, err := st.ImportUsers(store.WithImportProgress(ctx, p.report), us)
+	p.done()
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("nothing was imported: %w (a user ID in the file belongs to another email?)", err)
+	case err != nil:
+		return fmt.Errorf("nothing was imported: %w", err)
+	}
+	if r.Created+r.Updated == 0 {
+		fmt.Fprintf(env.stdout, "nothing to change: all %d users are already up to date\n", r.Unchanged)
+		return nil
+	}
+	fmt.Fprintf(env.stdout, "imported %d users: %d created, %d updated, %d unchanged\n", r.Total(), r.Created, r.Updated, r.Unchanged)
+	return nil
+}
+
+func readUsersFile(env *environment, name string, format importer.Format) (*importer.Result, error) {
+	var in io.Reader = env.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in = f
+	}
+	res, err := importer.Parse(in, format)
+	if errors.Is(err, importer.ErrFormat) {
+		return nil, usageError{fmt.Sprintf("%s: %v", name, err)}
+	}
+	return res, err
+}
+
+// warnNoRoles names users who will be refused by Flex until given a role.
+func warnNoRoles(env *environment, recs []importer.Record) {
+	var lines []string
+	for _, r := range recs {
+		if len(r.User.Roles) == 0 {
+			lines = append(lines, fmt.Sprint(r.Line))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	shown := lines
+	if len(shown) > 10 {
+		shown = append(shown[:10:10], "…")
+	}
+	fmt.Fprintf(env.stderr, "warning: %d users have no Flex role and cannot sign in to Flex until given one (lines %s)\n",
+		len(lines), strings.Join(shown, ", "))
+}
+
+// planImport counts what ImportUsers would do, with the store's own merge
+// rule, without writing.
+func planImport(ctx context.Context, st store.Store, us []users.User) (store.ImportResult, error) {
+	var r store.ImportResult
+	if err := store.CheckImportEmails(us); err != nil {
+		return r, err
+	}
+	existing, err := st.ListUsers(ctx, store.UserFilter{})
+	if err != nil {
+		return r, err
+	}
+	byEmail := make(map[string]users.User, len(existing))
+	ids := make(map[string]bool, len(existing))
+	for _, u := range existing {
+		byEmail[strings.ToLower(u.Email)] = u
+		ids[u.ID] = true
+	}
+	for _, u := range us {
+		old, ok := byEmail[strings.ToLower(u.Email)]
+		switch {
+		case !ok && ids[u.ID]:
+			return r, fmt.Errorf("user %s: the ID %s in the file belongs to another user: %w", u.Email, u.ID, store.ErrConflict)
+		case !ok:
+			r.Created++
+		default:
+			if _, changed := store.MergeImport(old, u); changed {
+				r.Updated++
+			} else {
+				r.Unchanged++
+			}
+		}
+	}
+	return r, nil
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (idp users import FILE --dry-run), and returns the
+// positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// progressMeter shows how far a long write is: a bar redrawn in place on a
+// terminal, otherwise a line every tenth of the way (logs, CI).
+type progressMeter struct {
+	w     io.Writer
+	label string
+	tty   bool
+	last  time.Time
+	step  int // the last tenth printed, when not on a terminal
+	drawn bool
+}
+
+func newProgressMeter(w io.Writer, label string) *progressMeter {
+	f, ok := w.(*os.File)
+	return &progressMeter{w: w, label: label, tty: ok && term.IsTerminal(int(f.Fd())), step: -1}
+}
+
+func (p *progressMeter) report(done, total int) {
+	if total <= 0 {
+		return
+	}
+	pct := done * 100 / total
+	if !p.tty {
+		if s := pct / 10; s > p.step {
+			p.step = s
+			fmt.Fprintf(p.w, "%s: %d of %d users (%d%%)\n", p.label, done, total, pct)
+		}
+		return
+	}
+	if now := time.Now(); done < total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	} else {
+		p.last = now
+	}
+	const width = 30
+	n := done * width / total
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3d%% %d/%d", p.label, strings.Repeat("=", n), strings.Repeat(" ", width-n), pct, done, total)
+	p.drawn = true
+}
+
+// done ends the bar's line.
+func (p *progressMeter) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func runUsersExport(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp users export", "[--format ndjson|csv] [--with-password-hashes] [-o FILE]", `Write every user to stdout or FILE, in a form idp users import reads back
+to the same users (IDs included). Password hashes are left out unless
+--with-password-hashes: a file with them must be kept as secret as the
+database. FILE is created with mode 0600.`)
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	formatName := fs.String("format", "ndjson", "ndjson or csv")
+	withHashes := fs.Bool("with-password-hashes", false, "include password hashes")
+	out := fs.String("o", "", "write to FILE instead of stdout")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	write := importer.WriteNDJSON
+	switch importer.Format(*formatName) {
+	case importer.NDJSON:
+	case importer.CSV:
+		write = importer.WriteCSV
+	default:
+		return usageError{fmt.Sprintf("idp users export: --format %q: use ndjson or csv", *formatName)}
+	}
+	st, err := openAdminStore(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list, err := st.ListUsers(ctx, store.UserFilter{})
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return write(env.stdout, list, *withHashes)
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := write(f, list, *withHashes); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	note := ""
+	if *withHashes {
+		note = " (with password hashes: keep the file secret)"
+	}
+	fmt.Fprintf(env.stderr, "exported %d users to %s%s\n", len(list), *out, note)
+	return nil
+}

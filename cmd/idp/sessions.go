@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+func sessionsCommands() map[string]command {
+	return map[string]command{
+		"list":   {summary: "list a user's IdP sessions", run: runSessionsList},
+		"revoke": {summary: "end one session (--id) or all of a user's (--email)", run: runSessionsRevoke},
+	}
+}
+
+func runSessionsList(ctx context.Context, env *environment, args []string) error {
+	_, dbURL, email, err := userCommand(env, "idp sessions list", "--email EMAIL", "List a user's IdP sessions, newest first. The ID is the hash of the cookie, not the cookie.", args, nil)
+	if err != nil {
+		return err
+	}
+	st, u, err := openUser(ctx, env, *dbURL, *email)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list, err := st.ListSessions(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSIGNED IN\tLAST SEEN\tEXPIRES\tADDRESS\tSTATUS\tBROWSER")
+	for _, s := range list {
+		status := "active"
+		if !now.Before(s.ExpiresAt) {
+			status = "expired"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.Format(time.DateTime), s.LastSeenAt.Format(time.DateTime),
+			s.ExpiresAt.Format(time.DateTime), orDash(s.RemoteAddr), status, truncateText(s.UserAgent, 40))
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(tw, "(%s has no sessions)\n", u.Email)
+	}
+	return tw.Flush()
+}
+
+func runSessionsRevoke(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "idp sessions revoke", "--email EMAIL | --id ID", "End one IdP session, or every session of a user. Flex keeps its own session until its token expires.")
+	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	email := fs.String("email", "", "end every session of this user (email or ID)")
+	id := fs.String("id", "", "end this session (an ID from idp sessions list)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if (*email == "") == (*id == "") {
+		fs.Usage()
+		return usageError{"idp sessions revoke: give exactly one of --email and --id"}
+	}
+	st, err := openAdminStore(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *id != "" {
+		s, err := st.GetSession(ctx, *id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no session with ID %q", *id)
+		} else if err != nil {
+			return err
+		}
+		if err := st.DeleteSession(ctx, s.ID); err != nil {
+			return err
+		}
+		u, err := st.GetUser(ctx, s.UserID)
+		if err != nil {
+			u.ID = s.UserID
+		}
+		auditAdmin(ctx, env, st, adminChange{action: "sessions.revoke", user: &u, reason: "session " + s.ID})
+		fmt.Fprintf(env.stdout, "ended session %s of %s\n", s.ID, orDefault(u.Email, s.UserID))
+		return nil
+	}
+	u, err := findUser(ctx, st, *email)
+	if err != nil {
+		return err
+	}
+	n, err := st.DeleteUserSessions(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	auditAdmin(ctx, env, st, adminChange{action: "sessions.revoke", user: &u, reason: fmt.Sprintf("all sessions (%d)", n)})
+	fmt.Fprintf(env.stdout, "ended %d session(s) of %s\n", n, u.Email)
+	return nil
+}
+
+func truncateText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return orDash(s)
+}

@@ -1,0 +1,154 @@
+package saml_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/xml"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+
+	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/sp"
+)
+
+const benchACS = "https://login.flex.us1.twilio.com/login/callback?connection=JQ0123456789abcdef0123456789abcdef"
+
+// benchIdP returns an IdP with a fresh RSA-2048 key (the production size)
+// and the Flex SP it answers.
+func benchIdP(b *testing.B) (*saml.IdP, sp.ServiceProvider, *rsa.PrivateKey) {
+	b.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "https://idp.example.com/saml/metadata"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idp, err := saml.New(saml.Config{
+		EntityID: "https://idp.example.com/saml/metadata", SSOURL: "https://idp.example.com/saml/sso", SecureTransport: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	idp.SetKeys(&saml.KeySet{ID: "bench", Signer: key, Certificate: cert})
+	s := sp.ServiceProvider{Name: "flex", EntityID: "urn:flex:JQ0123456789abcdef0123456789abcdef", ACSURLs: []string{benchACS}}
+	return idp, s, key
+}
+
+// benchReleased is what a typical agent releases: the mandatory
+// attributes, team and program, and a few typed custom ones.
+func benchReleased(b *testing.B) attributes.Released {
+	b.Helper()
+	custom := attributes.Set{}
+	for name, raw := range map[string]string{
+		"skills.intarray": "1,2,3", "channel.chat.capacity": "3", "department": "Sales",
+	} {
+		v, err := attributes.Parse(name, raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		custom[name] = v
+	}
+	rel, err := attributes.Release(attributes.Subject{
+		ID: "0b6d2c4e-3f0a-4d7e-9a51-6f1c2b3d4e5f", Email: "ada@example.com", FullName: "Ada Lovelace",
+		Roles: []string{"supervisor", "agent"}, Team: "Sales", Program: "Retail", Custom: custom,
+	}, attributes.Policy{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rel
+}
+
+// BenchmarkRespond signs a full Response to an AuthnRequest: Assertion
+// and Response both signed (two RSA-2048 PKCS#1 v1.5 SHA-256 signatures)
+// and serialised. Compare with BenchmarkRSASign: the rest is XML.
+func BenchmarkRespond(b *testing.B) {
+	idp, s, _ := benchIdP(b)
+	rel := benchReleased(b)
+	req := &saml.Request{ID: "id-0123456789abcdef", SP: s.Name, ACSURL: benchACS, RelayState: "relay", IssueInstant: time.Now()}
+	g := saml.Grant{SessionIndex: "_0123456789abcdef0123456789abcdef", AuthnInstant: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := idp.Respond(req, s, rel, g); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRSASign is the physical bound of BenchmarkRespond: one raw
+// RSA-2048 PKCS#1 v1.5 signature of a SHA-256 digest (Respond makes two).
+func BenchmarkRSASign(b *testing.B) {
+	_, _, key := benchIdP(b)
+	digest := sha256.Sum256([]byte("SignedInfo"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseRequest decodes and validates an HTTP-Redirect binding
+// AuthnRequest as crewjam's SP (playing Flex) builds it: base64, inflate,
+// safe XML parsing, issue time, issuer lookup and ACS URL check.
+func BenchmarkParseRequest(b *testing.B) {
+	idp, s, _ := benchIdP(b)
+	md, err := idp.Metadata()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ed crewjam.EntityDescriptor
+	if err := xml.Unmarshal(md, &ed); err != nil {
+		b.Fatal(err)
+	}
+	acs, _ := url.Parse(benchACS)
+	client := &crewjam.ServiceProvider{EntityID: s.EntityID, AcsURL: *acs, IDPMetadata: &ed,
+		AuthnNameIDFormat: crewjam.UnspecifiedNameIDFormat}
+	areq, err := client.MakeAuthenticationRequest(client.GetSSOBindingLocation(crewjam.HTTPRedirectBinding),
+		crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
+	if err != nil {
+		b.Fatal(err)
+	}
+	redirect, err := areq.Redirect("flex-relay", client)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lookup := func(_ context.Context, entityID string) (sp.ServiceProvider, bool, error) {
+		return s, entityID == s.EntityID, nil
+	}
+	r := httptest.NewRequest(http.MethodGet, redirect.String(), nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _, err := idp.ParseRequest(r, lookup)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if req.ACSURL != benchACS {
+			b.Fatalf("ACS URL %q", req.ACSURL)
+		}
+	}
+}

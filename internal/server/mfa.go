@@ -1,0 +1,360 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/flexidp/flexidp/internal/mfa"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// Sealer encrypts secrets at rest (keys.Sealer).
+type Sealer interface {
+	Seal(plain []byte) ([]byte, error)
+	Open(stored []byte) ([]byte, error)
+}
+
+func (s *Server) seal(secret string) ([]byte, error) {
+	if s.cfg.MFASealer == nil {
+		return []byte(secret), nil
+	}
+	return s.cfg.MFASealer.Seal([]byte(secret))
+}
+
+func (s *Server) open(sealed []byte) (string, error) {
+	if s.cfg.MFASealer == nil {
+		return string(sealed), nil
+	}
+	plain, err := s.cfg.MFASealer.Open(sealed)
+	if err != nil {
+		return "", fmt.Errorf("open TOTP secret: %w", err)
+	}
+	return string(plain), nil
+}
+
+// mfaRequired reports whether u's roles require a second factor.
+func (s *Server) mfaRequired(u users.User) bool {
+	return slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(s.cfg.MFARequiredRoles, r) })
+}
+
+// mfaIssuer names flexidp in authenticator apps.
+func (s *Server) mfaIssuer() string { return "flexidp " + s.cfg.BaseURL.Host }
+
+// secondFactor runs after a verified password: it shows the code form to
+// a user with a second factor, or the enrolment a role requires, and
+// reports whether it did (the sign-in then continues there).
+func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.User, st loginState) bool {
+	m, err := s.store.GetMFA(r.Context(), u.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, err)
+		return true
+	}
+	enrolled := err == nil && !m.ConfirmedAt.IsZero()
+	if !enrolled && !s.mfaRequired(u) {
+		return false
+	}
+	st.User, st.Bind = u.ID, s.browserBinding(r)
+	if enrolled {
+		s.showMFA(w, r, http.StatusOK, st, "")
+	} else {
+		s.showEnrol(w, r, http.StatusOK, u, st, "")
+	}
+	return true
+}
+
+func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st loginState, msg string) {
+	state, err := s.encodeState(st)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, status, "mfa", page{Title: "Two-step verification", CSRF: s.csrfToken(w, r), State: state,
+		SPName: st.spName(), Error: msg})
+}
+
+// showEnrol shows the QR code of u's pending secret, creating one if u has
+// none. st is the pending sign-in (zero when enrolling from the launcher).
+func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u users.User, st loginState, msg string) {
+	ctx := r.Context()
+	m, err := s.store.GetMFA(ctx, u.ID)
+	var key mfa.Key
+	switch {
+	case err == nil && m.ConfirmedAt.IsZero():
+		secret, err := s.open(m.Secret)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		key = mfa.KeyFromSecret(s.mfaIssuer(), u.Email, secret)
+	case err == nil:
+		s.fail(w, r, &Error{Status: http.StatusConflict, Message: "Two-step verification is already on for your account.",
+			Hint: "An administrator can reset it (idp users reset-mfa)."})
+		return
+	case errors.Is(err, store.ErrNotFound):
+		if key, err = mfa.NewKey(s.mfaIssuer(), u.Email); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		sealed, err := s.seal(key.Secret)
+		if err == nil {
+			err = s.store.PutMFA(ctx, store.MFA{UserID: u.ID, Secret: sealed})
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	default:
+		s.fail(w, r, err)
+		return
+	}
+	qr, err := mfa.QRCode(key.URI)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	state := ""
+	if st.User != "" {
+		if state, err = s.encodeState(st); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state,
+		SPName: st.spName(), Error: msg, Pending: st.User != "",
+		QR:     template.URL(qr), // a data:image/png URI built here, never from input
+		Secret: groups(key.Secret)})
+}
+
+// groups spaces a base32 secret in fours, as people type it.
+func groups(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+var (
+	errWrongCode    = errors.New("wrong code")
+	errReplayedCode = errors.New("code already used")
+)
+
+// verifyCode checks a TOTP code, recording its time step so it is never
+// accepted twice, or uses up a recovery code. It returns the method.
+func (s *Server) verifyCode(r *http.Request, u users.User, secret string, code string, recovery []string) (string, error) {
+	ctx := r.Context()
+	if mfa.IsTOTPCode(code) {
+		step, ok := mfa.Match(secret, code, s.now())
+		if !ok {
+			return "", errWrongCode
+		}
+		err := s.store.ConsumeOnce(ctx, fmt.Sprintf("totp:%s:%d", u.ID, step), mfa.StepExpiry(step))
+		if errors.Is(err, store.ErrConflict) {
+			return "", errReplayedCode
+		}
+		return "totp", err
+	}
+	if recovery == nil {
+		return "", errWrongCode
+	}
+	h := mfa.HashRecoveryCode(code)
+	left := 0
+	_, err := s.store.UpdateMFA(ctx, u.ID, func(m store.MFA) (store.MFA, error) {
+		i := slices.Index(m.RecoveryCodes, h)
+		if i < 0 {
+			return m, errWrongCode
+		}
+		m.RecoveryCodes = slices.Delete(slices.Clone(m.RecoveryCodes), i, i+1)
+		left = len(m.RecoveryCodes)
+		return m, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	s.audit(r, store.AuditEvent{Action: auditMFARecovery, Actor: u.Email, UserID: u.ID, Email: u.Email,
+		Details: details(map[string]int{"remaining": left})})
+	return "recovery code", nil
+}
+
+// checkCode throttles and checks code for u, auditing a failure. It
+// writes the refusal page itself (through refuse) and returns ok=false.
+func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User, secret string, recovery []string,
+	refuse func(status int, msg string)) (method string, ok bool) {
+	ctx := r.Context()
+	attempt, wait, err := s.admit(ctx, s.mfaRule(u.ID))
+	if err != nil {
+		s.fail(w, r, err)
+		return "", false
+	}
+	if wait > 0 {
+		s.audit(r, store.AuditEvent{Action: auditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: "throttled"})
+		refuse(http.StatusTooManyRequests, "Too many wrong codes. Try again in "+retryAfter(w, wait)+".")
+		return "", false
+	}
+	method, err = s.verifyCode(r, u, secret, r.PostFormValue("code"), recovery)
+	switch {
+	case errors.Is(err, errWrongCode), errors.Is(err, errReplayedCode):
+		s.audit(r, store.AuditEvent{Action: auditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: err.Error()})
+		if keys := lockouts(attempt); len(keys) > 0 {
+			s.audit(r, store.AuditEvent{Action: auditLockout, Actor: u.Email, UserID: u.ID, Email: u.Email,
+				Reason: "too many wrong codes", Details: details(map[string]any{"keys": keys, "for": s.cfg.Lockout.LockFor.String()})})
+		}
+		msg := "That code is not valid. Check the time on your phone and use the newest code."
+		if errors.Is(err, errReplayedCode) {
+			msg = "That code has already been used. Wait for the next one."
+		}
+		refuse(http.StatusUnauthorized, msg)
+		return "", false
+	case err != nil:
+		s.refund(ctx, attempt)
+		s.fail(w, r, err)
+		return "", false
+	}
+	s.succeeded(ctx, attempt)
+	return method, true
+}
+
+// loginMFA checks the second factor of a sign-in whose password is
+// verified, then completes it.
+func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.postedState(w, r)
+	if !ok {
+		return
+	}
+	u, err := s.pendingUser(r, st)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	m, err := s.store.GetMFA(r.Context(), u.ID)
+	if err != nil || m.ConfirmedAt.IsZero() {
+		s.fail(w, r, errBadState) // reset meanwhile: start again
+		return
+	}
+	secret, err := s.open(m.Secret)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	method, ok := s.checkCode(w, r, u, secret, m.RecoveryCodes, func(status int, msg string) { s.showMFA(w, r, status, st, msg) })
+	if !ok {
+		return
+	}
+	st.User, st.Bind = "", ""
+	s.completeSignIn(w, r, u, st, "password+"+method)
+}
+
+// mfaSetupPage shows the enrolment to a signed-in user (optional MFA).
+func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request) {
+	_, u, err := s.currentSession(r)
+	if errors.Is(err, errNoSession) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.showEnrol(w, r, http.StatusOK, u, loginState{}, "")
+}
+
+// mfaSetup confirms an enrolment with a first code: during a sign-in whose
+// password is verified (state), or from the launcher (session). The
+// recovery codes are shown once.
+func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.postedState(w, r)
+	if !ok {
+		return
+	}
+	var u users.User
+	var err error
+	if st.User != "" {
+		u, err = s.pendingUser(r, st)
+	} else {
+		_, u, err = s.currentSession(r)
+		if errors.Is(err, errNoSession) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	m, err := s.store.GetMFA(ctx, u.ID)
+	if err != nil || !m.ConfirmedAt.IsZero() {
+		s.fail(w, r, errBadState)
+		return
+	}
+	secret, err := s.open(m.Secret)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, ok := s.checkCode(w, r, u, secret, nil, func(status int, msg string) { s.showEnrol(w, r, status, u, st, msg) }); !ok {
+		return
+	}
+	codes, hashes, err := mfa.NewRecoveryCodes()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	_, err = s.store.UpdateMFA(ctx, u.ID, func(cur store.MFA) (store.MFA, error) {
+		if !cur.ConfirmedAt.IsZero() || string(cur.Secret) != string(m.Secret) {
+			return cur, errBadState // enrolled or reset meanwhile
+		}
+		cur.ConfirmedAt, cur.RecoveryCodes = s.now(), hashes
+		return cur, nil
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.audit(r, store.AuditEvent{Action: auditMFAEnrolled, Actor: u.Email, UserID: u.ID, Email: u.Email})
+	state := ""
+	if st.User != "" {
+		// Enrolment proved the second factor: the sign-in completes, and
+		// the recovery codes page continues it.
+		if _, err := s.startSession(w, r, u); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.audit(r, store.AuditEvent{Action: auditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: "password+totp (enrolment)"})
+		st.User, st.Bind = "", ""
+		if state, err = s.encodeState(st); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state,
+		SPName: st.spName(), Codes: codes})
+}
+
+// mfaContinue resumes a sign-in after the recovery codes were shown.
+func (s *Server) mfaContinue(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.postedState(w, r)
+	if !ok {
+		return
+	}
+	if st.User != "" {
+		s.fail(w, r, errBadState)
+		return
+	}
+	sess, u, err := s.currentSession(r)
+	if errors.Is(err, errNoSession) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.proceed(w, r, u, sess, st)
+}

@@ -1,0 +1,27 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/pgtest"
+	"github.com/flexidp/flexidp/internal/store/postgres"
+	"github.com/flexidp/flexidp/internal/store/storetest"
+)
+
+// BenchmarkImport100k imports 100,000 users into a fresh database (see
+// pgtest for where the server comes from). Run:
+// go test -run '^$' -bench Import100k -benchtime 1x ./internal/store/postgres
+func BenchmarkImport100k(b *testing.B) {
+	storetest.BenchmarkImport(b, 100_000, func(tb testing.TB) store.Store {
+		s, err := postgres.Open(tb.Context(), pgtest.URL(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		if _, err := s.Migrate(tb.Context()); err != nil {
+			tb.Fatal(err)
+		}
+		return s
+	})
+}

@@ -1,0 +1,238 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+const throttleCols = "key, failures, last_failure, locked_until"
+
+func scanThrottle(row pgx.CollectableRow) (store.Throttle, error) {
+	var t store.Throttle
+	err := row.Scan(&t.Key, &t.Failures, &t.LastFailure, &t.LockedUntil)
+	t.LastFailure, t.LockedUntil = t.LastFailure.UTC(), t.LockedUntil.UTC()
+	return t, err
+}
+
+// UpdateThrottle implements store.Store. The row is created if missing and
+// locked (SELECT ... FOR UPDATE) while update runs.
+func (s *Store) UpdateThrottle(ctx context.Context, key string, update func(store.Throttle) (store.Throttle, error)) (store.Throttle, error) {
+	var out store.Throttle
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES ($1, 0, $2, $2)
+			ON CONFLICT (key) DO NOTHING`, key, time.Time{}); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = $1 FOR UPDATE`, key)
+		old, err := pgx.CollectExactlyOneRow(rows, scanThrottle)
+		if err != nil {
+			return err
+		}
+		v, err := update(old)
+		if err != nil {
+			return updaterError{err}
+		}
+		v.Key = key
+		rows, _ = tx.Query(ctx, `UPDATE throttles SET failures = $2, last_failure = $3, locked_until = $4
+			WHERE key = $1 RETURNING `+throttleCols, key, v.Failures, ts(v.LastFailure), ts(v.LockedUntil))
+		out, err = pgx.CollectExactlyOneRow(rows, scanThrottle)
+		return err
+	})
+	if ue := (updaterError{}); errors.As(err, &ue) {
+		return out, ue.err
+	}
+	return out, wrap("update throttle", err)
+}
+
+// GetThrottle implements store.Store.
+func (s *Store) GetThrottle(ctx context.Context, key string) (store.Throttle, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = $1`, key)
+	t, err := pgx.CollectExactlyOneRow(rows, scanThrottle)
+	return t, wrap("get throttle", err)
+}
+
+// DeleteThrottle implements store.Store.
+func (s *Store) DeleteThrottle(ctx context.Context, key string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
+	return affected("delete throttle", tag, err)
+}
+
+// DeleteStaleThrottles implements store.Store.
+func (s *Store) DeleteStaleThrottles(ctx context.Context, t time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM throttles WHERE last_failure < $1 AND locked_until < $1`, ts(t))
+	return int(tag.RowsAffected()), wrap("delete stale throttles", err)
+}
+
+const auditCols = "id, at, action, actor, user_id, email, sp, remote_addr, reason, details"
+
+func scanAudit(row pgx.CollectableRow) (store.AuditEvent, error) {
+	var e store.AuditEvent
+	var details string
+	err := row.Scan(&e.ID, &e.Time, &e.Action, &e.Actor, &e.UserID, &e.Email, &e.SP, &e.RemoteAddr, &e.Reason, &details)
+	e.Time = e.Time.UTC()
+	if details != "" {
+		e.Details = []byte(details)
+	}
+	return e, err
+}
+
+// AppendAudit implements store.Store.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error) {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	rows, _ := s.pool.Query(ctx, `INSERT INTO audit_events (at, action, actor, user_id, email, sp, remote_addr, reason, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+auditCols,
+		ts(e.Time), e.Action, e.Actor, e.UserID, e.Email, e.SP, e.RemoteAddr, e.Reason, string(e.Details))
+	out, err := pgx.CollectExactlyOneRow(rows, scanAudit)
+	return out, wrap("append audit event", err)
+}
+
+// ListAudit implements store.Store.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.User != "" {
+		p := arg(f.User)
+		where = append(where, "(user_id = "+p+" OR lower(email) = lower("+p+"))")
+	}
+	if f.Action != "" {
+		p := arg(f.Action)
+		where = append(where, "(action = "+p+" OR starts_with(action, "+p+" || '.'))")
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "at >= "+arg(ts(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "at < "+arg(ts(f.Until)))
+	}
+	q := `SELECT ` + auditCols + ` FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT " + arg(f.Limit)
+	}
+	rows, _ := s.pool.Query(ctx, q, args...)
+	out, err := pgx.CollectRows(rows, scanAudit)
+	if err != nil {
+		return nil, wrap("list audit events", err)
+	}
+	return out, nil
+}
+
+var mfaRecord = (&record[store.MFA]{
+	noun:    "second factor",
+	table:   "mfa",
+	cols:    []string{"user_id", "secret", "confirmed_at", "recovery_codes", "created_at", "updated_at"},
+	order:   "user_id",
+	key:     func(m *store.MFA) *string { return &m.UserID },
+	created: func(m *store.MFA) *time.Time { return &m.CreatedAt },
+	updated: func(m *store.MFA) *time.Time { return &m.UpdatedAt },
+	args: func(m *store.MFA) ([]any, error) {
+		return []any{m.UserID, orEmpty(m.Secret), ts(m.ConfirmedAt), orEmpty(m.RecoveryCodes), ts(m.CreatedAt), ts(m.UpdatedAt)}, nil
+	},
+	scan: func(row pgx.CollectableRow) (store.MFA, error) {
+		var m store.MFA
+		err := row.Scan(&m.UserID, &m.Secret, &m.ConfirmedAt, &m.RecoveryCodes, &m.CreatedAt, &m.UpdatedAt)
+		m.Secret, m.RecoveryCodes = nonEmpty(m.Secret), nonEmpty(m.RecoveryCodes)
+		m.ConfirmedAt, m.CreatedAt, m.UpdatedAt = m.ConfirmedAt.UTC(), m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+		return m, err
+	},
+}).init()
+
+// PutMFA implements store.Store.
+func (s *Store) PutMFA(ctx context.Context, m store.MFA) error {
+	now := s.stamp()
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	if m.UpdatedAt.IsZero() {
+		m.UpdatedAt = now
+	}
+	args, _ := mfaRecord.args(&m)
+	_, err := s.pool.Exec(ctx, mfaRecord.insertSQL+` ON CONFLICT (user_id) DO UPDATE SET
+		secret = EXCLUDED.secret, confirmed_at = EXCLUDED.confirmed_at, recovery_codes = EXCLUDED.recovery_codes,
+		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`, args...)
+	return wrap("put second factor", err)
+}
+
+// GetMFA implements store.Store.
+func (s *Store) GetMFA(ctx context.Context, userID string) (store.MFA, error) {
+	m, err := mfaRecord.get(ctx, s.pool, "user_id = $1", userID)
+	return m, wrap("get second factor", err)
+}
+
+// UpdateMFA implements store.Store.
+func (s *Store) UpdateMFA(ctx context.Context, userID string, update func(store.MFA) (store.MFA, error)) (store.MFA, error) {
+	return mfaRecord.update(ctx, s, userID, update)
+}
+
+// DeleteMFA implements store.Store.
+func (s *Store) DeleteMFA(ctx context.Context, userID string) error {
+	return mfaRecord.delete(ctx, s, userID)
+}
+
+var tokenRecord = (&record[store.Token]{
+	noun:    "token",
+	table:   "user_tokens",
+	cols:    []string{"id", "user_id", "purpose", "created_at", "expires_at"},
+	order:   "created_at DESC, id",
+	key:     func(t *store.Token) *string { return &t.ID },
+	created: func(t *store.Token) *time.Time { return &t.CreatedAt },
+	args: func(t *store.Token) ([]any, error) {
+		return []any{t.ID, t.UserID, t.Purpose, ts(t.CreatedAt), ts(t.ExpiresAt)}, nil
+	},
+	scan: func(row pgx.CollectableRow) (store.Token, error) {
+		var t store.Token
+		err := row.Scan(&t.ID, &t.UserID, &t.Purpose, &t.CreatedAt, &t.ExpiresAt)
+		t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+		return t, err
+	},
+}).init()
+
+// CreateToken implements store.Store.
+func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM user_tokens WHERE expires_at <= $1`, s.stamp()); err != nil {
+		return wrap("prune tokens", err)
+	}
+	return tokenRecord.create(ctx, s, t)
+}
+
+// GetToken implements store.Store.
+func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
+	t, err := tokenRecord.get(ctx, s.pool, "id = $1", id)
+	return t, wrap("get token", err)
+}
+
+// ConsumeToken implements store.Store. The DELETE ... RETURNING decides:
+// of concurrent callers only one gets the row.
+func (s *Store) ConsumeToken(ctx context.Context, id string, now time.Time) (store.Token, error) {
+	var out store.Token
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `DELETE FROM user_tokens WHERE id = $1 RETURNING `+strings.Join(tokenRecord.cols, ", "), id)
+		t, err := pgx.CollectExactlyOneRow(rows, tokenRecord.scan)
+		if err != nil {
+			return err
+		}
+		if !ts(now).Before(t.ExpiresAt) {
+			return pgx.ErrNoRows // rolled back: the next CreateToken prunes it
+		}
+		out = t
+		_, err = tx.Exec(ctx, `DELETE FROM user_tokens WHERE user_id = $1`, t.UserID)
+		return err
+	})
+	return out, wrap("consume token", err)
+}

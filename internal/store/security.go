@@ -1,0 +1,102 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Throttle counts the sign-in attempts of one key: an account
+// ("acct:<email, lower-cased>"), a client address ("ip:<addr>") or a second
+// factor ("mfa:<user ID>"). It lives in the store so that every replica
+// sees the same count. The policy that reads it (back-off, lock) belongs
+// to the caller.
+type Throttle struct {
+	Key string
+	// Failures is the number of failed (or not yet concluded) attempts
+	// since the record was last reset.
+	Failures int
+	// LastFailure is when the last of them started.
+	LastFailure time.Time
+	// LockedUntil, when in the future, refuses every attempt.
+	LockedUntil time.Time
+}
+
+// AuditEvent is one entry of the audit trail. Events are never updated;
+// the trail outlives the users and SPs it names.
+type AuditEvent struct {
+	// ID is assigned by the store, increasing in the order events are
+	// appended.
+	ID int64
+	// Time is when it happened; the store sets it when zero.
+	Time time.Time
+	// Action is what happened, a dotted name: "signin.success",
+	// "signin.failure", "lockout", "mfa.enrolled", "saml.response",
+	// "admin.user.disable", ...
+	Action string
+	// Actor is who did it: the user signing in, or the administrator of a
+	// CLI change ($USER or --actor).
+	Actor string
+	// UserID and Email name the user concerned, when known. A failed
+	// sign-in records the email as typed, even if no such user exists.
+	UserID string
+	Email  string
+	// SP is the service provider concerned, by name.
+	SP string
+	// RemoteAddr is the client address of a web event.
+	RemoteAddr string
+	// Reason says why an attempt failed, or qualifies the action.
+	Reason string
+	// Details is a JSON object with the rest: attribute names and
+	// assertion ID of a Response, before/after of an admin change. Never
+	// passwords, hashes, secrets or session tokens.
+	Details json.RawMessage
+}
+
+// AuditFilter narrows ListAudit. The zero value lists everything.
+type AuditFilter struct {
+	// User matches events whose UserID equals it or whose Email equals it
+	// case-insensitively.
+	User string
+	// Action matches events whose Action equals it or starts with it
+	// followed by a dot ("admin" matches "admin.user.disable").
+	Action string
+	// Since and Until bound Time: Since <= Time < Until; zero means
+	// unbounded.
+	Since, Until time.Time
+	// Limit caps the result; 0 means no limit.
+	Limit int
+}
+
+// MFA is a user's second factor: a TOTP secret (RFC 6238) and one-time
+// recovery codes.
+type MFA struct {
+	UserID string
+	// Secret is the TOTP secret, sealed with the MFA encryption key when
+	// one is configured; the store treats it as opaque.
+	Secret []byte
+	// ConfirmedAt is when the user proved, with a valid code, that their
+	// authenticator holds the secret; zero while enrolment is pending.
+	ConfirmedAt time.Time
+	// RecoveryCodes are the hex SHA-256 hashes of the unused recovery
+	// codes; each is removed when used.
+	RecoveryCodes []string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Token purposes.
+const (
+	TokenInvite = "invite" // first password of a new user
+	TokenReset  = "reset"  // password reset
+)
+
+// Token is a single-use link that lets a user set their password. The link
+// holds a random secret; the store holds only its hash (ID).
+type Token struct {
+	// ID is the hex SHA-256 of the secret in the link.
+	ID        string
+	UserID    string
+	Purpose   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}

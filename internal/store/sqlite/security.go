@@ -1,0 +1,268 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+const throttleCols = "key, failures, last_failure, locked_until"
+
+func scanThrottle(sc scanner) (store.Throttle, error) {
+	var t store.Throttle
+	var last, locked int64
+	if err := sc.Scan(&t.Key, &t.Failures, &last, &locked); err != nil {
+		return store.Throttle{}, err
+	}
+	t.LastFailure, t.LockedUntil = fromMicros(last), fromMicros(locked)
+	return t, nil
+}
+
+// UpdateThrottle runs update on the key's throttle record, created if
+// missing, in one IMMEDIATE transaction. update must not call the Store's
+// write methods.
+func (s *Store) UpdateThrottle(ctx context.Context, key string, update func(store.Throttle) (store.Throttle, error)) (store.Throttle, error) {
+	var out store.Throttle
+	get := `SELECT ` + throttleCols + ` FROM throttles WHERE key = ?`
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		zero := micros(time.Time{})
+		if _, err := tx.ExecContext(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES (?, 0, ?, ?)
+			ON CONFLICT (key) DO NOTHING`, key, zero, zero); err != nil {
+			return wrap("update throttle", err)
+		}
+		old, err := scanThrottle(tx.QueryRowContext(ctx, get, key))
+		if err != nil {
+			return wrap("update throttle", err)
+		}
+		v, err := update(old)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE throttles SET failures = ?, last_failure = ?, locked_until = ? WHERE key = ?`,
+			v.Failures, micros(v.LastFailure), micros(v.LockedUntil), key); err != nil {
+			return wrap("update throttle", err)
+		}
+		out, err = scanThrottle(tx.QueryRowContext(ctx, get, key))
+		return wrap("update throttle", err)
+	})
+	if err != nil {
+		return store.Throttle{}, err
+	}
+	return out, nil
+}
+
+// GetThrottle returns the key's throttle record.
+func (s *Store) GetThrottle(ctx context.Context, key string) (store.Throttle, error) {
+	t, err := scanThrottle(s.r.QueryRowContext(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`, key))
+	return t, wrap("get throttle", err)
+}
+
+// DeleteThrottle forgets key.
+func (s *Store) DeleteThrottle(ctx context.Context, key string) error {
+	n, err := s.exec(ctx, `DELETE FROM throttles WHERE key = ?`, key)
+	return notFoundIfNone("delete throttle", n, err)
+}
+
+// DeleteStaleThrottles removes the records last failed and locked before t.
+func (s *Store) DeleteStaleThrottles(ctx context.Context, t time.Time) (int, error) {
+	n, err := s.exec(ctx, `DELETE FROM throttles WHERE last_failure < ? AND locked_until < ?`, micros(t), micros(t))
+	return int(n), wrap("delete stale throttles", err)
+}
+
+const auditCols = "id, at, action, actor, user_id, email, sp, remote_addr, reason, details"
+
+func scanAudit(sc scanner) (store.AuditEvent, error) {
+	var e store.AuditEvent
+	var at int64
+	var details string
+	if err := sc.Scan(&e.ID, &at, &e.Action, &e.Actor, &e.UserID, &e.Email, &e.SP, &e.RemoteAddr, &e.Reason, &details); err != nil {
+		return store.AuditEvent{}, err
+	}
+	e.Time = fromMicros(at)
+	if details != "" {
+		e.Details = []byte(details)
+	}
+	return e, nil
+}
+
+// AppendAudit stores e with the next ID.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error) {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	out, err := scanAudit(s.w.QueryRowContext(ctx, `INSERT INTO audit_events
+		(at, action, actor, user_id, email, email_key, sp, remote_addr, reason, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+auditCols,
+		micros(e.Time), e.Action, e.Actor, e.UserID, e.Email, strings.ToLower(e.Email), e.SP, e.RemoteAddr, e.Reason, string(e.Details)))
+	return out, wrap("append audit event", err)
+}
+
+// ListAudit returns the matching events, newest first.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	var where []string
+	var args []any
+	if f.User != "" {
+		where = append(where, "(user_id = ? OR email_key = ?)")
+		args = append(args, f.User, strings.ToLower(f.User))
+	}
+	if f.Action != "" {
+		// substr, not LIKE, so that % and _ match themselves.
+		where = append(where, "(action = ? OR substr(action, 1, ?) = ?)")
+		args = append(args, f.Action, len(f.Action)+1, f.Action+".")
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, micros(f.Until))
+	}
+	q := `SELECT ` + auditCols + ` FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	return collect(ctx, s, "list audit events", scanAudit, q, args...)
+}
+
+var mfaRecord = (&record[store.MFA]{
+	noun:    "second factor",
+	table:   "mfa",
+	cols:    []string{"user_id", "secret", "confirmed_at", "recovery_codes", "created_at", "updated_at"},
+	order:   "user_id",
+	key:     func(m *store.MFA) *string { return &m.UserID },
+	created: func(m *store.MFA) *time.Time { return &m.CreatedAt },
+	updated: func(m *store.MFA) *time.Time { return &m.UpdatedAt },
+	args: func(m *store.MFA) ([]any, error) {
+		codes, err := encodeJSON("recovery_codes", orEmpty(m.RecoveryCodes))
+		if err != nil {
+			return nil, err
+		}
+		return []any{m.UserID, orEmpty(m.Secret), micros(m.ConfirmedAt), codes, micros(m.CreatedAt), micros(m.UpdatedAt)}, nil
+	},
+	scan: func(sc scanner) (store.MFA, error) {
+		var (
+			m                           store.MFA
+			codes                       string
+			confirmed, created, updated int64
+		)
+		if err := sc.Scan(&m.UserID, &m.Secret, &confirmed, &codes, &created, &updated); err != nil {
+			return store.MFA{}, err
+		}
+		if err := decodeJSON("recovery_codes", codes, &m.RecoveryCodes); err != nil {
+			return store.MFA{}, err
+		}
+		m.Secret, m.RecoveryCodes = nonEmpty(m.Secret), nonEmpty(m.RecoveryCodes)
+		m.ConfirmedAt, m.CreatedAt, m.UpdatedAt = fromMicros(confirmed), fromMicros(created), fromMicros(updated)
+		return m, nil
+	},
+}).init()
+
+// PutMFA stores m, replacing the user's previous second factor.
+func (s *Store) PutMFA(ctx context.Context, m store.MFA) error {
+	now := s.nowUTC()
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	if m.UpdatedAt.IsZero() {
+		m.UpdatedAt = now
+	}
+	args, err := mfaRecord.args(&m)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, mfaRecord.insertSQL+` ON CONFLICT (user_id) DO UPDATE SET
+		secret = excluded.secret, confirmed_at = excluded.confirmed_at, recovery_codes = excluded.recovery_codes,
+		created_at = excluded.created_at, updated_at = excluded.updated_at`, args...)
+	return wrap("put second factor", err)
+}
+
+// GetMFA returns the user's second factor.
+func (s *Store) GetMFA(ctx context.Context, userID string) (store.MFA, error) {
+	m, err := mfaRecord.get(ctx, s.r, `user_id = ?`, userID)
+	return m, wrap("get second factor", err)
+}
+
+// UpdateMFA runs update on the user's second factor in one transaction;
+// update must not call the Store's write methods.
+func (s *Store) UpdateMFA(ctx context.Context, userID string, update func(store.MFA) (store.MFA, error)) (store.MFA, error) {
+	return mfaRecord.update(ctx, s, userID, update)
+}
+
+// DeleteMFA removes the user's second factor.
+func (s *Store) DeleteMFA(ctx context.Context, userID string) error {
+	return mfaRecord.delete(ctx, s, userID)
+}
+
+var tokenRecord = (&record[store.Token]{
+	noun:    "token",
+	table:   "user_tokens",
+	cols:    []string{"id", "user_id", "purpose", "created_at", "expires_at"},
+	order:   "created_at DESC, id",
+	key:     func(t *store.Token) *string { return &t.ID },
+	created: func(t *store.Token) *time.Time { return &t.CreatedAt },
+	args: func(t *store.Token) ([]any, error) {
+		return []any{t.ID, t.UserID, t.Purpose, micros(t.CreatedAt), micros(t.ExpiresAt)}, nil
+	},
+	scan: func(sc scanner) (store.Token, error) {
+		var t store.Token
+		var created, expires int64
+		if err := sc.Scan(&t.ID, &t.UserID, &t.Purpose, &created, &expires); err != nil {
+			return store.Token{}, err
+		}
+		t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
+		return t, nil
+	},
+}).init()
+
+// CreateToken stores t after removing expired tokens.
+func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	if _, err := s.exec(ctx, `DELETE FROM user_tokens WHERE expires_at <= ?`, micros(s.nowUTC())); err != nil {
+		return wrap("prune tokens", err)
+	}
+	return tokenRecord.create(ctx, s, t)
+}
+
+// GetToken returns the token with that ID, expired or not.
+func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
+	t, err := tokenRecord.get(ctx, s.r, `id = ?`, id)
+	return t, wrap("get token", err)
+}
+
+// errExpired rolls back ConsumeToken of an expired token.
+var errExpired = errors.New("expired")
+
+// ConsumeToken removes the token and the user's other tokens; the writer
+// connection serialises concurrent callers.
+func (s *Store) ConsumeToken(ctx context.Context, id string, now time.Time) (store.Token, error) {
+	var out store.Token
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		t, err := tokenRecord.get(ctx, tx, `id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if !now.UTC().Truncate(time.Microsecond).Before(t.ExpiresAt) {
+			return errExpired
+		}
+		out = t
+		_, err = tx.ExecContext(ctx, `DELETE FROM user_tokens WHERE user_id = ?`, t.UserID)
+		return err
+	})
+	if errors.Is(err, errExpired) {
+		return store.Token{}, fmt.Errorf("consume token: expired: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Token{}, wrap("consume token", err)
+	}
+	return out, nil
+}
