@@ -5,11 +5,13 @@ import (
 	"compress/flate"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -460,4 +462,53 @@ func TestSingleLogout(t *testing.T) {
 func httpGetRequest(u string) *http.Request {
 	r, _ := http.NewRequest(http.MethodGet, u, nil)
 	return r
+}
+
+// TestSharedAddressShiftStart: a contact centre signs a shift in from one
+// NAT address at once. Concurrent correct sign-ins are never throttled by
+// the address rule, however many; failed ones from that address are
+// counted, and past the address threshold every account there waits.
+func TestSharedAddressShiftStart(t *testing.T) {
+	e := newTestEnv(t)
+	setupFlex(t, e)
+	const agents = 12
+	for i := range agents {
+		e.cli(password+"\n", "users", "add", "--email", fmt.Sprintf("shift%02d@example.com", i), "--roles", "agent")
+	}
+	base := e.startServe("--lockout-address-backoff-after", "3", "--lockout-delay", "1h", "--lockout-max-delay", "1h")
+	sp := flexTestSP(t, base)
+
+	var wg sync.WaitGroup
+	statuses := make([]int, agents)
+	for i := range agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := newBrowser(t)
+			redirect, _ := authnRedirect(t, sp, "", nil)
+			_, page := b.get(redirect)
+			statuses[i], _ = b.login(base, page, fmt.Sprintf("shift%02d@example.com", i), password)
+		}()
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != http.StatusOK {
+			t.Fatalf("agent %d: status %d; concurrent correct sign-ins from one address must all pass", i, st)
+		}
+	}
+
+	// Three failures from the address (on three accounts) start its back-off.
+	b := newBrowser(t)
+	redirect, _ := authnRedirect(t, sp, "", nil)
+	_, page := b.get(redirect)
+	for i := range 3 {
+		if st, _ := b.login(base, page, fmt.Sprintf("shift%02d@example.com", i), "wrong password!"); st != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d, want 401", i, st)
+		}
+	}
+	st, body := b.login(base, page, "shift11@example.com", password)
+	if st != http.StatusTooManyRequests {
+		t.Fatalf("after the address threshold: status %d, want 429\n%s", st, body)
+	}
+	mustContain(t, body, "Too many failed sign-ins")
 }

@@ -83,6 +83,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if reason != "" {
+		s.failed(ctx, attempt)
 		s.cfg.Metrics.signIn("bad_credentials")
 		s.audit(r, store.AuditEvent{Action: auditSignInFailure, Actor: email, UserID: u.ID, Email: email, SP: spName, Reason: reason})
 		if keys := lockouts(attempt); len(keys) > 0 {

@@ -202,6 +202,7 @@ func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User,
 	method, err = s.verifyCode(r, u, secret, r.PostFormValue("code"), recovery)
 	switch {
 	case errors.Is(err, errWrongCode), errors.Is(err, errReplayedCode):
+		s.failed(ctx, attempt)
 		s.audit(r, store.AuditEvent{Action: auditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: err.Error()})
 		if keys := lockouts(attempt); len(keys) > 0 {
 			s.audit(r, store.AuditEvent{Action: auditLockout, Actor: u.Email, UserID: u.ID, Email: u.Email,

@@ -28,7 +28,7 @@ type LockoutPolicy struct {
 // DefaultLockout is the policy of a zero LockoutPolicy's fields.
 var DefaultLockout = LockoutPolicy{
 	BackoffAfter: 3, LockAfter: 10,
-	AddressBackoffAfter: 50, AddressLockAfter: 200,
+	AddressBackoffAfter: 100, AddressLockAfter: 1000,
 	BaseDelay: time.Second, MaxDelay: 30 * time.Second,
 	LockFor: 15 * time.Minute, Window: time.Hour,
 }
@@ -78,18 +78,25 @@ func MFAThrottleKey(userID string) string { return mfaKey(userID) }
 type throttleRule struct {
 	key                     string
 	backoffAfter, lockAfter int
+	// countFirst counts the attempt before it is checked. Accounts and
+	// second factors are counted first, so parallel guesses on several
+	// replicas cannot slip past the limit. A client address is counted
+	// only when an attempt fails: a contact centre signs a whole shift in
+	// from one NAT address at once, and its concurrent, correct sign-ins
+	// must not look like guesses.
+	countFirst bool
 }
 
 func (s *Server) accountRule(email string) throttleRule {
-	return throttleRule{accountKey(email), s.cfg.Lockout.BackoffAfter, s.cfg.Lockout.LockAfter}
+	return throttleRule{accountKey(email), s.cfg.Lockout.BackoffAfter, s.cfg.Lockout.LockAfter, true}
 }
 
 func (s *Server) addressRule(r *http.Request) throttleRule {
-	return throttleRule{addressKey(s.clientIP(r)), s.cfg.Lockout.AddressBackoffAfter, s.cfg.Lockout.AddressLockAfter}
+	return throttleRule{addressKey(s.clientIP(r)), s.cfg.Lockout.AddressBackoffAfter, s.cfg.Lockout.AddressLockAfter, false}
 }
 
 func (s *Server) mfaRule(userID string) throttleRule {
-	return throttleRule{mfaKey(userID), s.cfg.Lockout.BackoffAfter, s.cfg.Lockout.LockAfter}
+	return throttleRule{mfaKey(userID), s.cfg.Lockout.BackoffAfter, s.cfg.Lockout.LockAfter, true}
 }
 
 var errThrottled = errors.New("throttled")
@@ -103,11 +110,36 @@ type admission struct {
 	locks bool
 }
 
-// admit counts an attempt against each rule before it is checked
-// (pessimistically: concurrent guesses on several replicas are all
-// counted, and the next one is refused), unless a rule refuses it: locked,
-// or within its back-off delay. A refused attempt is not counted. The
-// caller calls succeeded or failed once the attempt is decided.
+// refusal returns how long t still refuses attempts under rule, and t
+// reset when its lock ended or its failures are older than the window.
+func (p LockoutPolicy) refusal(t store.Throttle, rule throttleRule, now time.Time) (time.Duration, store.Throttle) {
+	if now.Before(t.LockedUntil) {
+		return t.LockedUntil.Sub(now), t
+	}
+	if !t.LockedUntil.IsZero() || now.Sub(t.LastFailure) > p.Window {
+		t = store.Throttle{Key: t.Key} // the lock ended, or failures are old
+	}
+	if until := t.LastFailure.Add(p.delay(t.Failures, rule.backoffAfter)); now.Before(until) {
+		return until.Sub(now), t
+	}
+	return 0, t
+}
+
+// count adds a failure to t under rule and reports whether it locks.
+func (p LockoutPolicy) count(t store.Throttle, rule throttleRule, now time.Time) (store.Throttle, bool) {
+	t.Failures++
+	t.LastFailure = now
+	if t.Failures >= rule.lockAfter {
+		t.LockedUntil = now.Add(p.LockFor)
+		return t, true
+	}
+	return t, false
+}
+
+// admit lets an attempt through unless a rule refuses it (locked, or
+// within its back-off delay); a refused attempt is not counted. Rules with
+// countFirst count the attempt now, pessimistically; the others are only
+// read. The caller calls succeeded or failed once the attempt is decided.
 func (s *Server) admit(ctx context.Context, rules ...throttleRule) ([]admission, time.Duration, error) {
 	p := s.cfg.Lockout
 	now := s.now()
@@ -115,31 +147,34 @@ func (s *Server) admit(ctx context.Context, rules ...throttleRule) ([]admission,
 	var wait time.Duration
 	for _, rule := range rules {
 		a := admission{rule: rule}
-		_, err := s.store.UpdateThrottle(ctx, rule.key, func(t store.Throttle) (store.Throttle, error) {
-			a.wait, a.locks = 0, false
-			if now.Before(t.LockedUntil) {
-				a.wait = t.LockedUntil.Sub(now)
-				return t, errThrottled
+		var err error
+		if rule.countFirst {
+			_, err = s.store.UpdateThrottle(ctx, rule.key, func(t store.Throttle) (store.Throttle, error) {
+				a.wait, t = p.refusal(t, rule, now)
+				if a.wait > 0 {
+					return t, errThrottled
+				}
+				t, a.locks = p.count(t, rule, now)
+				return t, nil
+			})
+		} else {
+			t, gerr := s.store.GetThrottle(ctx, rule.key)
+			switch {
+			case errors.Is(gerr, store.ErrNotFound):
+			case gerr != nil:
+				err = gerr
+			default:
+				if a.wait, _ = p.refusal(t, rule, now); a.wait > 0 {
+					err = errThrottled
+				}
 			}
-			if !t.LockedUntil.IsZero() || now.Sub(t.LastFailure) > p.Window {
-				t = store.Throttle{Key: t.Key} // the lock ended, or failures are old
-			}
-			if until := t.LastFailure.Add(p.delay(t.Failures, rule.backoffAfter)); now.Before(until) {
-				a.wait = until.Sub(now)
-				return t, errThrottled
-			}
-			t.Failures++
-			t.LastFailure = now
-			if t.Failures >= rule.lockAfter {
-				t.LockedUntil, a.locks = now.Add(p.LockFor), true
-			}
-			return t, nil
-		})
+		}
 		if errors.Is(err, errThrottled) {
 			wait = max(wait, a.wait)
 			continue
 		}
 		if err != nil {
+			s.refund(ctx, out)
 			return nil, 0, err
 		}
 		out = append(out, a)
@@ -152,25 +187,49 @@ func (s *Server) admit(ctx context.Context, rules ...throttleRule) ([]admission,
 	return out, 0, nil
 }
 
-// succeeded closes the attempts admit counted after a success: the account
-// (or second factor) starts afresh, the address is refunded its attempt.
+// succeeded closes the attempts admit let through after a success: the
+// account (or second factor) starts afresh; an address is left as it is,
+// so one good sign-in does not wipe out another person's failures.
 func (s *Server) succeeded(ctx context.Context, as []admission) {
-	var refund []admission
 	for _, a := range as {
-		if strings.HasPrefix(a.rule.key, "ip:") {
-			refund = append(refund, a)
+		if !a.rule.countFirst {
 			continue
 		}
 		if err := s.store.DeleteThrottle(ctx, a.rule.key); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.WarnContext(ctx, "reset throttle", "err", err)
 		}
 	}
-	s.refund(ctx, refund)
 }
 
-// refund takes back one counted attempt from each admission.
+// failed counts a failed attempt against the rules admit only read, and
+// marks in as which keys it locked.
+func (s *Server) failed(ctx context.Context, as []admission) {
+	p := s.cfg.Lockout
+	now := s.now()
+	for i := range as {
+		a := &as[i]
+		if a.rule.countFirst {
+			continue
+		}
+		_, err := s.store.UpdateThrottle(ctx, a.rule.key, func(t store.Throttle) (store.Throttle, error) {
+			_, t = p.refusal(t, a.rule, now)
+			t, a.locks = p.count(t, a.rule, now)
+			return t, nil
+		})
+		if err != nil {
+			s.log.WarnContext(ctx, "count failed sign-in", "err", err)
+		}
+	}
+}
+
+// refund takes back the attempt admit counted (countFirst rules), when it
+// was neither a success nor a failure (an internal error, another rule
+// refused it).
 func (s *Server) refund(ctx context.Context, as []admission) {
 	for _, a := range as {
+		if !a.rule.countFirst {
+			continue
+		}
 		_, err := s.store.UpdateThrottle(ctx, a.rule.key, func(t store.Throttle) (store.Throttle, error) {
 			if t.Failures > 0 {
 				t.Failures--
