@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/keys"
@@ -32,6 +33,7 @@ type serveOptions struct {
 	sessionIdle     time.Duration
 	trustProxy      bool
 	hashMemoryMiB   int
+	hashMaxWait     time.Duration
 	shutdownTimeout time.Duration
 	keyRefresh      time.Duration
 	hardening       hardeningOptions
@@ -62,6 +64,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For (IDP_TRUST_PROXY)")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this address instead of the main listener (IDP_METRICS_LISTEN)")
+	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&o.keyRefresh, "key-refresh", envDuration(env, "IDP_KEY_REFRESH", 30*time.Second), "how often signing keys are reloaded from the store, to pick up a rotation (IDP_KEY_REFRESH)")
 	o.hardening.register(env, fs)
@@ -162,6 +165,15 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 	hasher := users.NewHasher(users.DefaultParams, defaultHashConcurrency(o.hashMemoryMiB, int(users.DefaultParams.Memory/1024)))
+	hasher.SetMaxWait(o.hashMaxWait)
+	if env.getenv("GOMEMLIMIT") == "" {
+		// Each argon2id hash allocates its memory afresh; without a limit
+		// the heap can grow to twice the hashing budget between
+		// collections. A soft limit keeps the process near the budget.
+		limit := int64(o.hashMemoryMiB+memoryHeadroomMiB) << 20
+		debug.SetMemoryLimit(limit)
+		log.Debug("memory limit set", "mib", limit>>20)
+	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
@@ -265,6 +277,10 @@ func housekeeping(ctx context.Context, log *slog.Logger, st migrator, reloadKeys
 		}
 	}
 }
+
+// memoryHeadroomMiB is the memory allowed beyond the hashing budget for
+// everything else (connections, templates, XML, the runtime).
+const memoryHeadroomMiB = 128
 
 // poolStats exposes the PostgreSQL pool to the metrics; SQLite has none.
 func poolStats(st migrator) func() server.PoolStats {

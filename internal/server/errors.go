@@ -36,6 +36,8 @@ var (
 		Hint: "Go back to Flex and start the sign-in again."}
 	errReplay = &Error{Status: http.StatusConflict, Message: "This sign-in request has already been answered.",
 		Hint: "Go back to Flex and start the sign-in again."}
+	errBusy = &Error{Status: http.StatusServiceUnavailable, Message: "Many people are signing in right now and flexidp is busy.",
+		Hint: "Try again in a few seconds."}
 	errNoSession = &Error{Status: http.StatusUnauthorized, Message: "You are not signed in."}
 	errLinkUsed  = &Error{Status: http.StatusGone, Message: "This link has expired or has already been used.",
 		Hint: "Ask your administrator for a new one (idp users reset-link)."}

@@ -76,6 +76,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		reason = "no password set"
 	case errors.Is(err, errWrongPassword):
 		reason = "wrong password"
+	case errors.Is(err, users.ErrBusy):
+		// Saturated: say so at once rather than hash for a browser that
+		// has given up. Neither a success nor a failure.
+		s.refund(ctx, attempt)
+		s.cfg.Metrics.signIn("busy")
+		w.Header().Set("Retry-After", "5")
+		s.fail(w, r, errBusy)
+		return
 	case err != nil:
 		s.refund(ctx, attempt)
 		s.cfg.Metrics.signIn("error")

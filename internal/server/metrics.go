@@ -34,7 +34,7 @@ func NewMetrics(hasher *users.Hasher, pool func() PoolStats) *Metrics {
 		reg: prometheus.NewRegistry(),
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flexidp_signins_total",
-			Help: "Password sign-ins by result (success, bad_credentials, disabled, throttled, error).",
+			Help: "Password sign-ins by result (success, bad_credentials, disabled, throttled, busy, error).",
 		}, []string{"result"}),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flexidp_saml_responses_total",

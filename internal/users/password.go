@@ -52,8 +52,18 @@ type Hasher struct {
 
 	waiting atomic.Int64
 	waitNS  atomic.Int64
+	maxWait atomic.Int64
 	once    sync.Once
 }
+
+// ErrBusy is returned when a caller waited longer than the Hasher's
+// maximum wait for a hashing slot: the server is saturated and should
+// answer "try again" rather than keep work nobody will receive.
+var ErrBusy = errors.New("users: password hashing is saturated")
+
+// SetMaxWait bounds how long a caller waits for a hashing slot before
+// ErrBusy; 0 (the default) waits as long as the context allows.
+func (h *Hasher) SetMaxWait(d time.Duration) { h.maxWait.Store(int64(d)) }
 
 // NewHasher returns a Hasher with params that runs at most concurrency
 // hashes at once (at least 1).
@@ -88,11 +98,19 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		h.waiting.Add(-1)
 		h.waitNS.Add(int64(time.Since(start)))
 	}()
+	var timeout <-chan time.Time
+	if d := time.Duration(h.maxWait.Load()); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case h.sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-timeout:
+		return ErrBusy
 	}
 }
 

@@ -149,6 +149,22 @@ func TestHasherBoundsConcurrency(t *testing.T) {
 	}
 }
 
+func TestHasherMaxWait(t *testing.T) {
+	h := NewHasher(fastParams, 1)
+	h.SetMaxWait(10 * time.Millisecond)
+	ctx := context.Background()
+	if err := h.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Hash(ctx, "pw"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Hash while saturated = %v, want ErrBusy", err)
+	}
+	h.release()
+	if _, err := h.Hash(ctx, "pw"); err != nil {
+		t.Fatalf("Hash with a free slot = %v", err)
+	}
+}
+
 func TestVerifyDummyReturnsNoError(t *testing.T) {
 	h := NewHasher(fastParams, 1)
 	if err := h.VerifyDummy(context.Background(), "x"); err != nil {
