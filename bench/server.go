@@ -194,6 +194,13 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 		"IDP_LOG_FORMAT=json",
 		"IDP_TRUST_PROXY=true", // the agents' addresses come in X-Forwarded-For
 	}
+	// Profiling the server under load: IDP_METRICS_LISTEN=127.0.0.1:6060
+	// IDP_PPROF=true go run ./bench, then go tool pprof …/debug/pprof/profile.
+	for _, k := range []string{"IDP_METRICS_LISTEN", "IDP_PPROF"} {
+		if v := os.Getenv(k); v != "" {
+			s.cmd.Env = append(s.cmd.Env, k+"="+v)
+		}
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	// The server dies with the benchmark (SIGTERM drains it otherwise).
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

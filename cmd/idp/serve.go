@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"time"
 
@@ -38,6 +39,7 @@ type serveOptions struct {
 	keyRefresh      time.Duration
 	hardening       hardeningOptions
 	metricsListen   string
+	pprof           bool
 
 	dev     bool
 	devData string
@@ -63,6 +65,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.DurationVar(&o.sessionIdle, "session-idle", envDuration(env, "IDP_SESSION_IDLE", server.DefaultSessionIdle), "IdP session idle timeout (IDP_SESSION_IDLE)")
 	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For (IDP_TRUST_PROXY)")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
+	fs.BoolVar(&o.pprof, "pprof", envBool(env, "IDP_PPROF", false), "also serve /debug/pprof on the metrics listener (needs --metrics-listen) (IDP_PPROF)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this address instead of the main listener (IDP_METRICS_LISTEN)")
 	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
@@ -217,6 +220,12 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler())
+		if o.pprof {
+			// Profiling only on the separate (internal) metrics listener.
+			mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+			mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		}
 		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		defer ms.Close()
 		log.Info("metrics listening", "addr", mln.Addr().String())
