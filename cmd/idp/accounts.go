@@ -204,21 +204,6 @@ func randomSecret() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// openUser opens the admin store and finds the user ref (email or ID);
-// the caller closes the store.
-func openUser(ctx context.Context, env *environment, dbURL, ref string) (migrator, users.User, error) {
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return nil, users.User{}, err
-	}
-	u, err := findUser(ctx, st, ref)
-	if err != nil {
-		st.Close()
-		return nil, users.User{}, err
-	}
-	return st, u, nil
-}
-
 // twoStepStatus describes u's second factor for idp users show.
 func twoStepStatus(ctx context.Context, st store.Store, u users.User) string {
 	m, err := st.GetMFA(ctx, u.ID)

@@ -104,7 +104,7 @@ func userAction(verb string) string {
 
 func runAuditTail(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp audit tail", "[-n N]", "Show the latest audit events, oldest first.")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	n := fs.Int("n", 20, "how many events")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	if err := parse(fs, args, 0); err != nil {
@@ -116,7 +116,7 @@ func runAuditTail(ctx context.Context, env *environment, args []string) error {
 func runAuditSearch(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp audit search", "[--user EMAIL|ID] [--action A] [--since T] [--until T] [-n N]",
 		"Find audit events, oldest first. Times are RFC 3339 (2025-06-01T08:00:00Z), a date (2025-06-01),\nor a duration back from now (24h).")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	user := fs.String("user", "", "the user's email (any case) or ID")
 	action := fs.String("action", "", "an action (signin.failure) or its prefix (signin, admin, mfa)")
 	since := fs.String("since", "", "events at or after this time")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -16,9 +17,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flexidp/flexidp/internal/server"
+	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/store/sqlite"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // envOr returns the environment variable or def.
@@ -144,6 +147,41 @@ func openAdminStore(ctx context.Context, env *environment, dbURL string) (migrat
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	return st, nil
+}
+
+// databaseFlag registers --database-url, defaulting to IDP_DATABASE_URL.
+func databaseFlag(env *environment, fs *flag.FlagSet) *string {
+	return fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+}
+
+// openUser opens the admin store and finds the user given by email or ID;
+// the caller closes the store.
+func openUser(ctx context.Context, env *environment, dbURL, ref string) (migrator, users.User, error) {
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return nil, users.User{}, err
+	}
+	u, err := findUser(ctx, st, ref)
+	if err != nil {
+		st.Close()
+		return nil, users.User{}, err
+	}
+	return st, u, nil
+}
+
+// openSP opens the admin store and finds the service provider by name;
+// the caller closes the store.
+func openSP(ctx context.Context, env *environment, dbURL, name string) (migrator, sp.ServiceProvider, error) {
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return nil, sp.ServiceProvider{}, err
+	}
+	s, err := getSP(ctx, st, name)
+	if err != nil {
+		st.Close()
+		return nil, sp.ServiceProvider{}, err
+	}
+	return st, s, nil
 }
 
 // newLogger logs JSON, or text when stderr is a terminal, at level.

@@ -23,7 +23,7 @@ func flexCommands() map[string]command {
 
 func runFlexSetupValues(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp flex setup-values", "[flags]", "Print the values to paste into the Twilio Console (Flex > Manage > Single sign-on).")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	baseURL := fs.String("base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp (IDP_BASE_URL)")
 	keyEnc := fs.String("key-encryption-key", envOr(env, "IDP_KEY_ENCRYPTION_KEY", ""), "(IDP_KEY_ENCRYPTION_KEY)")
 	certFile := fs.String("signing-cert-file", envOr(env, "IDP_SIGNING_CERT_FILE", ""), "certificate file, when keys come from files (IDP_SIGNING_CERT_FILE)")

@@ -30,7 +30,7 @@ users keep their ID and, when the file has no hash for them, their
 password; an import never enables a disabled user. Importing the same file
 again changes nothing. Imported bcrypt and argon2 hashes let users sign in
 with their old password; it is re-hashed with argon2id at that sign-in.`)
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	formatName := fs.String("format", "", "csv, json, ndjson, auth0 or okta (default: detected from the content)")
 	dryRun := fs.Bool("dry-run", false, "check the file and report what would change; write nothing")
 	skipInvalid := fs.Bool("skip-invalid", false, "import the valid rows and report the others")
@@ -247,7 +247,7 @@ func runUsersExport(ctx context.Context, env *environment, args []string) error 
 to the same users (IDs included). Password hashes are left out unless
 --with-password-hashes: a file with them must be kept as secret as the
 database. FILE is created with mode 0600.`)
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	formatName := fs.String("format", "ndjson", "ndjson or csv")
 	withHashes := fs.Bool("with-password-hashes", false, "include password hashes")
 	out := fs.String("o", "", "write to FILE instead of stdout")

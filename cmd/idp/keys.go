@@ -22,7 +22,7 @@ func keysCommands() map[string]command {
 
 func keysFlags(env *environment, name, usage, desc string, args []string, nargs int) (dbURL, keyEnc, baseURL string, rest []string, err error) {
 	fs := newFlags(env, name, usage, desc)
-	db := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	db := databaseFlag(env, fs)
 	ke := fs.String("key-encryption-key", envOr(env, "IDP_KEY_ENCRYPTION_KEY", ""), "secret that encrypts private keys at rest (IDP_KEY_ENCRYPTION_KEY)")
 	bu := fs.String("base-url", envOr(env, "IDP_BASE_URL", "http://localhost:8080"), "external URL of flexidp, for the certificate name (IDP_BASE_URL)")
 	if err := parse(fs, args, nargs); err != nil {

@@ -8,7 +8,7 @@ import (
 
 func runMigrate(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp migrate", "[flags]", "Apply the embedded database migrations and exit. Applying twice changes nothing;\nconcurrent runs (several replicas) are serialised by a lock.")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}

@@ -27,15 +27,11 @@ func runUsersPreview(ctx context.Context, env *environment, args []string) error
 	if spName == "" {
 		return usageError{"idp users preview: --sp is required"}
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
+	st, u, err := openUser(ctx, env, *dbURL, *email)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st, *email)
-	if err != nil {
-		return err
-	}
 	s, err := getSP(ctx, st, spName)
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ func runSessionsList(ctx context.Context, env *environment, args []string) error
 
 func runSessionsRevoke(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp sessions revoke", "--email EMAIL | --id ID", "End one IdP session, or every session of a user. Flex keeps its own session until its token expires.")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	email := fs.String("email", "", "end every session of this user (email or ID)")
 	id := fs.String("id", "", "end this session (an ID from idp sessions list)")
 	if err := parse(fs, args, 0); err != nil {

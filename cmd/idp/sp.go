@@ -113,7 +113,7 @@ func runSPAddFlex(ctx context.Context, env *environment, args []string) error {
 (https://login.flex.us1.twilio.com/login/callback?connection=JQ…) the audience is urn:flex:JQ…;
 from a Legacy one (https://iam.twilio.com/v1/Accounts/AC…/saml2) it is …/saml2/metadata.
 --audience overrides the derived value.`)
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	acs := fs.String("acs", envOr(env, "IDP_FLEX_ACS", ""), "the ACS (callback) URL shown in the Flex console; required (IDP_FLEX_ACS)")
 	audience := fs.String("audience", "", "SP entity ID, when it cannot be derived from the ACS URL")
 	name := fs.String("name", "flex", "short name of this SP, used in URLs and commands")
@@ -151,7 +151,7 @@ func flexSP(name, acs, audience string) (sp.ServiceProvider, error) {
 
 func runSPAdd(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp sp add", "--name NAME --entity-id ID --acs URL [--acs URL…] [flags]", "Register any SAML 2.0 service provider by hand.")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	name := fs.String("name", "", "short name, used in URLs and commands; required")
 	entityID := fs.String("entity-id", "", "the SP's entity ID (the Audience); required")
 	var acs multiFlag
@@ -194,7 +194,7 @@ func createSP(ctx context.Context, env *environment, dbURL string, s sp.ServiceP
 
 func runSPList(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp sp list", "[flags]", "List service providers.")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func runSPList(ctx context.Context, env *environment, args []string) error {
 // spCommand parses the flags of a command acting on one SP by name.
 func spCommand(env *environment, name, usage, desc string, args []string, extra func(*flag.FlagSet)) (*flag.FlagSet, string, string, error) {
 	fs := newFlags(env, name, usage, desc)
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	spName := fs.String("sp", "", "the service provider's name; required")
 	if extra != nil {
 		extra(fs)
@@ -246,15 +246,11 @@ func runSPShow(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, dbURL)
+	st, s, err := openSP(ctx, env, dbURL, name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	s, err := getSP(ctx, st, name)
-	if err != nil {
-		return err
-	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("name", s.Name)
@@ -301,15 +297,11 @@ func runSPSet(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	set := visited(fs)
-	st, err := openAdminStore(ctx, env, dbURL)
+	st, before, err := openSP(ctx, env, dbURL, name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	before, err := getSP(ctx, st, name)
-	if err != nil {
-		return err
-	}
 	after, err := st.UpdateServiceProvider(ctx, name, func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
 		if set["acs"] {
 			s.ACSURLs = acs
@@ -372,15 +364,11 @@ func assignment(ctx context.Context, env *environment, args []string, assign boo
 	if err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, dbURL)
+	st, u, err := openUser(ctx, env, dbURL, email)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st, email)
-	if err != nil {
-		return err
-	}
 	if _, err := getSP(ctx, st, name); err != nil {
 		return err
 	}

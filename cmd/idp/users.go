@@ -145,7 +145,7 @@ func visited(fs *flag.FlagSet) map[string]bool {
 
 func runUsersAdd(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp users add", "--email EMAIL [flags]", "Add a user. The password is read from stdin (first line) or prompted for;\nit is never a flag. --no-password creates a user who cannot sign in yet.")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	email := fs.String("email", "", "email address (unique, case-insensitive); required")
 	noPassword := fs.Bool("no-password", false, "do not set a password")
 	var f userFields
@@ -206,7 +206,7 @@ func findUser(ctx context.Context, st store.Store, ref string) (users.User, erro
 // --email (or ID) and need only the store.
 func userCommand(env *environment, name, usage, desc string, args []string, extra func(fs *flag.FlagSet)) (*flag.FlagSet, *string, *string, error) {
 	fs := newFlags(env, name, usage, desc)
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	email := fs.String("email", "", "the user's email address or ID; required")
 	if extra != nil {
 		extra(fs)
@@ -223,7 +223,7 @@ func userCommand(env *environment, name, usage, desc string, args []string, extr
 
 func runUsersList(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp users list", "[flags]", "List users.")
-	dbURL := fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := databaseFlag(env, fs)
 	query := fs.String("query", "", "only users whose email or name contains this")
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -254,15 +254,11 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
+	st, u, err := openUser(ctx, env, *dbURL, *email)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st, *email)
-	if err != nil {
-		return err
-	}
 	assigned, err := st.Assignments(ctx, u.ID)
 	if err != nil {
 		return err
@@ -326,15 +322,11 @@ func runUsersUpdate(ctx context.Context, env *environment, args []string) error 
 
 // updateUser applies change atomically and validates the result.
 func updateUser(ctx context.Context, env *environment, dbURL, ref string, change func(*users.User) error, verb string) error {
-	st, err := openAdminStore(ctx, env, dbURL)
+	st, u, err := openUser(ctx, env, dbURL, ref)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st, ref)
-	if err != nil {
-		return err
-	}
 	before := u
 	u, err = st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
 		if err := change(&cur); err != nil {
@@ -396,15 +388,11 @@ func updateUserAndEndSessions(ctx context.Context, env *environment, dbURL, ref 
 	if err := updateUser(ctx, env, dbURL, ref, change, verb); err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, dbURL)
+	st, u, err := openUser(ctx, env, dbURL, ref)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st, ref)
-	if err != nil {
-		return err
-	}
 	n, err := st.DeleteUserSessions(ctx, u.ID)
 	if err != nil {
 		return err
@@ -421,15 +409,11 @@ func runUsersDelete(ctx context.Context, env *environment, args []string) error 
 	if err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
+	st, u, err := openUser(ctx, env, *dbURL, *email)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st, *email)
-	if err != nil {
-		return err
-	}
 	if err := st.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
