@@ -85,6 +85,7 @@ Twilio Console right away (idp flex setup-values shows it).`, args, 0)
 	if err := st.CreateSigningKey(ctx, k); err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "key.add", after: map[string]string{"key": k.ID, "state": string(k.State)}})
 	fmt.Fprintf(env.stdout, "added next key %s (published in metadata, not signing)\n", k.ID)
 	return nil
 }
@@ -132,6 +133,8 @@ func setKeyState(ctx context.Context, env *environment, args []string, state sto
 	if err := st.SetSigningKeyState(ctx, id, state); err != nil {
 		return err
 	}
+	auditAdmin(ctx, env, st, adminChange{action: "key." + map[store.KeyState]string{store.KeyActive: "activate", store.KeyRetired: "retire"}[state],
+		before: map[string]string{"key": id, "state": string(found.State)}, after: map[string]string{"key": id, "state": string(state)}})
 	fmt.Fprintf(env.stdout, "key %s is now %s\n", id, state)
 	return nil
 }

@@ -155,6 +155,8 @@ func TestKeyRotation(t *testing.T) {
 	// 2. keys activate: the server signs with the new key after its
 	// refresh, and the old key leaves the metadata.
 	mustContain(t, e.cli("", "keys", "activate", newID), "key "+newID+" is now active")
+	// Key changes are admin changes: they are in the audit trail.
+	mustContain(t, e.cli("", "audit", "tail", "--json"), "admin.key.add", "admin.key.activate", newID)
 	eventually(t, "the server signs with the new key", func() bool {
 		return string(getBody(t, base+"/saml/certificate.pem")) == string(newPEM)
 	})
