@@ -111,11 +111,24 @@ func printUsage(w io.Writer, prefix string, cmds map[string]command) {
 	fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", prefix)
 }
 
+// changesAccounts reports whether the command named name is an admin
+// command whose changes go to the audit log (and so takes --actor).
+func changesAccounts(name string) bool {
+	for _, group := range []string{"idp users ", "idp sp ", "idp keys ", "idp sessions "} {
+		if strings.HasPrefix(name, group) {
+			return true
+		}
+	}
+	return false
+}
+
 // newFlags returns a FlagSet that prints its usage with a description.
 func newFlags(env *environment, name, usage, description string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	fs.StringVar(&env.actor, "actor", env.actor, "who makes this change, recorded in the audit log (default $USER)")
+	if changesAccounts(name) {
+		fs.StringVar(&env.actor, "actor", env.actor, "who makes this change, recorded in the audit log (default $USER)")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: %s %s\n\n%s\n\nFlags:\n", name, usage, description)
 		fs.PrintDefaults()
