@@ -169,6 +169,22 @@ func openUser(ctx context.Context, env *environment, dbURL, ref string) (migrato
 	return st, u, nil
 }
 
+// withUser parses a command that acts on the user given by --email, opens
+// the admin store, finds the user and runs act.
+func withUser(ctx context.Context, env *environment, name, usage, desc string, args []string, extra func(*flag.FlagSet),
+	act func(st migrator, u users.User) error) error {
+	_, dbURL, email, err := userCommand(env, name, usage, desc, args, extra)
+	if err != nil {
+		return err
+	}
+	st, u, err := openUser(ctx, env, *dbURL, *email)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return act(st, u)
+}
+
 // openSP opens the admin store and finds the service provider by name;
 // the caller closes the store.
 func openSP(ctx context.Context, env *environment, dbURL, name string) (migrator, sp.ServiceProvider, error) {

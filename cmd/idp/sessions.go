@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 func sessionsCommands() map[string]command {
@@ -18,34 +19,27 @@ func sessionsCommands() map[string]command {
 }
 
 func runSessionsList(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, email, err := userCommand(env, "idp sessions list", "--email EMAIL", "List a user's IdP sessions, newest first. The ID is the hash of the cookie, not the cookie.", args, nil)
-	if err != nil {
-		return err
-	}
-	st, u, err := openUser(ctx, env, *dbURL, *email)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	list, err := st.ListSessions(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSIGNED IN\tLAST SEEN\tEXPIRES\tADDRESS\tSTATUS\tBROWSER")
-	for _, s := range list {
-		status := "active"
-		if !now.Before(s.ExpiresAt) {
-			status = "expired"
+	return withUser(ctx, env, "idp sessions list", "--email EMAIL", "List a user's IdP sessions, newest first. The ID is the hash of the cookie, not the cookie.", args, nil, func(st migrator, u users.User) error {
+		list, err := st.ListSessions(ctx, u.ID)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.Format(time.DateTime), s.LastSeenAt.Format(time.DateTime),
-			s.ExpiresAt.Format(time.DateTime), orDash(s.RemoteAddr), status, truncateText(s.UserAgent, 40))
-	}
-	if len(list) == 0 {
-		fmt.Fprintf(tw, "(%s has no sessions)\n", u.Email)
-	}
-	return tw.Flush()
+		now := time.Now()
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSIGNED IN\tLAST SEEN\tEXPIRES\tADDRESS\tSTATUS\tBROWSER")
+		for _, s := range list {
+			status := "active"
+			if !now.Before(s.ExpiresAt) {
+				status = "expired"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.Format(time.DateTime), s.LastSeenAt.Format(time.DateTime),
+				s.ExpiresAt.Format(time.DateTime), orDash(s.RemoteAddr), status, truncateText(s.UserAgent, 40))
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(tw, "(%s has no sessions)\n", u.Email)
+		}
+		return tw.Flush()
+	})
 }
 
 func runSessionsRevoke(ctx context.Context, env *environment, args []string) error {

@@ -250,41 +250,34 @@ func runUsersList(ctx context.Context, env *environment, args []string) error {
 }
 
 func runUsersShow(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, email, err := userCommand(env, "idp users show", "--email EMAIL", "Show a user.", args, nil)
-	if err != nil {
-		return err
-	}
-	st, u, err := openUser(ctx, env, *dbURL, *email)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	assigned, err := st.Assignments(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
-	row("id", u.ID)
-	row("email", u.Email)
-	row("full_name", u.DisplayName())
-	row("given_name", u.GivenName)
-	row("family_name", u.FamilyName)
-	row("image_url", u.ImageURL)
-	row("roles", strings.Join(u.Roles, ","))
-	row("team", u.Team)
-	row("program", u.Program)
-	row("disabled", fmt.Sprint(u.Disabled))
-	row("password", passwordKind(u.PasswordHash))
-	row("two_step", twoStepStatus(ctx, st, u))
-	row("sign_in_lock", lockStatus(ctx, st, u))
-	row("assigned_sps", strings.Join(assigned, ","))
-	row("created", u.CreatedAt.Format("2006-01-02 15:04:05Z"))
-	row("updated", u.UpdatedAt.Format("2006-01-02 15:04:05Z"))
-	for _, n := range u.Attributes.Names() {
-		row("attr "+n, u.Attributes[n].String())
-	}
-	return tw.Flush()
+	return withUser(ctx, env, "idp users show", "--email EMAIL", "Show a user.", args, nil, func(st migrator, u users.User) error {
+		assigned, err := st.Assignments(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+		row("id", u.ID)
+		row("email", u.Email)
+		row("full_name", u.DisplayName())
+		row("given_name", u.GivenName)
+		row("family_name", u.FamilyName)
+		row("image_url", u.ImageURL)
+		row("roles", strings.Join(u.Roles, ","))
+		row("team", u.Team)
+		row("program", u.Program)
+		row("disabled", fmt.Sprint(u.Disabled))
+		row("password", passwordKind(u.PasswordHash))
+		row("two_step", twoStepStatus(ctx, st, u))
+		row("sign_in_lock", lockStatus(ctx, st, u))
+		row("assigned_sps", strings.Join(assigned, ","))
+		row("created", u.CreatedAt.Format("2006-01-02 15:04:05Z"))
+		row("updated", u.UpdatedAt.Format("2006-01-02 15:04:05Z"))
+		for _, n := range u.Attributes.Names() {
+			row("attr "+n, u.Attributes[n].String())
+		}
+		return tw.Flush()
+	})
 }
 
 // passwordKind describes a hash without revealing it.
@@ -405,21 +398,14 @@ func updateUserAndEndSessions(ctx context.Context, env *environment, dbURL, ref 
 }
 
 func runUsersDelete(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, email, err := userCommand(env, "idp users delete", "--email EMAIL", "Delete a user, their sessions and assignments.", args, nil)
-	if err != nil {
-		return err
-	}
-	st, u, err := openUser(ctx, env, *dbURL, *email)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.DeleteUser(ctx, u.ID); err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "user.delete", user: &u, before: userView(u)})
-	fmt.Fprintf(env.stdout, "deleted user %s\n", u.Email)
-	return nil
+	return withUser(ctx, env, "idp users delete", "--email EMAIL", "Delete a user, their sessions and assignments.", args, nil, func(st migrator, u users.User) error {
+		if err := st.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		auditAdmin(ctx, env, st, adminChange{action: "user.delete", user: &u, before: userView(u)})
+		fmt.Fprintf(env.stdout, "deleted user %s\n", u.Email)
+		return nil
+	})
 }
 
 func runUsersSetAttr(ctx context.Context, env *environment, args []string) error {
