@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,6 +33,7 @@ func spCommands() map[string]command {
 type spSettings struct {
 	sloURL                                                                        string
 	defaultRedirect, release, withhold, static, rolesFormat, nameID, defaultRoles string
+	signingCert                                                                   string
 	sessionNotOnOrAfter                                                           time.Duration
 	assignmentRequired                                                            bool
 }
@@ -45,6 +48,7 @@ func (o *spSettings) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.nameID, "name-id", "", "email (default) or persistent (the immutable user ID)")
 	fs.StringVar(&o.defaultRoles, "default-roles", "", "roles given to users without one (default: none; such users are refused)")
 	fs.DurationVar(&o.sessionNotOnOrAfter, "session-not-on-or-after", 0, "send SessionNotOnOrAfter = sign-in + this (≥ 1h; default: not sent, as Flex recommends)")
+	fs.StringVar(&o.signingCert, "signing-cert", "", "PEM file of the certificate(s) the SP signs AuthnRequests/LogoutRequests with; signed requests must then verify ('' to clear)")
 	fs.BoolVar(&o.assignmentRequired, "assignment-required", false, "only users assigned to this SP may enter it")
 }
 
@@ -91,6 +95,16 @@ func (o *spSettings) apply(s *sp.ServiceProvider, set map[string]bool) error {
 	}
 	if set["session-not-on-or-after"] {
 		s.SessionNotOnOrAfter = o.sessionNotOnOrAfter
+	}
+	if set["signing-cert"] {
+		s.SigningCertificatePEM = ""
+		if o.signingCert != "" {
+			b, err := os.ReadFile(o.signingCert)
+			if err != nil {
+				return fmt.Errorf("--signing-cert: %w", err)
+			}
+			s.SigningCertificatePEM = string(b)
+		}
 	}
 	if set["assignment-required"] {
 		s.AssignmentRequired = o.assignmentRequired
@@ -259,6 +273,7 @@ func runSPShow(ctx context.Context, env *environment, args []string) error {
 	row("default_redirect_url", s.DefaultRedirectURL)
 	row("slo_url", orDefault(s.SLOURL, "none (no single logout)"))
 	row("assignment_required", fmt.Sprint(s.AssignmentRequired))
+	row("signing_certificates", signingCertsSummary(s))
 	if s.SessionNotOnOrAfter > 0 {
 		row("session_not_on_or_after", s.SessionNotOnOrAfter.String())
 	} else {
@@ -383,4 +398,21 @@ func assignment(ctx context.Context, env *environment, args []string, assign boo
 	auditAdmin(ctx, env, st, adminChange{action: "sp." + verb, user: &u, sp: name})
 	fmt.Fprintf(env.stdout, "%sed %s and %s\n", verb, u.Email, name)
 	return nil
+}
+
+// signingCertsSummary describes the SP's request-signing certificates.
+func signingCertsSummary(s sp.ServiceProvider) string {
+	ders := s.SigningCertificates()
+	if len(ders) == 0 {
+		return "none (signatures on its requests are not checked)"
+	}
+	var parts []string
+	for _, der := range ders {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s (expires %s)", c.Subject.CommonName, c.NotAfter.UTC().Format("2006-01-02")))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -53,10 +53,11 @@ func (r *LogoutRequest) ReplayExpiry() time.Time {
 // (HTTP-Redirect with GET, HTTP-POST with POST): safe XML (see inspect),
 // SAML 2.0, an ID, an Issuer registered as an SP with a single logout URL,
 // any Destination equal to our SLO URL, a current IssueInstant and
-// NotOnOrAfter, and a NameID. Signatures are not verified: flexidp keeps no
-// SP certificates, so the caller must tie the request to the browser's
-// session by its SessionIndex before ending anything. Failures are
-// *RequestError.
+// NotOnOrAfter, and a NameID. When the SP has registered signing
+// certificates, the request must be signed with one of them; otherwise its
+// signature cannot be checked, so the caller must tie the request to the
+// browser's session by its SessionIndex before ending anything (it does so
+// in every case). Failures are *RequestError.
 func (i *IdP) ParseLogoutRequest(r *http.Request, lookup Lookup) (*LogoutRequest, sp.ServiceProvider, error) {
 	var found sp.ServiceProvider
 	m, err := inspect(r, "SAMLRequest")
@@ -95,6 +96,16 @@ func (i *IdP) ParseLogoutRequest(r *http.Request, lookup Lookup) (*LogoutRequest
 	if lr.IssueInstant.Add(-crewjam.MaxClockSkew).After(now) {
 		return nil, found, &RequestError{Reason: "The LogoutRequest is dated in the future; check the clocks of flexidp and the service provider."}
 	}
+	if len(s.SigningCertificates()) > 0 {
+		// The SP registered its signing certificate: the request must be
+		// signed with it. crewjam checks the signature (query string or
+		// enveloped) and reads the request again from what it covers.
+		signed, err := i.verifyLogoutSignature(r, s)
+		if err != nil {
+			return nil, found, err
+		}
+		lr = signed
+	}
 	if lr.NameID == nil || lr.NameID.Value == "" {
 		return nil, found, &RequestError{Reason: "The LogoutRequest does not name the user (NameID); encrypted and base identifiers are not supported."}
 	}
@@ -106,6 +117,33 @@ func (i *IdP) ParseLogoutRequest(r *http.Request, lookup Lookup) (*LogoutRequest
 		out.SessionIndexes = append(out.SessionIndexes, si.Value)
 	}
 	return out, found, nil
+}
+
+// verifyLogoutSignature validates the LogoutRequest in r with crewjam
+// against the signing certificates registered for s and returns the
+// request as its signature covers it.
+func (i *IdP) verifyLogoutSignature(r *http.Request, s sp.ServiceProvider) (crewjam.LogoutRequest, error) {
+	provider, err := i.provider(providerFunc(func(*http.Request, string) (*crewjam.EntityDescriptor, error) {
+		ed := entityDescriptor(s)
+		ed.SPSSODescriptors[0].SingleLogoutServices = []crewjam.Endpoint{
+			{Binding: crewjam.HTTPRedirectBinding, Location: s.SLOURL},
+			{Binding: crewjam.HTTPPostBinding, Location: s.SLOURL},
+		}
+		return ed, nil
+	}))
+	if err != nil {
+		return crewjam.LogoutRequest{}, err
+	}
+	req, err := crewjam.NewIdpLogoutRequest(provider, r)
+	if err == nil {
+		req.Now = i.now()
+		err = req.Validate()
+	}
+	if err != nil {
+		return crewjam.LogoutRequest{}, &RequestError{
+			Reason: "The LogoutRequest's signature cannot be verified with the certificate registered for this service provider.", Err: err}
+	}
+	return req.Request, nil
 }
 
 // Logout status codes (saml-core §3.2.2.2).

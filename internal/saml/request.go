@@ -1,9 +1,15 @@
 package saml
 
 import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"net/url"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beevik/etree"
 	"net/http"
 	"os"
 	"strings"
@@ -36,6 +42,10 @@ type Request struct {
 	IsPassive bool `json:"is_passive,omitempty"`
 	// NameIDFormat is the format the SP asked for in NameIDPolicy, if any.
 	NameIDFormat string `json:"name_id_format,omitempty"`
+	// UnverifiedSignature is true when the request was signed but the SP
+	// has no registered signing certificate, so the signature was ignored
+	// (see sp.ServiceProvider.SigningCertificatePEM).
+	UnverifiedSignature bool `json:"unverified_signature,omitempty"`
 }
 
 // Lookup finds a service provider by entity ID. It returns found=false
@@ -75,7 +85,8 @@ const unspecifiedNameID = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified
 // returns a *RequestError and nothing has been sent anywhere.
 func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.ServiceProvider, error) {
 	var found sp.ServiceProvider
-	if _, err := inspect(r, "SAMLRequest"); err != nil {
+	msg, err := inspect(r, "SAMLRequest")
+	if err != nil {
 		return nil, found, err
 	}
 	var lookupErr error
@@ -99,7 +110,25 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 		return nil, found, classify(err)
 	}
 	req.Now = i.now()
-	if err := req.Validate(); err != nil {
+	err = req.Validate()
+	unverified := false
+	if errors.Is(err, crewjam.ErrInvalidSignature) && found.Name != "" && found.SigningCertificatePEM == "" {
+		// The SP signs its requests but no certificate is registered to
+		// check them with. An unsigned request would be accepted, so the
+		// signature adds nothing we could rely on: drop it and validate
+		// the request as unsigned, rather than lock the SP's users out.
+		stripped, serr := withoutSignature(r, msg)
+		if serr != nil {
+			return nil, found, serr
+		}
+		if req, err = crewjam.NewIdpAuthnRequest(provider, stripped); err != nil {
+			return nil, found, classify(err)
+		}
+		req.Now = i.now()
+		err = req.Validate()
+		unverified = true
+	}
+	if err != nil {
 		if lookupErr != nil {
 			return nil, found, fmt.Errorf("%w: %w", ErrLookup, lookupErr)
 		}
@@ -116,6 +145,8 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 		IssueInstant: req.Request.IssueInstant.UTC(),
 		ForceAuthn:   req.Request.ForceAuthn != nil && *req.Request.ForceAuthn,
 		IsPassive:    req.Request.IsPassive != nil && *req.Request.IsPassive,
+
+		UnverifiedSignature: unverified,
 	}
 	if p := req.Request.NameIDPolicy; p != nil && p.Format != nil && *p.Format != unspecifiedNameID {
 		out.NameIDFormat = *p.Format
@@ -140,15 +171,16 @@ func (f providerFunc) GetServiceProvider(r *http.Request, id string) (*crewjam.E
 }
 
 // entityDescriptor is the metadata crewjam validates requests against. It
-// lists only the registered ACS URLs and no keys: without an encryption
-// key crewjam never encrypts the assertion.
+// lists the registered ACS URLs and the SP's signing certificates, marked
+// use="signing": with no encryption key crewjam never encrypts the
+// assertion.
 func entityDescriptor(s sp.ServiceProvider) *crewjam.EntityDescriptor {
 	acs := make([]crewjam.IndexedEndpoint, len(s.ACSURLs))
 	for n, u := range s.ACSURLs {
 		isDefault := n == 0
 		acs[n] = crewjam.IndexedEndpoint{Binding: crewjam.HTTPPostBinding, Location: u, Index: n, IsDefault: &isDefault}
 	}
-	return &crewjam.EntityDescriptor{
+	ed := &crewjam.EntityDescriptor{
 		EntityID: s.EntityID,
 		SPSSODescriptors: []crewjam.SPSSODescriptor{{
 			SSODescriptor: crewjam.SSODescriptor{RoleDescriptor: crewjam.RoleDescriptor{
@@ -157,6 +189,53 @@ func entityDescriptor(s sp.ServiceProvider) *crewjam.EntityDescriptor {
 			AssertionConsumerServices: acs,
 		}},
 	}
+	for _, der := range s.SigningCertificates() {
+		ed.SPSSODescriptors[0].KeyDescriptors = append(ed.SPSSODescriptors[0].KeyDescriptors, crewjam.KeyDescriptor{
+			Use: "signing",
+			KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{
+				X509Certificates: []crewjam.X509Certificate{{Data: base64.StdEncoding.EncodeToString(der)}},
+			}},
+		})
+	}
+	return ed
+}
+
+// withoutSignature returns r with the signature of its SAML message
+// removed: the SigAlg and Signature parameters of the HTTP-Redirect
+// binding, and an enveloped ds:Signature (re-encoded as it came).
+func withoutSignature(r *http.Request, msg message) (*http.Request, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(msg.xml); err != nil || doc.Root() == nil {
+		return nil, &RequestError{Reason: "The SAML message is not well-formed XML.", Err: err}
+	}
+	if sig := doc.Root().SelectElement("Signature"); sig != nil {
+		doc.Root().RemoveChild(sig)
+	}
+	xmlBytes, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	out := r.Clone(r.Context())
+	if msg.redirect {
+		var buf bytes.Buffer
+		w, _ := flate.NewWriter(&buf, flate.DefaultCompression)
+		_, _ = w.Write(xmlBytes)
+		_ = w.Close()
+		q := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(buf.Bytes())}}
+		if msg.relayState != "" {
+			q.Set("RelayState", msg.relayState)
+		}
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		out.URL = &u
+		return out, nil
+	}
+	form := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(xmlBytes)}}
+	if msg.relayState != "" {
+		form.Set("RelayState", msg.relayState)
+	}
+	out.PostForm, out.Form = form, form
+	return out, nil
 }
 
 // classify turns crewjam's classified errors into sentences a person

@@ -55,6 +55,10 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if req.UnverifiedSignature {
+		s.log.InfoContext(r.Context(), "AuthnRequest signature not checked: no signing certificate registered for the service provider (idp sp set --signing-cert)",
+			"sp", provider.Name)
+	}
 	sess, u, err := s.currentSession(r)
 	switch {
 	case err == nil && !req.ForceAuthn:

@@ -4,6 +4,8 @@
 package sp
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/attributes"
@@ -33,10 +35,35 @@ type ServiceProvider struct {
 	// does not take part in single logout; a LogoutResponse is never sent
 	// anywhere else.
 	SLOURL string
+	// SigningCertificatePEM holds the PEM certificates the SP signs its
+	// AuthnRequests (and LogoutRequests) with. When set, a signed request
+	// must verify with one of them. When empty, a signature is ignored: an
+	// unsigned request would be accepted anyway, and Responses only ever go
+	// to the registered ACS URLs.
+	SigningCertificatePEM string
 	// AssignmentRequired limits sign-in to users assigned to this SP.
 	AssignmentRequired bool
 	// Policy says which attributes the SP receives and how.
 	Policy    attributes.Policy
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// SigningCertificates returns the DER certificates of
+// SigningCertificatePEM (those that parse; Validate refuses the rest).
+func (s *ServiceProvider) SigningCertificates() [][]byte {
+	var out [][]byte
+	rest := []byte(s.SigningCertificatePEM)
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return out
+		}
+		if block.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(block.Bytes); err == nil {
+				out = append(out, block.Bytes)
+			}
+		}
+	}
 }

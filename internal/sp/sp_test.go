@@ -43,16 +43,23 @@ func TestValidate(t *testing.T) {
 		edit  func(*ServiceProvider)
 		field string
 	}{
-		"bad name":            {func(s *ServiceProvider) { s.Name = "Flex Prod" }, "name"},
-		"no entity ID":        {func(s *ServiceProvider) { s.EntityID = "" }, "entity_id"},
-		"entity not a URI":    {func(s *ServiceProvider) { s.EntityID = "flex" }, "entity_id"},
-		"no ACS":              {func(s *ServiceProvider) { s.ACSURLs = nil }, "acs_urls"},
-		"http ACS":            {func(s *ServiceProvider) { s.ACSURLs = []string{"http://flex.example.com/acs"} }, "acs_urls"},
-		"ACS with fragment":   {func(s *ServiceProvider) { s.ACSURLs = []string{"https://flex.example.com/acs#x"} }, "acs_urls"},
-		"duplicate ACS":       {func(s *ServiceProvider) { s.ACSURLs = append(s.ACSURLs, s.ACSURLs[0]) }, "acs_urls"},
-		"long redirect":       {func(s *ServiceProvider) { s.DefaultRedirectURL = "https://flex.twilio.com/" + strings.Repeat("x", 60) }, "default_redirect_url"},
-		"short session":       {func(s *ServiceProvider) { s.SessionNotOnOrAfter = 59 * time.Minute }, "session_not_on_or_after"},
-		"javascript redirect": {func(s *ServiceProvider) { s.DefaultRedirectURL = "javascript:alert(1)" }, "default_redirect_url"},
+		"bad name":             {func(s *ServiceProvider) { s.Name = "Flex Prod" }, "name"},
+		"no entity ID":         {func(s *ServiceProvider) { s.EntityID = "" }, "entity_id"},
+		"entity not a URI":     {func(s *ServiceProvider) { s.EntityID = "flex" }, "entity_id"},
+		"no ACS":               {func(s *ServiceProvider) { s.ACSURLs = nil }, "acs_urls"},
+		"http ACS":             {func(s *ServiceProvider) { s.ACSURLs = []string{"http://flex.example.com/acs"} }, "acs_urls"},
+		"ACS with fragment":    {func(s *ServiceProvider) { s.ACSURLs = []string{"https://flex.example.com/acs#x"} }, "acs_urls"},
+		"duplicate ACS":        {func(s *ServiceProvider) { s.ACSURLs = append(s.ACSURLs, s.ACSURLs[0]) }, "acs_urls"},
+		"long redirect":        {func(s *ServiceProvider) { s.DefaultRedirectURL = "https://flex.twilio.com/" + strings.Repeat("x", 60) }, "default_redirect_url"},
+		"short session":        {func(s *ServiceProvider) { s.SessionNotOnOrAfter = 59 * time.Minute }, "session_not_on_or_after"},
+		"javascript redirect":  {func(s *ServiceProvider) { s.DefaultRedirectURL = "javascript:alert(1)" }, "default_redirect_url"},
+		"signing cert not PEM": {func(s *ServiceProvider) { s.SigningCertificatePEM = "MIIB..." }, "signing_certificate"},
+		"signing cert bad DER": {func(s *ServiceProvider) {
+			s.SigningCertificatePEM = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+		}, "signing_certificate"},
+		"signing cert is a key": {func(s *ServiceProvider) {
+			s.SigningCertificatePEM = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+		}, "signing_certificate"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 package sp
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/url"
@@ -67,6 +69,9 @@ func (s *ServiceProvider) Validate() error {
 	if s.SessionNotOnOrAfter != 0 && s.SessionNotOnOrAfter < MinSessionNotOnOrAfter {
 		return &ValidationError{"session_not_on_or_after", fmt.Sprintf("%s is shorter than the 1h Flex token lifetime; use 8h-10h (a shift) or leave it unset", s.SessionNotOnOrAfter)}
 	}
+	if err := validateCertificates(s.SigningCertificatePEM); err != nil {
+		return &ValidationError{"signing_certificate", err.Error()}
+	}
 	if err := s.Policy.Validate(); err != nil {
 		return err
 	}
@@ -99,4 +104,31 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validateCertificates checks that bundle holds only PEM certificates that
+// parse (and at least one, when it is not empty).
+func validateCertificates(bundle string) error {
+	if strings.TrimSpace(bundle) == "" {
+		return nil
+	}
+	rest, n := []byte(bundle), 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return fmt.Errorf("PEM block %q is not a CERTIFICATE", block.Type)
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		}
+		n++
+	}
+	if n == 0 || strings.TrimSpace(string(rest)) != "" {
+		return fmt.Errorf("is not a PEM certificate bundle")
+	}
+	return nil
 }

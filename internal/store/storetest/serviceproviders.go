@@ -19,10 +19,12 @@ func newSP(t *testing.T, name, entityID string) sp.ServiceProvider {
 			"https://iam.twilio.com/v2/saml2/authenticate/" + name,
 			"https://iam.twilio.com/v1/Accounts/AC0/saml2",
 		},
-		DefaultRedirectURL:  "https://flex.twilio.com/" + name,
-		SLOURL:              "https://sp.example.com/" + name + "/slo",
-		SessionNotOnOrAfter: 8*time.Hour + 30*time.Second,
-		AssignmentRequired:  true,
+		DefaultRedirectURL: "https://flex.twilio.com/" + name,
+		SLOURL:             "https://sp.example.com/" + name + "/slo",
+		// The store keeps the bundle as opaque text.
+		SigningCertificatePEM: "-----BEGIN CERTIFICATE-----\nMIIB" + name + "\n-----END CERTIFICATE-----\n",
+		SessionNotOnOrAfter:   8*time.Hour + 30*time.Second,
+		AssignmentRequired:    true,
 		Policy: attributes.Policy{
 			Release:      []string{"department", "channel.*", "skills"},
 			Withhold:     []string{"team", "program"},
