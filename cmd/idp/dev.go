@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,7 +83,7 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 		if sealer, err = keys.NewSealer(o.keyEncryption); err == nil {
 			_, _, err = keys.Ensure(ctx, st, sealer, endpointsFor(base).entityID, keys.DefaultBits, time.Now())
 			if err == nil {
-				err = printDevBanner(ctx, env, st, sealer, base.String(), password)
+				err = printDevBanner(ctx, env, st, sealer, base.String(), password, o.hardening.mfaRoles)
 			}
 		}
 	}
@@ -185,7 +186,7 @@ func seedDev(ctx context.Context, env *environment, st store.Store, data, acs, a
 	return password, err
 }
 
-func printDevBanner(ctx context.Context, env *environment, st store.Store, sealer *keys.Sealer, base, password string) error {
+func printDevBanner(ctx context.Context, env *environment, st store.Store, sealer *keys.Sealer, base, password, mfaRoles string) error {
 	ks, err := keys.KeySet(ctx, st, sealer)
 	if err != nil {
 		return err
@@ -209,6 +210,9 @@ func printDevBanner(ctx context.Context, env *environment, st store.Store, seale
 			extra += ", channel capacities and Insights fields"
 		}
 		fmt.Fprintf(w, "  %-24s %s%s\n", d.email, d.roles, extra)
+	}
+	if slices.Contains(strings.Split(strings.ReplaceAll(mfaRoles, " ", ""), ","), "admin") {
+		fmt.Fprintln(w, "  admin@example.com sets up two-step verification (TOTP, QR code) at its first sign-in;\n  start with --mfa-required-roles none to skip that in development.")
 	}
 	fmt.Fprintln(w)
 	printSetupValues(w, u, ks, sps)
