@@ -365,11 +365,6 @@ func mustContain(t *testing.T, body string, subs ...string) {
 	}
 }
 
-func hostOf(u string) string {
-	p, _ := url.Parse(u)
-	return p.Host
-}
-
 // oneLoginResult is what the python3-saml (OneLogin) SP extracted.
 type oneLoginResult struct {
 	NameID       string              `json:"nameid"`
