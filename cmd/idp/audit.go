@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -62,6 +63,14 @@ func auditAdmin(ctx context.Context, env *environment, st store.Store, c adminCh
 	}
 	if _, err := st.AppendAudit(ctx, e); err != nil {
 		fmt.Fprintf(env.stderr, "warning: the change was made but not recorded in the audit log: %v\n", err)
+		return
+	}
+	// The same event as a structured log line (IDP_LOG_FORMAT, IDP_LOG_LEVEL),
+	// like the server's, for log pipelines that collect CLI runs too.
+	if log, err := newLogger(env, envOr(env, "IDP_LOG_FORMAT", "auto"), envOr(env, "IDP_LOG_LEVEL", "info")); err == nil {
+		log.LogAttrs(ctx, slog.LevelInfo, "audit", slog.String("action", e.Action), slog.String("actor", e.Actor),
+			slog.String("user_id", e.UserID), slog.String("email", e.Email), slog.String("sp", e.SP),
+			slog.String("reason", e.Reason), slog.String("details", string(e.Details)))
 	}
 }
 

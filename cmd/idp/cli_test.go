@@ -126,7 +126,10 @@ func TestAdminCommands(t *testing.T) {
 	if strings.Contains(out, "$argon2id$") {
 		t.Fatal("users show prints the password hash")
 	}
-	e.cli("", "users", "disable", "--email", "ada@example.com")
+	// Admin changes are audited in the store and logged as structured JSON.
+	if out := e.cli("", "users", "disable", "--email", "ada@example.com"); !strings.Contains(out, `"msg":"audit","action":"admin.user.disable"`) {
+		t.Fatalf("users disable logged no audit line:\n%s", out)
+	}
 	if out := e.cli("", "users", "list"); !strings.Contains(out, "disabled") {
 		t.Fatalf("users list does not show the disabled user:\n%s", out)
 	}
