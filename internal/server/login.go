@@ -216,12 +216,8 @@ func (s *Server) upgradeHash(r *http.Request, u users.User, password string) err
 }
 
 func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
-	_, u, err := s.currentSession(r)
-	if errors.Is(err, errNoSession) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
+	_, u, ok := s.signedIn(w, r)
+	if !ok {
 		return
 	}
 	all, err := s.store.ListServiceProviders(r.Context())

@@ -255,12 +255,8 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 
 // mfaSetupPage shows the enrolment to a signed-in user (optional MFA).
 func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request) {
-	_, u, err := s.currentSession(r)
-	if errors.Is(err, errNoSession) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
+	_, u, ok := s.signedIn(w, r)
+	if !ok {
 		return
 	}
 	s.showEnrol(w, r, http.StatusOK, u, loginState{}, "")
@@ -349,12 +345,8 @@ func (s *Server) mfaContinue(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errBadState)
 		return
 	}
-	sess, u, err := s.currentSession(r)
-	if errors.Is(err, errNoSession) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
+	sess, u, ok := s.signedIn(w, r)
+	if !ok {
 		return
 	}
 	s.proceed(w, r, u, sess, st)

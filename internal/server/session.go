@@ -116,6 +116,22 @@ func (s *Server) currentSession(r *http.Request) (store.Session, users.User, err
 	return sess, u, nil
 }
 
+// signedIn returns the browser's session and user for a page that needs
+// one. Without a session it sends the browser to the login page; on any
+// other error it renders the error page; either way ok is false.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Session, u users.User, ok bool) {
+	sess, u, err := s.currentSession(r)
+	switch {
+	case errors.Is(err, errNoSession):
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return sess, u, false
+	case err != nil:
+		s.fail(w, r, err)
+		return sess, u, false
+	}
+	return sess, u, true
+}
+
 // startSession creates a session for u and sets its cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User) (store.Session, error) {
 	token := randomToken()
