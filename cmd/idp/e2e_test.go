@@ -81,6 +81,8 @@ type serveProc struct {
 	mu   *sync.Mutex
 	logb *bytes.Buffer
 	done chan int
+	// stop cancels the server's context, as SIGTERM does.
+	stop context.CancelFunc
 }
 
 // logs returns what the server has logged so far.
@@ -107,6 +109,7 @@ func (e *testEnv) launchServe(extra ...string) *serveProc {
 	addr := freeAddr(e.t)
 	p := &serveProc{base: "http://" + addr, mu: new(sync.Mutex), logb: new(bytes.Buffer), done: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
 	env, _, _ := e.env("")
 	env.stderr = lockedWriter{p.mu, p.logb}
 	args := append([]string{"serve", "--listen", addr, "--base-url", p.base, "--log-format", "json", "--hash-memory", "64"}, extra...)

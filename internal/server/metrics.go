@@ -25,6 +25,7 @@ type Metrics struct {
 	signIns   *prometheus.CounterVec
 	responses *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
+	inFlight  prometheus.Gauge
 }
 
 // NewMetrics registers the metrics. hasher exposes the password-hash
@@ -45,8 +46,12 @@ func NewMetrics(hasher *users.Hasher, pool func() PoolStats) *Metrics {
 			Help:    "HTTP request latency by route pattern, method and status code.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flexidp_http_requests_in_flight",
+			Help: "HTTP requests being handled now (the scrape itself included).",
+		}),
 	}
-	m.reg.MustRegister(m.signIns, m.responses, m.latency,
+	m.reg.MustRegister(m.signIns, m.responses, m.latency, m.inFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "flexidp_password_hash_queue_depth",
@@ -108,6 +113,8 @@ func (m *Metrics) observe(next http.Handler) http.Handler {
 			ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		}
 		start := time.Now()
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
 		next.ServeHTTP(ww, r)
 		route := "unmatched"
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
