@@ -70,6 +70,8 @@ type Server struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	secure bool
+	// stateKeys MACs the login state carried through the login forms.
+	stateKeys stateKeys
 }
 
 // New returns a Server.

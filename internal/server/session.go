@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -230,20 +229,6 @@ const (
 	mfaStateTTL   = 10 * time.Minute
 )
 
-func (s *Server) stateMAC(payload []byte) ([]byte, error) {
-	ks := s.idp.Keys()
-	if ks == nil {
-		return nil, errors.New("no signing key loaded")
-	}
-	key, err := stateKey(ks)
-	if err != nil {
-		return nil, err
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write(payload)
-	return m.Sum(nil), nil
-}
-
 func (s *Server) encodeState(st loginState) (string, error) {
 	ttl := loginStateTTL
 	if st.User != "" {
@@ -254,11 +239,11 @@ func (s *Server) encodeState(st loginState) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	mac, err := s.stateMAC(payload)
+	sig, err := s.stateKeys.sign(s.idp.Keys(), payload)
 	if err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac), nil
+	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 func (s *Server) decodeState(v string) (loginState, error) {
@@ -271,15 +256,13 @@ func (s *Server) decodeState(v string) (loginState, error) {
 		return st, errBadState
 	}
 	payload, err1 := base64.RawURLEncoding.DecodeString(p)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m)
+	sig, err2 := base64.RawURLEncoding.DecodeString(m)
 	if err1 != nil || err2 != nil {
 		return st, errBadState
 	}
-	want, err := s.stateMAC(payload)
-	if err != nil {
+	if ok, err := s.stateKeys.verify(s.idp.Keys(), payload, sig); err != nil {
 		return st, err
-	}
-	if !hmac.Equal(mac, want) {
+	} else if !ok {
 		return st, errBadState
 	}
 	if err := json.Unmarshal(payload, &st); err != nil || s.now().Unix() > st.Expires {
