@@ -6,10 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/xml"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,25 +26,7 @@ const benchACS = "https://login.flex.us1.twilio.com/login/callback?connection=JQ
 // and the Flex SP it answers.
 func benchIdP(b *testing.B) (*saml.IdP, sp.ServiceProvider, *rsa.PrivateKey) {
 	b.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "https://idp.example.com/saml/metadata"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		b.Fatal(err)
-	}
+	key, cert := selfSigned(b, "https://idp.example.com/saml/metadata", time.Now())
 	idp, err := saml.New(saml.Config{
 		EntityID: "https://idp.example.com/saml/metadata", SSOURL: "https://idp.example.com/saml/sso", SecureTransport: true,
 	})

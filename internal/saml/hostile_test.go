@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -43,17 +38,7 @@ var (
 func testKeys(tb testing.TB) *saml.KeySet {
 	tb.Helper()
 	keyOnce.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp.example.com"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		cert, _ := x509.ParseCertificate(der)
+		key, cert := selfSigned(tb, "idp.example.com", time.Now())
 		keySet = &saml.KeySet{ID: "k1", Signer: key, Certificate: cert}
 	})
 	return keySet

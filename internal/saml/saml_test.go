@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,17 +35,7 @@ var testSP = sp.ServiceProvider{Name: "flex", EntityID: "urn:flex:JQ0123456789ab
 
 func newTestIdP(t *testing.T, now time.Time) (*saml.IdP, *x509.Certificate) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "idp"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	key, cert := selfSigned(t, "idp", now)
 	idp, err := saml.New(saml.Config{EntityID: testEntity, SSOURL: testSSO, SecureTransport: true, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

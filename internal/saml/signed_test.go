@@ -1,14 +1,9 @@
 package saml_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,24 +21,14 @@ import (
 // signingSP is crewjam's SP with a key, signing its AuthnRequests.
 func signingSP(t *testing.T, now time.Time) (*crewjam.ServiceProvider, string) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "flex-sp"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	key, cert := selfSigned(t, "flex-sp", now)
 	acs, _ := url.Parse(testACS)
 	idpMD := &crewjam.EntityDescriptor{EntityID: testEntity, IDPSSODescriptors: []crewjam.IDPSSODescriptor{{
 		SingleSignOnServices: []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: testSSO}, {Binding: crewjam.HTTPPostBinding, Location: testSSO}},
 	}}}
 	return &crewjam.ServiceProvider{EntityID: testSP.EntityID, AcsURL: *acs, Key: key, Certificate: cert, IDPMetadata: idpMD,
 			SignatureMethod: dsig.RSASHA256SignatureMethod, AuthnNameIDFormat: crewjam.UnspecifiedNameIDFormat},
-		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
 }
 
 // signedRequest returns an AuthnRequest signed by csp, with the
