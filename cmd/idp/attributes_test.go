@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,11 +53,7 @@ func TestReleasedAttributesEndToEnd(t *testing.T) {
 		t.Fatalf("login: %d\n%s", status, body)
 	}
 	form := samlForm(t, body)
-	acs, _ := url.Parse(flexACS)
-	assertion, err := sp.ParseXMLResponse(form.xml, []string{reqID}, *acs)
-	if err != nil {
-		t.Fatalf("Response refused: %v", err)
-	}
+	assertion := flexAccepts(t, sp, form, reqID)
 	want := map[string][]string{
 		"email":                      {"agent@example.com"},
 		"full_name":                  {"Alex Agent"},
@@ -116,11 +111,7 @@ func TestPolicyPatternBAndAssignment(t *testing.T) {
 		t.Fatalf("assigned user: %d\n%s", status, body)
 	}
 	form := samlForm(t, body)
-	acs, _ := url.Parse(flexACS)
-	assertion, err := sp.ParseXMLResponse(form.xml, []string{reqID}, *acs)
-	if err != nil {
-		t.Fatalf("Response refused: %v", err)
-	}
+	assertion := flexAccepts(t, sp, form, reqID)
 	attrs := attrValues(assertion)
 	if _, ok := attrs["team"]; ok {
 		t.Error("team released despite withhold")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -98,11 +97,7 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Fatalf("login: %d\n%s", status, body)
 	}
 	form := samlForm(t, body)
-	acs, _ := url.Parse(flexACS)
-	assertion, err := sp.ParseXMLResponse(form.xml, []string{reqID}, *acs)
-	if err != nil {
-		t.Fatalf("Response refused: %v", err)
-	}
+	assertion := flexAccepts(t, sp, form, reqID)
 	attrs := attrValues(assertion)
 	if attrs["channel.chat.capacity"][0] != "3" || attrs["team"][0] != "Sales" || attrs["roles"][0] != "agent" {
 		t.Fatalf("demo user attributes = %v", attrs)

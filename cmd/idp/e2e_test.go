@@ -260,6 +260,21 @@ func flexTestSP(t *testing.T, base string) *crewjam.ServiceProvider {
 		AuthnNameIDFormat: crewjam.UnspecifiedNameIDFormat}
 }
 
+// flexAccepts checks a posted Response as Flex would, with crewjam's SP:
+// it must go to the SP's registered ACS URL and answer one of reqIDs (none:
+// an unsolicited Response). It returns the assertion.
+func flexAccepts(t *testing.T, sp *crewjam.ServiceProvider, form postedForm, reqIDs ...string) *crewjam.Assertion {
+	t.Helper()
+	if form.action != sp.AcsURL.String() {
+		t.Fatalf("the Response is posted to %q, not the registered ACS %q", form.action, sp.AcsURL.String())
+	}
+	assertion, err := sp.ParseXMLResponse(form.xml, reqIDs, sp.AcsURL)
+	if err != nil {
+		t.Fatalf("the SP refuses the Response: %v\n%s", err, form.xml)
+	}
+	return assertion
+}
+
 // authnRedirect builds an HTTP-Redirect AuthnRequest URL; it returns the
 // URL and the request ID.
 func authnRedirect(t *testing.T, sp *crewjam.ServiceProvider, relay string, edit func(*crewjam.AuthnRequest)) (string, string) {

@@ -65,11 +65,7 @@ func TestSignInEndToEnd(t *testing.T) {
 	if form.relayState != "flex-relay-42" {
 		t.Fatalf("RelayState = %q, want it echoed", form.relayState)
 	}
-	acs, _ := url.Parse(flexACS)
-	assertion, err := sp.ParseXMLResponse(form.xml, []string{reqID}, *acs)
-	if err != nil {
-		t.Fatalf("crewjam SP refuses the Response: %v\n%s", err, form.xml)
-	}
+	assertion := flexAccepts(t, sp, form, reqID)
 	if got := assertion.Subject.NameID.Value; got != "Sam.Supervisor@Example.com" {
 		t.Errorf("NameID = %q", got)
 	}
@@ -102,10 +98,7 @@ func TestSignInEndToEnd(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("second SSO: status %d\n%s", status, body)
 	}
-	form2 := samlForm(t, body)
-	if _, err := sp.ParseXMLResponse(form2.xml, []string{reqID2}, *acs); err != nil {
-		t.Fatalf("second Response refused: %v", err)
-	}
+	flexAccepts(t, sp, samlForm(t, body), reqID2)
 	if strings.Contains(body, `name="RelayState"`) {
 		t.Error("an empty RelayState must not be posted")
 	}
@@ -231,11 +224,7 @@ func TestIdPInitiatedAndLauncher(t *testing.T) {
 	if form.relayState != "https://flex.twilio.com/dancing-owl-1234" {
 		t.Fatalf("RelayState = %q, want the Default Redirect URL", form.relayState)
 	}
-	acs, _ := url.Parse(flexACS)
-	assertion, err := sp.ParseXMLResponse(form.xml, nil, *acs)
-	if err != nil {
-		t.Fatalf("crewjam SP refuses the unsolicited Response: %v", err)
-	}
+	assertion := flexAccepts(t, sp, form)
 	attrs := attrValues(assertion)
 	if got := attrs["full_name"]; len(got) != 1 || got[0] != "Alex Agent" {
 		t.Errorf("full_name = %q, want given+family name", got)
@@ -433,10 +422,7 @@ func TestPostBindingAndHashUpgrade(t *testing.T) {
 		t.Fatalf("login: %d\n%s", status, body)
 	}
 	form := samlForm(t, body)
-	acs, _ := url.Parse(flexACS)
-	if _, err := sp.ParseXMLResponse(form.xml, []string{req.ID}, *acs); err != nil {
-		t.Fatalf("Response refused: %v", err)
-	}
+	flexAccepts(t, sp, form, req.ID)
 	if form.relayState != "post-relay" {
 		t.Errorf("RelayState = %q", form.relayState)
 	}
