@@ -46,8 +46,7 @@ func TestReleasedAttributesEndToEnd(t *testing.T) {
 	base := e.startServe()
 	sp := flexTestSP(t, base)
 	b := newBrowser(t)
-	redirect, reqID := authnRedirect(t, sp, "", nil)
-	_, page := b.get(redirect)
+	page, reqID := b.startSignIn(sp)
 	status, body := b.login(base, page, "agent@example.com", password)
 	if status != http.StatusOK {
 		t.Fatalf("login: %d\n%s", status, body)
@@ -96,8 +95,7 @@ func TestPolicyPatternBAndAssignment(t *testing.T) {
 	base := e.startServe()
 	sp := flexTestSP(t, base)
 	b := newBrowser(t)
-	redirect, _ := authnRedirect(t, sp, "", nil)
-	_, page := b.get(redirect)
+	page, _ := b.startSignIn(sp)
 	status, body := b.login(base, page, "sam.supervisor@example.com", password)
 	if status != http.StatusForbidden || strings.Contains(body, "SAMLResponse") {
 		t.Fatalf("unassigned user: status %d, want 403 without a Response\n%s", status, body)

@@ -89,8 +89,7 @@ func TestDevEndToEnd(t *testing.T) {
 
 	sp := flexTestSP(t, dev.base)
 	b := newBrowser(t)
-	redirect, reqID := authnRedirect(t, sp, "", nil)
-	_, page := b.get(redirect)
+	page, reqID := b.startSignIn(sp)
 	mustContain(t, page, "Development IdP")
 	status, body := b.login(dev.base, page, "team-agent@example.com", pw)
 	if status != http.StatusOK {

@@ -209,6 +209,16 @@ func hiddenFields(body string) map[string]string {
 	return m
 }
 
+// startSignIn follows a fresh AuthnRequest from sp to the IdP, as Flex
+// redirects the browser, and returns the page shown (the login form, or a
+// Response with a session) and the request ID.
+func (b *browser) startSignIn(sp *crewjam.ServiceProvider) (page, reqID string) {
+	b.t.Helper()
+	redirect, reqID := authnRedirect(b.t, sp, "", nil)
+	_, page = b.get(redirect)
+	return page, reqID
+}
+
 // login submits the login form shown in body.
 func (b *browser) login(base, body, email, pw string) (int, string) {
 	b.t.Helper()

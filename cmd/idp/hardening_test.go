@@ -194,8 +194,7 @@ func TestMFAEndToEnd(t *testing.T) {
 	signIn := func(c string) (int, string) {
 		t.Helper()
 		b := newBrowser(t)
-		redirect, _ := authnRedirect(t, sp, "", nil)
-		_, page := b.get(redirect)
+		page, _ := b.startSignIn(sp)
 		status, body := b.login(base, page, "root@example.com", password)
 		wantStatus(t, "password", status, http.StatusOK, body)
 		mustContain(t, body, "Two-step verification", `name="code"`)
@@ -372,8 +371,7 @@ func TestSingleLogout(t *testing.T) {
 
 	signIn := func(b *browser) string {
 		t.Helper()
-		redirect, reqID := authnRedirect(t, sp, "", nil)
-		_, page := b.get(redirect)
+		page, reqID := b.startSignIn(sp)
 		_, body := b.login(base, page, "agent@example.com", password)
 		return flexAccepts(t, sp, samlForm(t, body), reqID).AuthnStatements[0].SessionIndex
 	}
@@ -480,8 +478,7 @@ func TestSharedAddressShiftStart(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			b := newBrowser(t)
-			redirect, _ := authnRedirect(t, sp, "", nil)
-			_, page := b.get(redirect)
+			page, _ := b.startSignIn(sp)
 			statuses[i], _ = b.login(base, page, fmt.Sprintf("shift%02d@example.com", i), password)
 		}()
 	}
@@ -494,8 +491,7 @@ func TestSharedAddressShiftStart(t *testing.T) {
 
 	// Three failures from the address (on three accounts) start its back-off.
 	b := newBrowser(t)
-	redirect, _ := authnRedirect(t, sp, "", nil)
-	_, page := b.get(redirect)
+	page, _ := b.startSignIn(sp)
 	for i := range 3 {
 		if st, _ := b.login(base, page, fmt.Sprintf("shift%02d@example.com", i), "wrong password!"); st != http.StatusUnauthorized {
 			t.Fatalf("failure %d: status %d, want 401", i, st)

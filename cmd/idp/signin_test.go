@@ -319,8 +319,7 @@ func TestBadInputClearAnswers(t *testing.T) {
 
 	t.Run("wrong password and unknown email look the same", func(t *testing.T) {
 		b := newBrowser(t)
-		redirect, _ := authnRedirect(t, sp, "", nil)
-		_, page := b.get(redirect)
+		page, _ := b.startSignIn(sp)
 		s1, wrong := b.login(base, page, "agent@example.com", "not the password")
 		s2, unknown := b.login(base, page, "nobody@example.com", "not the password")
 		if s1 != http.StatusUnauthorized || s2 != http.StatusUnauthorized {
@@ -334,8 +333,7 @@ func TestBadInputClearAnswers(t *testing.T) {
 	})
 	t.Run("disabled user", func(t *testing.T) {
 		b := newBrowser(t)
-		redirect, _ := authnRedirect(t, sp, "", nil)
-		_, page := b.get(redirect)
+		page, _ := b.startSignIn(sp)
 		status, body := b.login(base, page, "gone@example.com", password)
 		if status != http.StatusForbidden {
 			t.Fatalf("status %d\n%s", status, body)
@@ -347,8 +345,7 @@ func TestBadInputClearAnswers(t *testing.T) {
 	})
 	t.Run("user without a role", func(t *testing.T) {
 		b := newBrowser(t)
-		redirect, _ := authnRedirect(t, sp, "", nil)
-		_, page := b.get(redirect)
+		page, _ := b.startSignIn(sp)
 		status, body := b.login(base, page, "norole@example.com", password)
 		if status != http.StatusForbidden || strings.Contains(body, "SAMLResponse") {
 			t.Fatalf("status %d (want 403, no Response)\n%s", status, body)
@@ -357,8 +354,7 @@ func TestBadInputClearAnswers(t *testing.T) {
 	})
 	t.Run("login form without CSRF token", func(t *testing.T) {
 		b := newBrowser(t)
-		redirect, _ := authnRedirect(t, sp, "", nil)
-		_, page := b.get(redirect)
+		page, _ := b.startSignIn(sp)
 		f := hiddenFields(page)
 		status, _ := b.post(base+"/login", url.Values{"state": {f["state"]}, "email": {"agent@example.com"}, "password": {password}})
 		if status != http.StatusForbidden {
@@ -370,8 +366,7 @@ func TestBadInputClearAnswers(t *testing.T) {
 	})
 	t.Run("tampered login state", func(t *testing.T) {
 		b := newBrowser(t)
-		redirect, _ := authnRedirect(t, sp, "", nil)
-		_, page := b.get(redirect)
+		page, _ := b.startSignIn(sp)
 		f := hiddenFields(page)
 		status, body := b.post(base+"/login", url.Values{"csrf": {f["csrf"]}, "state": {f["state"] + "x"}, "email": {"agent@example.com"}, "password": {password}})
 		if status != http.StatusBadRequest {
