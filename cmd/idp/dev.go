@@ -23,19 +23,19 @@ import (
 // devUser is a demo user seeded by `idp dev`.
 type devUser struct {
 	email, name, roles, team string
-	attrs                    map[string]string
+	attrs                    []string // name, value pairs
 }
 
 var devUsers = []devUser{
 	{email: "admin@example.com", name: "Ada Admin", roles: "admin"},
 	{email: "supervisor@example.com", name: "Sam Supervisor", roles: "supervisor,agent", team: "Sales"},
 	{email: "agent@example.com", name: "Alex Agent", roles: "agent"},
-	{email: "team-agent@example.com", name: "Tina Teamagent", roles: "agent", team: "Sales", attrs: map[string]string{
-		"channel.chat.capacity":      "3",
-		"channel.voice.availability": "true",
-		"department":                 "Sales",
-		"location":                   "London",
-		"languages.stringarray":      "en,de",
+	{email: "team-agent@example.com", name: "Tina Teamagent", roles: "agent", team: "Sales", attrs: []string{
+		"channel.chat.capacity", "3",
+		"channel.voice.availability", "true",
+		"department", "Sales",
+		"location", "London",
+		"languages.stringarray", "en,de",
 	}},
 }
 
@@ -138,14 +138,11 @@ func seedDev(ctx context.Context, env *environment, st store.Store, data, acs, a
 		if err != nil {
 			return "", err
 		}
-		u := users.User{ID: newUserID(), Email: d.email, FullName: d.name, Roles: roles, Team: d.team, Attributes: attributes.Set{}}
-		for n, raw := range d.attrs {
-			v, err := attributes.Parse(n, raw)
-			if err != nil {
-				return "", err
-			}
-			u.Attributes[n] = v
+		attrs, err := attributes.SetOf(d.attrs...)
+		if err != nil {
+			return "", err
 		}
+		u := users.User{ID: newUserID(), Email: d.email, FullName: d.name, Roles: roles, Team: d.team, Attributes: attrs}
 		if u.PasswordHash, err = hasher.Hash(ctx, password); err != nil {
 			return "", err
 		}

@@ -40,13 +40,9 @@ func sampleFile(name string) string {
 
 func mustAttrs(t *testing.T, pairs ...string) attributes.Set {
 	t.Helper()
-	s := attributes.Set{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		v, err := attributes.Parse(pairs[i], pairs[i+1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		s[pairs[i]] = v
+	s, err := attributes.SetOf(pairs...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return s
 }

@@ -91,3 +91,20 @@ func (s *Set) UnmarshalJSON(data []byte) error {
 	*s = out
 	return nil
 }
+
+// SetOf builds a Set from name, raw value pairs, parsing each value with
+// Parse; an odd trailing name is an error.
+func SetOf(pairs ...string) (Set, error) {
+	if len(pairs)%2 != 0 {
+		return nil, fmt.Errorf("attributes.SetOf: name %q has no value", pairs[len(pairs)-1])
+	}
+	s := make(Set, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		v, err := Parse(pairs[i], pairs[i+1])
+		if err != nil {
+			return nil, err
+		}
+		s[pairs[i]] = v
+	}
+	return s, nil
+}

@@ -35,13 +35,9 @@ func attrs(t *testing.T, pairs ...string) attributes.Set { return attrsB(t, pair
 
 func attrsB(t testing.TB, pairs ...string) attributes.Set {
 	t.Helper()
-	s := attributes.Set{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		v, err := attributes.Parse(pairs[i], pairs[i+1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		s[pairs[i]] = v
+	s, err := attributes.SetOf(pairs...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return s
 }

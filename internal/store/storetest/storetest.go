@@ -165,13 +165,9 @@ func equal(a, b reflect.Value) bool {
 // attrs builds a Set from name, raw value pairs with attributes.Parse.
 func attrs(t *testing.T, pairs ...string) attributes.Set {
 	t.Helper()
-	set := attributes.Set{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		v, err := attributes.Parse(pairs[i], pairs[i+1])
-		if err != nil {
-			t.Fatalf("attributes.Parse(%q, %q): %v", pairs[i], pairs[i+1], err)
-		}
-		set[pairs[i]] = v
+	set, err := attributes.SetOf(pairs...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return set
 }
