@@ -35,7 +35,7 @@ type spSettings struct {
 	defaultRedirect, release, withhold, static, rolesFormat, nameID, defaultRoles string
 	signingCert                                                                   string
 	sessionNotOnOrAfter                                                           time.Duration
-	assignmentRequired                                                            bool
+	assignmentRequired, requireSigned                                             bool
 }
 
 func (o *spSettings) register(fs *flag.FlagSet) {
@@ -50,6 +50,7 @@ func (o *spSettings) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.sessionNotOnOrAfter, "session-not-on-or-after", 0, "send SessionNotOnOrAfter = sign-in + this (≥ 1h; default: not sent, as Flex recommends)")
 	fs.StringVar(&o.signingCert, "signing-cert", "", "PEM file of the certificate(s) the SP signs AuthnRequests/LogoutRequests with; signed requests must then verify ('' to clear)")
 	fs.BoolVar(&o.assignmentRequired, "assignment-required", false, "only users assigned to this SP may enter it")
+	fs.BoolVar(&o.requireSigned, "require-signed-requests", true, "with --signing-cert registered, refuse unsigned AuthnRequests/LogoutRequests (default); =false accepts unsigned ones and checks only signatures that are present")
 }
 
 // apply copies the set flags onto s.
@@ -109,7 +110,25 @@ func (o *spSettings) apply(s *sp.ServiceProvider, set map[string]bool) error {
 	if set["assignment-required"] {
 		s.AssignmentRequired = o.assignmentRequired
 	}
+	if set["require-signed-requests"] {
+		s.AllowUnsignedRequests = !o.requireSigned
+	}
 	return nil
+}
+
+// signedRequestsNote says what the SP's request-signing settings mean,
+// after a change that touched them.
+func signedRequestsNote(s sp.ServiceProvider, set map[string]bool) string {
+	if !set["signing-cert"] && !set["require-signed-requests"] {
+		return ""
+	}
+	switch {
+	case len(s.SigningCertificates()) == 0:
+		return "no signing certificate registered: signatures on " + s.Name + "'s requests are not checked (--signing-cert FILE to require them)"
+	case s.AllowUnsignedRequests:
+		return "warning: " + s.Name + " may now send UNSIGNED AuthnRequests and LogoutRequests: anyone can start a sign-in or a logout in its name; only a signature that is present is checked (--require-signed-requests to require them again)"
+	}
+	return "every AuthnRequest and LogoutRequest from " + s.Name + " must now be signed with its registered certificate; unsigned ones are refused"
 }
 
 func splitList(s, sep string) []string {
@@ -336,6 +355,9 @@ func runSPSet(ctx context.Context, env *environment, args []string) error {
 	}
 	auditAdmin(ctx, env, st, adminChange{action: "sp.set", sp: name, before: spView(before), after: spView(after)})
 	fmt.Fprintf(env.stdout, "updated service provider %s\n", name)
+	if note := signedRequestsNote(after, set); note != "" {
+		fmt.Fprintln(env.stdout, note)
+	}
 	return nil
 }
 
@@ -414,5 +436,8 @@ func signingCertsSummary(s sp.ServiceProvider) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s (expires %s)", c.Subject.CommonName, c.NotAfter.UTC().Format("2006-01-02")))
 	}
-	return strings.Join(parts, "; ")
+	if s.AllowUnsignedRequests {
+		return strings.Join(parts, "; ") + "; unsigned requests accepted (--require-signed-requests=false)"
+	}
+	return strings.Join(parts, "; ") + "; every request must be signed with one"
 }

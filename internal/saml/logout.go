@@ -96,10 +96,16 @@ func (i *IdP) ParseLogoutRequest(r *http.Request, lookup Lookup) (*LogoutRequest
 	if lr.IssueInstant.Add(-crewjam.MaxClockSkew).After(now) {
 		return nil, found, &RequestError{Reason: "The LogoutRequest is dated in the future; check the clocks of flexidp and the service provider."}
 	}
-	if len(s.SigningCertificates()) > 0 {
+	if s.RequiresSignedRequests() {
+		if err := checkSigned(r, m, s, "LogoutRequest"); err != nil {
+			return nil, found, err
+		}
+	}
+	if len(s.SigningCertificates()) > 0 && (s.RequiresSignedRequests() || signaturePresent(r, m)) {
 		// The SP registered its signing certificate: the request must be
-		// signed with it. crewjam checks the signature (query string or
-		// enveloped) and reads the request again from what it covers.
+		// signed with it (or, if it may send unsigned requests, a signature
+		// it sends must verify). crewjam checks the signature (query string
+		// or enveloped) and reads the request again from what it covers.
 		signed, err := i.verifyLogoutSignature(r, s)
 		if err != nil {
 			return nil, found, err

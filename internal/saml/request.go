@@ -128,6 +128,13 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 		err = req.Validate()
 		unverified = true
 	}
+	if found.Name != "" && found.RequiresSignedRequests() {
+		// Checked whatever crewjam said, so that an unsigned or re-wrapped
+		// request gets this sentence rather than a parsing detail.
+		if serr := checkSigned(r, msg, found, "sign-in request"); serr != nil {
+			return nil, found, serr
+		}
+	}
 	if err != nil {
 		if lookupErr != nil {
 			return nil, found, fmt.Errorf("%w: %w", ErrLookup, lookupErr)
@@ -180,12 +187,16 @@ func entityDescriptor(s sp.ServiceProvider) *crewjam.EntityDescriptor {
 		isDefault := n == 0
 		acs[n] = crewjam.IndexedEndpoint{Binding: crewjam.HTTPPostBinding, Location: u, Index: n, IsDefault: &isDefault}
 	}
+	// AuthnRequestsSigned makes crewjam refuse an unsigned request too
+	// (checkSigned refuses it first, with a clearer sentence).
+	signed := s.RequiresSignedRequests()
 	ed := &crewjam.EntityDescriptor{
 		EntityID: s.EntityID,
 		SPSSODescriptors: []crewjam.SPSSODescriptor{{
 			SSODescriptor: crewjam.SSODescriptor{RoleDescriptor: crewjam.RoleDescriptor{
 				ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
 			}},
+			AuthnRequestsSigned:       &signed,
 			AssertionConsumerServices: acs,
 		}},
 	}
@@ -262,6 +273,8 @@ func classify(err error) error {
 	case errors.Is(err, crewjam.ErrMalformedMessage):
 		msg := err.Error()
 		switch {
+		case strings.Contains(msg, "SigAlg and Signature"):
+			reason = "The sign-in request's signature is incomplete: the SigAlg and Signature parameters must be sent together."
 		case strings.Contains(msg, "decode"):
 			reason = "The SAMLRequest parameter is not valid base64."
 		case strings.Contains(msg, "decompress"):

@@ -36,11 +36,17 @@ type ServiceProvider struct {
 	// anywhere else.
 	SLOURL string
 	// SigningCertificatePEM holds the PEM certificates the SP signs its
-	// AuthnRequests (and LogoutRequests) with. When set, a signed request
-	// must verify with one of them. When empty, a signature is ignored: an
+	// AuthnRequests (and LogoutRequests) with. When set, every request must
+	// carry a signature that verifies with one of them (unless
+	// AllowUnsignedRequests). When empty, a signature is ignored: an
 	// unsigned request would be accepted anyway, and Responses only ever go
 	// to the registered ACS URLs.
 	SigningCertificatePEM string
+	// AllowUnsignedRequests turns off "require signed requests" for an SP
+	// with a registered certificate: unsigned requests are then accepted,
+	// and only a signature that is present is checked. The zero value, the
+	// default, requires signed requests once a certificate is registered.
+	AllowUnsignedRequests bool
 	// AssignmentRequired limits sign-in to users assigned to this SP.
 	AssignmentRequired bool
 	// Policy says which attributes the SP receives and how.
@@ -66,4 +72,11 @@ func (s *ServiceProvider) SigningCertificates() [][]byte {
 			}
 		}
 	}
+}
+
+// RequiresSignedRequests reports whether every AuthnRequest and
+// LogoutRequest of the SP must be signed with one of its registered
+// certificates: it has one, and AllowUnsignedRequests is not set.
+func (s *ServiceProvider) RequiresSignedRequests() bool {
+	return !s.AllowUnsignedRequests && len(s.SigningCertificates()) > 0
 }

@@ -15,7 +15,7 @@ var spRecord = (&record[sp.ServiceProvider]{
 	noun:  "service provider",
 	table: "service_providers",
 	cols: []string{"name", "entity_id", "acs_urls", "default_redirect_url", "session_not_on_or_after",
-		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem"},
+		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem", "allow_unsigned_requests"},
 	order:   `name COLLATE "C"`,
 	key:     func(p *sp.ServiceProvider) *string { return &p.Name },
 	created: func(p *sp.ServiceProvider) *time.Time { return &p.CreatedAt },
@@ -26,13 +26,13 @@ var spRecord = (&record[sp.ServiceProvider]{
 			return nil, fmt.Errorf("encode policy: %w", err)
 		}
 		return []any{p.Name, p.EntityID, orEmpty(p.ACSURLs), p.DefaultRedirectURL, int64(p.SessionNotOnOrAfter),
-			p.AssignmentRequired, policy, ts(p.CreatedAt), ts(p.UpdatedAt), p.SLOURL, p.SigningCertificatePEM}, nil
+			p.AssignmentRequired, policy, ts(p.CreatedAt), ts(p.UpdatedAt), p.SLOURL, p.SigningCertificatePEM, p.AllowUnsignedRequests}, nil
 	},
 	scan: func(row pgx.CollectableRow) (sp.ServiceProvider, error) {
 		var p sp.ServiceProvider
 		var policy []byte
 		err := row.Scan(&p.Name, &p.EntityID, &p.ACSURLs, &p.DefaultRedirectURL, &p.SessionNotOnOrAfter,
-			&p.AssignmentRequired, &policy, &p.CreatedAt, &p.UpdatedAt, &p.SLOURL, &p.SigningCertificatePEM)
+			&p.AssignmentRequired, &policy, &p.CreatedAt, &p.UpdatedAt, &p.SLOURL, &p.SigningCertificatePEM, &p.AllowUnsignedRequests)
 		if err != nil {
 			return p, err
 		}

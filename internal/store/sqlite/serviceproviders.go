@@ -11,7 +11,7 @@ var spRecord = (&record[sp.ServiceProvider]{
 	noun:  "service provider",
 	table: "service_providers",
 	cols: []string{"name", "entity_id", "acs_urls", "default_redirect_url", "session_not_on_or_after",
-		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem"},
+		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem", "allow_unsigned_requests"},
 	order:   "name",
 	key:     func(p *sp.ServiceProvider) *string { return &p.Name },
 	created: func(p *sp.ServiceProvider) *time.Time { return &p.CreatedAt },
@@ -26,7 +26,7 @@ var spRecord = (&record[sp.ServiceProvider]{
 			return nil, err
 		}
 		return []any{p.Name, p.EntityID, acs, p.DefaultRedirectURL, int64(p.SessionNotOnOrAfter),
-			p.AssignmentRequired, policy, micros(p.CreatedAt), micros(p.UpdatedAt), p.SLOURL, p.SigningCertificatePEM}, nil
+			p.AssignmentRequired, policy, micros(p.CreatedAt), micros(p.UpdatedAt), p.SLOURL, p.SigningCertificatePEM, p.AllowUnsignedRequests}, nil
 	},
 	scan: func(sc scanner) (sp.ServiceProvider, error) {
 		var (
@@ -35,7 +35,7 @@ var spRecord = (&record[sp.ServiceProvider]{
 			snooa, created, updated int64
 		)
 		err := sc.Scan(&p.Name, &p.EntityID, &acs, &p.DefaultRedirectURL, &snooa,
-			&p.AssignmentRequired, &policy, &created, &updated, &p.SLOURL, &p.SigningCertificatePEM)
+			&p.AssignmentRequired, &policy, &created, &updated, &p.SLOURL, &p.SigningCertificatePEM, &p.AllowUnsignedRequests)
 		if err != nil {
 			return sp.ServiceProvider{}, err
 		}

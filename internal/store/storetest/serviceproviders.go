@@ -23,6 +23,7 @@ func newSP(t *testing.T, name, entityID string) sp.ServiceProvider {
 		SLOURL:             "https://sp.example.com/" + name + "/slo",
 		// The store keeps the bundle as opaque text.
 		SigningCertificatePEM: "-----BEGIN CERTIFICATE-----\nMIIB" + name + "\n-----END CERTIFICATE-----\n",
+		AllowUnsignedRequests: true, // not the zero value, so a lost column shows
 		SessionNotOnOrAfter:   8*time.Hour + 30*time.Second,
 		AssignmentRequired:    true,
 		Policy: attributes.Policy{
@@ -80,6 +81,7 @@ func testServiceProviderCRUD(t *testing.T, s store.Store) {
 		p.ACSURLs = p.ACSURLs[:1]
 		p.SessionNotOnOrAfter = 0
 		p.AssignmentRequired = false
+		p.AllowUnsignedRequests = false
 		p.Policy = attributes.Policy{Release: []string{"department"}}
 		return p, nil
 	})
@@ -93,6 +95,7 @@ func testServiceProviderCRUD(t *testing.T, s store.Store) {
 	noErr(t, err, "GetServiceProviderByEntityID after update")
 	same(t, "UpdateServiceProvider result vs stored", got, updated)
 	same(t, "policy after update", got.Policy, attributes.Policy{Release: []string{"department"}})
+	same(t, "AllowUnsignedRequests after update", got.AllowUnsignedRequests, false)
 	_, err = s.GetServiceProviderByEntityID(ctx, p.EntityID)
 	wantErr(t, err, store.ErrNotFound, "GetServiceProviderByEntityID of the old entity ID")
 
