@@ -42,6 +42,13 @@ type Request struct {
 	IsPassive bool `json:"is_passive,omitempty"`
 	// NameIDFormat is the format the SP asked for in NameIDPolicy, if any.
 	NameIDFormat string `json:"name_id_format,omitempty"`
+	// AuthnContextClassRef is the authentication context class the
+	// Assertion states: the one that satisfies the request's
+	// RequestedAuthnContext (see authnContext), or "" for the default.
+	AuthnContextClassRef string `json:"authn_context,omitempty"`
+	// Subject is the principal the request names in its <Subject>, if
+	// any; the Response must be about that user or be an error.
+	Subject *Subject `json:"subject,omitempty"`
 	// UnverifiedSignature is true when the request was signed but the SP
 	// has no registered signing certificate, so the signature was ignored
 	// (see sp.ServiceProvider.SigningCertificatePEM).
@@ -141,9 +148,6 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 		}
 		return nil, found, classify(err)
 	}
-	if req.ACSEndpoint.Binding != crewjam.HTTPPostBinding {
-		return nil, found, &RequestError{Reason: "The request asks for a response binding other than HTTP-POST, which is the only one flexidp sends."}
-	}
 	out := &Request{
 		ID:           req.Request.ID,
 		SP:           found.Name,
@@ -157,6 +161,21 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 	}
 	if p := req.Request.NameIDPolicy; p != nil && p.Format != nil && *p.Format != unspecifiedNameID {
 		out.NameIDFormat = *p.Format
+	}
+	// From here the request is genuine and its ACS URL registered: what
+	// flexidp cannot do is answered with a signed error Response there.
+	if b := req.Request.ProtocolBinding; b != "" && b != crewjam.HTTPPostBinding {
+		// crewjam chose the registered (HTTP-POST) endpoint at the URL the
+		// request names, or the default one: the SP can be told.
+		return out, found, &StatusError{Status: StatusResponder, Second: statusUnsupportedBinding,
+			Message: "flexidp sends Responses with the HTTP-POST binding only, not " + b}
+	}
+	var serr *StatusError
+	if out.AuthnContextClassRef, serr = i.authnContext(req.Request.RequestedAuthnContext); serr != nil {
+		return out, found, serr
+	}
+	if out.Subject, serr = requestSubject(req.Request.Subject); serr != nil {
+		return out, found, serr
 	}
 	return out, found, nil
 }
@@ -289,7 +308,7 @@ func classify(err error) error {
 // nameIDFormat chooses the NameID format for a response: the SP policy's,
 // unless the request asked for a specific, different one, which is an
 // InvalidNameIDPolicy error.
-func nameIDFormat(req *Request, released attributes.Released) error {
+func nameIDFormat(req *Request, released attributes.Released) *StatusError {
 	if req == nil || req.NameIDFormat == "" || req.NameIDFormat == released.NameIDFormat {
 		return nil
 	}

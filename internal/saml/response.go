@@ -74,12 +74,16 @@ func NoPassive() *StatusError {
 // result is a signed error Response (InvalidNameIDPolicy) and a
 // *StatusError is returned alongside it.
 func (i *IdP) Respond(req *Request, s sp.ServiceProvider, rel attributes.Released, g Grant) (*Response, error) {
-	if err := nameIDFormat(req, rel); err != nil {
-		resp, rerr := i.RespondError(req, s, err.(*StatusError))
+	se := nameIDFormat(req, rel)
+	if se == nil {
+		se = i.subjectMismatch(req, s, rel)
+	}
+	if se != nil {
+		resp, rerr := i.RespondError(req, s, se)
 		if rerr != nil {
 			return nil, rerr
 		}
-		return resp, err
+		return resp, se
 	}
 	if s.SessionNotOnOrAfter != 0 && s.SessionNotOnOrAfter < MinSessionNotOnOrAfter {
 		return nil, fmt.Errorf("service provider %s: SessionNotOnOrAfter %s is below the %s Flex needs", s.Name, s.SessionNotOnOrAfter, MinSessionNotOnOrAfter)
@@ -92,7 +96,7 @@ func (i *IdP) Respond(req *Request, s sp.ServiceProvider, rel attributes.Release
 	if err != nil {
 		return nil, err
 	}
-	preq.Assertion = i.assertion(assertionID, preq, s, rel, g)
+	preq.Assertion = i.assertion(assertionID, req, preq, s, rel, g)
 	if err := preq.MakeResponse(); err != nil {
 		return nil, fmt.Errorf("sign response: %w", err)
 	}
@@ -158,7 +162,7 @@ func (i *IdP) newResponse(req *Request, s sp.ServiceProvider) (*crewjam.IdpAuthn
 // NotOnOrAfter, InResponseTo when solicited, no NotBefore), Conditions with
 // the SP's Audience, one AuthnStatement with a SessionIndex, and the
 // released attributes.
-func (i *IdP) assertion(id string, preq *crewjam.IdpAuthnRequest, s sp.ServiceProvider, rel attributes.Released, g Grant) *crewjam.Assertion {
+func (i *IdP) assertion(id string, req *Request, preq *crewjam.IdpAuthnRequest, s sp.ServiceProvider, rel attributes.Released, g Grant) *crewjam.Assertion {
 	now := preq.Now
 	notOnOrAfter := now.Add(i.cfg.Validity)
 	nameID := &crewjam.NameID{Format: rel.NameIDFormat, Value: rel.NameID}
@@ -167,13 +171,14 @@ func (i *IdP) assertion(id string, preq *crewjam.IdpAuthnRequest, s sp.ServicePr
 		nameID.NameQualifier = i.cfg.EntityID
 		nameID.SPNameQualifier = s.EntityID
 	}
+	class := i.authnClasses()[0]
+	if req != nil && req.AuthnContextClassRef != "" {
+		class = req.AuthnContextClassRef
+	}
 	authn := crewjam.AuthnStatement{
 		AuthnInstant: g.AuthnInstant.UTC(),
 		SessionIndex: g.SessionIndex,
-		AuthnContext: crewjam.AuthnContext{AuthnContextClassRef: &crewjam.AuthnContextClassRef{Value: passwordClass}},
-	}
-	if i.cfg.SecureTransport {
-		authn.AuthnContext.AuthnContextClassRef.Value = passwordProtectedTran
+		AuthnContext: crewjam.AuthnContext{AuthnContextClassRef: &crewjam.AuthnContextClassRef{Value: class}},
 	}
 	if s.SessionNotOnOrAfter != 0 {
 		end := g.AuthnInstant.UTC().Add(s.SessionNotOnOrAfter)
@@ -258,7 +263,7 @@ func (i *IdP) PreviewAssertion(s sp.ServiceProvider, rel attributes.Released, g 
 		return nil, err
 	}
 	doc := etree.NewDocument()
-	doc.SetRoot(i.assertion(id, preq, s, rel, g).Element())
+	doc.SetRoot(i.assertion(id, nil, preq, s, rel, g).Element())
 	doc.Indent(2)
 	return doc.WriteToBytes()
 }

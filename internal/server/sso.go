@@ -51,7 +51,15 @@ func (s *Server) lookupSP(ctx context.Context, entityID string) (sp.ServiceProvi
 // sso is the SP-initiated entry point (HTTP-Redirect or HTTP-POST).
 func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 	req, provider, err := s.idp.ParseRequest(r, s.lookupSP)
-	if err != nil {
+	var se *saml.StatusError
+	if errors.As(err, &se) && req != nil {
+		// A genuine request flexidp cannot fulfil (binding, authentication
+		// context, subject): the SP gets a signed error Response at its
+		// registered ACS URL, without asking the user anything.
+		s.log.InfoContext(r.Context(), "SAML error response to an AuthnRequest", "sp", provider.Name, "status", se.Second, "message", se.Message)
+		s.postError(w, r, req, provider, se)
+		return
+	} else if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -73,7 +81,9 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 		s.postError(w, r, req, provider, saml.NoPassive())
 		return
 	}
-	s.showLogin(w, r, http.StatusOK, loginState{Req: req}, provider.Name, "", "")
+	// A request that names its subject gets that user's email prefilled;
+	// signing in as anyone else ends in an UnknownPrincipal Response.
+	s.showLogin(w, r, http.StatusOK, loginState{Req: req}, provider.Name, req.Subject.Email(), "")
 }
 
 // idpInitiated posts an unsolicited Response to the SP's default ACS URL
