@@ -12,7 +12,6 @@ import (
 	"testing/fstest"
 	"time"
 
-
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
