@@ -74,7 +74,7 @@ func lockExisting(ctx context.Context, tx pgx.Tx, us []users.User) (map[int]user
 	cols := "u." + strings.Join(userRecord.cols, ", u.")
 	rows, err := tx.Query(ctx, `SELECT i.n, `+cols+`
 		FROM unnest($1::text[]) WITH ORDINALITY AS i(email, n)
-		JOIN users u ON lower(u.email) = lower(i.email)
+		JOIN users u ON lower(u.email COLLATE "und-x-icu") = lower(i.email COLLATE "und-x-icu")
 		ORDER BY u.id FOR UPDATE OF u`, emails)
 	if err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	}
 	if f.User != "" {
 		p := arg(f.User)
-		where = append(where, "(user_id = "+p+" OR lower(email) = lower("+p+"))")
+		where = append(where, "(user_id = "+p+" OR lower(email COLLATE \"und-x-icu\") = lower("+p+" COLLATE \"und-x-icu\"))")
 	}
 	if f.Action != "" {
 		p := arg(f.Action)

@@ -18,7 +18,7 @@ var userRecord = (&record[users.User]{
 	cols: []string{"id", "email", "full_name", "given_name", "family_name", "image_url", "roles",
 		"team", "program", "attributes", "password_hash", "disabled", "created_at", "updated_at"},
 	// COLLATE "C": the same order whatever the database's locale.
-	order:   `lower(email) COLLATE "C", id`,
+	order:   `lower(email COLLATE "und-x-icu") COLLATE "C", id`,
 	key:     func(u *users.User) *string { return &u.ID },
 	created: func(u *users.User) *time.Time { return &u.CreatedAt },
 	updated: func(u *users.User) *time.Time { return &u.UpdatedAt },
@@ -66,7 +66,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (users.User, error) {
 
 // GetUserByEmail implements store.Store.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (users.User, error) {
-	u, err := userRecord.get(ctx, s.pool, "lower(email) = lower($1)", email) // users_email_lower_key
+	u, err := userRecord.get(ctx, s.pool, `lower(email COLLATE "und-x-icu") = lower($1 COLLATE "und-x-icu")`, email) // users_email_lower_key
 	return u, wrap("get user by email", err)
 }
 
@@ -78,7 +78,7 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]users.User
 	}
 	// strpos, not LIKE, so that % and _ in the query match themselves.
 	return userRecord.list(ctx, s, "list users",
-		`WHERE $1 = '' OR strpos(lower(email), lower($1)) > 0 OR strpos(lower(full_name), lower($1)) > 0`,
+		`WHERE $1 = '' OR strpos(lower(email COLLATE "und-x-icu"), lower($1 COLLATE "und-x-icu")) > 0 OR strpos(lower(full_name COLLATE "und-x-icu"), lower($1 COLLATE "und-x-icu")) > 0`,
 		"LIMIT $2", f.Query, limit)
 }
 

@@ -1,0 +1,97 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+// GetSP returns the service provider with that name.
+func (s *Service) GetSP(ctx context.Context, name string) (sp.ServiceProvider, error) {
+	p, err := s.st.GetServiceProvider(ctx, name)
+	return p, notFoundAs(err, fmt.Sprintf("There is no service provider named %q (see idp sp list).", name))
+}
+
+// CreateSP validates and registers a service provider.
+func (s *Service) CreateSP(ctx context.Context, actor Actor, p sp.ServiceProvider) (sp.ServiceProvider, error) {
+	if err := p.Validate(); err != nil {
+		return sp.ServiceProvider{}, invalid(err)
+	}
+	if err := s.st.CreateServiceProvider(ctx, p); errors.Is(err, store.ErrConflict) {
+		return sp.ServiceProvider{}, &Error{Code: Conflict, Err: err,
+			Message: fmt.Sprintf("A service provider named %q or with entity ID %q already exists.", p.Name, p.EntityID)}
+	} else if err != nil {
+		return sp.ServiceProvider{}, err
+	}
+	return p, s.audit(ctx, actor, Change{Action: "sp.add", SP: p.Name, After: SPView(p)})
+}
+
+// UpdateSP applies change to the service provider atomically and
+// validates the result. The name cannot change.
+func (s *Service) UpdateSP(ctx context.Context, actor Actor, name string, change func(*sp.ServiceProvider) error) (sp.ServiceProvider, error) {
+	before, err := s.GetSP(ctx, name)
+	if err != nil {
+		return before, err
+	}
+	after, err := s.st.UpdateServiceProvider(ctx, name, func(cur sp.ServiceProvider) (sp.ServiceProvider, error) {
+		if err := change(&cur); err != nil {
+			return cur, invalid(err)
+		}
+		cur.Name = name
+		return cur, invalid(cur.Validate())
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return after, &Error{Code: Conflict, Message: "Another service provider already has that entity ID.", Err: err}
+	case err != nil:
+		return after, notFoundAs(err, fmt.Sprintf("There is no service provider named %q.", name))
+	}
+	return after, s.audit(ctx, actor, Change{Action: "sp.set", SP: name, Before: SPView(before), After: SPView(after)})
+}
+
+// RemoveSP removes a service provider and its assignments.
+func (s *Service) RemoveSP(ctx context.Context, actor Actor, name string) error {
+	before, err := s.GetSP(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteServiceProvider(ctx, name); err != nil {
+		return notFoundAs(err, fmt.Sprintf("There is no service provider named %q.", name))
+	}
+	return s.audit(ctx, actor, Change{Action: "sp.remove", SP: name, Before: SPView(before)})
+}
+
+// Assign lets a user into a service provider that requires assignment;
+// with assign false it takes the assignment away.
+func (s *Service) Assign(ctx context.Context, actor Actor, userRef, spName string, assign bool) error {
+	u, err := s.FindUser(ctx, userRef)
+	if err != nil {
+		return err
+	}
+	if _, err := s.GetSP(ctx, spName); err != nil {
+		return err
+	}
+	verb := "assign"
+	if assign {
+		err = s.st.AssignUser(ctx, u.ID, spName)
+	} else {
+		verb = "unassign"
+		if err = s.st.UnassignUser(ctx, u.ID, spName); errors.Is(err, store.ErrNotFound) {
+			return errorf(Conflict, "%s is not assigned to %s.", u.Email, spName)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, actor, Change{Action: "sp." + verb, User: &u, SP: spName})
+}
+
+// SPView is what the audit trail records of a service provider.
+func SPView(p sp.ServiceProvider) sp.ServiceProvider {
+	p.CreatedAt, p.UpdatedAt = time.Time{}, time.Time{}
+	return p
+}

@@ -1,0 +1,164 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// Mailer sends one plain-text email to one validated address.
+type Mailer interface {
+	Send(ctx context.Context, to, subject, body string) error
+}
+
+// Config configures a Service. Store is required; the rest have defaults.
+type Config struct {
+	Store store.Store
+	// Hasher hashes new passwords; nil means one slot of users.DefaultParams.
+	Hasher *users.Hasher
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the source of IDs and link secrets; nil means crypto/rand.
+	Rand io.Reader
+	// Mailer sends password links; nil means links are only returned.
+	Mailer Mailer
+	// Log receives each audit event as a structured line; nil discards.
+	Log *slog.Logger
+}
+
+// Service applies the rules of accounts and administration to a store.
+// It is safe for concurrent use.
+type Service struct {
+	st     store.Store
+	hasher *users.Hasher
+	now    func() time.Time
+	rand   io.Reader
+	mailer Mailer
+	log    *slog.Logger
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{st: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, rand: cfg.Rand, mailer: cfg.Mailer, log: cfg.Log}
+	if s.hasher == nil {
+		s.hasher = users.NewHasher(users.DefaultParams, 1)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Store returns the store the service works on, for adapters that only
+// read (listing users, showing a key).
+func (s *Service) Store() store.Store { return s.st }
+
+// HasMailer reports whether password links can be emailed.
+func (s *Service) HasMailer() bool { return s.mailer != nil }
+
+// Actor is who makes a change: an administrator (the CLI's --actor, a
+// console user, an API token's name) or the user themself, and the client
+// address when the change comes over the network.
+type Actor struct {
+	Name    string
+	Address string
+}
+
+// Change is one administrative change, for the audit trail.
+type Change struct {
+	// Action is recorded as "admin." + Action: "user.disable", "sp.add", ...
+	Action string
+	User   *users.User
+	SP     string
+	// Before and After are JSON-encoded into the event's Details.
+	Before, After any
+	Reason        string
+}
+
+// Audit appends e to the audit trail and writes it as a structured log
+// line. It is the one audit writer: the web layer's sign-in events and the
+// administrators' changes all go through it. A zero Time is set to now.
+// The write survives a cancelled context (a client that disconnected): the
+// thing it records has already happened. A failed write is logged and
+// returned; callers whose change is already made report it as a warning.
+func (s *Service) Audit(ctx context.Context, e store.AuditEvent) error {
+	ctx = context.WithoutCancel(ctx)
+	if e.Time.IsZero() {
+		e.Time = s.now().UTC()
+	}
+	attrs := []slog.Attr{slog.String("action", e.Action)}
+	for _, kv := range [][2]string{{"actor", e.Actor}, {"user", e.UserID}, {"email", e.Email}, {"sp", e.SP},
+		{"remote_addr", e.RemoteAddr}, {"reason", e.Reason}} {
+		if kv[1] != "" {
+			attrs = append(attrs, slog.String(kv[0], kv[1]))
+		}
+	}
+	if len(e.Details) > 0 {
+		attrs = append(attrs, slog.Any("details", logJSON(e.Details)))
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	if _, err := s.st.AppendAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "audit trail write failed", "action", e.Action, "err", err)
+		return fmt.Errorf("the change was made but not recorded in the audit log: %w", err)
+	}
+	return nil
+}
+
+// audit records an administrative change by actor.
+func (s *Service) audit(ctx context.Context, actor Actor, c Change) error {
+	e := store.AuditEvent{Action: "admin." + c.Action, Actor: actor.Name, RemoteAddr: actor.Address, SP: c.SP, Reason: c.Reason}
+	if c.User != nil {
+		e.UserID, e.Email = c.User.ID, c.User.Email
+	}
+	if c.Before != nil || c.After != nil {
+		d := map[string]any{}
+		if c.Before != nil {
+			d["before"] = c.Before
+		}
+		if c.After != nil {
+			d["after"] = c.After
+		}
+		e.Details = Details(d)
+	}
+	return s.Audit(ctx, e)
+}
+
+// Details encodes v as an audit event's Details.
+func Details(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// logJSON logs as the JSON object itself in JSON logs, and as its text in
+// text logs.
+type logJSON json.RawMessage
+
+func (j logJSON) MarshalJSON() ([]byte, error) { return j, nil }
+func (j logJSON) MarshalText() ([]byte, error) { return j, nil }
+
+// NewUserID returns a random UUID (version 4): the immutable user ID.
+func (s *Service) NewUserID() string {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		panic(fmt.Sprintf("random source failed: %v", err)) // no entropy: nothing safe can be done
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

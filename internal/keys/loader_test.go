@@ -1,0 +1,95 @@
+package keys_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/keys"
+	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/sqlite"
+)
+
+func TestSameKeys(t *testing.T) {
+	c1, c2 := &x509.Certificate{Raw: []byte{1}}, &x509.Certificate{Raw: []byte{2}}
+	ks := func(id string, published ...*x509.Certificate) *saml.KeySet {
+		return &saml.KeySet{ID: id, Published: published}
+	}
+	for _, tc := range []struct {
+		name string
+		a, b *saml.KeySet
+		want bool
+	}{
+		{"none loaded yet", nil, ks("k1"), false},
+		{"unchanged", ks("k1", c1), ks("k1", c1), true},
+		{"activated", ks("k1"), ks("k2"), false},
+		{"next key added", ks("k1"), ks("k1", c1), false},
+		// One next key retired and another added between two reloads.
+		{"next key replaced", ks("k1", c1), ks("k1", c2), false},
+	} {
+		if got := keys.SameKeys(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: SameKeys = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+type holder struct {
+	ks   *saml.KeySet
+	sets int
+}
+
+func (h *holder) Keys() *saml.KeySet     { return h.ks }
+func (h *holder) SetKeys(k *saml.KeySet) { h.ks = k; h.sets++ }
+
+// TestLoaderFollowsRotation: the first load generates a key; a reload
+// picks up a key activated elsewhere (the CLI, another replica), and only
+// a real change reaches the holder.
+func TestLoaderFollowsRotation(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var logb bytes.Buffer
+	h := &holder{}
+	l, err := keys.Load(ctx, keys.LoaderConfig{Store: st, Sealer: newSealer(t, secret), CommonName: entityID,
+		Log: slog.New(slog.NewTextHandler(&logb, nil)), Now: func() time.Time { return now }}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ks == nil || h.sets != 1 || !l.FromStore() || !strings.Contains(logb.String(), "signing key generated") {
+		t.Fatalf("after Load: keys %v, %d sets, log %s", h.ks, h.sets, logb.String())
+	}
+	first := h.ks.ID
+	if err := l.Reload(ctx); err != nil || h.sets != 1 {
+		t.Fatalf("a reload without a change: %v, %d sets", err, h.sets)
+	}
+	next := generate(t, "next", secret)
+	next.State = store.KeyNext
+	if err := st.CreateSigningKey(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetSigningKeyState(ctx, next.ID, store.KeyActive); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reload(ctx); err != nil || h.ks.ID != next.ID || h.ks.ID == first || h.sets != 2 {
+		t.Fatalf("after rotation: %v, key %s (first %s), %d sets", err, h.ks.ID, first, h.sets)
+	}
+}
+
+func TestLoadRefusesHalfAFilePair(t *testing.T) {
+	_, err := keys.Load(context.Background(), keys.LoaderConfig{KeyFile: "k.pem"}, &holder{})
+	if err == nil || !strings.Contains(err.Error(), "must be set together") {
+		t.Fatalf("err = %v", err)
+	}
+}
