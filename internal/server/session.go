@@ -131,8 +131,15 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 	return sess, u, true
 }
 
-// startSession creates a session for u and sets its cookie.
+// startSession creates a session for u and sets its cookie. A session
+// the browser already has (a ForceAuthn sign-in, or one as another user)
+// ends first: the cookie it replaces must not stay valid on the server.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User) (store.Session, error) {
+	if old := s.cookie(r, sessionCookie); old != "" {
+		if err := s.store.DeleteSession(r.Context(), hashToken(old)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, fmt.Errorf("end previous session: %w", err)
+		}
+	}
 	token := randomToken()
 	now := s.now()
 	sess := store.Session{
