@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	crewjam "github.com/crewjam/saml"
+
+	"github.com/flexidp/flexidp/internal/mfa"
 )
 
 // sessionCookie returns the value of b's session cookie for base.
@@ -93,4 +96,122 @@ func TestNewSignInEndsPreviousSession(t *testing.T) {
 			t.Errorf("%s has %d session(s) on the server (%v), want %d", email, len(ss), err, want)
 		}
 	}
+}
+
+// totp is the code of secret at t.
+func totp(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := mfa.Code(secret, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// enrolmentSecret returns the key shown on an enrolment page.
+func enrolmentSecret(t *testing.T, body string) string {
+	t.Helper()
+	m := secretRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no enrolment page:\n%s", body)
+	}
+	return strings.ReplaceAll(m[1], " ", "")
+}
+
+// passwordPage signs email in with pw in a new browser and returns it
+// with the page that follows the password (the second factor's).
+func passwordPage(t *testing.T, base, email, pw string) (*browser, string) {
+	t.Helper()
+	b := newBrowser(t)
+	_, page := b.get(base + "/login")
+	status, body := b.login(base, page, email, pw)
+	wantStatus(t, "password of "+email, status, http.StatusOK, body)
+	return b, body
+}
+
+// TestCredentialChangeEndsPendingSignIn: a sign-in whose password was
+// checked, waiting for its second factor (code or enrolment), cannot be
+// completed after the password is set (CLI or link), the second factor is
+// reset, or the account is disabled (even if enabled again).
+func TestCredentialChangeEndsPendingSignIn(t *testing.T) {
+	e := newTestEnv(t)
+	setupFlex(t, e)
+	base := e.startServe()
+	e.getenv["IDP_BASE_URL"] = base
+	st := openPG(t, e)
+	ctx := context.Background()
+	e.cli(password+"\n", "users", "add", "--email", "root@example.com", "--roles", "admin")
+	for _, n := range []string{"1", "2", "3"} {
+		e.cli(password+"\n", "users", "add", "--email", "new-admin"+n+"@example.com", "--roles", "admin")
+	}
+
+	// root enrols.
+	b, body := passwordPage(t, base, "root@example.com", password)
+	secret := enrolmentSecret(t, body)
+	status, body := b.post(base+"/mfa/setup", url.Values{"csrf": {hiddenFields(body)["csrf"]}, "state": {hiddenFields(body)["state"]},
+		"code": {totp(t, secret, time.Now())}})
+	wantStatus(t, "enrolment", status, http.StatusOK, body)
+	// Each stale sign-in offers a different recovery code, so that without
+	// the credential check each would succeed on its own.
+	recovery := recoveryRE.FindAllStringSubmatch(body, -1)
+
+	viaLink := func(email string) func() {
+		return func() {
+			link := passwordLinkRE.FindString(e.cli("", "users", "reset-link", "--email", email, "--no-email"))
+			lb := newBrowser(t)
+			_, page := lb.get(link)
+			f := hiddenFields(page)
+			status, body := lb.post(base+"/password", url.Values{"csrf": {f["csrf"]}, "token": {f["token"]}, "password": {password}, "confirm": {password}})
+			wantStatus(t, "password link", status, http.StatusOK, body)
+		}
+	}
+	cli := func(args ...string) func() {
+		return func() {
+			for _, a := range strings.Split(strings.Join(args, " "), " ; ") {
+				e.cli(password+"\n", strings.Fields(a)...)
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		email  string
+		change func()
+	}{
+		{"code, after set-password", "root@example.com", cli("users set-password --email root@example.com")},
+		{"code, after a password link", "root@example.com", viaLink("root@example.com")},
+		{"code, after disable and enable", "root@example.com", cli("users disable --email root@example.com ; users enable --email root@example.com")},
+		{"code, after reset-mfa", "root@example.com", cli("users reset-mfa --email root@example.com")},
+		{"enrolment, after set-password", "new-admin1@example.com", cli("users set-password --email new-admin1@example.com")},
+		{"enrolment, after a password link", "new-admin2@example.com", viaLink("new-admin2@example.com")},
+		{"enrolment, after disable and enable", "new-admin3@example.com", cli("users disable --email new-admin3@example.com ; users enable --email new-admin3@example.com")},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, body := passwordPage(t, base, tc.email, password)
+			f := hiddenFields(body)
+			path, code := "/login/mfa", recovery[i][1]
+			if strings.Contains(body, `id="secret"`) {
+				path, code = "/mfa/setup", totp(t, enrolmentSecret(t, body), time.Now())
+			}
+			tc.change()
+			status, body := b.post(base+path, url.Values{"csrf": {f["csrf"]}, "state": {f["state"]}, "code": {code}})
+			wantStatus(t, "second factor after the change", status, http.StatusBadRequest, body)
+			mustContain(t, body, "Your sign-in expired, start again")
+			u, err := st.GetUserByEmail(ctx, tc.email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ss, _ := st.ListSessions(ctx, u.ID); len(ss) != 0 {
+				t.Fatalf("%s has a session after a stale second factor", tc.email)
+			}
+		})
+	}
+
+	// A sign-in started after the changes completes: only the stale
+	// ones were refused.
+	b, body = passwordPage(t, base, "new-admin1@example.com", password)
+	status, body = b.post(base+"/mfa/setup", url.Values{"csrf": {hiddenFields(body)["csrf"]}, "state": {hiddenFields(body)["state"]},
+		"code": {totp(t, enrolmentSecret(t, body), time.Now())}})
+	wantStatus(t, "enrolment started after the changes", status, http.StatusOK, body)
+	mustContain(t, body, "Recovery codes")
 }

@@ -58,7 +58,7 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.Us
 	if !enrolled && !s.mfaRequired(u) {
 		return false
 	}
-	st.User, st.Bind = u.ID, s.browserBinding(r)
+	st.User, st.Bind, st.Cred = u.ID, s.browserBinding(r), u.CredentialVersion
 	if enrolled {
 		s.showMFA(w, r, http.StatusOK, st, "")
 	} else {
@@ -249,7 +249,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st.User, st.Bind = "", ""
+	st.User, st.Bind, st.Cred = "", "", 0
 	s.completeSignIn(w, r, u, st, "password+"+method)
 }
 
@@ -325,7 +325,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.audit(r, store.AuditEvent{Action: auditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: "password+totp (enrolment)"})
-		st.User, st.Bind = "", ""
+		st.User, st.Bind, st.Cred = "", "", 0
 		if state, err = s.encodeState(st); err != nil {
 			s.fail(w, r, err)
 			return

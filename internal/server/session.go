@@ -225,8 +225,12 @@ type loginState struct {
 	// Bind ties a pending second factor to the browser that typed the
 	// password: the hash of its CSRF cookie. A copied state is useless
 	// elsewhere.
-	Bind    string `json:"b,omitempty"`
-	Expires int64  `json:"e"`
+	Bind string `json:"b,omitempty"`
+	// Cred is the user's credential version when the password was
+	// checked: a password change, a second factor reset or disabling
+	// since then ends the pending sign-in.
+	Cred    int64 `json:"c,omitempty"`
+	Expires int64 `json:"e"`
 }
 
 // loginStateTTL is how long a login form stays usable; a verified
@@ -285,7 +289,8 @@ func (s *Server) browserBinding(r *http.Request) string {
 }
 
 // pendingUser returns the user whose password st vouches for, if st was
-// issued to this browser and the user may still sign in.
+// issued to this browser, the user's credentials have not changed since
+// (errSignInExpired) and the user may still sign in.
 func (s *Server) pendingUser(r *http.Request, st loginState) (users.User, error) {
 	if st.User == "" || subtle.ConstantTimeCompare([]byte(st.Bind), []byte(s.browserBinding(r))) != 1 {
 		return users.User{}, errBadState
@@ -298,6 +303,9 @@ func (s *Server) pendingUser(r *http.Request, st loginState) (users.User, error)
 	}
 	if u.Disabled {
 		return users.User{}, errDisabled
+	}
+	if u.CredentialVersion != st.Cred {
+		return users.User{}, errSignInExpired
 	}
 	return u, nil
 }
