@@ -215,3 +215,82 @@ func TestCredentialChangeEndsPendingSignIn(t *testing.T) {
 	wantStatus(t, "enrolment started after the changes", status, http.StatusOK, body)
 	mustContain(t, body, "Recovery codes")
 }
+
+// TestEnrolmentSecretBelongsToOneAttempt: a TOTP secret shown at
+// enrolment belongs to that one attempt (browser and sign-in, or browser
+// and session) and is stored nowhere until confirmed, so someone who
+// reached an admin's enrolment first cannot plant a secret the admin
+// then confirms.
+func TestEnrolmentSecretBelongsToOneAttempt(t *testing.T) {
+	e := newTestEnv(t)
+	setupFlex(t, e)
+	base := e.startServe()
+	st := openPG(t, e)
+	ctx := context.Background()
+	e.cli(password+"\n", "users", "add", "--email", "root@example.com", "--roles", "admin")
+	root, err := st.GetUserByEmail(ctx, "root@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(b *browser, path string, f map[string]string, code string) (int, string) {
+		t.Helper()
+		return b.post(base+path, url.Values{"csrf": {f["csrf"]}, "state": {f["state"]}, "code": {code}})
+	}
+
+	// The attacker, with the admin's password, reaches the enrolment and
+	// notes its secret; then the admin signs in.
+	attacker, page := passwordPage(t, base, "root@example.com", password)
+	planted, attackerForm := enrolmentSecret(t, page), hiddenFields(page)
+	admin, page := passwordPage(t, base, "root@example.com", password)
+	secret, adminForm := enrolmentSecret(t, page), hiddenFields(page)
+	if secret == planted {
+		t.Fatal("the second enrolment attempt was shown the first attempt's secret")
+	}
+	if _, err := st.GetMFA(ctx, root.ID); err == nil {
+		t.Fatal("an unconfirmed enrolment secret is stored")
+	}
+	// The planted secret's code does not confirm the admin's attempt, and
+	// the attacker's state is useless in another browser.
+	status, body := post(admin, "/mfa/setup", adminForm, totp(t, planted, time.Now()))
+	wantStatus(t, "the other attempt's code", status, http.StatusUnauthorized, body)
+	other := newBrowser(t)
+	_, page = other.get(base + "/login")
+	status, body = post(other, "/mfa/setup", map[string]string{"csrf": hiddenFields(page)["csrf"], "state": attackerForm["state"]},
+		totp(t, planted, time.Now()))
+	wantStatus(t, "an attempt's state in another browser", status, http.StatusBadRequest, body)
+
+	status, body = post(admin, "/mfa/setup", adminForm, totp(t, secret, time.Now()))
+	wantStatus(t, "the admin's enrolment", status, http.StatusOK, body)
+	mustContain(t, body, "Recovery codes")
+	// The attacker's attempt can no longer enrol, and the planted secret
+	// never passes the second factor.
+	status, body = post(attacker, "/mfa/setup", attackerForm, totp(t, planted, time.Now().Add(-30*time.Second)))
+	wantStatus(t, "the attacker's attempt after the admin enrolled", status, http.StatusConflict, body)
+	later, page := passwordPage(t, base, "root@example.com", password)
+	mustContain(t, page, `name="code"`)
+	status, body = post(later, "/login/mfa", hiddenFields(page), totp(t, planted, time.Now()))
+	wantStatus(t, "the planted secret's code at sign-in", status, http.StatusUnauthorized, body)
+	m, err := st.GetMFA(ctx, root.ID)
+	if err != nil || m.ConfirmedAt.IsZero() {
+		t.Fatalf("the admin's factor is not stored as confirmed: %+v, %v", m, err)
+	}
+
+	// From the launcher too: each signed-in browser gets its own secret,
+	// and one's state does not confirm in another.
+	b1, _ := passwordPage(t, base, "agent@example.com", password)
+	b2, _ := passwordPage(t, base, "agent@example.com", password)
+	_, page1 := b1.get(base + "/mfa/setup")
+	_, page2 := b2.get(base + "/mfa/setup")
+	s1, s2 := enrolmentSecret(t, page1), enrolmentSecret(t, page2)
+	if s1 == s2 {
+		t.Fatal("two launcher enrolments were shown the same secret")
+	}
+	status, body = post(b2, "/mfa/setup", map[string]string{"csrf": hiddenFields(page2)["csrf"], "state": hiddenFields(page1)["state"]},
+		totp(t, s1, time.Now()))
+	wantStatus(t, "a launcher enrolment's state in another browser", status, http.StatusBadRequest, body)
+	status, body = post(b2, "/mfa/setup", hiddenFields(page2), totp(t, s1, time.Now()))
+	wantStatus(t, "another launcher enrolment's code", status, http.StatusUnauthorized, body)
+	status, body = post(b2, "/mfa/setup", hiddenFields(page2), totp(t, s2, time.Now()))
+	wantStatus(t, "launcher enrolment", status, http.StatusOK, body)
+	mustContain(t, body, "Two-step verification is on")
+}

@@ -229,8 +229,16 @@ type loginState struct {
 	// Cred is the user's credential version when the password was
 	// checked: a password change, a second factor reset or disabling
 	// since then ends the pending sign-in.
-	Cred    int64 `json:"c,omitempty"`
-	Expires int64 `json:"e"`
+	Cred int64 `json:"c,omitempty"`
+	// Enrol is the TOTP secret of an enrolment in progress, encrypted
+	// (stateKeys.seal). It exists only here, in the one browser that
+	// started the enrolment, until a code confirms it: nobody else can
+	// see it or be shown it.
+	Enrol []byte `json:"k,omitempty"`
+	// Sess ties an enrolment started from the launcher to the session
+	// that started it (sessionBinding).
+	Sess    string `json:"s,omitempty"`
+	Expires int64  `json:"e"`
 }
 
 // loginStateTTL is how long a login form stays usable; a verified
@@ -242,7 +250,7 @@ const (
 
 func (s *Server) encodeState(st loginState) (string, error) {
 	ttl := loginStateTTL
-	if st.User != "" {
+	if st.User != "" || st.Enrol != nil {
 		ttl = mfaStateTTL
 	}
 	st.Expires = s.now().Add(ttl).Unix()
@@ -286,6 +294,12 @@ func (s *Server) decodeState(v string) (loginState, error) {
 // hash of its CSRF cookie, which the form already requires.
 func (s *Server) browserBinding(r *http.Request) string {
 	return hashToken("bind\x00" + s.cookie(r, csrfCookie))[:32]
+}
+
+// sessionBinding is the Sess of an enrolment state issued to the holder
+// of sess.
+func sessionBinding(sess store.Session) string {
+	return hashToken("enrol\x00" + sess.ID)[:32]
 }
 
 // pendingUser returns the user whose password st vouches for, if st was
