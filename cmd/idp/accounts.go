@@ -75,6 +75,14 @@ func runUsersResetMFA(ctx context.Context, env *environment, args []string) erro
 	} else if err != nil {
 		return err
 	}
+	// A sign-in already past the password was headed for the removed
+	// factor: it starts again.
+	if _, err := st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
+		cur.CredentialsChanged()
+		return cur, nil
+	}); err != nil {
+		return err
+	}
 	n, err := st.DeleteUserSessions(ctx, u.ID)
 	if err != nil {
 		return err

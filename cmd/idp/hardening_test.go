@@ -155,9 +155,6 @@ func TestMFAEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec, err := st.GetMFA(context.Background(), root.ID); err != nil || !strings.HasPrefix(string(rec.Secret), "flexidp-sealed:") {
-		t.Fatalf("TOTP secret not encrypted at rest: %q, %v", rec.Secret, err)
-	}
 	if ss, _ := st.ListSessions(context.Background(), root.ID); len(ss) != 0 {
 		t.Fatal("a session exists before the second factor")
 	}
@@ -179,6 +176,9 @@ func TestMFAEndToEnd(t *testing.T) {
 	codes := recoveryRE.FindAllStringSubmatch(body, -1)
 	if len(codes) != mfa.RecoveryCodeCount {
 		t.Fatalf("recovery page shows %d codes:\n%s", len(codes), body)
+	}
+	if rec, err := st.GetMFA(context.Background(), root.ID); err != nil || !strings.HasPrefix(string(rec.Secret), "flexidp-sealed:") {
+		t.Fatalf("TOTP secret not encrypted at rest: %q, %v", rec.Secret, err)
 	}
 	f = hiddenFields(body)
 	status, body = b.post(base+"/mfa/continue", url.Values{"csrf": {f["csrf"]}, "state": {f["state"]}})
@@ -255,7 +255,7 @@ func TestMFAEndToEnd(t *testing.T) {
 	}
 	agentSecret := strings.ReplaceAll(m[1], " ", "")
 	c, _ := mfa.Code(agentSecret, time.Now())
-	status, body = b5.post(base+"/mfa/setup", url.Values{"csrf": {hiddenFields(body)["csrf"]}, "code": {c}})
+	status, body = b5.post(base+"/mfa/setup", url.Values{"csrf": {hiddenFields(body)["csrf"]}, "state": {hiddenFields(body)["state"]}, "code": {c}})
 	wantStatus(t, "optional enrolment", status, http.StatusOK, body)
 	mustContain(t, body, "Two-step verification is on", `href="/launcher"`)
 }

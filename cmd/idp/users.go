@@ -354,7 +354,7 @@ func runUsersSetPassword(ctx context.Context, env *environment, args []string) e
 		if err := users.CheckPassword(pw, u.Email); err != nil {
 			return err
 		}
-		u.PasswordHash = hash
+		u.SetPasswordHash(hash)
 		return nil
 	}, "set the password of")
 }
@@ -364,7 +364,7 @@ func runUsersDisable(ctx context.Context, env *environment, args []string) error
 	if err != nil {
 		return err
 	}
-	return updateUserAndEndSessions(ctx, env, *dbURL, *email, func(u *users.User) error { u.Disabled = true; return nil }, "disabled")
+	return updateUserAndEndSessions(ctx, env, *dbURL, *email, func(u *users.User) error { u.Disable(); return nil }, "disabled")
 }
 
 func runUsersEnable(ctx context.Context, env *environment, args []string) error {

@@ -34,6 +34,8 @@ var (
 		Hint: "Reload the page and try again."}
 	errBadState = &Error{Status: http.StatusBadRequest, Message: "This sign-in form has expired or was altered.",
 		Hint: "Go back to Flex and start the sign-in again."}
+	errSignInExpired = &Error{Status: http.StatusBadRequest, Message: "Your sign-in expired, start again.",
+		Hint: "Your password or two-step verification changed since you typed your password. Go back to Flex and sign in again."}
 	errReplay = &Error{Status: http.StatusConflict, Message: "This sign-in request has already been answered.",
 		Hint: "Go back to Flex and start the sign-in again."}
 	errBusy = &Error{Status: http.StatusServiceUnavailable, Message: "Many people are signing in right now and flexidp is busy.",

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"html/template"
@@ -58,11 +59,11 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.Us
 	if !enrolled && !s.mfaRequired(u) {
 		return false
 	}
-	st.User, st.Bind = u.ID, s.browserBinding(r)
+	st.User, st.Bind, st.Cred = u.ID, s.browserBinding(r), u.CredentialVersion
 	if enrolled {
 		s.showMFA(w, r, http.StatusOK, st, "")
 	} else {
-		s.showEnrol(w, r, http.StatusOK, u, st, "")
+		s.startEnrol(w, r, u, st)
 	}
 	return true
 }
@@ -77,52 +78,48 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st 
 		SPName: st.spName(), Error: msg})
 }
 
-// showEnrol shows the QR code of u's pending secret, creating one if u has
-// none. st is the pending sign-in (zero when enrolling from the launcher).
-func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u users.User, st loginState, msg string) {
-	ctx := r.Context()
-	m, err := s.store.GetMFA(ctx, u.ID)
-	var key mfa.Key
-	switch {
-	case err == nil && m.ConfirmedAt.IsZero():
-		secret, err := s.open(m.Secret)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		key = mfa.KeyFromSecret(s.mfaIssuer(), u.Email, secret)
-	case err == nil:
-		s.fail(w, r, &Error{Status: http.StatusConflict, Message: "Two-step verification is already on for your account.",
-			Hint: "An administrator can reset it (idp users reset-mfa)."})
-		return
-	case errors.Is(err, store.ErrNotFound):
-		if key, err = mfa.NewKey(s.mfaIssuer(), u.Email); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		sealed, err := s.seal(key.Secret)
-		if err == nil {
-			err = s.store.PutMFA(ctx, store.MFA{UserID: u.ID, Secret: sealed})
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	default:
+// startEnrol starts an enrolment of u with a new secret, carried sealed
+// in st (bound to this browser, and to the pending sign-in or the
+// session) and stored nowhere else until a code confirms it. Each attempt
+// has its own secret: one attempt never sees another's.
+func (s *Server) startEnrol(w http.ResponseWriter, r *http.Request, u users.User, st loginState) {
+	key, err := mfa.NewKey(s.mfaIssuer(), u.Email)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	if st.Enrol, err = s.stateKeys.seal(s.idp.Keys(), key.Secret); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.showEnrol(w, r, http.StatusOK, u, st, key.Secret, "")
+}
+
+// enrolSecret returns the secret of the enrolment st carries.
+func (s *Server) enrolSecret(st loginState) (string, error) {
+	if st.Enrol == nil {
+		return "", errBadState
+	}
+	secret, ok, err := s.stateKeys.open(s.idp.Keys(), st.Enrol)
+	if err == nil && !ok {
+		err = errBadState
+	}
+	return secret, err
+}
+
+// showEnrol shows the QR code of the enrolment st carries (secret, in
+// the clear). st.User is set during a sign-in, empty from the launcher.
+func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u users.User, st loginState, secret, msg string) {
+	key := mfa.KeyFromSecret(s.mfaIssuer(), u.Email, secret)
 	qr, err := mfa.QRCode(key.URI)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	state := ""
-	if st.User != "" {
-		if state, err = s.encodeState(st); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	state, err := s.encodeState(st)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state,
 		SPName: st.spName(), Error: msg, Pending: st.User != "",
@@ -249,54 +246,85 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st.User, st.Bind = "", ""
-	s.completeSignIn(w, r, u, st, "password+"+method)
+	s.completeSignIn(w, r, u, st.proven(), "password+"+method)
+}
+
+// errEnrolled answers an enrolment of a user whose second factor is on.
+var errEnrolled = &Error{Status: http.StatusConflict, Message: "Two-step verification is already on for your account.",
+	Hint: "An administrator can reset it (idp users reset-mfa)."}
+
+// notEnrolled returns errEnrolled if u has a confirmed second factor.
+func (s *Server) notEnrolled(r *http.Request, u users.User) error {
+	m, err := s.store.GetMFA(r.Context(), u.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case !m.ConfirmedAt.IsZero():
+		return errEnrolled
+	}
+	return nil
 }
 
 // mfaSetupPage shows the enrolment to a signed-in user (optional MFA).
 func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := s.signedIn(w, r)
+	sess, u, ok := s.signedIn(w, r)
 	if !ok {
 		return
 	}
-	s.showEnrol(w, r, http.StatusOK, u, loginState{}, "")
+	if err := s.notEnrolled(r, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.startEnrol(w, r, u, loginState{Bind: s.browserBinding(r), Sess: sessionBinding(sess)})
+}
+
+// enrollingUser returns the user of the enrolment st carries: the
+// pending sign-in's, or the launcher session's that started it, in the
+// browser it was shown to.
+func (s *Server) enrollingUser(r *http.Request, st loginState) (users.User, error) {
+	if st.User != "" {
+		return s.pendingUser(r, st)
+	}
+	sess, u, err := s.currentSession(r)
+	if err != nil {
+		return u, err
+	}
+	if st.Sess == "" || subtle.ConstantTimeCompare([]byte(st.Sess), []byte(sessionBinding(sess))) != 1 ||
+		subtle.ConstantTimeCompare([]byte(st.Bind), []byte(s.browserBinding(r))) != 1 {
+		return users.User{}, errBadState
+	}
+	return u, nil
 }
 
 // mfaSetup confirms an enrolment with a first code: during a sign-in whose
-// password is verified (state), or from the launcher (session). The
+// password is verified, or from the launcher (session). Only then is the
+// factor stored, and only if the user has no confirmed one yet. The
 // recovery codes are shown once.
 func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	st, ok := s.postedState(w, r)
 	if !ok {
 		return
 	}
-	var u users.User
-	var err error
-	if st.User != "" {
-		u, err = s.pendingUser(r, st)
-	} else {
-		_, u, err = s.currentSession(r)
-		if errors.Is(err, errNoSession) {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
-		}
+	u, err := s.enrollingUser(r, st)
+	if errors.Is(err, errNoSession) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	var secret string
+	if err == nil {
+		secret, err = s.enrolSecret(st)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	ctx := r.Context()
-	m, err := s.store.GetMFA(ctx, u.ID)
-	if err != nil || !m.ConfirmedAt.IsZero() {
-		s.fail(w, r, errBadState)
-		return
-	}
-	secret, err := s.open(m.Secret)
-	if err != nil {
+	if err := s.notEnrolled(r, u); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if _, ok := s.checkCode(w, r, u, secret, nil, func(status int, msg string) { s.showEnrol(w, r, status, u, st, msg) }); !ok {
+	if _, ok := s.checkCode(w, r, u, secret, nil, func(status int, msg string) { s.showEnrol(w, r, status, u, st, secret, msg) }); !ok {
 		return
 	}
 	codes, hashes, err := mfa.NewRecoveryCodes()
@@ -304,13 +332,15 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	_, err = s.store.UpdateMFA(ctx, u.ID, func(cur store.MFA) (store.MFA, error) {
-		if !cur.ConfirmedAt.IsZero() || string(cur.Secret) != string(m.Secret) {
-			return cur, errBadState // enrolled or reset meanwhile
-		}
-		cur.ConfirmedAt, cur.RecoveryCodes = s.now(), hashes
-		return cur, nil
-	})
+	ctx := r.Context()
+	sealed, err := s.seal(secret)
+	if err == nil {
+		// ErrConflict: another enrolment of the user was confirmed first.
+		err = s.store.PutMFA(ctx, store.MFA{UserID: u.ID, Secret: sealed, ConfirmedAt: s.now(), RecoveryCodes: hashes})
+	}
+	if errors.Is(err, store.ErrConflict) {
+		err = errEnrolled
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -325,14 +355,19 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.audit(r, store.AuditEvent{Action: auditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: "password+totp (enrolment)"})
-		st.User, st.Bind = "", ""
-		if state, err = s.encodeState(st); err != nil {
+		if state, err = s.encodeState(st.proven()); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
 	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state,
 		SPName: st.spName(), Codes: codes})
+}
+
+// proven is st once its second factor is proven: the sign-in it
+// continues, with nothing of the pending password or enrolment.
+func (st loginState) proven() loginState {
+	return loginState{Req: st.Req, IdPInit: st.IdPInit}
 }
 
 // mfaContinue resumes a sign-in after the recovery codes were shown.

@@ -92,7 +92,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.store.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		cur.PasswordHash = hash
+		cur.SetPasswordHash(hash)
 		return cur, nil
 	}); err != nil {
 		s.fail(w, r, err)

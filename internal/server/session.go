@@ -131,8 +131,15 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 	return sess, u, true
 }
 
-// startSession creates a session for u and sets its cookie.
+// startSession creates a session for u and sets its cookie. A session
+// the browser already has (a ForceAuthn sign-in, or one as another user)
+// ends first: the cookie it replaces must not stay valid on the server.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User) (store.Session, error) {
+	if old := s.cookie(r, sessionCookie); old != "" {
+		if err := s.store.DeleteSession(r.Context(), hashToken(old)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, fmt.Errorf("end previous session: %w", err)
+		}
+	}
 	token := randomToken()
 	now := s.now()
 	sess := store.Session{
@@ -218,7 +225,19 @@ type loginState struct {
 	// Bind ties a pending second factor to the browser that typed the
 	// password: the hash of its CSRF cookie. A copied state is useless
 	// elsewhere.
-	Bind    string `json:"b,omitempty"`
+	Bind string `json:"b,omitempty"`
+	// Cred is the user's credential version when the password was
+	// checked: a password change, a second factor reset or disabling
+	// since then ends the pending sign-in.
+	Cred int64 `json:"c,omitempty"`
+	// Enrol is the TOTP secret of an enrolment in progress, encrypted
+	// (stateKeys.seal). It exists only here, in the one browser that
+	// started the enrolment, until a code confirms it: nobody else can
+	// see it or be shown it.
+	Enrol []byte `json:"k,omitempty"`
+	// Sess ties an enrolment started from the launcher to the session
+	// that started it (sessionBinding).
+	Sess    string `json:"s,omitempty"`
 	Expires int64  `json:"e"`
 }
 
@@ -231,7 +250,7 @@ const (
 
 func (s *Server) encodeState(st loginState) (string, error) {
 	ttl := loginStateTTL
-	if st.User != "" {
+	if st.User != "" || st.Enrol != nil {
 		ttl = mfaStateTTL
 	}
 	st.Expires = s.now().Add(ttl).Unix()
@@ -277,8 +296,15 @@ func (s *Server) browserBinding(r *http.Request) string {
 	return hashToken("bind\x00" + s.cookie(r, csrfCookie))[:32]
 }
 
+// sessionBinding is the Sess of an enrolment state issued to the holder
+// of sess.
+func sessionBinding(sess store.Session) string {
+	return hashToken("enrol\x00" + sess.ID)[:32]
+}
+
 // pendingUser returns the user whose password st vouches for, if st was
-// issued to this browser and the user may still sign in.
+// issued to this browser, the user's credentials have not changed since
+// (errSignInExpired) and the user may still sign in.
 func (s *Server) pendingUser(r *http.Request, st loginState) (users.User, error) {
 	if st.User == "" || subtle.ConstantTimeCompare([]byte(st.Bind), []byte(s.browserBinding(r))) != 1 {
 		return users.User{}, errBadState
@@ -291,6 +317,9 @@ func (s *Server) pendingUser(r *http.Request, st loginState) (users.User, error)
 	}
 	if u.Disabled {
 		return users.User{}, errDisabled
+	}
+	if u.CredentialVersion != st.Cred {
+		return users.User{}, errSignInExpired
 	}
 	return u, nil
 }

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -68,4 +71,50 @@ func (c *stateKeys) verify(ks *saml.KeySet, payload, sig []byte) (bool, error) {
 		return true, nil
 	}
 	return prev != nil && hmac.Equal(sig, mac(prev, payload)), nil
+}
+
+// secretKey derives the key that encrypts an enrolment secret inside a
+// login state from a MAC key: the state is readable by whoever holds the
+// form, and a secret in it must not be.
+func secretKey(macKey []byte) cipher.AEAD {
+	sum := sha256.Sum256(append([]byte("flexidp enrolment secret\x00"), macKey...))
+	block, _ := aes.NewCipher(sum[:]) // a 32-byte key never fails
+	aead, _ := cipher.NewGCM(block)
+	return aead
+}
+
+// seal encrypts secret under the current key (AES-256-GCM).
+func (c *stateKeys) seal(ks *saml.KeySet, secret string) ([]byte, error) {
+	cur, _, err := c.keys(ks)
+	if err != nil {
+		return nil, err
+	}
+	aead := secretKey(cur)
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, []byte(secret), nil), nil
+}
+
+// open decrypts what seal returned, under the current or the previous
+// key; ok is false if neither opens it.
+func (c *stateKeys) open(ks *saml.KeySet, sealed []byte) (secret string, ok bool, err error) {
+	cur, prev, err := c.keys(ks)
+	if err != nil {
+		return "", false, err
+	}
+	for _, k := range [][]byte{cur, prev} {
+		if k == nil {
+			continue
+		}
+		aead := secretKey(k)
+		if len(sealed) < aead.NonceSize() {
+			return "", false, nil
+		}
+		if plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil); err == nil {
+			return string(plain), true, nil
+		}
+	}
+	return "", false, nil
 }

@@ -66,18 +66,23 @@ func (r *ImportResult) Add(old users.User, found bool, u users.User, now time.Ti
 //     signed in here or was given a password here since the export);
 //   - Disabled is sticky: an import can disable a user but not enable one,
 //     so re-running an old export cannot restore access an administrator
-//     removed (idp users enable does that, deliberately).
+//     removed (idp users enable does that, deliberately);
+//   - the credential version is old's, bumped when the import changes the
+//     password hash or disables the user (users.User.CredentialsChanged).
 func MergeImport(old, imported users.User) (merged users.User, changed bool) {
 	merged = imported
 	merged.ID, merged.CreatedAt, merged.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
+	merged.PasswordHash, merged.Disabled, merged.CredentialVersion = old.PasswordHash, old.Disabled, old.CredentialVersion
 	// A stored argon2id hash was made by flexidp: the user signed in here
 	// (upgrading the imported hash) or an administrator set the password.
 	// A hash from the old IdP is older, so re-importing an old export must
 	// not bring back a password the user has since changed.
-	if merged.PasswordHash == "" || strings.HasPrefix(old.PasswordHash, "$argon2id$") {
-		merged.PasswordHash = old.PasswordHash
+	if imported.PasswordHash != "" && imported.PasswordHash != old.PasswordHash && !strings.HasPrefix(old.PasswordHash, "$argon2id$") {
+		merged.SetPasswordHash(imported.PasswordHash)
 	}
-	merged.Disabled = old.Disabled || imported.Disabled
+	if imported.Disabled && !old.Disabled {
+		merged.Disable()
+	}
 	return merged, !sameStored(old, merged)
 }
 
@@ -87,7 +92,7 @@ func sameStored(a, b users.User) bool {
 	return a.ID == b.ID && a.Email == b.Email && a.FullName == b.FullName && a.GivenName == b.GivenName &&
 		a.FamilyName == b.FamilyName && a.ImageURL == b.ImageURL && slices.Equal(a.Roles, b.Roles) &&
 		a.Team == b.Team && a.Program == b.Program && maps.Equal(a.Attributes, b.Attributes) &&
-		a.PasswordHash == b.PasswordHash && a.Disabled == b.Disabled
+		a.PasswordHash == b.PasswordHash && a.Disabled == b.Disabled && a.CredentialVersion == b.CredentialVersion
 }
 
 type progressKey struct{}

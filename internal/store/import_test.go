@@ -30,3 +30,35 @@ func TestMergeImportPasswordHash(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeImportCredentialVersion: an import that changes a password hash
+// or disables a user bumps the credential version, so a sign-in already
+// past the old password must start again; nothing else bumps it.
+func TestMergeImportCredentialVersion(t *testing.T) {
+	const bcryptOld = "$2b$04$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	const bcryptNew = "$2b$04$bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	cases := []struct {
+		name         string
+		stored, file users.User
+		want         int64
+	}{
+		{"profile change only", users.User{PasswordHash: bcryptOld}, users.User{FullName: "New Name"}, 7},
+		{"same hash again", users.User{PasswordHash: bcryptOld}, users.User{PasswordHash: bcryptOld}, 7},
+		{"new hash", users.User{PasswordHash: bcryptOld}, users.User{PasswordHash: bcryptNew}, 8},
+		{"disabled by the file", users.User{}, users.User{Disabled: true}, 8},
+		{"already disabled", users.User{Disabled: true}, users.User{Disabled: true}, 7},
+		{"new hash and disabled", users.User{PasswordHash: bcryptOld}, users.User{PasswordHash: bcryptNew, Disabled: true}, 9},
+		{"the file's version is ignored", users.User{}, users.User{CredentialVersion: 100}, 7},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			old, in := c.stored, c.file
+			old.ID, old.Email, old.CredentialVersion = "u1", "a@example.com", 7
+			in.Email = "a@example.com"
+			got, _ := MergeImport(old, in)
+			if got.CredentialVersion != c.want {
+				t.Fatalf("CredentialVersion = %d, want %d", got.CredentialVersion, c.want)
+			}
+		})
+	}
+}

@@ -172,9 +172,11 @@ type Store interface {
 	// ListAudit returns the events matching f, newest (highest ID) first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
-	// PutMFA stores m as the user's second factor, replacing any previous
-	// one; zero CreatedAt and UpdatedAt are set to now. ErrNotFound if the
-	// user does not exist.
+	// PutMFA stores m as the user's second factor, replacing a pending
+	// (unconfirmed) one; zero CreatedAt and UpdatedAt are set to now.
+	// ErrConflict if the user has a confirmed one (of two enrolments
+	// confirmed at once, one wins; reset-mfa deletes it first), ErrNotFound
+	// if the user does not exist.
 	PutMFA(ctx context.Context, m MFA) error
 	// GetMFA returns the user's second factor.
 	GetMFA(ctx context.Context, userID string) (MFA, error)

@@ -33,12 +33,40 @@ type User struct {
 	Attributes attributes.Set
 	// PasswordHash is a PHC string (argon2id, or an imported bcrypt hash
 	// that is upgraded on the next sign-in). Empty means no password: the
-	// user cannot sign in with one.
+	// user cannot sign in with one. Change it with SetPasswordHash; only
+	// re-hashing the same password (an upgrade) assigns it directly.
 	PasswordHash string
-	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Disabled users cannot sign in. Set it with Disable.
+	Disabled bool
+	// CredentialVersion counts the changes of the user's credentials: a
+	// new password, a removed second factor, disabling. A sign-in whose
+	// password was checked under another version must start again.
+	CredentialVersion int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
+
+// SetPasswordHash gives u a new password (hash) and, since the old one
+// no longer vouches for anybody, a new credential version. An upgrade of
+// the same password to a stronger hash is not a new password and sets
+// PasswordHash directly.
+func (u *User) SetPasswordHash(hash string) {
+	u.PasswordHash = hash
+	u.CredentialsChanged()
+}
+
+// Disable stops u from signing in, including sign-ins already past the
+// password.
+func (u *User) Disable() {
+	u.Disabled = true
+	u.CredentialsChanged()
+}
+
+// CredentialsChanged records that a credential of u changed (a password,
+// a second factor removed, the account disabled): every sign-in started
+// before it must start again. Whatever changes a credential calls it,
+// directly or through SetPasswordHash and Disable.
+func (u *User) CredentialsChanged() { u.CredentialVersion++ }
 
 // ValidationError reports a user field that cannot be stored.
 type ValidationError struct {

@@ -163,9 +163,15 @@ func (s *Store) PutMFA(ctx context.Context, m store.MFA) error {
 		m.UpdatedAt = now
 	}
 	args, _ := mfaRecord.args(&m)
-	_, err := s.pool.Exec(ctx, mfaRecord.insertSQL+` ON CONFLICT (user_id) DO UPDATE SET
+	// A pending factor (confirmed_at is the zero time) may be replaced, a
+	// confirmed one may not: of two enrolments racing, one wins.
+	tag, err := s.pool.Exec(ctx, mfaRecord.insertSQL+` ON CONFLICT (user_id) DO UPDATE SET
 		secret = EXCLUDED.secret, confirmed_at = EXCLUDED.confirmed_at, recovery_codes = EXCLUDED.recovery_codes,
-		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`, args...)
+		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+		WHERE mfa.confirmed_at < '1970-01-01 00:00:00+00'`, args...)
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("put second factor of user %s: a confirmed one exists: %w", m.UserID, store.ErrConflict)
+	}
 	return wrap("put second factor", err)
 }
 

@@ -16,7 +16,7 @@ var userRecord = (&record[users.User]{
 	noun:  "user",
 	table: "users",
 	cols: []string{"id", "email", "full_name", "given_name", "family_name", "image_url", "roles",
-		"team", "program", "attributes", "password_hash", "disabled", "created_at", "updated_at"},
+		"team", "program", "attributes", "password_hash", "disabled", "credential_version", "created_at", "updated_at"},
 	// COLLATE "C": the same order whatever the database's locale.
 	order:   `lower(email COLLATE "und-x-icu") COLLATE "C", id`,
 	key:     func(u *users.User) *string { return &u.ID },
@@ -31,13 +31,13 @@ var userRecord = (&record[users.User]{
 			}
 		}
 		return []any{u.ID, u.Email, u.FullName, u.GivenName, u.FamilyName, u.ImageURL, orEmpty(u.Roles),
-			u.Team, u.Program, attrs, u.PasswordHash, u.Disabled, ts(u.CreatedAt), ts(u.UpdatedAt)}, nil
+			u.Team, u.Program, attrs, u.PasswordHash, u.Disabled, u.CredentialVersion, ts(u.CreatedAt), ts(u.UpdatedAt)}, nil
 	},
 	scan: func(row pgx.CollectableRow) (users.User, error) {
 		var u users.User
 		var attrs []byte
 		err := row.Scan(&u.ID, &u.Email, &u.FullName, &u.GivenName, &u.FamilyName, &u.ImageURL, &u.Roles,
-			&u.Team, &u.Program, &attrs, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt)
+			&u.Team, &u.Program, &attrs, &u.PasswordHash, &u.Disabled, &u.CredentialVersion, &u.CreatedAt, &u.UpdatedAt)
 		if err != nil {
 			return u, err
 		}

@@ -168,7 +168,8 @@ var mfaRecord = (&record[store.MFA]{
 	},
 }).init()
 
-// PutMFA stores m, replacing the user's previous second factor.
+// PutMFA stores m, replacing the user's pending second factor; ErrConflict
+// if a confirmed one exists.
 func (s *Store) PutMFA(ctx context.Context, m store.MFA) error {
 	now := s.nowUTC()
 	if m.CreatedAt.IsZero() {
@@ -181,10 +182,21 @@ func (s *Store) PutMFA(ctx context.Context, m store.MFA) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, mfaRecord.insertSQL+` ON CONFLICT (user_id) DO UPDATE SET
+	// A pending factor (confirmed_at is the zero time, before 1970) may be
+	// replaced, a confirmed one may not: of two enrolments racing, one wins.
+	res, err := s.w.ExecContext(ctx, mfaRecord.insertSQL+` ON CONFLICT (user_id) DO UPDATE SET
 		secret = excluded.secret, confirmed_at = excluded.confirmed_at, recovery_codes = excluded.recovery_codes,
-		created_at = excluded.created_at, updated_at = excluded.updated_at`, args...)
-	return wrap("put second factor", err)
+		created_at = excluded.created_at, updated_at = excluded.updated_at
+		WHERE mfa.confirmed_at < 0`, args...)
+	if err != nil {
+		return wrap("put second factor", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap("put second factor", err)
+	} else if n == 0 {
+		return fmt.Errorf("put second factor of user %s: a confirmed one exists: %w", m.UserID, store.ErrConflict)
+	}
+	return nil
 }
 
 // GetMFA returns the user's second factor.

@@ -13,7 +13,7 @@ var userRecord = (&record[users.User]{
 	noun:  "user",
 	table: "users",
 	cols: []string{"id", "email", "full_name", "given_name", "family_name", "image_url", "roles",
-		"team", "program", "attributes", "password_hash", "disabled", "created_at", "updated_at"},
+		"team", "program", "attributes", "password_hash", "disabled", "credential_version", "created_at", "updated_at"},
 	derived: []string{"email_key", "full_name_key"},
 	order:   "email_key, id",
 	key:     func(u *users.User) *string { return &u.ID },
@@ -30,7 +30,7 @@ var userRecord = (&record[users.User]{
 		}
 		return []any{
 			u.ID, u.Email, u.FullName, u.GivenName, u.FamilyName, u.ImageURL, roles,
-			u.Team, u.Program, attrs, u.PasswordHash, u.Disabled, micros(u.CreatedAt), micros(u.UpdatedAt),
+			u.Team, u.Program, attrs, u.PasswordHash, u.Disabled, u.CredentialVersion, micros(u.CreatedAt), micros(u.UpdatedAt),
 			emailKey(u.Email), strings.ToLower(u.FullName),
 		}, nil
 	},
@@ -41,7 +41,7 @@ var userRecord = (&record[users.User]{
 			created, updated int64
 		)
 		err := sc.Scan(&u.ID, &u.Email, &u.FullName, &u.GivenName, &u.FamilyName, &u.ImageURL, &roles,
-			&u.Team, &u.Program, &attrs, &u.PasswordHash, &u.Disabled, &created, &updated)
+			&u.Team, &u.Program, &attrs, &u.PasswordHash, &u.Disabled, &u.CredentialVersion, &created, &updated)
 		if err != nil {
 			return users.User{}, err
 		}

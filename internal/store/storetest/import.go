@@ -89,6 +89,8 @@ func testImportUsers(t *testing.T, s store.Store) {
 	n2, err = s.GetUser(ctx, "n2")
 	noErr(t, err, "GetUser n2")
 	same(t, "hash given to a user without one", n2.PasswordHash, bcryptHash)
+	same(t, "credential version after an imported hash", n2.CredentialVersion, int64(1))
+	same(t, "credential version of a user whose hash was kept", got.CredentialVersion, old.CredentialVersion)
 	same(t, "field changed by the import", n2.Team, "Red")
 
 	// Nothing at all is an empty result.

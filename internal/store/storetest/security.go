@@ -179,6 +179,14 @@ func testMFA(t *testing.T, s store.Store) {
 	want = confirmed
 	want.ConfirmedAt, want.CreatedAt, want.UpdatedAt = stored(want.ConfirmedAt), stored(want.CreatedAt), stored(want.UpdatedAt)
 	same(t, "GetMFA after PutMFA replaced it", got, want)
+	// A confirmed factor is never replaced: another enrolment confirmed
+	// later loses.
+	wantErr(t, s.PutMFA(ctx, store.MFA{UserID: "u1", Secret: []byte("sealed-secret-3"), ConfirmedAt: t0.Add(2 * time.Minute)}),
+		store.ErrConflict, "PutMFA over a confirmed factor")
+	wantErr(t, s.PutMFA(ctx, pending), store.ErrConflict, "PutMFA of a pending factor over a confirmed one")
+	got, err = s.GetMFA(ctx, "u1")
+	noErr(t, err, "GetMFA")
+	same(t, "GetMFA after a refused PutMFA", got, want)
 
 	// Using a recovery code removes it, atomically.
 	got, err = s.UpdateMFA(ctx, "u1", func(m store.MFA) (store.MFA, error) {

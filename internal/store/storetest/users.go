@@ -18,20 +18,21 @@ import (
 func newUser(t *testing.T, id, email string) users.User {
 	t.Helper()
 	return users.User{
-		ID:           id,
-		Email:        email,
-		FullName:     "Mary Major",
-		GivenName:    "Mary",
-		FamilyName:   "Major",
-		ImageURL:     "https://example.com/mary.png",
-		Roles:        []string{"agent", "supervisor"},
-		Team:         "Blue",
-		Program:      "Sales",
-		Attributes:   attrs(t, "department", "Sales", "skills.intarray", "1,2,3"),
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-		Disabled:     true,
-		CreatedAt:    t0,
-		UpdatedAt:    t0,
+		ID:                id,
+		Email:             email,
+		FullName:          "Mary Major",
+		GivenName:         "Mary",
+		FamilyName:        "Major",
+		ImageURL:          "https://example.com/mary.png",
+		Roles:             []string{"agent", "supervisor"},
+		Team:              "Blue",
+		Program:           "Sales",
+		Attributes:        attrs(t, "department", "Sales", "skills.intarray", "1,2,3"),
+		PasswordHash:      "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+		Disabled:          true,
+		CredentialVersion: 3,
+		CreatedAt:         t0,
+		UpdatedAt:         t0,
 	}
 }
 
@@ -69,7 +70,7 @@ func testUserCRUD(t *testing.T, s store.Store) {
 		old.FullName = "Mary Q. Major"
 		old.Roles = []string{"admin"}
 		old.Attributes = attrs(t, "sales.boolean", "true")
-		old.PasswordHash = ""
+		old.SetPasswordHash("")
 		old.Disabled = false
 		return old, nil
 	})
@@ -80,6 +81,7 @@ func testUserCRUD(t *testing.T, s store.Store) {
 	if got.Email != "mary.major@example.com" || got.FullName != "Mary Q. Major" || got.PasswordHash != "" || got.Disabled {
 		t.Fatalf("update not stored: %+v", got)
 	}
+	same(t, "credential version after a password change", got.CredentialVersion, int64(4))
 	same(t, "roles after update", got.Roles, []string{"admin"})
 	same(t, "attributes after update", got.Attributes, attrs(t, "sales.boolean", "true"))
 	if _, err := s.GetUserByEmail(ctx, "mary@example.com"); !errors.Is(err, store.ErrNotFound) {
