@@ -162,6 +162,9 @@ func TestSetPasswordAndLinkBehaveAlike(t *testing.T) {
 				}
 			}
 			got, _ := f.st.GetUser(ctx, u.ID)
+			if got.CredentialVersion <= u.CredentialVersion {
+				t.Errorf("credential version %d -> %d: a pending sign-in would survive the new password", u.CredentialVersion, got.CredentialVersion)
+			}
 			if ok, _, err := users.NewHasher(users.DefaultParams, 1).Verify(ctx, got.PasswordHash, newPassword); !ok || err != nil {
 				t.Errorf("the new password does not verify (%v)", err)
 			}
@@ -296,12 +299,13 @@ func TestCreateAndUpdateUser(t *testing.T) {
 	// An update cannot reach the password or the disabled flag.
 	got, err := f.svc.UpdateUser(ctx, admin, u.Email, "user.update", func(x *users.User) error {
 		x.Team, x.PasswordHash, x.Disabled = "Sales", "", true
+		x.CredentialsChanged()
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Team != "Sales" || got.PasswordHash == "" || got.Disabled {
+	if got.Team != "Sales" || got.PasswordHash == "" || got.Disabled || got.CredentialVersion != u.CredentialVersion {
 		t.Fatalf("update result %+v", got)
 	}
 	if _, err := f.svc.UpdateUser(ctx, admin, u.Email, "user.update", func(x *users.User) error { x.Email = "bad"; return nil }); code(err) != accounts.Invalid {
@@ -326,8 +330,8 @@ func TestDisableEndsSessionsAndDeleteKeepsTheTrail(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("disable: %d, %v", n, err)
 	}
-	if got, _ := f.st.GetUser(ctx, u.ID); !got.Disabled {
-		t.Fatal("not disabled")
+	if got, _ := f.st.GetUser(ctx, u.ID); !got.Disabled || got.CredentialVersion <= u.CredentialVersion {
+		t.Fatalf("after disable: disabled %v, credential version %d -> %d", got.Disabled, u.CredentialVersion, got.CredentialVersion)
 	}
 	if err := f.svc.Enable(ctx, admin, u.Email); err != nil {
 		t.Fatal(err)
@@ -369,6 +373,9 @@ func TestUnlockResetMFAAndSessions(t *testing.T) {
 	}
 	if _, err := f.st.GetMFA(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("the factor survived")
+	}
+	if got, _ := f.st.GetUser(ctx, u.ID); got.CredentialVersion <= u.CredentialVersion {
+		t.Errorf("reset-mfa kept credential version %d: a sign-in pending on the old factor would survive", got.CredentialVersion)
 	}
 
 	f.session(t, u, "s2")

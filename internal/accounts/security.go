@@ -89,6 +89,14 @@ func (s *Service) ResetMFA(ctx context.Context, actor Actor, ref string) (int, e
 	} else if err != nil {
 		return 0, err
 	}
+	// A sign-in already past the password was headed for the removed
+	// factor: it starts again.
+	if _, err := s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
+		cur.CredentialsChanged()
+		return cur, nil
+	}); err != nil {
+		return 0, notFoundAs(err, "The user no longer exists.")
+	}
 	n, err := s.st.DeleteUserSessions(ctx, u.ID)
 	if err != nil {
 		return 0, err

@@ -66,11 +66,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref, action strin
 	}
 	before := u
 	u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		hash, disabled := cur.PasswordHash, cur.Disabled
+		hash, disabled, version := cur.PasswordHash, cur.Disabled, cur.CredentialVersion
 		if err := change(&cur); err != nil {
 			return cur, invalid(err)
 		}
-		cur.PasswordHash, cur.Disabled = hash, disabled
+		cur.PasswordHash, cur.Disabled, cur.CredentialVersion = hash, disabled, version
 		cur.Email = users.NormalizeEmail(cur.Email)
 		return cur, invalid(cur.Validate())
 	})
@@ -117,7 +117,7 @@ func (s *Service) checkAndHash(ctx context.Context, u users.User, password strin
 // unlocks the account, and records it.
 func (s *Service) storePassword(ctx context.Context, actor Actor, u users.User, hash, reason string) (int, error) {
 	u, err := s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		cur.PasswordHash = hash
+		cur.SetPasswordHash(hash) // a new credential version: pending sign-ins start again
 		return cur, nil
 	})
 	if err != nil {
@@ -153,7 +153,11 @@ func (s *Service) setDisabled(ctx context.Context, actor Actor, ref string, disa
 	}
 	before := u
 	if u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		cur.Disabled = disabled
+		if disabled {
+			cur.Disable() // a new credential version: pending sign-ins end too
+		} else {
+			cur.Disabled = false
+		}
 		return cur, nil
 	}); err != nil {
 		return 0, notFoundAs(err, "The user no longer exists.")
