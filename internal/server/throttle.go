@@ -112,7 +112,7 @@ var errThrottled = errors.New("throttled")
 const inFlightFor = 5 * time.Minute
 
 // settleTimeout bounds the store writes that record how an attempt ended.
-const settleTimeout = 10 * time.Second
+const settleTimeout = 30 * time.Second
 
 // admission is the outcome of admit for one rule.
 type admission struct {
