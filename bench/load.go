@@ -62,10 +62,15 @@ func newLoad(ctx context.Context, env *environment) (*load, error) {
 	return l, nil
 }
 
-// agent returns virtual agent n (user agent<n>@…) with an empty browser.
+// agent returns virtual agent n (user agent<n>@…, or agent0@… for every
+// agent with --shared-account) with an empty browser and its own address.
 func (l *load) newAgent(n int) *agent {
 	jar, _ := cookiejar.New(nil)
-	return &agent{email: fmt.Sprintf(emailPattern, n), addr: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255), c: &http.Client{Jar: jar, Transport: l.transport, Timeout: 2 * time.Minute,
+	user := n
+	if l.env.sharedAccount {
+		user = 0
+	}
+	return &agent{email: fmt.Sprintf(emailPattern, user), addr: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255), c: &http.Client{Jar: jar, Transport: l.transport, Timeout: 2 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

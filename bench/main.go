@@ -1,6 +1,6 @@
 // Command bench is flexidp's load benchmark (docs/performance.md).
 //
-//	go run ./bench [--cpus 1] [--agents 50] [--duration 20s] [--burst 2000 --burst-window 1m]
+//	go run ./bench [--cpus 1] [--agents 50] [--duration 20s] [--burst 2000 --burst-window 1m] [--shared-account]
 //
 // It starts PostgreSQL (a throwaway cluster, or --database-url), seeds
 // users and a Flex service provider, runs `idp serve` built from ./cmd/idp
@@ -42,6 +42,10 @@ type options struct {
 	idpBinary     string
 	hashMemoryMiB int
 	boundsTime    time.Duration
+	// sharedAccount: every agent signs in as one user.
+	sharedAccount bool
+	// lockoutThreshold is the server's IDP_LOCKOUT_THRESHOLD; 0 leaves its default.
+	lockoutThreshold int
 }
 
 func main() {
@@ -55,6 +59,8 @@ func main() {
 	fs.StringVar(&o.databaseURL, "database-url", os.Getenv("IDP_DATABASE_URL"), "PostgreSQL to use (IDP_DATABASE_URL); default: a throwaway cluster")
 	fs.StringVar(&o.idpBinary, "idp", "", "prebuilt idp binary; default: go build ./cmd/idp")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", 256, "the server's IDP_HASH_MEMORY_MIB")
+	fs.BoolVar(&o.sharedAccount, "shared-account", false, "every agent signs in as the same user (a shared login, one agent's many tabs); at most --lockout-threshold of its sign-ins are checked at once")
+	fs.IntVar(&o.lockoutThreshold, "lockout-threshold", 0, "the server's IDP_LOCKOUT_THRESHOLD (default: the server's, 10)")
 	fs.DurationVar(&o.boundsTime, "bounds-time", 3*time.Second, "how long each raw rate (RSA, argon2id) is measured")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./bench [flags]\n\nflexidp load benchmark: see docs/performance.md.\n\nFlags:\n")
@@ -113,6 +119,9 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	defer env.close()
 	fmt.Printf("\nPostgreSQL: %s; %d users and SP flex seeded; server %s, hash concurrency %d (%d MiB budget), log %s\n",
 		env.dbWhere, env.users, env.base, env.srv.hashConcurrency, o.hashMemoryMiB, env.srv.logPath)
+	if o.sharedAccount {
+		fmt.Printf("every agent signs in as %s\n", fmt.Sprintf(emailPattern, 0))
+	}
 
 	lg, err := newLoad(ctx, env)
 	if err != nil {

@@ -45,6 +45,8 @@ type environment struct {
 	cluster *pgtest.Cluster
 	// keepLog leaves the server log in place (the run failed).
 	keepLog bool
+	// sharedAccount: every agent signs in as agent0@….
+	sharedAccount bool
 }
 
 func (e *environment) close() {
@@ -69,7 +71,7 @@ func startEnvironment(ctx context.Context, o options, cpu cpuPlan, nUsers int) (
 	if err != nil {
 		return nil, err
 	}
-	e := &environment{dir: dir, users: nUsers}
+	e := &environment{dir: dir, users: nUsers, sharedAccount: o.sharedAccount}
 	defer func() {
 		if err != nil {
 			e.close()
@@ -193,6 +195,9 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 		"IDP_HASH_MEMORY_MIB=" + strconv.Itoa(o.hashMemoryMiB),
 		"IDP_LOG_FORMAT=json",
 		"IDP_TRUST_PROXY=true", // the agents' addresses come in X-Forwarded-For
+	}
+	if o.lockoutThreshold > 0 {
+		s.cmd.Env = append(s.cmd.Env, "IDP_LOCKOUT_THRESHOLD="+strconv.Itoa(o.lockoutThreshold))
 	}
 	// Profiling the server under load: IDP_METRICS_LISTEN=127.0.0.1:6060
 	// IDP_PPROF=true go run ./bench, then go tool pprof …/debug/pprof/profile.

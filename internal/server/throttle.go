@@ -78,13 +78,17 @@ func MFAThrottleKey(userID string) string { return mfaKey(userID) }
 type throttleRule struct {
 	key                     string
 	backoffAfter, lockAfter int
-	// countFirst counts the attempt before it is checked. Accounts and
-	// second factors are counted first, so parallel guesses on several
-	// replicas cannot slip past the limit. A client address is counted
-	// only when an attempt fails: a contact centre signs a whole shift in
-	// from one NAT address at once, and its concurrent, correct sign-ins
-	// must not look like guesses.
-	countFirst bool
+	// reserve lets an attempt through only while the key's failures and
+	// its attempts in flight together are below lockAfter, and holds that
+	// place until the attempt is decided: a failure keeps it as a
+	// failure, a success or a refund gives it back. Accounts and second
+	// factors reserve, so parallel guesses on several replicas cannot
+	// slip past the limit; the back-off delay looks at decided failures
+	// only, so concurrent correct sign-ins of one account are not taken
+	// for failures. A client address is only read, and counted when an
+	// attempt fails: a contact centre signs a whole shift in from one NAT
+	// address at once.
+	reserve bool
 }
 
 func (s *Server) accountRule(email string) throttleRule {
@@ -101,26 +105,47 @@ func (s *Server) mfaRule(userID string) throttleRule {
 
 var errThrottled = errors.New("throttled")
 
+// inFlightFor is how long an attempt may stay in flight before it is
+// taken as lost (its replica stopped before deciding it) and its place is
+// given back. It is far longer than an attempt can take and still answer
+// its client: the HTTP server's write timeout is 30 seconds.
+const inFlightFor = 5 * time.Minute
+
+// settleTimeout bounds the store writes that record how an attempt ended.
+const settleTimeout = 30 * time.Second
+
 // admission is the outcome of admit for one rule.
 type admission struct {
 	rule throttleRule
 	// wait > 0: the attempt is refused for that long.
 	wait time.Duration
-	// locks: should this attempt fail, the key is now locked.
+	// locks: the failed attempt locked the key (set by failed).
 	locks bool
 }
 
 // refusal returns how long t still refuses attempts under rule, and t
-// reset when its lock ended or its failures are older than the window.
+// reset when its lock ended or its failures are older than the window,
+// and without the attempts in flight that were lost. now must be read
+// after t, so that it is not earlier than the times t holds; the waits
+// are capped all the same, as replicas' clocks may differ a little.
 func (p LockoutPolicy) refusal(t store.Throttle, rule throttleRule, now time.Time) (time.Duration, store.Throttle) {
 	if now.Before(t.LockedUntil) {
-		return t.LockedUntil.Sub(now), t
+		return min(t.LockedUntil.Sub(now), p.LockFor), t
 	}
 	if !t.LockedUntil.IsZero() || now.Sub(t.LastFailure) > p.Window {
-		t = store.Throttle{Key: t.Key} // the lock ended, or failures are old
+		// The lock ended, or the failures are old.
+		t.Failures, t.LastFailure, t.LockedUntil = 0, time.Time{}, time.Time{}
 	}
-	if until := t.LastFailure.Add(p.delay(t.Failures, rule.backoffAfter)); now.Before(until) {
-		return until.Sub(now), t
+	if t.InFlight > 0 && now.Sub(t.LastAttempt) > inFlightFor {
+		t.InFlight = 0
+	}
+	if d := p.delay(t.Failures, rule.backoffAfter); d > 0 && now.Before(t.LastFailure.Add(d)) {
+		return min(t.LastFailure.Add(d).Sub(now), d), t
+	}
+	if rule.reserve && t.Failures+t.InFlight >= rule.lockAfter {
+		// Were the attempts in flight all to fail, they would lock the
+		// key: wait until they are decided.
+		return p.BaseDelay, t
 	}
 	return 0, t
 }
@@ -136,25 +161,33 @@ func (p LockoutPolicy) count(t store.Throttle, rule throttleRule, now time.Time)
 	return t, false
 }
 
-// admit lets an attempt through unless a rule refuses it (locked, or
-// within its back-off delay); a refused attempt is not counted. Rules with
-// countFirst count the attempt now, pessimistically; the others are only
-// read. The caller calls succeeded or failed once the attempt is decided.
+// release gives back the place of one attempt in flight.
+func release(t store.Throttle) store.Throttle {
+	t.InFlight = max(t.InFlight-1, 0)
+	return t
+}
+
+// admit lets an attempt through unless a rule refuses it (locked, within
+// its back-off delay, or, for rules that reserve, no place left under the
+// lock threshold); a refused attempt is not counted. Rules that reserve
+// take a place in flight now; the others are only read. The caller calls
+// succeeded, failed or refund once the attempt is decided.
 func (s *Server) admit(ctx context.Context, rules ...throttleRule) ([]admission, time.Duration, error) {
 	p := s.cfg.Lockout
-	now := s.now()
 	out := make([]admission, 0, len(rules))
 	var wait time.Duration
 	for _, rule := range rules {
 		a := admission{rule: rule}
 		var err error
-		if rule.countFirst {
+		if rule.reserve {
 			_, err = s.store.UpdateThrottle(ctx, rule.key, func(t store.Throttle) (store.Throttle, error) {
+				now := s.now() // read under the record's lock
 				a.wait, t = p.refusal(t, rule, now)
 				if a.wait > 0 {
 					return t, errThrottled
 				}
-				t, a.locks = p.count(t, rule, now)
+				t.InFlight++
+				t.LastAttempt = now
 				return t, nil
 			})
 		} else {
@@ -164,7 +197,7 @@ func (s *Server) admit(ctx context.Context, rules ...throttleRule) ([]admission,
 			case gerr != nil:
 				err = gerr
 			default:
-				if a.wait, _ = p.refusal(t, rule, now); a.wait > 0 {
+				if a.wait, _ = p.refusal(t, rule, s.now()); a.wait > 0 {
 					err = errThrottled
 				}
 			}
@@ -180,69 +213,66 @@ func (s *Server) admit(ctx context.Context, rules ...throttleRule) ([]admission,
 		out = append(out, a)
 	}
 	if wait > 0 {
-		// Refused by one rule: give back what the others counted.
+		// Refused by one rule: give back the places the others took.
 		s.refund(ctx, out)
 		return nil, wait, nil
 	}
 	return out, 0, nil
 }
 
-// succeeded closes the attempts admit let through after a success: the
-// account (or second factor) starts afresh; an address is left as it is,
-// so one good sign-in does not wipe out another person's failures.
-func (s *Server) succeeded(ctx context.Context, as []admission) {
-	for _, a := range as {
-		if !a.rule.countFirst {
-			continue
-		}
-		if err := s.store.DeleteThrottle(ctx, a.rule.key); err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.WarnContext(ctx, "reset throttle", "err", err)
-		}
-	}
-}
-
-// failed counts a failed attempt against the rules admit only read, and
-// marks in as which keys it locked.
-func (s *Server) failed(ctx context.Context, as []admission) {
-	p := s.cfg.Lockout
-	now := s.now()
+// settle updates the record of each admission (of those whose rule
+// reserves, with onlyReserved) with a context that outlives the request:
+// a client that hangs up must not leave its failure uncounted or its
+// place held.
+func (s *Server) settle(ctx context.Context, as []admission, onlyReserved bool, what string, update func(a *admission, t store.Throttle, now time.Time) store.Throttle) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	for i := range as {
 		a := &as[i]
-		if a.rule.countFirst {
+		if onlyReserved && !a.rule.reserve {
 			continue
 		}
 		_, err := s.store.UpdateThrottle(ctx, a.rule.key, func(t store.Throttle) (store.Throttle, error) {
-			_, t = p.refusal(t, a.rule, now)
-			t, a.locks = p.count(t, a.rule, now)
-			return t, nil
+			return update(a, t, s.now()), nil
 		})
 		if err != nil {
-			s.log.WarnContext(ctx, "count failed sign-in", "err", err)
+			s.log.WarnContext(ctx, what, "err", err)
 		}
 	}
 }
 
-// refund takes back the attempt admit counted (countFirst rules), when it
-// was neither a success nor a failure (an internal error, another rule
-// refused it).
+// succeeded closes the attempts admit let through after a success: the
+// account (or second factor) gives back its place and starts afresh; the
+// other attempts still in flight keep theirs. An address is left as it
+// is, so one good sign-in does not wipe out another person's failures.
+func (s *Server) succeeded(ctx context.Context, as []admission) {
+	s.settle(ctx, as, true, "reset throttle", func(_ *admission, t store.Throttle, _ time.Time) store.Throttle {
+		t = release(t)
+		t.Failures, t.LastFailure, t.LockedUntil = 0, time.Time{}, time.Time{}
+		return t
+	})
+}
+
+// failed counts a failed attempt against every rule: a reserved place
+// becomes a failure. It marks in as which keys it locked.
+func (s *Server) failed(ctx context.Context, as []admission) {
+	p := s.cfg.Lockout
+	s.settle(ctx, as, false, "count failed sign-in", func(a *admission, t store.Throttle, now time.Time) store.Throttle {
+		_, t = p.refusal(t, a.rule, now)
+		if a.rule.reserve {
+			t = release(t)
+		}
+		t, a.locks = p.count(t, a.rule, now)
+		return t
+	})
+}
+
+// refund gives back the places admit took, when the attempt was neither
+// a success nor a failure (an internal error, another rule refused it).
 func (s *Server) refund(ctx context.Context, as []admission) {
-	for _, a := range as {
-		if !a.rule.countFirst {
-			continue
-		}
-		_, err := s.store.UpdateThrottle(ctx, a.rule.key, func(t store.Throttle) (store.Throttle, error) {
-			if t.Failures > 0 {
-				t.Failures--
-			}
-			if t.Failures < a.rule.lockAfter {
-				t.LockedUntil = time.Time{}
-			}
-			return t, nil
-		})
-		if err != nil {
-			s.log.WarnContext(ctx, "refund throttle", "err", err)
-		}
-	}
+	s.settle(ctx, as, true, "refund throttle", func(_ *admission, t store.Throttle, _ time.Time) store.Throttle {
+		return release(t)
+	})
 }
 
 // lockouts returns the keys the failed attempt locked, for the audit log.

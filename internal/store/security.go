@@ -12,13 +12,30 @@ import (
 // to the caller.
 type Throttle struct {
 	Key string
-	// Failures is the number of failed (or not yet concluded) attempts
-	// since the record was last reset.
+	// Failures is the number of failed attempts since the record was
+	// last reset.
 	Failures int
-	// LastFailure is when the last of them started.
+	// LastFailure is when the last of them was counted.
 	LastFailure time.Time
 	// LockedUntil, when in the future, refuses every attempt.
 	LockedUntil time.Time
+	// InFlight is the number of attempts let through and not yet
+	// concluded: their password or code is still being checked. They
+	// are counted apart from Failures so that concurrent correct sign-ins
+	// are not taken for failures, while the lock threshold still bounds
+	// failures and attempts in flight together.
+	InFlight int
+	// LastAttempt is when the latest attempt in flight was let through.
+	// Attempts in flight for much longer were lost (a replica stopped
+	// mid-attempt) and the caller may forget them.
+	LastAttempt time.Time
+}
+
+// Empty reports whether t holds nothing to remember: no failure, no lock
+// and no attempt in flight. The store keeps no record of an empty
+// Throttle, so a key at rest has none.
+func (t Throttle) Empty() bool {
+	return t.Failures == 0 && t.InFlight == 0 && t.LockedUntil.IsZero()
 }
 
 // AuditEvent is one entry of the audit trail. Events are never updated;

@@ -154,16 +154,20 @@ type Store interface {
 	// UpdateThrottle runs update on the throttle record of key (a zero
 	// Throttle with that Key when there is none) inside one transaction
 	// and stores the result, so that concurrent attempts on any replica
-	// are counted one after the other. If update returns an error, nothing
-	// is written and that error is returned as is.
+	// are counted one after the other. update runs once the record is
+	// locked, so a clock it reads is not earlier than the last write. An
+	// Empty result removes the record. A DeleteThrottle at the same time
+	// happens wholly before or after: UpdateThrottle never fails for want
+	// of a record. If update returns an error, nothing is written and
+	// that error is returned as is.
 	UpdateThrottle(ctx context.Context, key string, update func(Throttle) (Throttle, error)) (Throttle, error)
 	// GetThrottle returns the throttle record of key.
 	GetThrottle(ctx context.Context, key string) (Throttle, error)
-	// DeleteThrottle forgets key (a successful sign-in, an unlock);
+	// DeleteThrottle forgets key (an unlock, a new password);
 	// ErrNotFound if there was no record.
 	DeleteThrottle(ctx context.Context, key string) error
-	// DeleteStaleThrottles removes the records whose LastFailure and
-	// LockedUntil are both before t, and returns how many.
+	// DeleteStaleThrottles removes the records whose LastFailure,
+	// LockedUntil and LastAttempt are all before t, and returns how many.
 	DeleteStaleThrottles(ctx context.Context, t time.Time) (int, error)
 
 	// AppendAudit stores e and returns it as stored: with its ID, and its

@@ -12,25 +12,24 @@ import (
 	"github.com/flexidp/flexidp/internal/store"
 )
 
-const throttleCols = "key, failures, last_failure, locked_until"
+const throttleCols = "key, failures, last_failure, locked_until, in_flight, last_attempt"
 
 func scanThrottle(row pgx.CollectableRow) (store.Throttle, error) {
 	var t store.Throttle
-	err := row.Scan(&t.Key, &t.Failures, &t.LastFailure, &t.LockedUntil)
-	t.LastFailure, t.LockedUntil = t.LastFailure.UTC(), t.LockedUntil.UTC()
+	err := row.Scan(&t.Key, &t.Failures, &t.LastFailure, &t.LockedUntil, &t.InFlight, &t.LastAttempt)
+	t.LastFailure, t.LockedUntil, t.LastAttempt = t.LastFailure.UTC(), t.LockedUntil.UTC(), t.LastAttempt.UTC()
 	return t, err
 }
 
-// UpdateThrottle implements store.Store. The row is created if missing and
-// locked (SELECT ... FOR UPDATE) while update runs.
+// UpdateThrottle implements store.Store. One statement creates the row or
+// locks the existing one: with an INSERT ... DO NOTHING and a SELECT ...
+// FOR UPDATE apart, a DeleteThrottle committed between the two left no row
+// to lock. update runs while the row is locked.
 func (s *Store) UpdateThrottle(ctx context.Context, key string, update func(store.Throttle) (store.Throttle, error)) (store.Throttle, error) {
 	var out store.Throttle
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES ($1, 0, $2, $2)
-			ON CONFLICT (key) DO NOTHING`, key, time.Time{}); err != nil {
-			return err
-		}
-		rows, _ := tx.Query(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = $1 FOR UPDATE`, key)
+		rows, _ := tx.Query(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES ($1, 0, $2, $2, 0, $2)
+			ON CONFLICT (key) DO UPDATE SET key = throttles.key RETURNING `+throttleCols, key, time.Time{})
 		old, err := pgx.CollectExactlyOneRow(rows, scanThrottle)
 		if err != nil {
 			return err
@@ -40,8 +39,13 @@ func (s *Store) UpdateThrottle(ctx context.Context, key string, update func(stor
 			return updaterError{err}
 		}
 		v.Key = key
-		rows, _ = tx.Query(ctx, `UPDATE throttles SET failures = $2, last_failure = $3, locked_until = $4
-			WHERE key = $1 RETURNING `+throttleCols, key, v.Failures, ts(v.LastFailure), ts(v.LockedUntil))
+		if v.Empty() {
+			out = store.Throttle{Key: key}
+			_, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
+			return err
+		}
+		rows, _ = tx.Query(ctx, `UPDATE throttles SET failures = $2, last_failure = $3, locked_until = $4, in_flight = $5, last_attempt = $6
+			WHERE key = $1 RETURNING `+throttleCols, key, v.Failures, ts(v.LastFailure), ts(v.LockedUntil), v.InFlight, ts(v.LastAttempt))
 		out, err = pgx.CollectExactlyOneRow(rows, scanThrottle)
 		return err
 	})
@@ -66,7 +70,7 @@ func (s *Store) DeleteThrottle(ctx context.Context, key string) error {
 
 // DeleteStaleThrottles implements store.Store.
 func (s *Store) DeleteStaleThrottles(ctx context.Context, t time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM throttles WHERE last_failure < $1 AND locked_until < $1`, ts(t))
+	tag, err := s.pool.Exec(ctx, `DELETE FROM throttles WHERE last_failure < $1 AND locked_until < $1 AND last_attempt < $1`, ts(t))
 	return int(tag.RowsAffected()), wrap("delete stale throttles", err)
 }
 

@@ -11,28 +11,28 @@ import (
 	"github.com/flexidp/flexidp/internal/store"
 )
 
-const throttleCols = "key, failures, last_failure, locked_until"
+const throttleCols = "key, failures, last_failure, locked_until, in_flight, last_attempt"
 
 func scanThrottle(sc scanner) (store.Throttle, error) {
 	var t store.Throttle
-	var last, locked int64
-	if err := sc.Scan(&t.Key, &t.Failures, &last, &locked); err != nil {
+	var last, locked, attempt int64
+	if err := sc.Scan(&t.Key, &t.Failures, &last, &locked, &t.InFlight, &attempt); err != nil {
 		return store.Throttle{}, err
 	}
-	t.LastFailure, t.LockedUntil = fromMicros(last), fromMicros(locked)
+	t.LastFailure, t.LockedUntil, t.LastAttempt = fromMicros(last), fromMicros(locked), fromMicros(attempt)
 	return t, nil
 }
 
 // UpdateThrottle runs update on the key's throttle record, created if
-// missing, in one IMMEDIATE transaction. update must not call the Store's
-// write methods.
+// missing, in one IMMEDIATE transaction; an Empty result removes it.
+// update must not call the Store's write methods.
 func (s *Store) UpdateThrottle(ctx context.Context, key string, update func(store.Throttle) (store.Throttle, error)) (store.Throttle, error) {
 	var out store.Throttle
 	get := `SELECT ` + throttleCols + ` FROM throttles WHERE key = ?`
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		zero := micros(time.Time{})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES (?, 0, ?, ?)
-			ON CONFLICT (key) DO NOTHING`, key, zero, zero); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES (?, 0, ?, ?, 0, ?)
+			ON CONFLICT (key) DO NOTHING`, key, zero, zero, zero); err != nil {
 			return wrap("update throttle", err)
 		}
 		old, err := scanThrottle(tx.QueryRowContext(ctx, get, key))
@@ -43,8 +43,13 @@ func (s *Store) UpdateThrottle(ctx context.Context, key string, update func(stor
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE throttles SET failures = ?, last_failure = ?, locked_until = ? WHERE key = ?`,
-			v.Failures, micros(v.LastFailure), micros(v.LockedUntil), key); err != nil {
+		if v.Empty() {
+			out = store.Throttle{Key: key}
+			_, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key)
+			return wrap("update throttle", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE throttles SET failures = ?, last_failure = ?, locked_until = ?, in_flight = ?, last_attempt = ? WHERE key = ?`,
+			v.Failures, micros(v.LastFailure), micros(v.LockedUntil), v.InFlight, micros(v.LastAttempt), key); err != nil {
 			return wrap("update throttle", err)
 		}
 		out, err = scanThrottle(tx.QueryRowContext(ctx, get, key))
@@ -68,9 +73,11 @@ func (s *Store) DeleteThrottle(ctx context.Context, key string) error {
 	return notFoundIfNone("delete throttle", n, err)
 }
 
-// DeleteStaleThrottles removes the records last failed and locked before t.
+// DeleteStaleThrottles removes the records last failed, locked and
+// attempted before t.
 func (s *Store) DeleteStaleThrottles(ctx context.Context, t time.Time) (int, error) {
-	n, err := s.exec(ctx, `DELETE FROM throttles WHERE last_failure < ? AND locked_until < ?`, micros(t), micros(t))
+	n, err := s.exec(ctx, `DELETE FROM throttles WHERE last_failure < ? AND locked_until < ? AND last_attempt < ?`,
+		micros(t), micros(t), micros(t))
 	return int(n), wrap("delete stale throttles", err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,6 +78,30 @@ func testThrottles(t *testing.T, s store.Store) {
 	noErr(t, s.DeleteThrottle(ctx, "acct:a@example.com"), "DeleteThrottle")
 	_, err = s.GetThrottle(ctx, "acct:a@example.com")
 	wantErr(t, err, store.ErrNotFound, "GetThrottle after DeleteThrottle")
+
+	// Attempts in flight are kept, and keep a record from going stale;
+	// an Empty result leaves no record.
+	got, err = s.UpdateThrottle(ctx, "acct:b@example.com", func(th store.Throttle) (store.Throttle, error) {
+		th.InFlight, th.LastAttempt = 2, t0.Add(10*time.Minute)
+		return th, nil
+	})
+	noErr(t, err, "UpdateThrottle of attempts in flight")
+	want = store.Throttle{Key: "acct:b@example.com", InFlight: 2, LastAttempt: stored(t0.Add(10 * time.Minute))}
+	same(t, "UpdateThrottle result", got, want)
+	got, err = s.GetThrottle(ctx, "acct:b@example.com")
+	noErr(t, err, "GetThrottle")
+	same(t, "GetThrottle of attempts in flight", got, want)
+	n, err = s.DeleteStaleThrottles(ctx, t0.Add(time.Minute))
+	noErr(t, err, "DeleteStaleThrottles")
+	same(t, "stale throttles deleted while attempts are in flight", n, 0)
+	got, err = s.UpdateThrottle(ctx, "acct:b@example.com", func(th store.Throttle) (store.Throttle, error) {
+		th.InFlight = 0
+		return th, nil
+	})
+	noErr(t, err, "UpdateThrottle to an empty record")
+	same(t, "UpdateThrottle result when empty", got, store.Throttle{Key: "acct:b@example.com"})
+	_, err = s.GetThrottle(ctx, "acct:b@example.com")
+	wantErr(t, err, store.ErrNotFound, "GetThrottle after an update left it empty")
 }
 
 // testThrottlesConcurrent checks that attempts on several replicas at once
@@ -96,6 +121,42 @@ func testThrottlesConcurrent(t *testing.T, s store.Store) {
 	got, err := s.GetThrottle(t.Context(), "acct:c@example.com")
 	noErr(t, err, "GetThrottle")
 	same(t, "failures counted by concurrent callers", got.Failures, n)
+}
+
+// testThrottlesUpdateDeleteRace checks that UpdateThrottle and
+// DeleteThrottle on one key at once (a failure counted while a success or
+// an unlock resets the key) are each atomic: an update never fails for
+// want of a record, never writes into a record a delete has removed, and
+// a delete finds the record or none.
+func testThrottlesUpdateDeleteRace(t *testing.T, s store.Store) {
+	const workers, rounds = 8, 25
+	const key = "acct:race@example.com"
+	errs := parallel(t, workers, func(ctx context.Context, w int) error {
+		for r := range rounds {
+			got, err := s.UpdateThrottle(ctx, key, func(th store.Throttle) (store.Throttle, error) {
+				th.Failures++
+				return th, nil
+			})
+			if err != nil {
+				return fmt.Errorf("round %d: UpdateThrottle: %w", r, err)
+			}
+			// Between two deletes each worker adds at most one failure,
+			// its own delete being one of them.
+			if got.Failures < 1 || got.Failures > workers {
+				return fmt.Errorf("round %d: UpdateThrottle stored %d failures, want 1 to %d", r, got.Failures, workers)
+			}
+			if err := s.DeleteThrottle(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("round %d: DeleteThrottle: %w", r, err)
+			}
+		}
+		return nil
+	})
+	for i, err := range errs {
+		noErr(t, err, "worker "+id("", i))
+	}
+	// Every worker ended with a delete: no record may have come back.
+	_, err := s.GetThrottle(t.Context(), key)
+	wantErr(t, err, store.ErrNotFound, "GetThrottle after the last delete")
 }
 
 func testAudit(t *testing.T, s store.Store) {

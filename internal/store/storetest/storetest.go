@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConsumeOnceConcurrent", testConsumeOnceConcurrent},
 		{"Throttles", testThrottles},
 		{"ThrottlesConcurrent", testThrottlesConcurrent},
+		{"ThrottlesUpdateDeleteRace", testThrottlesUpdateDeleteRace},
 		{"Audit", testAudit},
 		{"MFA", testMFA},
 		{"Tokens", testTokens},
