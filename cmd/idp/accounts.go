@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flexidp/flexidp/internal/server"
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -32,15 +32,15 @@ func runUsersUnlock(ctx context.Context, env *environment, args []string) error 
 		return err
 	}
 	defer st.Close()
-	keys := []string{server.AccountThrottleKey(*email)}
+	keys := []string{accounts.AccountKey(*email)}
 	u, err := findUser(ctx, st, *email)
 	if err == nil {
-		keys = []string{server.AccountThrottleKey(u.Email), server.MFAThrottleKey(u.ID)}
+		keys = []string{accounts.AccountKey(u.Email), accounts.MFAKey(u.ID)}
 	} else {
 		u = users.User{Email: *email}
 	}
 	if address != "" {
-		keys = append(keys, server.AddressThrottleKey(address))
+		keys = append(keys, accounts.AddressKey(address))
 	}
 	var unlocked []string
 	for _, k := range keys {
@@ -87,7 +87,7 @@ func runUsersResetMFA(ctx context.Context, env *environment, args []string) erro
 	if err != nil {
 		return err
 	}
-	if err := st.DeleteThrottle(ctx, server.MFAThrottleKey(u.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := st.DeleteThrottle(ctx, accounts.MFAKey(u.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	auditAdmin(ctx, env, st, adminChange{action: "user.reset-mfa", user: &u, reason: fmt.Sprintf("%d session(s) ended", n)})
@@ -179,11 +179,11 @@ func issueLink(ctx context.Context, env *environment, st store.Store, u users.Us
 		return err
 	}
 	secret := randomSecret()
-	t := store.Token{ID: server.LinkTokenID(secret), UserID: u.ID, Purpose: purpose, ExpiresAt: time.Now().Add(l.expires)}
+	t := store.Token{ID: accounts.LinkTokenID(secret), UserID: u.ID, Purpose: purpose, ExpiresAt: time.Now().Add(l.expires)}
 	if err := st.CreateToken(ctx, t); err != nil {
 		return err
 	}
-	link := strings.TrimSuffix(base.String(), "/") + server.PasswordPath + "?token=" + secret
+	link := strings.TrimSuffix(base.String(), "/") + accounts.PasswordPath + "?token=" + secret
 	auditAdmin(ctx, env, st, adminChange{action: "user." + map[string]string{store.TokenInvite: "invite", store.TokenReset: "reset-link"}[purpose],
 		user: &u, reason: "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)})
 	fmt.Fprintf(env.stdout, "%s\n", link)
@@ -228,7 +228,7 @@ func twoStepStatus(ctx context.Context, st store.Store, u users.User) string {
 
 // lockStatus describes the sign-in throttle of u's account.
 func lockStatus(ctx context.Context, st store.Store, u users.User) string {
-	t, err := st.GetThrottle(ctx, server.AccountThrottleKey(u.Email))
+	t, err := st.GetThrottle(ctx, accounts.AccountKey(u.Email))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "none"

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/server"
 )
@@ -12,7 +13,7 @@ import (
 // hardeningOptions configure sign-in throttling and the second factor
 // (README.md, "Configuration").
 type hardeningOptions struct {
-	lockout   server.LockoutPolicy
+	lockout   accounts.LockoutPolicy
 	mfaRoles  string
 	mfaSecret string
 }
@@ -22,7 +23,7 @@ func (o *hardeningOptions) register(env *environment, fs interface {
 	DurationVar(*time.Duration, string, time.Duration, string)
 	IntVar(*int, string, int, string)
 }) {
-	d, l := server.DefaultLockout, &o.lockout
+	d, l := accounts.DefaultLockout, &o.lockout
 	fs.IntVar(&l.BackoffAfter, "lockout-backoff-after", envInt(env, "IDP_LOCKOUT_BACKOFF_AFTER", d.BackoffAfter), "failed sign-ins of an account before each further attempt waits, doubling (IDP_LOCKOUT_BACKOFF_AFTER)")
 	fs.IntVar(&l.LockAfter, "lockout-threshold", envInt(env, "IDP_LOCKOUT_THRESHOLD", d.LockAfter), "failed sign-ins that lock an account for --lockout-duration (IDP_LOCKOUT_THRESHOLD)")
 	fs.IntVar(&l.AddressBackoffAfter, "lockout-address-backoff-after", envInt(env, "IDP_LOCKOUT_ADDRESS_BACKOFF_AFTER", d.AddressBackoffAfter), "the same per client address; a contact centre behind NAT shares one (IDP_LOCKOUT_ADDRESS_BACKOFF_AFTER)")

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/server"
@@ -178,10 +179,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		log.Debug("memory limit set", "mib", limit>>20)
 	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
+	svc := accounts.New(accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout})
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy,
-		Lockout: o.hardening.lockout, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
+		Accounts: svc, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsSeparate: o.metricsListen != "",
 	}, st, idp, hasher, log)
 	if err != nil {

@@ -31,28 +31,34 @@ type Config struct {
 	Mailer Mailer
 	// Log receives each audit event as a structured line; nil discards.
 	Log *slog.Logger
+	// Lockout throttles sign-ins; zero fields take DefaultLockout's.
+	Lockout LockoutPolicy
 }
 
 // Service applies the rules of accounts and administration to a store.
 // It is safe for concurrent use.
 type Service struct {
-	st     store.Store
-	hasher *users.Hasher
-	now    func() time.Time
-	rand   io.Reader
-	mailer Mailer
-	log    *slog.Logger
+	st      store.Store
+	hasher  *users.Hasher
+	now     func() time.Time
+	rand    io.Reader
+	mailer  Mailer
+	log     *slog.Logger
+	lockout LockoutPolicy
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, rand: cfg.Rand, mailer: cfg.Mailer, log: cfg.Log}
+	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, log: cfg.Log,
+		lockout: cfg.Lockout.WithDefaults()}
 	if s.hasher == nil {
 		s.hasher = users.NewHasher(users.DefaultParams, 1)
 	}
-	if s.now == nil {
-		s.now = time.Now
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
+	s.now = func() time.Time { return now().UTC() }
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
@@ -65,6 +71,12 @@ func New(cfg Config) *Service {
 // Store returns the store the service works on, for adapters that only
 // read (listing users, showing a key).
 func (s *Service) Store() store.Store { return s.st }
+
+// Lockout returns the sign-in throttling policy in force.
+func (s *Service) Lockout() LockoutPolicy { return s.lockout }
+
+// Now returns the service's clock reading, in UTC.
+func (s *Service) Now() time.Time { return s.now() }
 
 // HasMailer reports whether password links can be emailed.
 func (s *Service) HasMailer() bool { return s.mailer != nil }
@@ -97,7 +109,7 @@ type Change struct {
 func (s *Service) Audit(ctx context.Context, e store.AuditEvent) error {
 	ctx = context.WithoutCancel(ctx)
 	if e.Time.IsZero() {
-		e.Time = s.now().UTC()
+		e.Time = s.now()
 	}
 	attrs := []slog.Attr{slog.String("action", e.Action)}
 	for _, kv := range [][2]string{{"actor", e.Actor}, {"user", e.UserID}, {"email", e.Email}, {"sp", e.SP},

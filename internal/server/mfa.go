@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/mfa"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -139,84 +140,27 @@ func groups(s string) string {
 	return b.String()
 }
 
-var (
-	errWrongCode    = errors.New("wrong code")
-	errReplayedCode = errors.New("code already used")
-)
-
-// verifyCode checks a TOTP code, recording its time step so it is never
-// accepted twice, or uses up a recovery code. It returns the method.
-func (s *Server) verifyCode(r *http.Request, u users.User, secret string, code string, recovery []string) (string, error) {
-	ctx := r.Context()
-	if mfa.IsTOTPCode(code) {
-		step, ok := mfa.Match(secret, code, s.now())
-		if !ok {
-			return "", errWrongCode
-		}
-		err := s.store.ConsumeOnce(ctx, fmt.Sprintf("totp:%s:%d", u.ID, step), mfa.StepExpiry(step))
-		if errors.Is(err, store.ErrConflict) {
-			return "", errReplayedCode
-		}
-		return "totp", err
-	}
-	if recovery == nil {
-		return "", errWrongCode
-	}
-	h := mfa.HashRecoveryCode(code)
-	left := 0
-	_, err := s.store.UpdateMFA(ctx, u.ID, func(m store.MFA) (store.MFA, error) {
-		i := slices.Index(m.RecoveryCodes, h)
-		if i < 0 {
-			return m, errWrongCode
-		}
-		m.RecoveryCodes = slices.Delete(slices.Clone(m.RecoveryCodes), i, i+1)
-		left = len(m.RecoveryCodes)
-		return m, nil
-	})
-	if err != nil {
-		return "", err
-	}
-	s.audit(r, store.AuditEvent{Action: auditMFARecovery, Actor: u.Email, UserID: u.ID, Email: u.Email,
-		Details: details(map[string]int{"remaining": left})})
-	return "recovery code", nil
-}
-
-// checkCode throttles and checks code for u, auditing a failure. It
-// writes the refusal page itself (through refuse) and returns ok=false.
+// checkCode checks the posted second-factor code of u (see
+// accounts.Service.CheckCode). It writes the refusal page itself (through
+// refuse) and returns ok=false.
 func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User, secret string, recovery []string,
 	refuse func(status int, msg string)) (method string, ok bool) {
-	ctx := r.Context()
-	attempt, wait, err := s.admit(ctx, s.mfaRule(u.ID))
-	if err != nil {
-		s.fail(w, r, err)
-		return "", false
-	}
-	if wait > 0 {
-		s.audit(r, store.AuditEvent{Action: auditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: "throttled"})
-		refuse(http.StatusTooManyRequests, "Too many wrong codes. Try again in "+retryAfter(w, wait)+".")
-		return "", false
-	}
-	method, err = s.verifyCode(r, u, secret, r.PostFormValue("code"), recovery)
+	method, err := s.acct.CheckCode(r.Context(), u, secret, r.PostFormValue("code"), recovery, s.clientIP(r))
+	var throttled *accounts.ThrottledError
 	switch {
-	case errors.Is(err, errWrongCode), errors.Is(err, errReplayedCode):
-		s.failed(ctx, attempt)
-		s.audit(r, store.AuditEvent{Action: auditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: err.Error()})
-		if keys := lockouts(attempt); len(keys) > 0 {
-			s.audit(r, store.AuditEvent{Action: auditLockout, Actor: u.Email, UserID: u.ID, Email: u.Email,
-				Reason: "too many wrong codes", Details: details(map[string]any{"keys": keys, "for": s.cfg.Lockout.LockFor.String()})})
-		}
-		msg := "That code is not valid. Check the time on your phone and use the newest code."
-		if errors.Is(err, errReplayedCode) {
-			msg = "That code has already been used. Wait for the next one."
-		}
-		refuse(http.StatusUnauthorized, msg)
+	case errors.As(err, &throttled):
+		refuse(http.StatusTooManyRequests, "Too many wrong codes. Try again in "+retryAfter(w, throttled.Wait)+".")
+		return "", false
+	case errors.Is(err, accounts.ErrReplayedCode):
+		refuse(http.StatusUnauthorized, "That code has already been used. Wait for the next one.")
+		return "", false
+	case errors.Is(err, accounts.ErrWrongCode):
+		refuse(http.StatusUnauthorized, "That code is not valid. Check the time on your phone and use the newest code.")
 		return "", false
 	case err != nil:
-		s.refund(ctx, attempt)
 		s.fail(w, r, err)
 		return "", false
 	}
-	s.succeeded(ctx, attempt)
 	return method, true
 }
 
@@ -345,7 +289,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.audit(r, store.AuditEvent{Action: auditMFAEnrolled, Actor: u.Email, UserID: u.ID, Email: u.Email})
+	s.audit(r, store.AuditEvent{Action: accounts.AuditMFAEnrolled, Actor: u.Email, UserID: u.ID, Email: u.Email})
 	state := ""
 	if st.User != "" {
 		// Enrolment proved the second factor: the sign-in completes, and
@@ -354,7 +298,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		s.audit(r, store.AuditEvent{Action: auditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: "password+totp (enrolment)"})
+		s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: "password+totp (enrolment)"})
 		if state, err = s.encodeState(st.proven()); err != nil {
 			s.fail(w, r, err)
 			return

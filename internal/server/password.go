@@ -4,32 +4,16 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// PasswordPath is where the links of `idp users invite` and
-// `idp users reset-link` point: PasswordPath?token=SECRET.
-const PasswordPath = "/password"
-
-// LinkTokenID is the store ID (store.Token.ID) of the secret in a
-// password link: its hash, so a database leak yields no usable link.
-func LinkTokenID(secret string) string { return hashToken(secret) }
-
-// linkUser returns the live token behind the link's secret and its user.
+// linkUser returns the live token behind a link's secret and its user.
 func (s *Server) linkUser(r *http.Request, secret string) (store.Token, users.User, error) {
-	if secret == "" || len(secret) > 128 {
-		return store.Token{}, users.User{}, errLinkUsed
-	}
-	t, err := s.store.GetToken(r.Context(), hashToken(secret))
-	if errors.Is(err, store.ErrNotFound) || err == nil && !s.now().Before(t.ExpiresAt) {
-		return store.Token{}, users.User{}, errLinkUsed
-	} else if err != nil {
-		return store.Token{}, users.User{}, err
-	}
-	u, err := s.store.GetUser(r.Context(), t.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Token{}, users.User{}, errLinkUsed
+	t, u, err := s.acct.LinkUser(r.Context(), secret)
+	if errors.Is(err, accounts.ErrLinkUsed) {
+		return t, u, errLinkUsed
 	}
 	return t, u, err
 }
@@ -53,9 +37,10 @@ func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request) {
 	s.showPassword(w, r, http.StatusOK, t, u, secret, "")
 }
 
-// setPassword sets the password of a link's user: the link is used up
-// first (of two concurrent submissions one wins), then the password is
-// stored, every session of the user ends, and the account is unlocked.
+// setPassword sets the password of a link's user through the same rule as
+// an administrator's `idp users set-password` (accounts.Service.UseLink):
+// the policy, every session ended, the account unlocked; the link works
+// once, and a refused password leaves it usable.
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 	if err := s.checkCSRF(r); err != nil {
 		s.fail(w, r, err)
@@ -72,41 +57,18 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		s.showPassword(w, r, http.StatusBadRequest, t, u, secret, "The two passwords differ.")
 		return
 	}
-	if err := users.CheckPassword(pw, u.Email); err != nil {
-		var ve *users.ValidationError
-		errors.As(err, &ve)
+	_, _, err = s.acct.UseLink(r.Context(), accounts.Actor{Address: s.clientIP(r)}, secret, pw)
+	var ve *users.ValidationError
+	switch {
+	case errors.As(err, &ve):
 		s.showPassword(w, r, http.StatusBadRequest, t, u, secret, "The password "+ve.Reason+".")
 		return
-	}
-	ctx := r.Context()
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.store.ConsumeToken(ctx, t.ID, s.now()); errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, accounts.ErrLinkUsed):
 		s.fail(w, r, errLinkUsed)
 		return
-	} else if err != nil {
+	case err != nil:
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.store.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		cur.SetPasswordHash(hash)
-		return cur, nil
-	}); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	ended, err := s.store.DeleteUserSessions(ctx, u.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.store.DeleteThrottle(ctx, accountKey(u.Email)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.WarnContext(ctx, "unlock account", "err", err)
-	}
-	s.audit(r, store.AuditEvent{Action: auditPasswordSet, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: t.Purpose,
-		Details: details(map[string]int{"sessions_ended": ended})})
 	s.render(w, r, http.StatusOK, "notice", page{Title: "Password set", Message: "Your password is set. You can sign in now."})
 }

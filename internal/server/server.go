@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -45,8 +46,10 @@ type Config struct {
 	SessionIdle     time.Duration
 	// TrustProxy takes the client address from X-Forwarded-For.
 	TrustProxy bool
-	// Lockout throttles failed sign-ins; zero fields take DefaultLockout's.
-	Lockout LockoutPolicy
+	// Accounts applies the rules of sign-in, passwords and the audit
+	// trail; nil means a service on the store with the server's hasher,
+	// clock and logger and the default lockout policy.
+	Accounts *accounts.Service
 	// MFARequiredRoles are the roles whose users must use a second factor
 	// (they enrol at their next sign-in). Any user may enrol.
 	MFARequiredRoles []string
@@ -66,7 +69,7 @@ type Server struct {
 	cfg    Config
 	store  store.Store
 	idp    *saml.IdP
-	hasher *users.Hasher
+	acct   *accounts.Service
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	secure bool
@@ -88,7 +91,9 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 	if cfg.SessionIdle == 0 {
 		cfg.SessionIdle = DefaultSessionIdle
 	}
-	cfg.Lockout = cfg.Lockout.withDefaults()
+	if cfg.Accounts == nil {
+		cfg.Accounts = accounts.New(accounts.Config{Store: st, Hasher: hasher, Now: cfg.Now, Log: log})
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -97,7 +102,7 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 		cfg:    cfg,
 		store:  st,
 		idp:    idp,
-		hasher: hasher,
+		acct:   cfg.Accounts,
 		log:    log,
 		pages:  pages,
 		secure: cfg.BaseURL.Scheme == "https",

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
@@ -42,7 +43,7 @@ func (s *Server) slo(w http.ResponseWriter, r *http.Request) {
 	case !logoutNames(req, u, sess, provider):
 		// Not this browser's session (or a forged request): end nothing.
 		status = saml.StatusRequester
-		s.audit(r, store.AuditEvent{Action: auditLogout, Actor: provider.Name, UserID: u.ID, Email: u.Email, SP: provider.Name,
+		s.audit(r, store.AuditEvent{Action: accounts.AuditLogout, Actor: provider.Name, UserID: u.ID, Email: u.Email, SP: provider.Name,
 			Reason: "single logout refused: NameID or SessionIndex does not match the session"})
 	default:
 		if err := s.store.DeleteSession(r.Context(), sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -50,7 +51,7 @@ func (s *Server) slo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.setCookie(w, sessionCookie, "", -1)
-		s.audit(r, store.AuditEvent{Action: auditLogout, Actor: provider.Name, UserID: u.ID, Email: u.Email, SP: provider.Name,
+		s.audit(r, store.AuditEvent{Action: accounts.AuditLogout, Actor: provider.Name, UserID: u.ID, Email: u.Email, SP: provider.Name,
 			Reason: "single logout"})
 	}
 	resp, err := s.idp.RespondLogout(req, status)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/sp"
@@ -168,7 +169,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 		names[n] = a.Name
 	}
 	s.cfg.Metrics.response(provider.Name, "success")
-	s.audit(r, store.AuditEvent{Action: auditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
+	s.audit(r, store.AuditEvent{Action: accounts.AuditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
 		Details: details(map[string]any{"assertion_id": resp.AssertionID, "response_id": resp.ResponseID,
 			"solicited": req != nil, "acs": resp.ACSURL, "attributes": names})})
 	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)

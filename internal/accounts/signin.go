@@ -1,0 +1,228 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/mfa"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// Why a sign-in was refused. The person sees one message for an unknown
+// email, a wrong password and an account without a password, so that the
+// page does not reveal which accounts exist.
+var (
+	// ErrBadCredentials: unknown email, wrong password, or no password.
+	ErrBadCredentials = errors.New("wrong email or password")
+	// ErrDisabled: the password was right, the account is disabled.
+	ErrDisabled = errors.New("account disabled")
+	// ErrWrongCode: the second-factor code is not valid now.
+	ErrWrongCode = errors.New("wrong code")
+	// ErrReplayedCode: the second-factor code was already used.
+	ErrReplayedCode = errors.New("code already used")
+)
+
+// ThrottledError refuses an attempt before anything is checked, because
+// of earlier failures (or, for one account, too many attempts at once).
+type ThrottledError struct {
+	// Wait is how long until the next attempt may be let through.
+	Wait time.Duration
+	// Crowded: refused only because too many attempts of one account are
+	// in flight at once (not for failures); a moment later will do.
+	Crowded bool
+}
+
+func (e *ThrottledError) Error() string { return fmt.Sprintf("throttled for %s", e.Wait) }
+
+// SignInRequest is a password sign-in.
+type SignInRequest struct {
+	Email, Password string
+	// Address is the client's address (for the address throttle and the
+	// audit trail); SP is the service provider it is for, if any.
+	Address, SP string
+}
+
+// SignIn checks an email and password under the throttle rules, and
+// records a refusal in the audit trail. It returns the user, or
+// *ThrottledError (decided before the account is looked up: the same for
+// existing and unknown accounts), ErrBadCredentials, ErrDisabled,
+// users.ErrBusy (every hashing slot taken: neither a success nor a
+// failure), or an internal error. A success is recorded by the caller once
+// the sign-in completes (after any second factor).
+func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, error) {
+	email := users.NormalizeEmail(req.Email)
+	fail := store.AuditEvent{Action: AuditSignInFailure, Actor: email, Email: email, SP: req.SP, RemoteAddr: req.Address}
+	attempt, err := s.Admit(ctx, s.AddressRule(req.Address), s.AccountRule(email))
+	var throttled *ThrottledError
+	if errors.As(err, &throttled) {
+		fail.Reason = "throttled"
+		_ = s.Audit(ctx, fail)
+		return users.User{}, err
+	} else if err != nil {
+		return users.User{}, err
+	}
+	u, err := s.authenticate(ctx, email, req.Password)
+	switch {
+	case errors.Is(err, errUnknownUser), errors.Is(err, errNoPassword), errors.Is(err, errWrongPassword):
+		locked := attempt.Failed(ctx)
+		fail.UserID, fail.Reason = u.ID, err.Error()
+		_ = s.Audit(ctx, fail)
+		if len(locked) > 0 {
+			_ = s.Audit(ctx, store.AuditEvent{Action: AuditLockout, Actor: email, UserID: u.ID, Email: email, RemoteAddr: req.Address,
+				Reason: "too many failed sign-ins", Details: Details(map[string]any{"keys": locked, "for": s.lockout.LockFor.String()})})
+		}
+		return users.User{}, ErrBadCredentials
+	case err != nil:
+		// Neither a success nor a failure: a saturated hasher (say so at
+		// once rather than hash for a browser that has given up), or an
+		// internal error.
+		attempt.Refund(ctx)
+		return users.User{}, err
+	}
+	attempt.Succeeded(ctx)
+	if u.Disabled {
+		fail.UserID, fail.Email, fail.Reason = u.ID, u.Email, "disabled"
+		_ = s.Audit(ctx, fail)
+		return users.User{}, ErrDisabled
+	}
+	return u, nil
+}
+
+// Why authenticate refused, for the audit trail.
+var (
+	errUnknownUser   = errors.New("unknown account")
+	errNoPassword    = errors.New("no password set")
+	errWrongPassword = errors.New("wrong password")
+)
+
+// authenticate checks email and password. An unknown email, and an
+// account without a password, cost the same hashing time as a known one.
+// A correct password stored with an older scheme or weaker parameters is
+// re-hashed with argon2id. On refusal only the user's ID is returned, for
+// the audit trail.
+func (s *Service) authenticate(ctx context.Context, email, password string) (users.User, error) {
+	u, err := s.st.GetUserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+			return users.User{}, err
+		}
+		return users.User{}, errUnknownUser
+	} else if err != nil {
+		return users.User{}, fmt.Errorf("look up user: %w", err)
+	}
+	if u.PasswordHash == "" {
+		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+			return users.User{}, err
+		}
+		return users.User{ID: u.ID}, errNoPassword
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	if err != nil {
+		return users.User{}, fmt.Errorf("verify password of user %s: %w", u.ID, err)
+	}
+	if !ok {
+		return users.User{ID: u.ID}, errWrongPassword
+	}
+	if rehash {
+		if err := s.upgradeHash(ctx, u, password); err != nil {
+			// The sign-in stands; the upgrade is retried next time.
+			s.log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "err", err)
+		}
+	}
+	return u, nil
+}
+
+// upgradeHash stores a stronger hash of the same password. It is not a
+// new credential: pending sign-ins stay valid.
+func (s *Service) upgradeHash(ctx context.Context, u users.User, password string) error {
+	h, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	old := u.PasswordHash
+	_, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
+		if cur.PasswordHash == old { // unchanged meanwhile
+			cur.PasswordHash = h
+		}
+		return cur, nil
+	})
+	if err == nil {
+		s.log.InfoContext(ctx, "password hash upgraded to argon2id", "user", u.ID)
+	}
+	return err
+}
+
+// CheckCode checks a second-factor code of u under the throttle rules: a
+// TOTP code for secret (each time step accepted once, across replicas), or
+// one of the recovery codes (the stored hashes in recovery; nil when they
+// do not apply, as during enrolment), which it uses up. It records
+// refusals in the audit trail, and returns the method ("totp", "recovery
+// code"), or *ThrottledError, ErrWrongCode, ErrReplayedCode, or an
+// internal error.
+func (s *Service) CheckCode(ctx context.Context, u users.User, secret, code string, recovery []string, address string) (string, error) {
+	fail := store.AuditEvent{Action: AuditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address}
+	attempt, err := s.Admit(ctx, s.MFARule(u.ID))
+	var throttled *ThrottledError
+	if errors.As(err, &throttled) {
+		fail.Reason = "throttled"
+		_ = s.Audit(ctx, fail)
+		return "", err
+	} else if err != nil {
+		return "", err
+	}
+	method, err := s.verifyCode(ctx, u, secret, code, recovery, address)
+	switch {
+	case errors.Is(err, ErrWrongCode), errors.Is(err, ErrReplayedCode):
+		locked := attempt.Failed(ctx)
+		fail.Reason = err.Error()
+		_ = s.Audit(ctx, fail)
+		if len(locked) > 0 {
+			_ = s.Audit(ctx, store.AuditEvent{Action: AuditLockout, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address,
+				Reason: "too many wrong codes", Details: Details(map[string]any{"keys": locked, "for": s.lockout.LockFor.String()})})
+		}
+		return "", err
+	case err != nil:
+		attempt.Refund(ctx)
+		return "", err
+	}
+	attempt.Succeeded(ctx)
+	return method, nil
+}
+
+func (s *Service) verifyCode(ctx context.Context, u users.User, secret, code string, recovery []string, address string) (string, error) {
+	if mfa.IsTOTPCode(code) {
+		step, ok := mfa.Match(secret, code, s.now())
+		if !ok {
+			return "", ErrWrongCode
+		}
+		err := s.st.ConsumeOnce(ctx, fmt.Sprintf("totp:%s:%d", u.ID, step), mfa.StepExpiry(step))
+		if errors.Is(err, store.ErrConflict) {
+			return "", ErrReplayedCode
+		}
+		return "totp", err
+	}
+	if recovery == nil {
+		return "", ErrWrongCode
+	}
+	h := mfa.HashRecoveryCode(code)
+	left := 0
+	_, err := s.st.UpdateMFA(ctx, u.ID, func(m store.MFA) (store.MFA, error) {
+		i := slices.Index(m.RecoveryCodes, h)
+		if i < 0 {
+			return m, ErrWrongCode
+		}
+		m.RecoveryCodes = slices.Delete(slices.Clone(m.RecoveryCodes), i, i+1)
+		left = len(m.RecoveryCodes)
+		return m, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	_ = s.Audit(ctx, store.AuditEvent{Action: AuditMFARecovery, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address,
+		Details: Details(map[string]int{"remaining": left})})
+	return "recovery code", nil
+}

@@ -1,0 +1,165 @@
+package accounts_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/mfa"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+func signIn(f *fixture, email, pw string) (users.User, error) {
+	return f.svc.SignIn(context.Background(), accounts.SignInRequest{Email: email, Password: pw, Address: "192.0.2.9", SP: "flex"})
+}
+
+// TestSignInRules: one answer for unknown, wrong and no password, each
+// recorded with its reason; the lock refuses even the right password;
+// a disabled account is told apart only after the right password.
+func TestSignInRules(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u := f.addUser(t, "lee@example.com")
+	if _, err := f.svc.CreateUser(ctx, admin, accounts.NewUser{User: users.User{Email: "nopw@example.com"}, NoPassword: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := signIn(f, "LEE@example.com", goodPassword)
+	if err != nil || got.ID != u.ID {
+		t.Fatalf("right password: %+v, %v", got, err)
+	}
+	for _, tc := range []struct{ email, pw, reason string }{
+		{"lee@example.com", "wrong wrong wrong", "wrong password"},
+		{"nobody@example.com", goodPassword, "unknown account"},
+		{"nopw@example.com", goodPassword, "no password set"},
+	} {
+		if _, err := signIn(f, tc.email, tc.pw); !errors.Is(err, accounts.ErrBadCredentials) {
+			t.Errorf("%s: %v, want ErrBadCredentials", tc.reason, err)
+		}
+	}
+	var reasons []string
+	for _, e := range f.audit(t, accounts.AuditSignInFailure) {
+		reasons = append(reasons, e.Reason)
+		if e.RemoteAddr != "192.0.2.9" || e.SP != "flex" {
+			t.Errorf("failure event %+v lacks the address or SP", e)
+		}
+	}
+	if strings.Join(reasons, ",") != "no password set,unknown account,wrong password" {
+		t.Errorf("failure reasons (newest first) = %v", reasons)
+	}
+
+	// Ten failures lock the account; the right password is refused too.
+	lock := f.svc.Lockout()
+	for range lock.LockAfter {
+		_, _ = signIn(f, u.Email, "wrong wrong wrong")
+		f.now = f.now.Add(lock.MaxDelay) // past each back-off
+	}
+	var th *accounts.ThrottledError
+	if _, err := signIn(f, u.Email, goodPassword); !errors.As(err, &th) || th.Crowded || th.Wait <= 0 {
+		t.Fatalf("locked account, right password: %v", err)
+	}
+	if n := len(f.audit(t, accounts.AuditLockout)); n != 1 {
+		t.Errorf("%d lockout events, want 1", n)
+	}
+	f.now = f.now.Add(lock.LockFor)
+	if _, err := signIn(f, u.Email, goodPassword); err != nil {
+		t.Fatalf("after the lock: %v", err)
+	}
+
+	if _, err := f.svc.Disable(ctx, admin, u.Email); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signIn(f, u.Email, goodPassword); !errors.Is(err, accounts.ErrDisabled) {
+		t.Fatalf("disabled: %v", err)
+	}
+	if _, err := signIn(f, u.Email, "wrong wrong wrong"); !errors.Is(err, accounts.ErrBadCredentials) {
+		t.Fatalf("disabled, wrong password: %v (must not tell the account is disabled)", err)
+	}
+}
+
+// TestSignInCrowded: more attempts of one account in flight at once than
+// the lock threshold are refused as crowded, not as failures.
+func TestSignInCrowded(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u := f.addUser(t, "mo@example.com")
+	var attempts []*accounts.Attempt
+	for range f.svc.Lockout().LockAfter {
+		a, err := f.svc.Admit(ctx, f.svc.AccountRule(u.Email))
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts = append(attempts, a)
+	}
+	var th *accounts.ThrottledError
+	if _, err := signIn(f, u.Email, goodPassword); !errors.As(err, &th) || !th.Crowded {
+		t.Fatalf("crowded account: %v", err)
+	}
+	for _, a := range attempts {
+		a.Succeeded(ctx)
+	}
+	if _, err := signIn(f, u.Email, goodPassword); err != nil {
+		t.Fatalf("after the attempts in flight ended: %v", err)
+	}
+}
+
+// TestSignInUpgradesImportedHash: a correct bcrypt password is re-hashed
+// with argon2id, which is not a new credential.
+func TestSignInUpgradesImportedHash(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	b, _ := bcrypt.GenerateFromPassword([]byte(goodPassword), bcrypt.MinCost)
+	if _, err := f.svc.ApplyImport(ctx, admin, []users.User{{Email: "ned@example.com", PasswordHash: string(b), Roles: []string{"agent"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.st.GetUserByEmail(ctx, "ned@example.com")
+	if _, err := signIn(f, "ned@example.com", goodPassword); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.st.GetUserByEmail(ctx, "ned@example.com")
+	if !strings.HasPrefix(after.PasswordHash, "$argon2id$") || after.CredentialVersion != before.CredentialVersion {
+		t.Fatalf("after sign-in: hash %.10s, credential version %d -> %d", after.PasswordHash, before.CredentialVersion, after.CredentialVersion)
+	}
+}
+
+func TestCheckCode(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.now = time.Now() // the store keeps used codes by its own clock
+	u := f.addUser(t, "ola@example.com")
+	const secret = "JBSWY3DPEHPK3PXP"
+	if err := f.st.PutMFA(ctx, store.MFA{UserID: u.ID, Secret: []byte(secret), ConfirmedAt: f.now,
+		RecoveryCodes: []string{"not-a-real-hash"}}); err != nil {
+		t.Fatal(err)
+	}
+	code := totp(t, secret, f.now)
+	if m, err := f.svc.CheckCode(ctx, u, secret, code, nil, "192.0.2.9"); err != nil || m != "totp" {
+		t.Fatalf("right code: %q, %v", m, err)
+	}
+	if _, err := f.svc.CheckCode(ctx, u, secret, code, nil, "192.0.2.9"); !errors.Is(err, accounts.ErrReplayedCode) {
+		t.Fatalf("the same code again: %v", err)
+	}
+	if _, err := f.svc.CheckCode(ctx, u, secret, "000000", nil, "192.0.2.9"); !errors.Is(err, accounts.ErrWrongCode) && !errors.Is(err, accounts.ErrReplayedCode) {
+		t.Fatalf("wrong code: %v", err)
+	}
+	if _, err := f.svc.CheckCode(ctx, u, secret, "abcd-efgh", []string{"x"}, ""); !errors.Is(err, accounts.ErrWrongCode) {
+		t.Fatalf("wrong recovery code: %v", err)
+	}
+	if n := len(f.audit(t, accounts.AuditMFAFailure)); n != 3 {
+		t.Errorf("%d mfa.failure events, want 3", n)
+	}
+}
+
+func totp(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := mfa.Code(secret, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
