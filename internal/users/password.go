@@ -130,6 +130,11 @@ func (h *Hasher) slotsFor(encoded string) int64 {
 	return min(max(n, 1), h.slots)
 }
 
+// ownPrefix is how the hashes of the Hasher's params begin.
+func (h *Hasher) ownPrefix() string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$", argon2.Version, h.params.Memory, h.params.Iterations, h.params.Parallelism)
+}
+
 func (h *Hasher) acquire(ctx context.Context) error { return h.acquireN(ctx, 1) }
 
 func (h *Hasher) release() { h.releaseN(1) }
@@ -201,6 +206,9 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, need
 	}
 	start := time.Now()
 	ok, needsRehash, err = verify(h.params, encoded, password)
+	if strings.HasPrefix(encoded, h.ownPrefix()) {
+		h.floor.observe(time.Since(start))
+	}
 	h.releaseN(n)
 	// The queue wait is left out: it depends on the load, not on the
 	// account, and the floor is for the work of the hash.

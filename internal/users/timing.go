@@ -24,11 +24,47 @@ import (
 // hash, whose times scatter around its median, stays under the floor.
 const floorMargin = 1.15
 
-// floorState pads verifications to a minimum duration.
+// loadWindow is how many recent verifications of the Hasher's own
+// params the load factor is the median of.
+const loadWindow = 15
+
+// floorState pads verifications to a minimum duration. A floor measured at
+// start would be too low once the machine gets busier (every hash then
+// takes longer, the slowest ones beyond the floor), so a calibrated floor
+// is scaled by the load factor: the median time of the last verifications
+// of the Hasher's own params (unknown emails and argon2id accounts, the
+// most frequent) over their time at calibration, at least 1.
 type floorState struct {
-	d       atomic.Int64
+	d       atomic.Int64 // the floor at calibration, or as set
 	mu      sync.Mutex
-	pending chan struct{} // closed when the calibration under way ends
+	pending chan struct{}   // closed when the calibration under way ends
+	ref     time.Duration   // median time of the own params at calibration; 0: no scaling
+	recent  []time.Duration // the last loadWindow times of the own params
+	next    int
+}
+
+// observe records the time of a verification of the Hasher's own params.
+func (f *floorState) observe(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.recent) < loadWindow {
+		f.recent = append(f.recent, d)
+		return
+	}
+	f.recent[f.next] = d
+	f.next = (f.next + 1) % loadWindow
+}
+
+// current is the floor now: the base floor times the load factor.
+func (f *floorState) current() time.Duration {
+	base := time.Duration(f.d.Load())
+	f.mu.Lock()
+	ref, recent := f.ref, Median(f.recent)
+	f.mu.Unlock()
+	if ref <= 0 || recent <= ref {
+		return base
+	}
+	return time.Duration(float64(base) * float64(recent) / float64(ref))
 }
 
 func (f *floorState) waitCalibration(ctx context.Context) {
@@ -47,7 +83,7 @@ func (f *floorState) waitCalibration(ctx context.Context) {
 // pad sleeps until floor has passed since start.
 func (f *floorState) pad(ctx context.Context, start time.Time) {
 	f.waitCalibration(ctx)
-	d := time.Duration(f.d.Load()) - time.Since(start)
+	d := f.current() - time.Since(start)
 	if d <= 0 {
 		return
 	}
@@ -63,10 +99,16 @@ func (f *floorState) pad(ctx context.Context, start time.Time) {
 // for none). A floor below the time of some stored hash lets sign-in time
 // tell that hash's accounts apart; CalibrateTimeFloor measures one that
 // does not.
-func (h *Hasher) SetTimeFloor(d time.Duration) { h.floor.d.Store(int64(max(d, 0))) }
+func (h *Hasher) SetTimeFloor(d time.Duration) {
+	h.floor.mu.Lock()
+	h.floor.ref = 0
+	h.floor.mu.Unlock()
+	h.floor.d.Store(int64(max(d, 0)))
+}
 
-// TimeFloor returns the least time a verification takes.
-func (h *Hasher) TimeFloor() time.Duration { return time.Duration(h.floor.d.Load()) }
+// TimeFloor returns the least time a verification takes now (the
+// calibrated floor scaled by the load factor).
+func (h *Hasher) TimeFloor() time.Duration { return h.floor.current() }
 
 // CalibrateTimeFloor measures the median time, over samples runs, of
 // verifying a wrong password against the slowest hashes the limits allow
@@ -75,30 +117,73 @@ func (h *Hasher) TimeFloor() time.Duration { return time.Duration(h.floor.d.Load
 // plus 15%. Verifications that end while it runs wait for it, so no sign-in
 // is answered before the floor is known. It returns the floor set.
 func (h *Hasher) CalibrateTimeFloor(ctx context.Context, samples int) (time.Duration, error) {
-	done := make(chan struct{})
-	h.floor.mu.Lock()
-	h.floor.pending = done
-	h.floor.mu.Unlock()
-	defer func() {
-		h.floor.mu.Lock()
-		h.floor.pending = nil
-		h.floor.mu.Unlock()
-		close(done)
+	defer h.floor.begin()()
+	return h.calibrateLimits(ctx, samples)
+}
+
+// CalibrateTimeFloorInBackground starts CalibrateTimeFloor and returns at
+// once (the server starts listening meanwhile); verifications that end
+// before it is done wait for it. report, if not nil, gets its result.
+func (h *Hasher) CalibrateTimeFloorInBackground(ctx context.Context, samples int, report func(time.Duration, error)) {
+	end := h.floor.begin()
+	go func() {
+		d, err := h.calibrateLimits(ctx, samples)
+		end()
+		if report != nil {
+			report(d, err)
+		}
 	}()
+}
+
+// begin marks a calibration under way; the returned func ends it.
+func (f *floorState) begin() (end func()) {
+	done := make(chan struct{})
+	f.mu.Lock()
+	f.pending = done
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		if f.pending == done {
+			f.pending = nil
+		}
+		f.mu.Unlock()
+		close(done)
+	}
+}
+
+func (h *Hasher) calibrateLimits(ctx context.Context, samples int) (time.Duration, error) {
 	hashes, err := calibrationHashes(h.params)
 	if err != nil {
 		return 0, err
 	}
-	var slowest time.Duration
-	for _, enc := range hashes {
+	return h.calibrate(ctx, hashes, samples)
+}
+
+// calibrate sets the floor from the slowest median of verifying hashes,
+// and the reference for the load factor from a hash of the own params.
+func (h *Hasher) calibrate(ctx context.Context, hashes []string, samples int) (time.Duration, error) {
+	own, err := hashArgon2id(h.params, "flexidp-calibration")
+	if err != nil {
+		return 0, err
+	}
+	var slowest, ref time.Duration
+	// The own params are timed before and after the others, so that the
+	// reference sees the same load as they do.
+	for _, enc := range append(append([]string{own}, hashes...), own) {
 		m, err := h.medianVerify(ctx, enc, max(samples, 1))
 		if err != nil {
 			return 0, err
 		}
 		slowest = max(slowest, m)
+		if enc == own {
+			ref = max(ref, m)
+		}
 	}
 	floor := time.Duration(float64(slowest) * floorMargin)
-	h.SetTimeFloor(floor)
+	h.floor.mu.Lock()
+	h.floor.ref, h.floor.recent, h.floor.next = ref, nil, 0
+	h.floor.mu.Unlock()
+	h.floor.d.Store(int64(floor))
 	return floor, nil
 }
 
