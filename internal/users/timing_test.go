@@ -85,8 +85,8 @@ func timeKinds(t *testing.T, h *Hasher, kinds []signInKind, samples int) []time.
 // FLEXIDP_TIMING_SAMPLES=50 gives the figures in SECURITY.md, with and
 // without the floor.
 func TestSignInTimeIsTheSameForEveryHash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("times real hashes")
+	if testing.Short() || raceEnabled {
+		t.Skip("times real hashes (not with -short or -race)")
 	}
 	samples := timingSamples(t)
 	h := NewHasher(DefaultParams, 2)
@@ -122,8 +122,8 @@ func TestSignInTimeIsTheSameForEveryHash(t *testing.T) {
 // 64 MiB x 4), not only the Hasher's own: each of them, timed once without
 // the floor, takes no more than the floor (with 25% for noise).
 func TestCalibrateTimeFloorCoversTheLimits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("times real hashes")
+	if testing.Short() || raceEnabled {
+		t.Skip("times real hashes (not with -short or -race)")
 	}
 	h := NewHasher(fastParams, 4)
 	ctx := context.Background()
