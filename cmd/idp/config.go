@@ -229,3 +229,21 @@ func defaultHashConcurrency(budgetMiB, perHashMiB int) int {
 	n := budgetMiB / max(perHashMiB, 1)
 	return max(1, min(n, 2*runtime.GOMAXPROCS(0)))
 }
+
+// passwordPolicy is the rule for new passwords (users.PasswordPolicy):
+// the minimum length comes from IDP_PASSWORD_MIN_LENGTH, default 8 (see
+// SECURITY.md, "Account recovery without email", for when to raise it).
+func passwordPolicy(env *environment) (users.PasswordPolicy, error) {
+	p := users.PasswordPolicy{MinLength: users.MinPasswordLength}
+	if v := strings.TrimSpace(env.getenv("IDP_PASSWORD_MIN_LENGTH")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return p, fmt.Errorf("IDP_PASSWORD_MIN_LENGTH=%q: want a number of characters from %d to %d", v, users.MinPasswordLength, users.MaxMinPasswordLength)
+		}
+		p.MinLength = n
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("IDP_PASSWORD_MIN_LENGTH: %w", err)
+	}
+	return p, nil
+}

@@ -112,7 +112,10 @@ func (e *testEnv) launchServe(extra ...string) *serveProc {
 	p.stop = cancel
 	env, _, _ := e.env("")
 	env.stderr = lockedWriter{p.mu, p.logb}
-	args := append([]string{"serve", "--listen", addr, "--base-url", p.base, "--log-format", "json", "--hash-memory", "64"}, extra...)
+	args := append([]string{"serve", "--listen", addr, "--base-url", p.base, "--log-format", "json", "--hash-memory", "64",
+		// Sign-in time padding is tested in internal/users; here it would
+		// only slow every sign-in down.
+		"--signin-time-floor", "0"}, extra...)
 	go func() { p.done <- run(ctx, env, args) }()
 	e.t.Cleanup(func() {
 		cancel()

@@ -286,6 +286,7 @@ func TestPasswordLinks(t *testing.T) {
 		{"short", "short", "at least 8"},
 		{"NEW@example.com", "NEW@example.com", "email"},
 		{"long enough one", "long enough two", "differ"},
+		{"Password1", "Password1", "The password is in a list of commonly used passwords; choose another."},
 	} {
 		status, body := post(c.pw, c.confirm)
 		wantStatus(t, "weak password "+c.pw, status, http.StatusBadRequest, body)

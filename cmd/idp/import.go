@@ -47,6 +47,9 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 		return usageError{err.Error()}
 	}
 
+	if *dryRun {
+		return dryRunImport(ctx, env, *dbURL, pos[0], format, *skipInvalid)
+	}
 	res, err := readUsersFile(env, pos[0], format)
 	if err != nil {
 		return err
@@ -55,18 +58,14 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	if format == "" {
 		detected = ", detected"
 	}
-	fmt.Fprintf(env.stderr, "read %d users from %s (format %s%s)\n", res.Rows, pos[0], res.Format, detected)
-	for _, p := range res.Problems {
-		fmt.Fprintln(env.stderr, p)
+	if err := reportProblems(env, pos[0], detected, &importer.Summary{Format: res.Format, Rows: res.Rows, Valid: len(res.Records), Problems: res.Problems}, *skipInvalid); err != nil {
+		return err
 	}
-	if len(res.Problems) > 0 {
-		if !*skipInvalid {
-			return fmt.Errorf("%d of %d rows have problems (listed above); nothing was imported: fix them, or use --skip-invalid to import the %d valid rows",
-				res.BadRows(), res.Rows, len(res.Records))
-		}
-		fmt.Fprintf(env.stderr, "skipping %d invalid rows (listed above)\n", res.BadRows())
+	var noRoles noRoleLines
+	for _, r := range res.Records {
+		noRoles.add(r)
 	}
-	warnNoRoles(env, res.Records)
+	noRoles.warn(env)
 
 	us := res.Users()
 	for i := range us {
@@ -80,14 +79,6 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	}
 	defer st.Close()
 
-	if *dryRun {
-		r, err := planImport(ctx, st, us)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", r.Created, r.Updated, r.Unchanged)
-		return nil
-	}
 	p := newProgressMeter(env.stderr, "writing")
 	r, err := st.ImportUsers(store.WithImportProgress(ctx, p.report), us)
 	p.done()
@@ -106,74 +97,176 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 }
 
 func readUsersFile(env *environment, name string, format importer.Format) (*importer.Result, error) {
+	var res *importer.Result
+	err := withUsersFile(env, name, func(in io.Reader) (err error) {
+		res, err = importer.Parse(in, format)
+		return err
+	})
+	return res, err
+}
+
+// withUsersFile calls read with the file name ("-" for stdin); a file
+// whose format cannot be told is a usage error.
+func withUsersFile(env *environment, name string, read func(io.Reader) error) error {
 	var in io.Reader = env.stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer f.Close()
 		in = f
 	}
-	res, err := importer.Parse(in, format)
+	err := read(in)
 	if errors.Is(err, importer.ErrFormat) {
-		return nil, usageError{fmt.Sprintf("%s: %v", name, err)}
+		return usageError{fmt.Sprintf("%s: %v", name, err)}
 	}
-	return res, err
+	return err
 }
 
-// warnNoRoles names users who will be refused by Flex until given a role.
-func warnNoRoles(env *environment, recs []importer.Record) {
-	var lines []string
-	for _, r := range recs {
-		if len(r.User.Roles) == 0 {
-			lines = append(lines, fmt.Sprint(r.Line))
-		}
+// reportProblems prints what was read and every problem; with problems
+// and without --skip-invalid it is the error that stops the import.
+func reportProblems(env *environment, name, detected string, s *importer.Summary, skipInvalid bool) error {
+	fmt.Fprintf(env.stderr, "read %d users from %s (format %s%s)\n", s.Rows, name, s.Format, detected)
+	for _, p := range s.Problems {
+		fmt.Fprintln(env.stderr, p)
 	}
-	if len(lines) == 0 {
+	if len(s.Problems) == 0 {
+		return nil
+	}
+	if !skipInvalid {
+		return fmt.Errorf("%d of %d rows have problems (listed above); nothing was imported: fix them, or use --skip-invalid to import the %d valid rows",
+			s.BadRows(), s.Rows, s.Valid)
+	}
+	fmt.Fprintf(env.stderr, "skipping %d invalid rows (listed above)\n", s.BadRows())
+	return nil
+}
+
+// noRoleLines collects the users who will be refused by Flex until given a
+// role: their count and the first lines.
+type noRoleLines struct {
+	n     int
+	lines []string
+}
+
+func (l *noRoleLines) add(r importer.Record) {
+	if len(r.User.Roles) > 0 {
 		return
 	}
-	shown := lines
-	if len(shown) > 10 {
-		shown = append(shown[:10:10], "…")
+	l.n++
+	if len(l.lines) < 10 {
+		l.lines = append(l.lines, fmt.Sprint(r.Line))
 	}
-	fmt.Fprintf(env.stderr, "warning: %d users have no Flex role and cannot sign in to Flex until given one (lines %s)\n",
-		len(lines), strings.Join(shown, ", "))
 }
 
-// planImport counts what ImportUsers would do, with the store's own merge
-// rule, without writing.
-func planImport(ctx context.Context, st store.Store, us []users.User) (store.ImportResult, error) {
-	var r store.ImportResult
-	if err := store.CheckImportEmails(us); err != nil {
-		return r, err
+// warn names the users without a role.
+func (l *noRoleLines) warn(env *environment) {
+	if l.n == 0 {
+		return
 	}
+	shown := l.lines
+	if l.n > len(shown) {
+		shown = append(shown[:len(shown):len(shown)], "…")
+	}
+	fmt.Fprintf(env.stderr, "warning: %d users have no Flex role and cannot sign in to Flex until given one (lines %s)\n",
+		l.n, strings.Join(shown, ", "))
+}
+
+// dryRunImport checks the file and counts what ImportUsers would do, with
+// the store's own merge rule, without writing. The file is read as a
+// stream (importer.Scan): each user is compared with the stored one as
+// soon as it is read and only its outcome is kept, so a file of a million
+// users needs memory for a million emails, not a million users.
+func dryRunImport(ctx context.Context, env *environment, dbURL, name string, format importer.Format, skipInvalid bool) error {
+	st, err := openAdminStore(ctx, env, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	plan, err := newImportPlan(ctx, st)
+	if err != nil {
+		return err
+	}
+	var sum *importer.Summary
+	var noRoles noRoleLines
+	err = withUsersFile(env, name, func(in io.Reader) (err error) {
+		sum, err = importer.Scan(in, format, func(r importer.Record) error {
+			noRoles.add(r)
+			return plan.add(r.User)
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	detected := ""
+	if format == "" {
+		detected = ", detected"
+	}
+	if err := reportProblems(env, name, detected, sum, skipInvalid); err != nil {
+		return err
+	}
+	noRoles.warn(env)
+	r := plan.result(sum.Retracted)
+	fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", r.Created, r.Updated, r.Unchanged)
+	return nil
+}
+
+// importPlan counts what ImportUsers would do with users given one by one.
+type importPlan struct {
+	byEmail map[string]users.User // the stored users
+	ids     map[string]bool
+	outcome map[string]byte // lower-cased email -> 'c'reated, 'u'pdated, 'n'ot changed
+}
+
+func newImportPlan(ctx context.Context, st store.Store) (*importPlan, error) {
 	existing, err := st.ListUsers(ctx, store.UserFilter{})
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	byEmail := make(map[string]users.User, len(existing))
-	ids := make(map[string]bool, len(existing))
+	p := &importPlan{byEmail: make(map[string]users.User, len(existing)), ids: make(map[string]bool, len(existing)), outcome: map[string]byte{}}
 	for _, u := range existing {
-		byEmail[strings.ToLower(u.Email)] = u
-		ids[u.ID] = true
+		p.byEmail[strings.ToLower(u.Email)] = u
+		p.ids[u.ID] = true
 	}
-	for _, u := range us {
-		old, ok := byEmail[strings.ToLower(u.Email)]
-		switch {
-		case !ok && ids[u.ID]:
-			return r, fmt.Errorf("user %s: the ID %s in the file belongs to another user: %w", u.Email, u.ID, store.ErrConflict)
-		case !ok:
-			r.Created++
-		default:
-			if _, changed := store.MergeImport(old, u); changed {
-				r.Updated++
-			} else {
-				r.Unchanged++
-			}
+	return p, nil
+}
+
+func (p *importPlan) add(u users.User) error {
+	k := strings.ToLower(u.Email)
+	old, ok := p.byEmail[k]
+	switch {
+	case !ok && u.ID != "" && p.ids[u.ID]:
+		return fmt.Errorf("user %s: the ID %s in the file belongs to another user: %w", u.Email, u.ID, store.ErrConflict)
+	case !ok:
+		p.outcome[k] = 'c'
+	default:
+		if _, changed := store.MergeImport(old, u); changed {
+			p.outcome[k] = 'u'
+		} else {
+			p.outcome[k] = 'n'
 		}
 	}
-	return r, nil
+	return nil
+}
+
+// result counts the outcomes, without the users retracted (duplicates).
+func (p *importPlan) result(retracted []string) store.ImportResult {
+	for _, k := range retracted {
+		delete(p.outcome, k)
+	}
+	var r store.ImportResult
+	for _, o := range p.outcome {
+		switch o {
+		case 'c':
+			r.Created++
+		case 'u':
+			r.Updated++
+		case 'n':
+			r.Unchanged++
+		}
+	}
+	return r
 }
 
 // parseInterspersed parses flags that may come before or after the

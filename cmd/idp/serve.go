@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -36,6 +37,7 @@ type serveOptions struct {
 	trustProxy      bool
 	hashMemoryMiB   int
 	hashMaxWait     time.Duration
+	signinFloor     string
 	shutdownTimeout time.Duration
 	keyRefresh      time.Duration
 	hardening       hardeningOptions
@@ -69,6 +71,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.BoolVar(&o.pprof, "pprof", envBool(env, "IDP_PPROF", false), "also serve /debug/pprof on the metrics listener (needs --metrics-listen) (IDP_PPROF)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this address instead of the main listener (IDP_METRICS_LISTEN)")
 	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
+	fs.StringVar(&o.signinFloor, "signin-time-floor", envOr(env, "IDP_SIGNIN_TIME_FLOOR", "auto"), "least time a password check takes, so that it does not tell kinds of stored hash (imported bcrypt, argon2) or unknown emails apart: auto (measured at start for the slowest hash imports allow), a duration, or 0 for none (IDP_SIGNIN_TIME_FLOOR)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&o.keyRefresh, "key-refresh", envDuration(env, "IDP_KEY_REFRESH", 30*time.Second), "how often signing keys are reloaded from the store, to pick up a rotation (IDP_KEY_REFRESH)")
 	o.hardening.register(env, fs)
@@ -170,6 +173,17 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	hasher := users.NewHasher(users.DefaultParams, defaultHashConcurrency(o.hashMemoryMiB, int(users.DefaultParams.Memory/1024)))
 	hasher.SetMaxWait(o.hashMaxWait)
+	if err := startSigninFloor(ctx, log, hasher, o.signinFloor); err != nil {
+		return err
+	}
+	// The password-link page applies users.CheckPassword.
+	policy, err := passwordPolicy(env)
+	if err != nil {
+		return err
+	}
+	if err := users.SetPasswordPolicy(policy); err != nil {
+		return err
+	}
 	if env.getenv("GOMEMLIMIT") == "" {
 		// Each argon2id hash allocates its memory afresh; without a limit
 		// the heap can grow to twice the hashing budget between
@@ -311,4 +325,28 @@ func envInt(env *environment, name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// startSigninFloor sets the hasher's time floor from --signin-time-floor:
+// "auto" measures it in the background (sign-ins wait for it), else a
+// duration.
+func startSigninFloor(ctx context.Context, log *slog.Logger, h *users.Hasher, v string) error {
+	if strings.EqualFold(strings.TrimSpace(v), "auto") {
+		h.CalibrateTimeFloorInBackground(ctx, 3, func(d time.Duration, err error) {
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Error("sign-in time floor: calibration failed; sign-in time may tell kinds of stored hash apart", "err", err)
+				}
+				return
+			}
+			log.Info("sign-in time floor measured", "floor", d.Round(time.Millisecond).String())
+		})
+		return nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < 0 {
+		return fmt.Errorf("the sign-in time floor %q is not auto, 0 or a duration such as 300ms (IDP_SIGNIN_TIME_FLOOR)", v)
+	}
+	h.SetTimeFloor(d)
+	return nil
 }

@@ -72,22 +72,38 @@ func readPassword(env *environment, prompt string) (string, error) {
 		if string(p1) != string(p2) {
 			return "", errors.New("the passwords do not match")
 		}
-		return checkPassword(string(p1))
+		return checkPassword(env, string(p1))
 	}
 	line, err := bufio.NewReader(env.stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password from stdin: %w", err)
 	}
-	return checkPassword(strings.TrimRight(line, "\r\n"))
+	return checkPassword(env, strings.TrimRight(line, "\r\n"))
 }
 
-// checkPassword applies users.CheckPassword; the email is checked once
-// the user is known.
-func checkPassword(p string) (string, error) {
-	if err := users.CheckPassword(p, ""); err != nil {
+// checkPassword applies the password policy (passwordPolicy); the email is
+// checked once the user is known.
+func checkPassword(env *environment, p string) (string, error) {
+	if err := checkPasswordFor(env, p, ""); err != nil {
 		return "", err
 	}
 	return p, nil
+}
+
+// checkPasswordFor applies the password policy to p as the password of
+// email, with an error that reads as a sentence.
+func checkPasswordFor(env *environment, p, email string) error {
+	policy, err := passwordPolicy(env)
+	if err != nil {
+		return err
+	}
+	var ve *users.ValidationError
+	if err := policy.Check(p, email); errors.As(err, &ve) {
+		return errors.New("the password " + ve.Reason)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // userFields are the profile flags shared by add and update.
@@ -170,7 +186,7 @@ func runUsersAdd(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := users.CheckPassword(pw, u.Email); err != nil {
+		if err := checkPasswordFor(env, pw, u.Email); err != nil {
 			return err
 		}
 		if u.PasswordHash, err = users.NewHasher(users.DefaultParams, 1).Hash(ctx, pw); err != nil {
@@ -351,7 +367,7 @@ func runUsersSetPassword(ctx context.Context, env *environment, args []string) e
 		return err
 	}
 	return updateUserAndEndSessions(ctx, env, *dbURL, *email, func(u *users.User) error {
-		if err := users.CheckPassword(pw, u.Email); err != nil {
+		if err := checkPasswordFor(env, pw, u.Email); err != nil {
 			return err
 		}
 		u.SetPasswordHash(hash)

@@ -52,8 +52,8 @@ type csvColumn struct {
 	attr   string // else: the attribute name, case kept
 }
 
-func (p *parser) csv(data []byte, f Format) {
-	cr := newCSVReader(data)
+func (p *parser) csv(in io.Reader, f Format) {
+	cr := csv.NewReader(in)
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -79,6 +79,11 @@ func (p *parser) csv(data []byte, f Format) {
 		if errors.Is(err, io.EOF) {
 			return
 		}
+		var pe *csv.ParseError
+		if err != nil && !errors.As(err, &pe) {
+			p.err = fmt.Errorf("read users file: %w", err)
+			return
+		}
 		if err != nil {
 			// FieldPos is only defined after a successful Read.
 			line = max(csvLine(err, line+1), line+1)
@@ -92,6 +97,9 @@ func (p *parser) csv(data []byte, f Format) {
 			r.oktaRow(cols, rec)
 		} else {
 			r.csvRow(cols, rec)
+		}
+		if p.stopped() {
+			return
 		}
 	}
 }

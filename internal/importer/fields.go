@@ -160,6 +160,10 @@ func hashReason(err error) string {
 	if errors.Is(err, users.ErrUnsupportedHash) {
 		return "unsupported password hash: flexidp verifies argon2id, argon2i and bcrypt ($2a$, $2b$, $2y$); leave it empty and the user sets a new password"
 	}
+	if errors.Is(err, users.ErrHashLimits) {
+		_, limit, _ := strings.Cut(err.Error(), "limits: ")
+		return "password hash too costly to verify: " + limit + "; leave it empty and the user sets a new password"
+	}
 	detail := strings.TrimPrefix(err.Error(), "users: ")
 	detail = strings.TrimPrefix(strings.TrimPrefix(detail, "malformed password hash"), ": ")
 	if detail == "" {

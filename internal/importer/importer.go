@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -54,10 +55,13 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q: use csv, json, ndjson, auth0 or okta", s)
 }
 
-// MaxFileSize is the largest file Parse reads (512 MiB, some millions of
-// users): the whole file is validated before anything is written, so it is
-// held in memory.
+// MaxFileSize is the largest file Parse and Scan read (512 MiB, some
+// millions of users).
 const MaxFileSize = 512 << 20
+
+// detectBytes is how much of the start of a file Detect sees when the
+// format is not given.
+const detectBytes = 1 << 20
 
 // Record is one valid user of the file.
 type Record struct {
@@ -123,32 +127,112 @@ var bom = []byte("\xEF\xBB\xBF")
 // finds when f is "". The error is for a file that cannot be read or whose
 // format cannot be told (ErrFormat); everything wrong inside the file is
 // in Result.Problems. A UTF-8 byte order mark and CRLF line ends are
-// accepted.
+// accepted. Parse keeps every valid user; Scan keeps none.
 func Parse(r io.Reader, f Format) (*Result, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	var recs []Record
+	sum, err := Scan(r, f, func(rec Record) error {
+		recs = append(recs, rec)
+		return nil
+	})
 	if err != nil {
+		return nil, err
+	}
+	res := &Result{Format: sum.Format, Rows: sum.Rows, Problems: sum.Problems}
+	if len(sum.Retracted) == 0 {
+		res.Records = recs
+		return res, nil
+	}
+	retracted := make(map[string]bool, len(sum.Retracted))
+	for _, e := range sum.Retracted {
+		retracted[e] = true
+	}
+	for _, rec := range recs {
+		if !retracted[strings.ToLower(rec.User.Email)] {
+			res.Records = append(res.Records, rec)
+		}
+	}
+	return res, nil
+}
+
+// Summary is what Scan found in a file: everything Result has but the
+// users.
+type Summary struct {
+	// Format is the format read, given or detected.
+	Format Format
+	// Rows is the number of user rows (objects) in the file, valid or not.
+	Rows int
+	// Valid is the number of valid rows: those handed to Scan's each,
+	// less those Retracted.
+	Valid int
+	// Problems are every problem found, ordered by line.
+	Problems []Problem
+	// Retracted are the emails (lower-cased) of users handed to each whose
+	// email turned out to appear again later in the file: they are not
+	// valid after all, and their lines are in Problems.
+	Retracted []string
+}
+
+// BadRows is the number of rows with at least one problem.
+func (s *Summary) BadRows() int { return s.Rows - s.Valid }
+
+// Scan reads a file like Parse, but hands each valid user to each as soon
+// as its row is read and keeps none: what it holds grows with the file
+// only by one email per user (to find duplicates) and the problems. CSV
+// and JSON lines are read as a stream; a JSON array is read whole. A user
+// handed to each may be named in Summary.Retracted at the end, when its
+// email appears again further down. An error from each stops Scan and is
+// returned.
+func Scan(r io.Reader, f Format, each func(Record) error) (*Summary, error) {
+	cr := &countingReader{r: io.LimitReader(r, MaxFileSize+1)}
+	br := bufio.NewReaderSize(cr, detectBytes)
+	if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
+		br.Discard(len(bom))
+	}
+	head, err := br.Peek(detectBytes)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("read users file: %w", err)
 	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("the file is larger than %d MiB; split it", MaxFileSize>>20)
-	}
-	data = bytes.TrimPrefix(data, bom)
 	if f == "" {
-		if f, err = Detect(data); err != nil {
+		if f, err = Detect(head); err != nil {
 			return nil, err
 		}
 	}
 	if _, err := ParseFormat(string(f)); err != nil {
 		return nil, err
 	}
-	var p parser
-	switch f {
-	case CSV, Okta:
-		p.csv(data, f)
-	case JSON, Auth0, NDJSON:
-		p.json(data, f)
+	p := parser{each: each, seen: map[string]firstRow{}}
+	switch trimmed := bytes.TrimLeft(head, " \t\r\n"); {
+	case f == CSV, f == Okta:
+		p.csv(br, f)
+	case f == NDJSON, f == Auth0 && (len(trimmed) == 0 || trimmed[0] != '['):
+		p.jsonLines(br, f)
+	default:
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, fmt.Errorf("read users file: %w", err)
+		}
+		p.jsonArray(data, p.decoder(f))
 	}
-	return p.finish(f), nil
+	p.flush()
+	switch {
+	case cr.n > MaxFileSize:
+		return nil, fmt.Errorf("the file is larger than %d MiB; split it", MaxFileSize>>20)
+	case p.err != nil:
+		return nil, p.err
+	}
+	return p.summary(f), nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
 }
 
 // Detect tells the format of a file from its content: a JSON array or
@@ -217,64 +301,111 @@ func (r *row) failErr(field string, err error) {
 	r.fail(field, err.Error())
 }
 
-// parser collects the rows of a file and the problems of the file itself.
+// parser reads the rows of a file one by one: a row is complete when the
+// next one starts (newRow) or the file ends (flush), and is then checked
+// and, if valid, handed to each.
 type parser struct {
-	rows     []*row
+	each     func(Record) error
+	err      error               // from each, or from reading: stops the parse
+	cur      *row                // the row being read
+	rows     int                 // rows read
+	handed   int                 // rows handed to each
+	seen     map[string]firstRow // lower-cased email -> its first row
+	dups     map[string][]firstRow
 	problems []Problem // about the file, not one row
+	rowProbs []Problem // about rows, in row order
+}
+
+// firstRow is where an email was seen, for duplicate messages.
+type firstRow struct {
+	line   int
+	email  string
+	handed bool
 }
 
 func (p *parser) newRow(line int) *row {
-	r := &row{line: line}
-	p.rows = append(p.rows, r)
-	return r
+	p.flush()
+	p.cur = &row{line: line}
+	p.rows++
+	return p.cur
 }
 
 func (p *parser) fileProblem(line int, field, reason string) {
 	p.problems = append(p.problems, Problem{Line: max(line, 1), Field: field, Reason: reason})
 }
 
-// finish checks what needs the whole file (duplicate emails) or the whole
-// user (users.User.Validate), and splits valid rows from problems.
-func (p *parser) finish(f Format) *Result {
-	byEmail := map[string][]*row{}
-	for _, r := range p.rows {
-		if r.u.Email != "" {
-			k := strings.ToLower(r.u.Email)
-			byEmail[k] = append(byEmail[k], r)
+// stopped reports whether the parse must stop (each or a read failed).
+func (p *parser) stopped() bool { return p.err != nil }
+
+// flush checks the current row as a whole (duplicate emails so far,
+// users.User.Validate) and hands it to each if it is valid.
+func (p *parser) flush() {
+	r := p.cur
+	if r == nil {
+		return
+	}
+	p.cur = nil
+	if len(r.u.Attributes) == 0 {
+		r.u.Attributes = nil
+	}
+	if len(r.u.Roles) == 0 {
+		r.u.Roles = nil
+	}
+	k := strings.ToLower(r.u.Email)
+	first, dup := p.seen[k]
+	if dup && r.u.Email != "" {
+		if p.dups == nil {
+			p.dups = map[string][]firstRow{}
+		}
+		if len(p.dups[k]) == 0 {
+			p.dups[k] = []firstRow{first}
+		}
+		p.dups[k] = append(p.dups[k], firstRow{line: r.line, email: r.u.Email})
+	}
+	dup = dup && r.u.Email != ""
+	if len(r.problems) == 0 && !dup {
+		// The field checks mirror Validate; this is the safety net
+		// that keeps the contract of Record.
+		if err := r.u.Validate(); err != nil {
+			r.failErr("", err)
 		}
 	}
-	for _, r := range p.rows {
-		if same := byEmail[strings.ToLower(r.u.Email)]; len(same) > 1 {
+	p.rowProbs = append(p.rowProbs, r.problems...)
+	handed := len(r.problems) == 0 && !dup && p.err == nil
+	if r.u.Email != "" && !dup {
+		p.seen[k] = firstRow{line: r.line, email: r.u.Email, handed: handed}
+	}
+	if !handed {
+		return
+	}
+	p.handed++
+	if err := p.each(Record{Line: r.line, User: r.u}); err != nil {
+		p.err = err
+	}
+}
+
+// summary reports the duplicate emails and orders the problems by line.
+func (p *parser) summary(f Format) *Summary {
+	s := &Summary{Format: f, Rows: p.rows, Valid: p.handed}
+	probs := p.rowProbs
+	for k, rows := range p.dups {
+		if rows[0].handed {
+			s.Retracted = append(s.Retracted, k)
+			s.Valid--
+		}
+		for i, r := range rows {
 			var others []string
-			for _, o := range same {
-				if o != r {
+			for j, o := range rows {
+				if j != i {
 					others = append(others, fmt.Sprint(o.line))
 				}
 			}
-			r.fail("email", fmt.Sprintf("%q is also on line %s (emails are unique, whatever their case)", r.u.Email, strings.Join(others, ", ")))
+			probs = append(probs, Problem{Line: r.line, Field: "email",
+				Reason: fmt.Sprintf("%q is also on line %s (emails are unique, whatever their case)", r.email, strings.Join(others, ", "))})
 		}
 	}
-	res := &Result{Format: f, Rows: len(p.rows), Problems: p.problems}
-	for _, r := range p.rows {
-		if len(r.u.Attributes) == 0 {
-			r.u.Attributes = nil
-		}
-		if len(r.u.Roles) == 0 {
-			r.u.Roles = nil
-		}
-		if len(r.problems) == 0 {
-			// The field checks mirror Validate; this is the safety net
-			// that keeps the contract of Record.
-			if err := r.u.Validate(); err != nil {
-				r.failErr("", err)
-			}
-		}
-		if len(r.problems) > 0 {
-			res.Problems = append(res.Problems, r.problems...)
-			continue
-		}
-		res.Records = append(res.Records, Record{Line: r.line, User: r.u})
-	}
-	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Line < res.Problems[j].Line })
-	return res
+	sort.Strings(s.Retracted)
+	s.Problems = append(p.problems, probs...)
+	sort.SliceStable(s.Problems, func(i, j int) bool { return s.Problems[i].Line < s.Problems[j].Line })
+	return s
 }

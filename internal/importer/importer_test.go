@@ -122,7 +122,7 @@ func TestSampleFiles(t *testing.T) {
 			},
 			problems: []string{
 				`line 20: custom_password_hash.algorithm: "md5" hashes are not supported: flexidp verifies bcrypt and argon2 (argon2id, argon2i); leave the hash out and the user sets a new password`,
-				`line 25: password_hash: malformed password hash: bcrypt cost 31 is above 16`,
+				`line 25: password_hash: password hash too costly to verify: bcrypt cost 31 is outside 4 to 12; leave it empty and the user sets a new password`,
 			},
 		},
 		{
@@ -232,6 +232,19 @@ func TestProblems(t *testing.T) {
 			[]string{"line 1: custom_password_hash.hash.value: is not a argon2 hash"}},
 		{"auth0 roles object", `{"email":"a@example.com","app_metadata":{"flex":{"roles":{"a":1}}}}`, Auth0,
 			[]string{`line 1: app_metadata.flex.roles: want a JSON array of role names, got "{\"a\":1}"`}},
+		{"argon2 memory beyond the limit", "email,password_hash\na@example.com,\"$argon2id$v=19$m=1048576,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo\"\n", CSV,
+			[]string{"line 2: password_hash: password hash too costly to verify: argon2 memory m=1048576 KiB is above 65536 KiB (64 MiB); leave it empty and the user sets a new password"}},
+		{"argon2 passes beyond the limit", `{"email":"a@example.com","custom_password_hash":{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=1024,t=64,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"}}}`, Auth0,
+			[]string{"line 1: custom_password_hash.hash.value: password hash too costly to verify: argon2 passes t=64 is above 10; leave it empty and the user sets a new password"}},
+		{"bcrypt cost beyond the limit", "email,password_hash\na@example.com,$2b$13$WNiHneEExi/vECBkIAM8B.D/2THfMRyW0lEz4kny7KndHNbq1VjTa\n", CSV,
+			[]string{"line 2: password_hash: password hash too costly to verify: bcrypt cost 13 is outside 4 to 12; leave it empty and the user sets a new password"}},
+		{"invisible character in an email", "email\nagent\u200b@example.com\n", CSV,
+			[]string{`line 2: email: "agent\u200b@example.com" contains an invisible character (U+200B); type the address again`}},
+		{"Cyrillic letter in an email", "email\n\u0430gent@example.com\n", CSV,
+			[]string{`line 2: email: "\u0430gent@example.com" mixes letters of different scripts (Cyrillic and Latin) in the part before the @, which makes look-alike addresses; type the address again`}},
+		{"one email composed and decomposed", "email\nzo\u00eb@example.com\nzoe\u0308@example.com\n", CSV, []string{
+			`line 2: email: "zoë@example.com" is also on line 3 (emails are unique, whatever their case)`,
+			`line 3: email: "zoë@example.com" is also on line 2 (emails are unique, whatever their case)`}},
 		{"okta no email", "login,firstName\nnot-an-email,Mary\n", Okta, []string{`line 2: login: "not-an-email" is not a valid email address`}},
 		{"control character", "email,full_name\na@example.com,\"Mary\x01\"\n", CSV,
 			[]string{`line 2: full_name: want non-empty string, got "Mary\x01" (contains a control character)`}},

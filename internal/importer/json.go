@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -90,27 +91,28 @@ func detectJSON(data []byte) (Format, error) {
 	return NDJSON, nil
 }
 
-func (p *parser) json(data []byte, f Format) {
-	decode := p.flexidpObject
+// decoder is the reader of one user object of format f.
+func (p *parser) decoder(f Format) func(line int, raw []byte) {
 	if f == Auth0 {
-		decode = p.auth0Object
+		return p.auth0Object
 	}
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	switch {
-	case f == NDJSON, f == Auth0 && (len(trimmed) == 0 || trimmed[0] != '['):
-		jsonLines(data, decode)
-	default:
-		p.jsonArray(data, decode)
-	}
+	return p.flexidpObject
 }
 
-// jsonLines calls each for every non-blank line.
-func jsonLines(data []byte, each func(line int, raw []byte)) {
-	for n := 1; len(data) > 0; n++ {
-		var l []byte
-		l, data, _ = bytes.Cut(data, []byte("\n"))
+// jsonLines reads one object per non-blank line of in.
+func (p *parser) jsonLines(in *bufio.Reader, f Format) {
+	decode := p.decoder(f)
+	for n := 1; !p.stopped(); n++ {
+		l, err := in.ReadBytes('\n')
 		if l = bytes.TrimSpace(l); len(l) > 0 {
-			each(n, l)
+			decode(n, l)
+		}
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			p.err = fmt.Errorf("read users file: %w", err)
+			return
 		}
 	}
 }
@@ -142,7 +144,7 @@ func (p *parser) jsonArray(data []byte, each func(line int, raw []byte)) {
 		p.fileProblem(1, "", "want a JSON array of users, or one user object per line")
 		return
 	}
-	for dec.More() {
+	for dec.More() && !p.stopped() {
 		start := skipSeparators(data, int(dec.InputOffset()))
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {

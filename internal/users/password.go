@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/semaphore"
 )
 
 // Params are argon2id parameters. Memory is in KiB.
@@ -28,12 +29,28 @@ type Params struct {
 // DefaultParams are the OWASP minimum for argon2id (m=19 MiB, t=2, p=1).
 var DefaultParams = Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
-// Limits on parameters read from a stored hash, so an imported or tampered
-// hash cannot make one verification take gigabytes or minutes.
+// Limits on the parameters of a stored hash (an imported one: flexidp's
+// own hashes use DefaultParams). They bound what one verification may cost,
+// in memory (MaxArgon2Memory) and in time: every sign-in is padded to the
+// time of the slowest hash these limits allow (see Hasher.SetTimeFloor),
+// so they also bound the latency of every sign-in. They cover what common
+// libraries write by default (PHP's argon2id m=64 MiB,t=4,p=1; argon2-cffi
+// and node-argon2 m=64 MiB,t=3,p=4; bcrypt cost 10 to 12 for Auth0, Okta,
+// Devise and Laravel). Imports refuse a hash beyond them; sign-in refuses
+// one that is in the database anyway.
 const (
-	maxMemoryKiB  = 1 << 20 // 1 GiB
-	maxIterations = 64
-	maxBcryptCost = 16
+	// MaxArgon2Memory is the most memory (KiB) an argon2 hash may need.
+	MaxArgon2Memory = 64 * 1024
+	// MaxArgon2Iterations is the most passes (t) of an argon2 hash.
+	MaxArgon2Iterations = 10
+	// MaxArgon2Parallelism is the most lanes (p) of an argon2 hash.
+	MaxArgon2Parallelism = 4
+	// MaxArgon2Work bounds memory × passes (KiB): 64 MiB × 4 passes, so a
+	// hash with t=10 must use at most 25.6 MiB.
+	MaxArgon2Work = MaxArgon2Memory * 4
+	// MinBcryptCost and MaxBcryptCost bound the cost of a bcrypt hash.
+	MinBcryptCost = bcrypt.MinCost
+	MaxBcryptCost = 12
 )
 
 // ErrMalformedHash reports a stored hash that cannot be parsed.
@@ -43,17 +60,24 @@ var ErrMalformedHash = errors.New("users: malformed password hash")
 var ErrUnsupportedHash = errors.New("users: unsupported password hash scheme")
 
 // Hasher hashes and verifies passwords. Hashing is memory-hard, so the
-// number of hashes computed at once is bounded: a burst of sign-ins queues
-// instead of exhausting memory. The zero value is not usable; use NewHasher.
+// memory of the hashes computed at once is bounded: a burst of sign-ins
+// queues instead of exhausting memory. The budget is counted in slots of
+// the memory of one hash with the Hasher's params; a stored hash that needs
+// more (an imported argon2 hash with a larger m) takes proportionally more
+// slots, at most all of them. The zero value is not usable; use NewHasher.
 type Hasher struct {
 	params Params
-	sem    chan struct{}
+	slots  int64 // the budget, in slots
+	sem    *semaphore.Weighted
 	dummy  string
 
+	inUse   atomic.Int64 // slots held
 	waiting atomic.Int64
 	waitNS  atomic.Int64
 	maxWait atomic.Int64
 	once    sync.Once
+
+	floor floorState
 }
 
 // ErrBusy is returned when a caller waited longer than the Hasher's
@@ -66,19 +90,23 @@ var ErrBusy = errors.New("users: password hashing is saturated")
 func (h *Hasher) SetMaxWait(d time.Duration) { h.maxWait.Store(int64(d)) }
 
 // NewHasher returns a Hasher with params that runs at most concurrency
-// hashes at once (at least 1).
+// hashes with those params at once (at least 1).
 func NewHasher(params Params, concurrency int) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: params, sem: make(chan struct{}, concurrency)}
+	return &Hasher{params: params, slots: int64(concurrency), sem: semaphore.NewWeighted(int64(concurrency))}
 }
 
 // Params returns the parameters new hashes are made with.
 func (h *Hasher) Params() Params { return h.params }
 
-// Concurrency returns how many hashes may run at once.
-func (h *Hasher) Concurrency() int { return cap(h.sem) }
+// Concurrency returns how many hashes with the Hasher's params may run at
+// once: the memory budget in slots.
+func (h *Hasher) Concurrency() int { return int(h.slots) }
+
+// SlotsInUse returns how many slots of the budget running hashes hold.
+func (h *Hasher) SlotsInUse() int64 { return h.inUse.Load() }
 
 // QueueDepth returns how many callers are waiting for a hashing slot.
 func (h *Hasher) QueueDepth() int64 { return h.waiting.Load() }
@@ -86,11 +114,35 @@ func (h *Hasher) QueueDepth() int64 { return h.waiting.Load() }
 // TotalWait returns the cumulative time callers spent waiting for a slot.
 func (h *Hasher) TotalWait() time.Duration { return time.Duration(h.waitNS.Load()) }
 
-func (h *Hasher) acquire(ctx context.Context) error {
-	select {
-	case h.sem <- struct{}{}:
+// slotsFor is how many slots verifying encoded takes: its argon2 memory
+// over the memory of one slot, rounded up, at least 1 (bcrypt needs 4 KiB)
+// and at most the whole budget (so it runs alone rather than never).
+func (h *Hasher) slotsFor(encoded string) int64 {
+	if !strings.HasPrefix(encoded, "$argon2") {
+		return 1
+	}
+	p, _, _, _, err := parseArgon2(encoded)
+	if err != nil {
+		return 1 // refused without hashing
+	}
+	per := uint64(max(h.params.Memory, 1))
+	n := int64((uint64(p.Memory) + per - 1) / per)
+	return min(max(n, 1), h.slots)
+}
+
+// ownPrefix is how the hashes of the Hasher's params begin.
+func (h *Hasher) ownPrefix() string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$", argon2.Version, h.params.Memory, h.params.Iterations, h.params.Parallelism)
+}
+
+func (h *Hasher) acquire(ctx context.Context) error { return h.acquireN(ctx, 1) }
+
+func (h *Hasher) release() { h.releaseN(1) }
+
+func (h *Hasher) acquireN(ctx context.Context, n int64) error {
+	if h.sem.TryAcquire(n) {
+		h.inUse.Add(n)
 		return nil
-	default:
 	}
 	start := time.Now()
 	h.waiting.Add(1)
@@ -98,23 +150,26 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		h.waiting.Add(-1)
 		h.waitNS.Add(int64(time.Since(start)))
 	}()
-	var timeout <-chan time.Time
+	wctx := ctx
 	if d := time.Duration(h.maxWait.Load()); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
 	}
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timeout:
+	if err := h.sem.Acquire(wctx, n); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return ErrBusy
 	}
+	h.inUse.Add(n)
+	return nil
 }
 
-func (h *Hasher) release() { <-h.sem }
+func (h *Hasher) releaseN(n int64) {
+	h.inUse.Add(-n)
+	h.sem.Release(n)
+}
 
 // Hash returns the PHC string of password hashed with argon2id:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (unpadded base64).
@@ -139,16 +194,26 @@ func hashArgon2id(p Params, password string) (string, error) {
 var b64 = base64.RawStdEncoding
 
 // Verify reports whether password matches the stored hash, in constant
-// time with respect to the hash contents. needsRehash is true when the
+// time with respect to the hash contents, and in at least the Hasher's
+// time floor (see SetTimeFloor) whatever the kind and cost of the hash. needsRehash is true when the
 // password matched but the hash is not argon2id with at least this
 // Hasher's parameters (an imported bcrypt hash, or weaker parameters):
 // the caller should store a fresh Hash.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
-	if err := h.acquire(ctx); err != nil {
+	n := h.slotsFor(encoded)
+	if err := h.acquireN(ctx, n); err != nil {
 		return false, false, err
 	}
-	defer h.release()
-	return verify(h.params, encoded, password)
+	start := time.Now()
+	ok, needsRehash, err = verify(h.params, encoded, password)
+	if strings.HasPrefix(encoded, h.ownPrefix()) {
+		h.floor.observe(time.Since(start))
+	}
+	h.releaseN(n)
+	// The queue wait is left out: it depends on the load, not on the
+	// account, and the floor is for the work of the hash.
+	h.floor.pad(ctx, start)
+	return ok, needsRehash, err
 }
 
 // VerifyDummy spends the time and memory of a real verification and
@@ -186,8 +251,8 @@ func verify(current Params, encoded, password string) (ok, needsRehash bool, err
 		if err != nil {
 			return false, false, fmt.Errorf("%w: %v", ErrMalformedHash, err)
 		}
-		if cost > maxBcryptCost {
-			return false, false, fmt.Errorf("%w: bcrypt cost %d is above %d", ErrMalformedHash, cost, maxBcryptCost)
+		if err := checkBcryptCost(cost); err != nil {
+			return false, false, err
 		}
 		// bcrypt.CompareHashAndPassword compares in constant time.
 		switch err := bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password)); {
@@ -219,13 +284,39 @@ func CheckHash(encoded string) error {
 		if err != nil || len(encoded) != 60 {
 			return fmt.Errorf("%w: not a bcrypt hash", ErrMalformedHash)
 		}
-		if cost > maxBcryptCost {
-			return fmt.Errorf("%w: bcrypt cost %d is above %d", ErrMalformedHash, cost, maxBcryptCost)
-		}
-		return nil
+		return checkBcryptCost(cost)
 	default:
 		return ErrUnsupportedHash
 	}
+}
+
+// ErrHashLimits reports a hash whose parameters are beyond the limits
+// (MaxArgon2Memory, MaxArgon2Iterations, MaxArgon2Parallelism,
+// MaxArgon2Work, MinBcryptCost, MaxBcryptCost). It wraps ErrMalformedHash.
+var ErrHashLimits = fmt.Errorf("%w: parameters beyond flexidp's limits", ErrMalformedHash)
+
+func checkArgon2Limits(m, t, p uint32) error {
+	var why string
+	switch {
+	case m > MaxArgon2Memory:
+		why = fmt.Sprintf("argon2 memory m=%d KiB is above %d KiB (%d MiB)", m, MaxArgon2Memory, MaxArgon2Memory/1024)
+	case t > MaxArgon2Iterations:
+		why = fmt.Sprintf("argon2 passes t=%d is above %d", t, MaxArgon2Iterations)
+	case p > MaxArgon2Parallelism:
+		why = fmt.Sprintf("argon2 parallelism p=%d is above %d", p, MaxArgon2Parallelism)
+	case uint64(m)*uint64(t) > MaxArgon2Work:
+		why = fmt.Sprintf("argon2 memory × passes (m=%d KiB × t=%d) is above %d MiB × 4", m, t, MaxArgon2Memory/1024)
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrHashLimits, why)
+}
+
+func checkBcryptCost(cost int) error {
+	if cost < MinBcryptCost || cost > MaxBcryptCost {
+		return fmt.Errorf("%w: bcrypt cost %d is outside %d to %d", ErrHashLimits, cost, MinBcryptCost, MaxBcryptCost)
+	}
+	return nil
 }
 
 func parseArgon2(encoded string) (p Params, variant string, salt, key []byte, err error) {
@@ -243,8 +334,11 @@ func parseArgon2(encoded string) (p Params, variant string, salt, key []byte, er
 	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &par); err != nil || n != 3 {
 		return p, "", nil, nil, fmt.Errorf("%w: bad parameters %q", ErrMalformedHash, parts[3])
 	}
-	if p.Memory == 0 || p.Memory > maxMemoryKiB || p.Iterations == 0 || p.Iterations > maxIterations || par == 0 || par > 255 {
+	if p.Memory == 0 || p.Iterations == 0 || par == 0 {
 		return p, "", nil, nil, fmt.Errorf("%w: parameters %q out of range", ErrMalformedHash, parts[3])
+	}
+	if err := checkArgon2Limits(p.Memory, p.Iterations, par); err != nil {
+		return p, "", nil, nil, err
 	}
 	p.Parallelism = uint8(par)
 	if salt, err = b64.DecodeString(strings.TrimRight(parts[4], "=")); err != nil || len(salt) < 8 {

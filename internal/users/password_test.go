@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -243,5 +244,103 @@ func TestHasherBurstQueues(t *testing.T) {
 	}
 	if h.TotalWait() <= 0 {
 		t.Fatal("TotalWait did not account for the queued callers")
+	}
+}
+
+// TestHasherWeighsLargeHashes: an argon2 hash that needs three times the
+// memory of the Hasher's params takes three slots of the budget, so with
+// one of three slots held it waits, and runs once that slot is free.
+func TestHasherWeighsLargeHashes(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(fastParams, 3)
+	large := Params{Memory: 3 * fastParams.Memory, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	enc, err := hashArgon2id(large, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.acquire(ctx); err != nil { // one slot of three
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ok, _, err := h.Verify(ctx, enc, "pw")
+		if err == nil && !ok {
+			err = errors.New("the right password was refused")
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.QueueDepth() != 1 {
+		select {
+		case err := <-done:
+			t.Fatalf("a hash needing 3 slots ran with only 2 free (err %v)", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the large hash never queued")
+		}
+		time.Sleep(time.Millisecond) // wait for the goroutine to queue, not a timing assertion
+	}
+	h.release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if h.SlotsInUse() != 0 || h.QueueDepth() != 0 {
+		t.Fatalf("after: %d slots in use, queue %d", h.SlotsInUse(), h.QueueDepth())
+	}
+}
+
+// TestHasherSlotsFor: the weight of a hash is its memory in slots, at
+// least one and at most the whole budget (it then runs alone).
+func TestHasherSlotsFor(t *testing.T) {
+	h := NewHasher(DefaultParams, 4)
+	bc, _ := bcrypt.GenerateFromPassword([]byte("pw"), 4)
+	for _, c := range []struct {
+		enc  string
+		want int64
+	}{
+		{string(bc), 1},
+		{"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo", 1},
+		{"$argon2id$v=19$m=19457,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo", 2},
+		{"$argon2id$v=19$m=65536,t=1,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo", 4},
+		{"$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo", 1},
+	} {
+		if got := h.slotsFor(c.enc); got != c.want {
+			t.Errorf("slotsFor(%s) = %d, want %d", c.enc, got, c.want)
+		}
+	}
+	if got := NewHasher(DefaultParams, 2).slotsFor("$argon2id$v=19$m=65536,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"); got != 2 {
+		t.Errorf("a hash larger than the budget takes %d slots, want all 2", got)
+	}
+}
+
+// TestHashLimits: the limits on imported hashes, with the limit named.
+func TestHashLimits(t *testing.T) {
+	const salt, key = "c2FsdHNhbHRzYWx0", "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"
+	bc := func(cost int) string {
+		// bcrypt.Cost reads the cost from the prefix only.
+		h, _ := bcrypt.GenerateFromPassword([]byte("pw"), 4)
+		return fmt.Sprintf("$2b$%02d$%s", cost, string(h[7:]))
+	}
+	for _, c := range []struct {
+		enc, want string // want "" for accepted
+	}{
+		{"$argon2id$v=19$m=65536,t=4,p=1$" + salt + "$" + key, ""}, // PHP's default
+		{"$argon2id$v=19$m=65536,t=3,p=4$" + salt + "$" + key, ""}, // argon2-cffi, node-argon2
+		{"$argon2id$v=19$m=1048576,t=1,p=1$" + salt + "$" + key, "m=1048576 KiB is above 65536 KiB (64 MiB)"},
+		{"$argon2id$v=19$m=1024,t=11,p=1$" + salt + "$" + key, "t=11 is above 10"},
+		{"$argon2id$v=19$m=1024,t=1,p=8$" + salt + "$" + key, "p=8 is above 4"},
+		{"$argon2id$v=19$m=65536,t=5,p=1$" + salt + "$" + key, "is above 64 MiB × 4"},
+		{bc(4), ""},
+		{bc(12), ""},
+		{bc(13), "bcrypt cost 13 is outside 4 to 12"},
+	} {
+		err := CheckHash(c.enc)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("CheckHash(%s) = %v, want nil", c.enc, err)
+		case c.want != "" && (!errors.Is(err, ErrHashLimits) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("CheckHash(%s) = %v, want ErrHashLimits with %q", c.enc, err, c.want)
+		}
 	}
 }

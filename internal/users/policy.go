@@ -1,37 +1,117 @@
 package users
 
 import (
+	_ "embed"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
-// Password policy, after NIST SP 800-63B for user-chosen passwords: a
-// minimum length, no composition rules, and no password derived from the
-// account itself.
+// Password policy, after NIST SP 800-63B (rev. 3, and rev. 4 of 2025) for
+// passwords a person chooses: a minimum length, a generous maximum, no
+// composition rules, no password found in breaches, and none derived from
+// the account itself. Every way a password is set (the CLI's users add and
+// set-password, the password-link page) applies it through CheckPassword.
 const (
-	// MinPasswordLength is the fewest characters (runes) a password has.
+	// MinPasswordLength is the default fewest characters (runes) a
+	// password has: NIST's minimum for a password used with a second
+	// factor. See SECURITY.md for when to raise it.
 	MinPasswordLength = 8
+	// MaxMinPasswordLength bounds a configured minimum: NIST asks that
+	// passwords of at least 64 characters be allowed.
+	MaxMinPasswordLength = 64
 	// MaxPasswordBytes bounds what is hashed.
 	MaxPasswordBytes = 1024
 )
 
-// CheckPassword reports whether p may become the password of the user with
-// that email (empty when not known yet): at least MinPasswordLength
-// characters, at most MaxPasswordBytes bytes, and neither the email nor
-// its local part, in any case.
-func CheckPassword(p, email string) error {
-	if n := len([]rune(p)); n < MinPasswordLength {
-		return &ValidationError{Field: "password", Reason: fmt.Sprintf("must have at least %d characters", MinPasswordLength)}
+// PasswordPolicy is the rule for new passwords.
+type PasswordPolicy struct {
+	// MinLength is the fewest characters (runes), MinPasswordLength to
+	// MaxMinPasswordLength.
+	MinLength int
+}
+
+// Validate reports whether p can be used.
+func (p PasswordPolicy) Validate() error {
+	if p.MinLength < MinPasswordLength || p.MinLength > MaxMinPasswordLength {
+		return fmt.Errorf("the minimum password length must be %d to %d characters, not %d", MinPasswordLength, MaxMinPasswordLength, p.MinLength)
 	}
-	if len(p) > MaxPasswordBytes {
+	return nil
+}
+
+var defaultPolicy atomic.Pointer[PasswordPolicy]
+
+// SetPasswordPolicy sets the policy CheckPassword applies in this process
+// (idp serve sets it from IDP_PASSWORD_MIN_LENGTH at start).
+func SetPasswordPolicy(p PasswordPolicy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	defaultPolicy.Store(&p)
+	return nil
+}
+
+// CurrentPasswordPolicy returns the policy CheckPassword applies.
+func CurrentPasswordPolicy() PasswordPolicy {
+	if p := defaultPolicy.Load(); p != nil {
+		return *p
+	}
+	return PasswordPolicy{MinLength: MinPasswordLength}
+}
+
+// CheckPassword applies the current policy (CurrentPasswordPolicy).
+func CheckPassword(p, email string) error { return CurrentPasswordPolicy().Check(p, email) }
+
+// reasonCommon is the reason given for a password in the list of common
+// breached passwords.
+const reasonCommon = "is in a list of commonly used passwords; choose another"
+
+// Check reports whether pw may become the password of the user with that
+// email (empty when not known yet): at least MinLength characters, at most
+// MaxPasswordBytes bytes, not one of the 30,000 most common breached
+// passwords (common-passwords.txt) in any case, and neither the email nor
+// its local part, in any case. The error is a *ValidationError whose
+// Reason completes "The password …".
+func (p PasswordPolicy) Check(pw, email string) error {
+	if p.MinLength == 0 {
+		p.MinLength = MinPasswordLength
+	}
+	if n := len([]rune(pw)); n < p.MinLength {
+		return &ValidationError{Field: "password", Reason: fmt.Sprintf("must have at least %d characters", p.MinLength)}
+	}
+	if len(pw) > MaxPasswordBytes {
 		return &ValidationError{Field: "password", Reason: fmt.Sprintf("is longer than %d bytes", MaxPasswordBytes)}
+	}
+	if IsCommonPassword(pw) {
+		return &ValidationError{Field: "password", Reason: reasonCommon}
 	}
 	if email != "" {
 		local, _, _ := strings.Cut(email, "@")
-		t := strings.TrimSpace(p)
+		t := strings.TrimSpace(pw)
 		if strings.EqualFold(t, email) || strings.EqualFold(t, local) {
 			return &ValidationError{Field: "password", Reason: "must not be your email address"}
 		}
 	}
 	return nil
+}
+
+//go:embed common-passwords.txt
+var commonPasswordsText string
+
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	m := make(map[string]struct{}, 30000)
+	for _, l := range strings.Split(commonPasswordsText, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			m[l] = struct{}{}
+		}
+	}
+	return m
+})
+
+// IsCommonPassword reports whether pw, in any case, is in the list of
+// common breached passwords.
+func IsCommonPassword(pw string) bool {
+	_, ok := commonPasswords()[strings.ToLower(pw)]
+	return ok
 }

@@ -76,18 +76,27 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
-// NormalizeEmail trims an email address for storage. Case is kept;
-// uniqueness and lookups are case-insensitive in every store.
-func NormalizeEmail(s string) string { return strings.TrimSpace(s) }
+// NormalizeEmail trims an email address and puts it in Unicode NFC, for
+// storage and for look-ups (sign-in). Case is kept; uniqueness and lookups
+// are case-insensitive in every store.
+func NormalizeEmail(s string) string { return normalizeEmail(s) }
 
 // ValidateEmail reports whether s is a plain email address (no display
-// name, no angle brackets).
+// name, no angle brackets), normalised (NormalizeEmail), without invisible
+// or control characters and without letters of mixed scripts in its local
+// part or in a label of its domain (see email.go).
 func ValidateEmail(s string) error {
 	if s == "" {
 		return &ValidationError{Field: "email", Reason: "is required"}
 	}
 	if len(s) > 254 {
 		return &ValidationError{Field: "email", Reason: "is longer than 254 characters"}
+	}
+	if err := checkEmailCharacters(s); err != nil {
+		return err
+	}
+	if s != normalizeEmail(s) {
+		return &ValidationError{Field: "email", Reason: fmt.Sprintf("%+q is not normalised (spaces around it, or accents not in Unicode NFC)", s)}
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s, "@") {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package users
+
+const raceEnabled = false
