@@ -95,14 +95,20 @@ func (m *Metrics) signIn(result string) {
 	}
 }
 
+// response counts a Response; sp must be the name of a registered service
+// provider (admins bound that set), never a name taken from the request.
 func (m *Metrics) response(sp, status string) {
 	if m != nil {
 		m.responses.WithLabelValues(sp, status).Inc()
 	}
 }
 
-// observe records the latency of requests by their chi route pattern
-// (not the raw path, so label cardinality stays bounded).
+// observe records the latency of requests. Every label comes from a
+// closed set, whatever the request says: the route is the chi pattern
+// that matched (from the routing table, never the raw path), the method
+// one of the standard ones or "other", the status code a known one or its
+// class. A client sending random methods or paths therefore adds no
+// series (TestMetricsCardinalityBounded).
 func (m *Metrics) observe(next http.Handler) http.Handler {
 	if m == nil {
 		return next
@@ -120,6 +126,37 @@ func (m *Metrics) observe(next http.Handler) http.Handler {
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 			route = rc.RoutePattern()
 		}
-		m.latency.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
+		m.latency.WithLabelValues(route, methodLabel(r.Method), codeLabel(ww.Status())).Observe(time.Since(start).Seconds())
 	})
+}
+
+// knownMethods are the methods of RFC 9110 and PATCH (RFC 5789). net/http
+// accepts any token as a method, so anything else is "other".
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true,
+	http.MethodTrace: true,
+}
+
+// methodLabel is method if it is a standard one, else "other".
+func methodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "other"
+}
+
+// codeLabel is the status code when net/http knows it (about 60 values),
+// else its class ("4xx"), so a handler or proxy that invents codes cannot
+// grow the series either. 0 means nothing was written: net/http sends 200.
+func codeLabel(code int) string {
+	switch {
+	case code == 0:
+		return "200"
+	case http.StatusText(code) != "":
+		return strconv.Itoa(code)
+	case code >= 100 && code <= 599:
+		return strconv.Itoa(code/100) + "xx"
+	}
+	return "other"
 }

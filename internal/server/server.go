@@ -149,7 +149,7 @@ func (s *Server) Handler() http.Handler {
 		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "There is no page at this address."})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + r.Method + " requests."})
+		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
 	})
 	return r
 }
@@ -171,7 +171,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		start := time.Now()
 		next.ServeHTTP(ww, r.WithContext(ctx))
 		s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", id), slog.String("method", logMethod(r.Method)), slog.String("path", truncate(r.URL.Path, maxLoggedPath)),
 			slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)))
 	})
 }
