@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -60,6 +61,8 @@ type Config struct {
 	Metrics         *Metrics
 	MetricsSeparate bool
 }
+
+var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
@@ -109,8 +112,7 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
 
-	static, _ := fs.Sub(web.Static, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
+	r.Handle("/static/*", s.static())
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate {
@@ -145,13 +147,26 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/logout", s.logoutPage)
 		r.Post("/logout", s.logout)
 	})
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "There is no page at this address."})
-	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNoPage) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
 	})
 	return r
+}
+
+// static serves the embedded files under /static/, and a 404 for
+// anything that is not a file: http.FileServer would list a directory.
+func (s *Server) static() http.Handler {
+	files, _ := fs.Sub(web.Static, "static")
+	serve := http.StripPrefix("/static/", http.FileServer(http.FS(files)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if fi, err := fs.Stat(files, name); err != nil || fi.IsDir() {
+			s.fail(w, r, errNoPage)
+			return
+		}
+		serve.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
