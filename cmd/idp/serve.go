@@ -39,6 +39,7 @@ type serveOptions struct {
 	keyRefresh      time.Duration
 	hardening       hardeningOptions
 	metricsListen   string
+	metricsToken    string
 	pprof           bool
 
 	dev     bool
@@ -66,7 +67,8 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For (IDP_TRUST_PROXY)")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
 	fs.BoolVar(&o.pprof, "pprof", envBool(env, "IDP_PPROF", false), "also serve /debug/pprof on the metrics listener (needs --metrics-listen) (IDP_PPROF)")
-	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this address instead of the main listener (IDP_METRICS_LISTEN)")
+	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this (internal) address; without it or a token, /metrics is not served (IDP_METRICS_LISTEN)")
+	fs.StringVar(&o.metricsToken, "metrics-token", envOr(env, "IDP_METRICS_TOKEN", ""), "bearer token /metrics requires; with it and no --metrics-listen, /metrics is served on the main listener (IDP_METRICS_TOKEN; prefer the environment)")
 	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&o.keyRefresh, "key-refresh", envDuration(env, "IDP_KEY_REFRESH", 30*time.Second), "how often signing keys are reloaded from the store, to pick up a rotation (IDP_KEY_REFRESH)")
@@ -98,6 +100,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	if o.keyRefresh <= 0 {
 		return fmt.Errorf("the key refresh interval must be positive, not %s (IDP_KEY_REFRESH)", o.keyRefresh)
+	}
+	if o.metricsToken != "" && len(o.metricsToken) < server.MinMetricsToken {
+		return fmt.Errorf("the metrics token is too short: use at least %d characters, e.g. openssl rand -hex 32 (IDP_METRICS_TOKEN)", server.MinMetricsToken)
 	}
 	if (o.keyFile == "") != (o.certFile == "") {
 		return errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
@@ -182,7 +187,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy,
 		Lockout: o.hardening.lockout, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
-		Metrics: metrics, MetricsSeparate: o.metricsListen != "",
+		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err
@@ -219,17 +224,22 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 			return fmt.Errorf("metrics: listen on %s: %w", o.metricsListen, err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
+		mux.Handle("GET /metrics", metrics.Protected(o.metricsToken))
 		if o.pprof {
-			// Profiling only on the separate (internal) metrics listener.
-			mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-			mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+			// Profiling only on the separate (internal) metrics listener,
+			// behind the metrics token when there is one.
+			mux.Handle("GET /debug/pprof/", server.RequireToken(o.metricsToken, http.HandlerFunc(pprof.Index)))
+			mux.Handle("GET /debug/pprof/profile", server.RequireToken(o.metricsToken, http.HandlerFunc(pprof.Profile)))
+			mux.Handle("GET /debug/pprof/trace", server.RequireToken(o.metricsToken, http.HandlerFunc(pprof.Trace)))
 		}
 		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		defer ms.Close()
-		log.Info("metrics listening", "addr", mln.Addr().String())
+		log.Info("metrics listening", "addr", mln.Addr().String(), "token_required", o.metricsToken != "")
 		go func() { errc <- ms.Serve(mln) }()
+	} else if o.metricsToken != "" {
+		log.Info("metrics served at /metrics on the main listener, behind IDP_METRICS_TOKEN")
+	} else {
+		log.Info("metrics are not served: set IDP_METRICS_LISTEN (an internal address) or IDP_METRICS_TOKEN")
 	}
 	select {
 	case err := <-errc:

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -86,6 +89,35 @@ func NewMetrics(hasher *users.Hasher, pool func() PoolStats) *Metrics {
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// MinMetricsToken is the shortest bearer token accepted for /metrics: the
+// endpoint is not throttled, so the token must not be guessable.
+const MinMetricsToken = 16
+
+// Protected is Handler behind RequireToken.
+func (m *Metrics) Protected(token string) http.Handler { return RequireToken(token, m.Handler()) }
+
+// RequireToken serves h only to requests that carry the bearer token
+// (Authorization: Bearer token), compared in constant time; an empty token
+// requires nothing.
+func RequireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	// Comparing digests keeps the comparison constant-time in the
+	// token's length too.
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, credentials, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(credentials)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="flexidp metrics"`)
+			http.Error(w, "This endpoint needs the bearer token set in IDP_METRICS_TOKEN.", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // signIn counts a sign-in attempt; nil-safe so a Server without metrics works.

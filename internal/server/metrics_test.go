@@ -148,3 +148,43 @@ func TestRequestLogBoundsMethod(t *testing.T) {
 		t.Errorf("the request log lacks the cut method:\n%s", logs.String())
 	}
 }
+
+// TestMetricsEndpoint: the main handler serves /metrics only with a token,
+// and then only to a request that carries it.
+func TestMetricsEndpoint(t *testing.T) {
+	const token = "0123456789abcdef-metrics"
+	for _, tc := range []struct {
+		name     string
+		cfg      Config
+		auth     string
+		want     int
+		wantBody string
+	}{
+		{name: "no token: not served", cfg: Config{}, want: http.StatusNotFound},
+		{name: "no token, even with a header", cfg: Config{}, auth: "Bearer " + token, want: http.StatusNotFound},
+		{name: "token, none sent", cfg: Config{MetricsToken: token}, want: http.StatusUnauthorized},
+		{name: "token, wrong one", cfg: Config{MetricsToken: token}, auth: "Bearer " + token + "x", want: http.StatusUnauthorized},
+		{name: "token, wrong scheme", cfg: Config{MetricsToken: token}, auth: "Basic " + token, want: http.StatusUnauthorized},
+		{name: "token, bare", cfg: Config{MetricsToken: token}, auth: token, want: http.StatusUnauthorized},
+		{name: "token, right one", cfg: Config{MetricsToken: token}, auth: "Bearer " + token, want: http.StatusOK, wantBody: "flexidp_http_requests_in_flight"},
+		{name: "token, scheme in lower case", cfg: Config{MetricsToken: token}, auth: "bearer " + token, want: http.StatusOK},
+		{name: "separate listener", cfg: Config{MetricsToken: token, MetricsSeparate: true}, auth: "Bearer " + token, want: http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Metrics = NewMetrics(users.NewHasher(users.DefaultParams, 1), nil)
+			h := newTestServer(t, tc.cfg, "https://idp.example.com", nil).Handler()
+			req := httptest.NewRequest(http.MethodGet, "https://idp.example.com/metrics", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != tc.want || !strings.Contains(w.Body.String(), tc.wantBody) {
+				t.Fatalf("status %d, want %d; body:\n%.300s", w.Code, tc.want, w.Body)
+			}
+			if w.Code == http.StatusUnauthorized && !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("401 without a Bearer challenge: %q", w.Header().Get("WWW-Authenticate"))
+			}
+		})
+	}
+}

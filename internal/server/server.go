@@ -56,9 +56,12 @@ type Config struct {
 	MFASealer Sealer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Metrics, if set, are updated and served at /metrics (unless
-	// MetricsSeparate: then the caller serves Metrics.Handler elsewhere).
+	// Metrics, if set, are updated. They are served at /metrics only
+	// with a MetricsToken, and then behind it; the public listener shows
+	// no metrics otherwise. MetricsSeparate keeps them off this handler
+	// whatever the token (the caller serves them on an internal listener).
 	Metrics         *Metrics
+	MetricsToken    string
 	MetricsSeparate bool
 }
 
@@ -115,8 +118,8 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/static/*", s.static())
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate {
-		r.Handle("/metrics", s.cfg.Metrics.Handler())
+	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {
+		r.Handle("/metrics", s.cfg.Metrics.Protected(s.cfg.MetricsToken))
 	}
 
 	r.Get("/saml/metadata", s.metadata)
