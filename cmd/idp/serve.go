@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -33,6 +34,7 @@ type serveOptions struct {
 	sessionLifetime time.Duration
 	sessionIdle     time.Duration
 	trustProxy      bool
+	trustedProxies  string
 	hashMemoryMiB   int
 	hashMaxWait     time.Duration
 	shutdownTimeout time.Duration
@@ -64,7 +66,8 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.StringVar(&o.logLevel, "log-level", envOr(env, "IDP_LOG_LEVEL", "info"), "debug, info, warn or error (IDP_LOG_LEVEL)")
 	fs.DurationVar(&o.sessionLifetime, "session-lifetime", envDuration(env, "IDP_SESSION_LIFETIME", server.DefaultSessionLifetime), "absolute IdP session lifetime (IDP_SESSION_LIFETIME)")
 	fs.DurationVar(&o.sessionIdle, "session-idle", envDuration(env, "IDP_SESSION_IDLE", server.DefaultSessionIdle), "IdP session idle timeout (IDP_SESSION_IDLE)")
-	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For (IDP_TRUST_PROXY)")
+	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For, as appended by a proxy at a loopback or private address (one hop) or by --trusted-proxies (IDP_TRUST_PROXY)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", envOr(env, "IDP_TRUSTED_PROXIES", ""), "addresses and CIDR ranges of the proxies in front of flexidp, comma-separated; implies --trust-proxy (IDP_TRUSTED_PROXIES)")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
 	fs.BoolVar(&o.pprof, "pprof", envBool(env, "IDP_PPROF", false), "also serve /debug/pprof on the metrics listener (needs --metrics-listen) (IDP_PPROF)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this (internal) address; without it or a token, /metrics is not served (IDP_METRICS_LISTEN)")
@@ -103,6 +106,10 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	if o.metricsToken != "" && len(o.metricsToken) < server.MinMetricsToken {
 		return fmt.Errorf("the metrics token is too short: use at least %d characters, e.g. openssl rand -hex 32 (IDP_METRICS_TOKEN)", server.MinMetricsToken)
+	}
+	proxies, err := server.ParseTrustedProxies(o.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("trusted proxies (IDP_TRUSTED_PROXIES): %w", err)
 	}
 	if (o.keyFile == "") != (o.certFile == "") {
 		return errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
@@ -185,7 +192,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
-		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy,
+		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
 		Lockout: o.hardening.lockout, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
 	}, st, idp, hasher, log)
@@ -207,7 +214,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
-		"hash_concurrency", hasher.Concurrency())
+		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
 	}
@@ -319,4 +326,16 @@ func envInt(env *environment, name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// clientAddressSource says, for the start-up log, where client addresses
+// come from.
+func clientAddressSource(trust bool, proxies []netip.Prefix) string {
+	switch {
+	case len(proxies) > 0:
+		return fmt.Sprintf("X-Forwarded-For through the proxies %v", proxies)
+	case trust:
+		return "X-Forwarded-For, one hop, from a loopback or private peer"
+	}
+	return "the TCP peer"
 }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -44,8 +45,14 @@ type Config struct {
 	// SessionLifetime and SessionIdle bound IdP sessions.
 	SessionLifetime time.Duration
 	SessionIdle     time.Duration
-	// TrustProxy takes the client address from X-Forwarded-For.
+	// TrustProxy takes the client address from X-Forwarded-For, as
+	// written by the proxies in TrustedProxies (see clientAddr).
 	TrustProxy bool
+	// TrustedProxies are the addresses of the proxies in front of
+	// flexidp; setting them implies TrustProxy. With TrustProxy and none
+	// listed, the peer is trusted if its address is loopback or private,
+	// for one hop.
+	TrustedProxies []netip.Prefix
 	// Lockout throttles failed sign-ins; zero fields take DefaultLockout's.
 	Lockout LockoutPolicy
 	// MFARequiredRoles are the roles whose users must use a second factor
