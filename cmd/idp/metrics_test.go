@@ -86,13 +86,21 @@ func TestMetricsExposure(t *testing.T) {
 // TestMetricsTokenTooShort: a guessable token stops `serve` with a
 // sentence saying what to use.
 func TestMetricsTokenTooShort(t *testing.T) {
-	e := newTestEnv(t)
+	out := newTestEnv(t).serveRefuses("--metrics-token", "short")
+	mustContain(t, out, "metrics token is too short", "openssl rand")
+}
+
+// serveRefuses runs `idp serve` with extra flags, expects it to refuse to
+// start (exit 1), and returns what it printed. Its context is cancelled
+// already, so a serve that does start returns at once.
+func (e *testEnv) serveRefuses(extra ...string) string {
+	e.t.Helper()
 	env, _, errb := e.env("")
-	// Cancelled, so that a serve that does start returns at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if code := run(ctx, env, []string{"serve", "--listen", "127.0.0.1:0", "--base-url", "http://localhost:8080", "--metrics-token", "short"}); code != 1 {
-		t.Fatalf("exit %d, want 1: %s", code, errb)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--base-url", "http://localhost:8080"}, extra...)
+	if code := run(ctx, env, args); code != 1 {
+		e.t.Fatalf("idp %s: exit %d, want 1: %s", strings.Join(args, " "), code, errb)
 	}
-	mustContain(t, errb.String(), "metrics token is too short", "openssl rand")
+	return errb.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,11 +57,5 @@ func TestTrustedProxiesServe(t *testing.T) {
 func TestTrustedProxiesInvalid(t *testing.T) {
 	e := newTestEnv(t)
 	e.getenv["IDP_TRUSTED_PROXIES"] = "10.0.0.0/8, proxy.internal"
-	env, _, errb := e.env("")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // a serve that does start returns at once
-	if code := run(ctx, env, []string{"serve", "--listen", "127.0.0.1:0", "--base-url", "http://localhost:8080"}); code != 1 {
-		t.Fatalf("exit %d, want 1: %s", code, errb)
-	}
-	mustContain(t, errb.String(), "IDP_TRUSTED_PROXIES", `"proxy.internal"`, "CIDR")
+	mustContain(t, e.serveRefuses(), "IDP_TRUSTED_PROXIES", `"proxy.internal"`, "CIDR")
 }
