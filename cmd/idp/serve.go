@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type serveOptions struct {
 	sessionLifetime time.Duration
 	sessionIdle     time.Duration
 	trustProxy      bool
+	trustedProxies  string
 	hashMemoryMiB   int
 	hashMaxWait     time.Duration
 	signinFloor     string
@@ -42,6 +44,7 @@ type serveOptions struct {
 	keyRefresh      time.Duration
 	hardening       hardeningOptions
 	metricsListen   string
+	metricsToken    string
 	pprof           bool
 
 	dev     bool
@@ -66,10 +69,12 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.StringVar(&o.logLevel, "log-level", envOr(env, "IDP_LOG_LEVEL", "info"), "debug, info, warn or error (IDP_LOG_LEVEL)")
 	fs.DurationVar(&o.sessionLifetime, "session-lifetime", envDuration(env, "IDP_SESSION_LIFETIME", server.DefaultSessionLifetime), "absolute IdP session lifetime (IDP_SESSION_LIFETIME)")
 	fs.DurationVar(&o.sessionIdle, "session-idle", envDuration(env, "IDP_SESSION_IDLE", server.DefaultSessionIdle), "IdP session idle timeout (IDP_SESSION_IDLE)")
-	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For (IDP_TRUST_PROXY)")
+	fs.BoolVar(&o.trustProxy, "trust-proxy", envBool(env, "IDP_TRUST_PROXY", false), "take the client address from X-Forwarded-For, as appended by a proxy at a loopback or private address (one hop) or by --trusted-proxies (IDP_TRUST_PROXY)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", envOr(env, "IDP_TRUSTED_PROXIES", ""), "addresses and CIDR ranges of the proxies in front of flexidp, comma-separated; implies --trust-proxy (IDP_TRUSTED_PROXIES)")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
 	fs.BoolVar(&o.pprof, "pprof", envBool(env, "IDP_PPROF", false), "also serve /debug/pprof on the metrics listener (needs --metrics-listen) (IDP_PPROF)")
-	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this address instead of the main listener (IDP_METRICS_LISTEN)")
+	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this (internal) address; without it or a token, /metrics is not served (IDP_METRICS_LISTEN)")
+	fs.StringVar(&o.metricsToken, "metrics-token", envOr(env, "IDP_METRICS_TOKEN", ""), "bearer token /metrics requires; with it and no --metrics-listen, /metrics is served on the main listener (IDP_METRICS_TOKEN; prefer the environment)")
 	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
 	fs.StringVar(&o.signinFloor, "signin-time-floor", envOr(env, "IDP_SIGNIN_TIME_FLOOR", "auto"), "least time a password check takes, so that it does not tell kinds of stored hash (imported bcrypt, argon2) or unknown emails apart: auto (measured at start for the slowest hash imports allow), a duration, or 0 for none (IDP_SIGNIN_TIME_FLOOR)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
@@ -102,6 +107,13 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	if o.keyRefresh <= 0 {
 		return fmt.Errorf("the key refresh interval must be positive, not %s (IDP_KEY_REFRESH)", o.keyRefresh)
+	}
+	if o.metricsToken != "" && len(o.metricsToken) < server.MinMetricsToken {
+		return fmt.Errorf("the metrics token is too short: use at least %d characters, e.g. openssl rand -hex 32 (IDP_METRICS_TOKEN)", server.MinMetricsToken)
+	}
+	proxies, err := server.ParseTrustedProxies(o.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("trusted proxies (IDP_TRUSTED_PROXIES): %w", err)
 	}
 	if (o.keyFile == "") != (o.certFile == "") {
 		return errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
@@ -196,9 +208,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	svc := accounts.New(accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout})
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
-		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy,
+		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
 		Accounts: svc, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
-		Metrics: metrics, MetricsSeparate: o.metricsListen != "",
+		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err
@@ -218,7 +230,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
-		"hash_concurrency", hasher.Concurrency())
+		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
 	}
@@ -235,17 +247,22 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 			return fmt.Errorf("metrics: listen on %s: %w", o.metricsListen, err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
+		mux.Handle("GET /metrics", metrics.Protected(o.metricsToken))
 		if o.pprof {
-			// Profiling only on the separate (internal) metrics listener.
-			mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-			mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+			// Profiling only on the separate (internal) metrics listener,
+			// behind the metrics token when there is one.
+			mux.Handle("GET /debug/pprof/", server.RequireToken(o.metricsToken, http.HandlerFunc(pprof.Index)))
+			mux.Handle("GET /debug/pprof/profile", server.RequireToken(o.metricsToken, http.HandlerFunc(pprof.Profile)))
+			mux.Handle("GET /debug/pprof/trace", server.RequireToken(o.metricsToken, http.HandlerFunc(pprof.Trace)))
 		}
 		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		defer ms.Close()
-		log.Info("metrics listening", "addr", mln.Addr().String())
+		log.Info("metrics listening", "addr", mln.Addr().String(), "token_required", o.metricsToken != "")
 		go func() { errc <- ms.Serve(mln) }()
+	} else if o.metricsToken != "" {
+		log.Info("metrics served at /metrics on the main listener, behind IDP_METRICS_TOKEN")
+	} else {
+		log.Info("metrics are not served: set IDP_METRICS_LISTEN (an internal address) or IDP_METRICS_TOKEN")
 	}
 	select {
 	case err := <-errc:
@@ -349,4 +366,16 @@ func startSigninFloor(ctx context.Context, log *slog.Logger, h *users.Hasher, v 
 	}
 	h.SetTimeFloor(d)
 	return nil
+}
+
+// clientAddressSource says, for the start-up log, where client addresses
+// come from.
+func clientAddressSource(trust bool, proxies []netip.Prefix) string {
+	switch {
+	case len(proxies) > 0:
+		return fmt.Sprintf("X-Forwarded-For through the proxies %v", proxies)
+	case trust:
+		return "X-Forwarded-For, one hop, from a loopback or private peer"
+	}
+	return "the TCP peer"
 }

@@ -14,7 +14,7 @@ import (
 // still answered before the process exits, and it exits cleanly.
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	e := newTestEnv(t)
-	p := e.launchServe("--shutdown-timeout", "20s")
+	p := e.launchServe("--shutdown-timeout", "20s", "--metrics-token", testMetricsToken)
 	e.waitReady(p)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(p.base, "http://"))
@@ -30,7 +30,8 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server counts it (the scrape itself is the other one).
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(string(getBody(t, p.base+"/metrics")), "flexidp_http_requests_in_flight 2"); {
+	metrics := func() string { _, body := scrape(t, p.base+"/metrics", testMetricsToken); return body }
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(metrics(), "flexidp_http_requests_in_flight 2"); {
 		if time.Now().After(deadline) {
 			t.Fatal("the partial request never reached a handler")
 		}

@@ -42,7 +42,7 @@ func newTestEnv(t *testing.T) *testEnv {
 func TestSignInEndToEnd(t *testing.T) {
 	e := newTestEnv(t)
 	setupFlex(t, e)
-	base := e.startServe()
+	base := e.startServe("--metrics-token", testMetricsToken)
 	sp := flexTestSP(t, base)
 	certPEM := getBody(t, base+"/saml/certificate.pem")
 
@@ -114,7 +114,7 @@ func TestSignInEndToEnd(t *testing.T) {
 	}
 
 	// The metrics saw one password sign-in and two Responses to flex.
-	metrics := string(getBody(t, base+"/metrics"))
+	_, metrics := scrape(t, base+"/metrics", testMetricsToken)
 	for _, m := range []string{`flexidp_signins_total{result="success"} 1`, `flexidp_saml_responses_total{sp="flex",status="success"} 2`,
 		`flexidp_password_hash_queue_depth 0`, `flexidp_store_pool_connections{state="max"}`,
 		`flexidp_http_request_duration_seconds_count{code="200",method="POST",route="/login"} 1`} {

@@ -16,12 +16,20 @@ import (
 	"time"
 
 	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
 // newHeaderServer is a Server at base with a signing key and no store:
 // enough for the pages that read none.
 func newHeaderServer(t *testing.T, base string) http.Handler {
+	t.Helper()
+	return newTestServer(t, Config{}, base, nil).Handler()
+}
+
+// newTestServer is a Server configured by cfg at base, on st, with a
+// signing key and a discarded log.
+func newTestServer(t *testing.T, cfg Config, base string, st store.Store) *Server {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -36,12 +44,15 @@ func newHeaderServer(t *testing.T, base string) http.Handler {
 		t.Fatal(err)
 	}
 	idp.SetKeys(&saml.KeySet{ID: "k", Signer: key, Certificate: cert})
-	u, _ := url.Parse(base)
-	s, err := New(Config{BaseURL: u}, nil, idp, users.NewHasher(users.DefaultParams, 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.BaseURL, err = url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Handler()
+	s, err := New(cfg, st, idp, users.NewHasher(users.DefaultParams, 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // TestSecurityHeaders checks every answer's policy: CSP with

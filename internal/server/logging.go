@@ -32,3 +32,21 @@ func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
+
+// maxLoggedMethod and maxLoggedPath bound what a request can make us log:
+// net/http accepts any token as a method, and a path as long as the
+// header limit (64 KiB).
+const (
+	maxLoggedMethod = 16
+	maxLoggedPath   = 512
+)
+
+// logMethod is the request method as logged and shown: a standard one as
+// is, anything else cut to maxLoggedMethod bytes (a method is a token, so
+// it holds no control characters or spaces).
+func logMethod(method string) string {
+	if knownMethods[method] || len(method) <= maxLoggedMethod {
+		return method
+	}
+	return method[:maxLoggedMethod] + "…"
+}

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -88,6 +91,35 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
+// MinMetricsToken is the shortest bearer token accepted for /metrics: the
+// endpoint is not throttled, so the token must not be guessable.
+const MinMetricsToken = 16
+
+// Protected is Handler behind RequireToken.
+func (m *Metrics) Protected(token string) http.Handler { return RequireToken(token, m.Handler()) }
+
+// RequireToken serves h only to requests that carry the bearer token
+// (Authorization: Bearer token), compared in constant time; an empty token
+// requires nothing.
+func RequireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	// Comparing digests keeps the comparison constant-time in the
+	// token's length too.
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, credentials, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(credentials)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="flexidp metrics"`)
+			http.Error(w, "This endpoint needs the bearer token set in IDP_METRICS_TOKEN.", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // signIn counts a sign-in attempt; nil-safe so a Server without metrics works.
 func (m *Metrics) signIn(result string) {
 	if m != nil {
@@ -95,14 +127,20 @@ func (m *Metrics) signIn(result string) {
 	}
 }
 
+// response counts a Response; sp must be the name of a registered service
+// provider (admins bound that set), never a name taken from the request.
 func (m *Metrics) response(sp, status string) {
 	if m != nil {
 		m.responses.WithLabelValues(sp, status).Inc()
 	}
 }
 
-// observe records the latency of requests by their chi route pattern
-// (not the raw path, so label cardinality stays bounded).
+// observe records the latency of requests. Every label comes from a
+// closed set, whatever the request says: the route is the chi pattern
+// that matched (from the routing table, never the raw path), the method
+// one of the standard ones or "other", the status code a known one or its
+// class. A client sending random methods or paths therefore adds no
+// series (TestMetricsCardinalityBounded).
 func (m *Metrics) observe(next http.Handler) http.Handler {
 	if m == nil {
 		return next
@@ -120,6 +158,37 @@ func (m *Metrics) observe(next http.Handler) http.Handler {
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 			route = rc.RoutePattern()
 		}
-		m.latency.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
+		m.latency.WithLabelValues(route, methodLabel(r.Method), codeLabel(ww.Status())).Observe(time.Since(start).Seconds())
 	})
+}
+
+// knownMethods are the methods of RFC 9110 and PATCH (RFC 5789). net/http
+// accepts any token as a method, so anything else is "other".
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true,
+	http.MethodTrace: true,
+}
+
+// methodLabel is method if it is a standard one, else "other".
+func methodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "other"
+}
+
+// codeLabel is the status code when net/http knows it (about 60 values),
+// else its class ("4xx"), so a handler or proxy that invents codes cannot
+// grow the series either. 0 means nothing was written: net/http sends 200.
+func codeLabel(code int) string {
+	switch {
+	case code == 0:
+		return "200"
+	case http.StatusText(code) != "":
+		return strconv.Itoa(code)
+	case code >= 100 && code <= 599:
+		return strconv.Itoa(code/100) + "xx"
+	}
+	return "other"
 }

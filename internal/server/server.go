@@ -12,7 +12,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -44,8 +46,14 @@ type Config struct {
 	// SessionLifetime and SessionIdle bound IdP sessions.
 	SessionLifetime time.Duration
 	SessionIdle     time.Duration
-	// TrustProxy takes the client address from X-Forwarded-For.
+	// TrustProxy takes the client address from X-Forwarded-For, as
+	// written by the proxies in TrustedProxies (see clientAddr).
 	TrustProxy bool
+	// TrustedProxies are the addresses of the proxies in front of
+	// flexidp; setting them implies TrustProxy. With TrustProxy and none
+	// listed, the peer is trusted if its address is loopback or private,
+	// for one hop.
+	TrustedProxies []netip.Prefix
 	// Accounts applies the rules of sign-in, passwords and the audit
 	// trail; nil means a service on the store with the server's hasher,
 	// clock and logger and the default lockout policy.
@@ -58,11 +66,16 @@ type Config struct {
 	MFASealer Sealer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Metrics, if set, are updated and served at /metrics (unless
-	// MetricsSeparate: then the caller serves Metrics.Handler elsewhere).
+	// Metrics, if set, are updated. They are served at /metrics only
+	// with a MetricsToken, and then behind it; the public listener shows
+	// no metrics otherwise. MetricsSeparate keeps them off this handler
+	// whatever the token (the caller serves them on an internal listener).
 	Metrics         *Metrics
+	MetricsToken    string
 	MetricsSeparate bool
 }
+
+var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
@@ -114,12 +127,11 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
 
-	static, _ := fs.Sub(web.Static, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
+	r.Handle("/static/*", s.static())
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate {
-		r.Handle("/metrics", s.cfg.Metrics.Handler())
+	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {
+		r.Handle("/metrics", s.cfg.Metrics.Protected(s.cfg.MetricsToken))
 	}
 
 	r.Get("/saml/metadata", s.metadata)
@@ -150,13 +162,26 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/logout", s.logoutPage)
 		r.Post("/logout", s.logout)
 	})
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "There is no page at this address."})
-	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNoPage) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + r.Method + " requests."})
+		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
 	})
 	return r
+}
+
+// static serves the embedded files under /static/, and a 404 for
+// anything that is not a file: http.FileServer would list a directory.
+func (s *Server) static() http.Handler {
+	files, _ := fs.Sub(web.Static, "static")
+	serve := http.StripPrefix("/static/", http.FileServer(http.FS(files)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if fi, err := fs.Stat(files, name); err != nil || fi.IsDir() {
+			s.fail(w, r, errNoPage)
+			return
+		}
+		serve.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
@@ -176,7 +201,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		start := time.Now()
 		next.ServeHTTP(ww, r.WithContext(ctx))
 		s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", id), slog.String("method", logMethod(r.Method)), slog.String("path", truncate(r.URL.Path, maxLoggedPath)),
 			slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)))
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -167,20 +166,10 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// clientIP is the client's address, for throttling, sessions and the
+// audit trail (see clientAddr).
 func (s *Server) clientIP(r *http.Request) string {
-	if s.cfg.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return clientAddr(r, s.cfg.TrustProxy || len(s.cfg.TrustedProxies) > 0, s.cfg.TrustedProxies)
 }
 
 const csrfCookie = "flexidp_csrf"
