@@ -62,7 +62,7 @@ func runFlexSetupValues(ctx context.Context, env *environment, args []string) er
 	if err != nil {
 		return err
 	}
-	printSetupValues(env.stdout, base, ks, sps)
+	printSetupValues(env.stdout, base, ks, sps, "")
 	return nil
 }
 
@@ -75,8 +75,9 @@ func readCertFile(path string) (*x509.Certificate, error) {
 }
 
 // printSetupValues writes the Twilio Console values: one place, used by
-// `flex setup-values` and `dev`.
-func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider) {
+// `flex setup-values` and `dev`. dbFlag (" --data FILE" under idp dev) is
+// added to the admin commands it suggests, so they reach this database.
+func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider, dbFlag string) {
 	base := baseURL.String()
 	ep := endpointsFor(baseURL)
 	fmt.Fprintf(w, `Twilio Console > Flex > Manage > Single sign-on (SSO): paste these values.
@@ -92,7 +93,7 @@ func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.S
 			c.NotAfter.UTC().Format("2006-01-02"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 	}
 	if len(sps) == 0 {
-		fmt.Fprintln(w, "\nNo Flex account is registered yet: run `idp sp add-flex --acs <ACS URL from the Flex console>`.")
+		fmt.Fprintf(w, "\nNo Flex account is registered yet: run `idp sp add-flex%s --acs <ACS URL from the Flex console>`.\n", dbFlag)
 		return
 	}
 	for _, s := range sps {
@@ -101,7 +102,7 @@ func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.S
 		if s.DefaultRedirectURL != "" {
 			fmt.Fprintf(w, "  Default Redirect URL:      %s (set the same value in the Console)\n", s.DefaultRedirectURL)
 		} else {
-			fmt.Fprintln(w, "  Default Redirect URL:      not set (needed for IdP-initiated login: idp sp set --sp "+s.Name+" --default-redirect-url https://flex.twilio.com/<runtime-domain>)")
+			fmt.Fprintf(w, "  Default Redirect URL:      not set (needed for IdP-initiated login: idp sp set%s --sp %s --default-redirect-url https://flex.twilio.com/<runtime-domain>)\n", dbFlag, s.Name)
 		}
 	}
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/flexidp/flexidp/internal/store/sqlite"
+)
+
+// TestDevHintReachesDevDatabase runs the command `idp dev` prints for
+// registering Flex, exactly as printed, and finds the SP in the database
+// that idp dev serves, even with another database configured in the shell.
+func TestDevHintReachesDevDatabase(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "custom", "dev.db")
+	dev := startDev(t, data)
+	m := regexp.MustCompile("`(idp sp add-flex [^`]*)`").FindStringSubmatch(dev.output)
+	if m == nil {
+		t.Fatalf("idp dev prints no add-flex command:\n%s", dev.output)
+	}
+	cmd := strings.ReplaceAll(m[1], "<ACS URL from the Flex console>", flexACS)
+	// The admin's shell has its own default data directory: the hint must
+	// not depend on it.
+	e := &testEnv{t: t, getenv: map[string]string{"XDG_DATA_HOME": filepath.Join(dir, "elsewhere")}}
+	e.cli("", strings.Fields(cmd)[1:]...)
+
+	st, err := sqlite.Open(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := st.GetServiceProvider(context.Background(), "flex")
+	if err != nil {
+		t.Fatalf("after `%s`, the dev database has no Flex SP: %v", cmd, err)
+	}
+	if s.EntityID != "urn:flex:"+flexConn {
+		t.Fatalf("SP entity ID = %q", s.EntityID)
+	}
+	// And the dev database answers `idp sp list --data` too.
+	if out := e.cli("", "sp", "list", "--data", data); !strings.Contains(out, "urn:flex:"+flexConn) {
+		t.Fatalf("idp sp list --data does not show the SP:\n%s", out)
+	}
+}
+
+// TestDevBannerSaysHowToGetIdp: the banner's commands use `idp`, which a
+// clone of the repository does not put on the PATH.
+func TestDevBannerSaysHowToGetIdp(t *testing.T) {
+	dev := startDev(t, filepath.Join(t.TempDir(), "dev.db"))
+	if !strings.Contains(dev.output, "go install ./cmd/idp") {
+		t.Fatalf("idp dev does not say how to install idp:\n%s", dev.output)
+	}
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "idp"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !onPath(&environment{getenv: envMap{"PATH": "/nonexistent:" + bin}.get}, "idp") {
+		t.Fatal("onPath does not find an idp on the PATH")
+	}
+	if onPath(&environment{getenv: envMap{"PATH": "/nonexistent"}.get}, "idp") {
+		t.Fatal("onPath finds idp where there is none")
+	}
+}
+
+type envMap map[string]string
+
+func (m envMap) get(k string) string { return m[k] }
+
+// TestAdminCommandsRefuseMissingDatabase: a mistyped SQLite URL or path
+// must not create an empty database for an admin command to list.
+func TestAdminCommandsRefuseMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nonexistent", "dir", "x.db")
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		says []string
+	}{
+		{"URL to a missing file", nil, []string{"users", "list", "--database-url", "sqlite://" + missing}, []string{"no database at " + missing, "idp migrate", "idp dev"}},
+		{"--data to a missing file", nil, []string{"sp", "list", "--data", missing}, []string{"no database at " + missing}},
+		{"IDP_DATABASE_URL to a missing file", map[string]string{"IDP_DATABASE_URL": "sqlite://" + missing}, []string{"audit", "tail"}, []string{"no database at " + missing}},
+		{"no dev database yet", map[string]string{"XDG_DATA_HOME": filepath.Join(dir, "xdg")}, []string{"users", "list"}, []string{"no database at " + filepath.Join(dir, "xdg", "flexidp", "dev.db")}},
+		{"relative URL", nil, []string{"users", "list", "--database-url", "sqlite://tmp/x.db"}, []string{"ambiguous", "sqlite:///tmp/x.db", "--data tmp/x.db"}},
+		{"both flags", nil, []string{"users", "list", "--database-url", "sqlite://" + missing, "--data", missing}, []string{"not both"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := &testEnv{t: t, getenv: c.env}
+			code := 1
+			if c.name == "both flags" {
+				code = 2
+			}
+			out := e.cliWant(code, "", c.args...)
+			for _, s := range c.says {
+				if !strings.Contains(out, s) {
+					t.Errorf("output does not say %q:\n%s", s, out)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "nonexistent")); err == nil {
+				t.Fatal("the admin command created the missing directory")
+			}
+			if _, err := os.Stat(filepath.Join(dir, "xdg")); err == nil {
+				t.Fatal("the admin command created a development database")
+			}
+		})
+	}
+	// serve refuses the relative URL too, rather than guess.
+	e := &testEnv{t: t, getenv: map[string]string{}}
+	if out := e.cliWant(1, "", "migrate", "--database-url", "sqlite://tmp/x.db"); !strings.Contains(out, "ambiguous") {
+		t.Fatalf("migrate with a relative SQLite URL: %s", out)
+	}
+	// migrate creates it; then admin commands use it.
+	e.cli("", "migrate", "--database-url", "sqlite://"+missing)
+	e.cli("", "users", "list", "--database-url", "sqlite://"+missing)
+}
