@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -92,6 +93,24 @@ type linkFlags struct {
 	baseURL string
 	expires time.Duration
 	noEmail bool
+
+	// Set by check.
+	base   *url.URL
+	mailer *mailer
+}
+
+// check validates the flags and the mail settings, so that a command
+// fails before it writes anything (an invited user without a link).
+func (l *linkFlags) check(env *environment) error {
+	var err error
+	if l.base, err = parseBaseURL(l.baseURL); err != nil {
+		return err
+	}
+	if l.expires <= 0 || l.expires > 30*24*time.Hour {
+		return usageError{"--expires must be between 1s and 720h"}
+	}
+	l.mailer, err = mailerFromEnv(env)
+	return err
 }
 
 func (l *linkFlags) register(env *environment, fs *flag.FlagSet, def time.Duration) {
@@ -109,6 +128,9 @@ func runUsersInvite(ctx context.Context, env *environment, args []string) error 
 			l.register(env, fs, 7*24*time.Hour)
 		})
 	if err != nil {
+		return err
+	}
+	if err := l.check(env); err != nil {
 		return err
 	}
 	st, err := openAdminStore(ctx, env, *dbURL)
@@ -148,6 +170,9 @@ func runUsersResetLink(ctx context.Context, env *environment, args []string) err
 	if err != nil {
 		return err
 	}
+	if err := l.check(env); err != nil {
+		return err
+	}
 	st, u, err := openUser(ctx, env, *dbURL, *email)
 	if err != nil {
 		return err
@@ -158,18 +183,9 @@ func runUsersResetLink(ctx context.Context, env *environment, args []string) err
 
 // issueLink stores a password link token for u, prints the link and
 // mails it when SMTP is configured. Only the hash of the secret is stored.
+// l has been checked.
 func issueLink(ctx context.Context, env *environment, st store.Store, u users.User, purpose string, l linkFlags) error {
-	base, err := parseBaseURL(l.baseURL)
-	if err != nil {
-		return err
-	}
-	if l.expires <= 0 || l.expires > 30*24*time.Hour {
-		return usageError{"--expires must be between 1s and 720h"}
-	}
-	m, err := mailerFromEnv(env)
-	if err != nil {
-		return err
-	}
+	base, m := l.base, l.mailer
 	secret := randomSecret()
 	t := store.Token{ID: server.LinkTokenID(secret), UserID: u.ID, Purpose: purpose, ExpiresAt: time.Now().Add(l.expires)}
 	if err := st.CreateToken(ctx, t); err != nil {

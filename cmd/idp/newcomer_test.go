@@ -117,3 +117,40 @@ func TestAdminCommandsRefuseMissingDatabase(t *testing.T) {
 	e.cli("", "migrate", "--database-url", "sqlite://"+missing)
 	e.cli("", "users", "list", "--database-url", "sqlite://"+missing)
 }
+
+// TestInviteWritesNothingOnFailure: an invite that cannot print its link
+// (no base URL, bad --expires, half-configured SMTP) must not add the user.
+func TestInviteWritesNothingOnFailure(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		says string
+	}{
+		{"no base URL", nil, nil, "base URL"},
+		{"bad expiry", map[string]string{"IDP_BASE_URL": "https://idp.example.com"}, []string{"--expires", "9999h"}, "--expires"},
+		{"SMTP without sender", map[string]string{"IDP_BASE_URL": "https://idp.example.com", "IDP_SMTP_HOST": "127.0.0.1"}, nil, "IDP_SMTP_FROM"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, st := sqliteEnv(t)
+			for k, v := range c.env {
+				e.getenv[k] = v
+			}
+			args := append([]string{"users", "invite", "--email", "new@example.com", "--roles", "agent"}, c.args...)
+			env, out, errb := e.env("")
+			if code := run(t.Context(), env, args); code == 0 {
+				t.Fatalf("invite succeeded:\n%s%s", out, errb)
+			}
+			if !strings.Contains(errb.String(), c.says) {
+				t.Errorf("error does not say %q:\n%s", c.says, errb)
+			}
+			if strings.Contains(out.String(), "added user") {
+				t.Errorf("invite says it added the user:\n%s", out)
+			}
+			if _, err := st.GetUserByEmail(t.Context(), "new@example.com"); err == nil {
+				t.Fatal("the failed invite added the user")
+			}
+		})
+	}
+}
