@@ -99,11 +99,11 @@ type linkFlags struct {
 	mailer *mailer
 }
 
-// check validates the flags and the mail settings, so that a command
-// fails before it writes anything (an invited user without a link).
-func (l *linkFlags) check(env *environment) error {
+// check validates the flags, the base URL and the mail settings, so that a
+// command fails before it writes anything (an invited user without a link).
+func (l *linkFlags) check(ctx context.Context, env *environment, st store.Store) error {
 	var err error
-	if l.base, err = parseBaseURL(l.baseURL); err != nil {
+	if l.base, err = baseURLFor(ctx, st, l.baseURL); err != nil {
 		return err
 	}
 	if l.expires <= 0 || l.expires > 30*24*time.Hour {
@@ -114,7 +114,7 @@ func (l *linkFlags) check(env *environment) error {
 }
 
 func (l *linkFlags) register(env *environment, fs *flag.FlagSet, def time.Duration) {
-	fs.StringVar(&l.baseURL, "base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp, which the link points to (IDP_BASE_URL)")
+	fs.StringVar(&l.baseURL, "base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp, which the link points to (IDP_BASE_URL; default: the one idp serve or idp dev last ran with)")
 	fs.DurationVar(&l.expires, "expires", def, "how long the link stays usable")
 	fs.BoolVar(&l.noEmail, "no-email", false, "do not email the link even when IDP_SMTP_HOST is set")
 }
@@ -130,14 +130,14 @@ func runUsersInvite(ctx context.Context, env *environment, args []string) error 
 	if err != nil {
 		return err
 	}
-	if err := l.check(env); err != nil {
-		return err
-	}
 	st, err := openAdminStore(ctx, env, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if err := l.check(ctx, env, st); err != nil {
+		return err
+	}
 	u, err := st.GetUserByEmail(ctx, *email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -170,14 +170,14 @@ func runUsersResetLink(ctx context.Context, env *environment, args []string) err
 	if err != nil {
 		return err
 	}
-	if err := l.check(env); err != nil {
-		return err
-	}
 	st, u, err := openUser(ctx, env, *dbURL, *email)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if err := l.check(ctx, env, st); err != nil {
+		return err
+	}
 	return issueLink(ctx, env, st, u, store.TokenReset, l)
 }
 

@@ -73,6 +73,24 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// baseURLFor is the base URL a CLI command prints links and values with:
+// the flag (or IDP_BASE_URL) when given, else the one the server last ran
+// with on this database (idp serve and idp dev store it), so the CLI and
+// the running server agree.
+func baseURLFor(ctx context.Context, st store.Store, flagValue string) (*url.URL, error) {
+	if flagValue != "" {
+		return parseBaseURL(flagValue)
+	}
+	stored, err := st.GetSetting(ctx, store.SettingBaseURL)
+	if errors.Is(err, store.ErrNotFound) {
+		_, err := parseBaseURL("")
+		return nil, fmt.Errorf("%w; idp serve and idp dev also record theirs in the database, but none has run on this one yet", err)
+	} else if err != nil {
+		return nil, err
+	}
+	return parseBaseURL(stored)
+}
+
 // endpoints derives the IdP's URLs from the base URL.
 type endpoints struct{ entityID, sso, slo, metadata, certificate string }
 

@@ -24,14 +24,10 @@ func flexCommands() map[string]command {
 func runFlexSetupValues(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp flex setup-values", "[flags]", "Print the values to paste into the Twilio Console (Flex > Manage > Single sign-on).")
 	dbURL := databaseFlag(env, fs)
-	baseURL := fs.String("base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp (IDP_BASE_URL)")
+	baseURL := fs.String("base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp (IDP_BASE_URL; default: the one idp serve or idp dev last ran with)")
 	keyEnc := fs.String("key-encryption-key", envOr(env, "IDP_KEY_ENCRYPTION_KEY", ""), "(IDP_KEY_ENCRYPTION_KEY)")
 	certFile := fs.String("signing-cert-file", envOr(env, "IDP_SIGNING_CERT_FILE", ""), "certificate file, when keys come from files (IDP_SIGNING_CERT_FILE)")
 	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	base, err := parseBaseURL(*baseURL)
-	if err != nil {
 		return err
 	}
 	st, err := openAdminStore(ctx, env, *dbURL)
@@ -39,6 +35,10 @@ func runFlexSetupValues(ctx context.Context, env *environment, args []string) er
 		return err
 	}
 	defer st.Close()
+	base, err := baseURLFor(ctx, st, *baseURL)
+	if err != nil {
+		return err
+	}
 	var ks *saml.KeySet
 	if *certFile != "" {
 		cert, err := readCertFile(*certFile)

@@ -154,3 +154,30 @@ func TestInviteWritesNothingOnFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIUsesTheServersBaseURL: with no IDP_BASE_URL in the admin's shell,
+// flex setup-values, users preview --xml and users reset-link use the base
+// URL the running idp dev serves, neither refusing nor assuming another.
+func TestCLIUsesTheServersBaseURL(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev.db")
+	dev := startDev(t, data, "--acs", flexACS)
+	e := &testEnv{t: t, getenv: map[string]string{}}
+
+	out := e.cli("", "flex", "setup-values", "--data", data)
+	if !strings.Contains(out, "Single Sign-On URL:        "+dev.base+"/saml/sso") {
+		t.Errorf("setup-values does not use the dev server's base URL %s:\n%s", dev.base, out)
+	}
+	out = e.cli("", "users", "preview", "--data", data, "--email", "agent@example.com", "--sp", "flex", "--xml")
+	if !strings.Contains(out, ">"+dev.base+"/saml/metadata</") {
+		t.Errorf("preview --xml does not use the dev server's base URL %s as Issuer:\n%s", dev.base, out)
+	}
+	out = e.cli("", "users", "reset-link", "--data", data, "--email", "agent@example.com")
+	if !strings.Contains(out, dev.base+"/password?token=") {
+		t.Errorf("reset-link does not point to the dev server %s:\n%s", dev.base, out)
+	}
+	// An explicit --base-url still wins.
+	out = e.cli("", "flex", "setup-values", "--data", data, "--base-url", "https://idp.example.com")
+	if !strings.Contains(out, "https://idp.example.com/saml/sso") {
+		t.Errorf("--base-url is not used:\n%s", out)
+	}
+}

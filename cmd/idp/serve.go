@@ -14,6 +14,7 @@ import (
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/server"
+	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -119,6 +120,12 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		if len(applied) > 0 {
 			log.Info("migrations applied", "versions", applied)
 		}
+	}
+
+	// The CLI prints links and Console values with the base URL the server
+	// runs with (baseURLFor).
+	if err := st.PutSetting(ctx, store.SettingBaseURL, base.String()); err != nil {
+		log.Warn("record the base URL for the CLI", "err", err)
 	}
 
 	ep := endpointsFor(base)

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TokensConcurrentConsume", testTokensConcurrentConsume},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysConcurrentActive", testSigningKeysConcurrentActive},
+		{"Settings", testSettings},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
