@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -289,7 +290,7 @@ func newLogger(env *environment, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "auto" {
 		format = "json"
-		if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if isTerminal(env.stderr) {
 			format = "text"
 		}
 	}
@@ -300,6 +301,12 @@ func newLogger(env *environment, format, level string) (*slog.Logger, error) {
 		return slog.New(server.LogHandler(slog.NewTextHandler(env.stderr, opts))), nil
 	}
 	return nil, fmt.Errorf("log format %q: use json, text or auto", format)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // defaultHashConcurrency sizes the password-hashing pool: each argon2id
