@@ -181,3 +181,23 @@ func TestCLIUsesTheServersBaseURL(t *testing.T) {
 		t.Errorf("--base-url is not used:\n%s", out)
 	}
 }
+
+// TestSetAttrRefusesUnknownTypeSuffix: set-attr foo.float=abc stored a
+// string attribute named foo.float.
+func TestSetAttrRefusesUnknownTypeSuffix(t *testing.T) {
+	e, st := sqliteEnv(t)
+	e.cli("", "users", "add", "--email", "ada@example.com", "--roles", "agent", "--no-password")
+	out := e.cliWant(1, "", "users", "set-attr", "--email", "ada@example.com", "foo.float=abc")
+	for _, s := range []string{"not a Flex type suffix", "booleanarray", `did you mean "foo.string"`} {
+		if !strings.Contains(out, s) {
+			t.Errorf("set-attr foo.float=abc does not say %q:\n%s", s, out)
+		}
+	}
+	u, err := st.GetUserByEmail(t.Context(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := u.Attributes["foo.float"]; ok {
+		t.Fatal("foo.float was stored")
+	}
+}
