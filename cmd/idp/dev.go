@@ -72,12 +72,19 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 	if err != nil {
 		return err
 	}
+	// Bind before printing anything: a banner followed by "address
+	// already in use" reads as if the IdP were running.
+	if o.listener, err = listen(o.listen); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, o.databaseURL)
 	if err != nil {
+		o.listener.Close()
 		return err
 	}
 	if _, err := st.Migrate(ctx); err != nil {
 		st.Close()
+		o.listener.Close()
 		return fmt.Errorf("migrate: %w", err)
 	}
 	password, err := seedDev(ctx, env, st, *data, *acs, *audience, *redirect)
@@ -92,6 +99,7 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 	}
 	st.Close()
 	if err != nil {
+		o.listener.Close()
 		return err
 	}
 	o.migrate = false

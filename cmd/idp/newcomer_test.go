@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -199,5 +200,25 @@ func TestSetAttrRefusesUnknownTypeSuffix(t *testing.T) {
 	}
 	if _, ok := u.Attributes["foo.float"]; ok {
 		t.Fatal("foo.float was stored")
+	}
+}
+
+// TestDevPortInUse: idp dev on a port in use says so, and what to do,
+// without first printing the banner of an IdP that is not running.
+func TestDevPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := &testEnv{t: t, getenv: map[string]string{}}
+	out := e.cliWant(1, "", "dev", "--data", filepath.Join(t.TempDir(), "dev.db"), "--listen", ln.Addr().String(), "--hash-memory", "64")
+	if !strings.Contains(out, "already in use") || !strings.Contains(out, "--listen") {
+		t.Errorf("the error does not say the port is in use and --listen:\n%s", out)
+	}
+	for _, s := range []string{"Demo users", "Twilio Console", "BEGIN CERTIFICATE"} {
+		if strings.Contains(out, s) {
+			t.Errorf("idp dev printed its banner (%q) before failing to listen:\n%s", s, out)
+		}
 	}
 }

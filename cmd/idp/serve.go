@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/keys"
@@ -44,6 +45,9 @@ type serveOptions struct {
 
 	dev     bool
 	devData string
+	// listener, if set, is already bound to listen (idp dev binds before
+	// it prints its banner).
+	listener net.Listener
 	// ready, if set, receives the listening address once the server
 	// accepts connections (tests).
 	ready func(addr string)
@@ -89,6 +93,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 // serve validates the configuration, opens the store, loads the signing
 // key and runs the HTTP server until ctx is done, then drains.
 func serve(ctx context.Context, env *environment, o serveOptions) error {
+	if o.listener != nil {
+		defer o.listener.Close() // on an early return; a no-op after Shutdown
+	}
 	log, err := newLogger(env, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
@@ -195,9 +202,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	ln := o.listener
+	if ln == nil {
+		if ln, err = listen(o.listen); err != nil {
+			return err
+		}
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -251,6 +260,18 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	log.Info("shut down cleanly")
 	return nil
+}
+
+// listen binds the main listener; a port in use says what to do.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: the address is already in use (another idp dev or server?): stop it, or choose another address with --listen, e.g. --listen localhost:8081", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // sameKeys reports whether b signs with the same key and publishes the
