@@ -184,13 +184,20 @@ func seedDev(ctx context.Context, env *environment, st store.Store, data, acs, a
 	} else if err != nil {
 		return "", err
 	}
+	var before sp.ServiceProvider
 	_, err = st.UpdateServiceProvider(ctx, "flex", func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
+		before = s
 		s.EntityID, s.ACSURLs = want.EntityID, want.ACSURLs
 		if redirect != "" {
 			s.DefaultRedirectURL = redirect
 		}
 		return s, s.Validate()
 	})
+	if err == nil && (before.EntityID != want.EntityID || !slices.Equal(before.ACSURLs, want.ACSURLs)) {
+		fmt.Fprintf(env.stderr, "note: --acs replaced the Flex service provider of %s:\n  was: %s (ACS %s)\n  now: %s (ACS %s)\n"+
+			"  Sign-ins from the previous Flex account are now refused; keep both with `idp sp add-flex --data %s --name flex2 --acs …`.\n",
+			data, before.EntityID, strings.Join(before.ACSURLs, ", "), want.EntityID, strings.Join(want.ACSURLs, ", "), shellQuote(data))
+	}
 	return password, err
 }
 

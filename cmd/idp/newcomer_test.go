@@ -222,3 +222,26 @@ func TestDevPortInUse(t *testing.T) {
 		}
 	}
 }
+
+// TestDevSaysWhenACSReplacesTheFlexSP: restarting idp dev with the ACS of
+// another Flex account replaces the registered one; it must say so.
+func TestDevSaysWhenACSReplacesTheFlexSP(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev.db")
+	first := startDev(t, data, "--acs", flexACS)
+	if strings.Contains(first.output, "replaced") {
+		t.Fatalf("first start reports a replacement:\n%s", first.output)
+	}
+	first.stop()
+	same := startDev(t, data, "--acs", flexACS)
+	if strings.Contains(same.output, "replaced") {
+		t.Fatalf("the same --acs reports a replacement:\n%s", same.output)
+	}
+	same.stop()
+	otherConn := "JQffffffffffffffffffffffffffffffff"
+	other := startDev(t, data, "--acs", strings.Replace(flexACS, flexConn, otherConn, 1))
+	for _, s := range []string{"replaced the Flex service provider", "was: urn:flex:" + flexConn, "now: urn:flex:" + otherConn, "--name flex2"} {
+		if !strings.Contains(other.output, s) {
+			t.Errorf("idp dev does not say %q:\n%s", s, other.output)
+		}
+	}
+}
