@@ -55,16 +55,20 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	if format == "" {
 		detected = ", detected"
 	}
-	fmt.Fprintf(env.stderr, "read %d users from %s (format %s%s)\n", res.Rows, pos[0], res.Format, detected)
+	fmt.Fprintf(env.stderr, "read %s from %s (format %s%s)\n", count(res.Rows, "user", "users"), pos[0], res.Format, detected)
 	for _, p := range res.Problems {
 		fmt.Fprintln(env.stderr, p)
 	}
 	if len(res.Problems) > 0 {
-		if !*skipInvalid {
-			return fmt.Errorf("%d of %d rows have problems (listed above); nothing was imported: fix them, or use --skip-invalid to import the %d valid rows",
-				res.BadRows(), res.Rows, len(res.Records))
+		bad := fmt.Sprintf("%d of %s %s problems (listed above)", res.BadRows(), count(res.Rows, "row", "rows"), plural(res.BadRows(), "has", "have"))
+		switch {
+		case len(res.Records) == 0:
+			return fmt.Errorf("%s and none is valid; nothing was imported: fix them", bad)
+		case !*skipInvalid:
+			return fmt.Errorf("%s; nothing was imported: fix them, or use --skip-invalid to import the %s",
+				bad, count(len(res.Records), "valid row", "valid rows"))
 		}
-		fmt.Fprintf(env.stderr, "skipping %d invalid rows (listed above)\n", res.BadRows())
+		fmt.Fprintf(env.stderr, "skipping %s (listed above)\n", count(res.BadRows(), "invalid row", "invalid rows"))
 	}
 	warnNoRoles(env, res.Records)
 
@@ -80,12 +84,17 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	}
 	defer st.Close()
 
+	plan, err := planImport(ctx, st, us)
+	if err != nil {
+		return fmt.Errorf("nothing was imported: %w", err)
+	}
 	if *dryRun {
-		r, err := planImport(ctx, st, us)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", r.Created, r.Updated, r.Unchanged)
+		fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", plan.Created, plan.Updated, plan.Unchanged)
+		return nil
+	}
+	if plan.Created+plan.Updated == 0 {
+		// No progress bar for a write that writes nothing.
+		fmt.Fprintf(env.stdout, "nothing to change: %s already up to date\n", allUsers(plan.Unchanged))
 		return nil
 	}
 	p := newProgressMeter(env.stderr, "writing")
@@ -98,10 +107,10 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 		return fmt.Errorf("nothing was imported: %w", err)
 	}
 	if r.Created+r.Updated == 0 {
-		fmt.Fprintf(env.stdout, "nothing to change: all %d users are already up to date\n", r.Unchanged)
+		fmt.Fprintf(env.stdout, "nothing to change: %s already up to date\n", allUsers(r.Unchanged))
 		return nil
 	}
-	fmt.Fprintf(env.stdout, "imported %d users: %d created, %d updated, %d unchanged\n", r.Total(), r.Created, r.Updated, r.Unchanged)
+	fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
 	return nil
 }
 
@@ -137,8 +146,8 @@ func warnNoRoles(env *environment, recs []importer.Record) {
 	if len(shown) > 10 {
 		shown = append(shown[:10:10], "…")
 	}
-	fmt.Fprintf(env.stderr, "warning: %d users have no Flex role and cannot sign in to Flex until given one (lines %s)\n",
-		len(lines), strings.Join(shown, ", "))
+	fmt.Fprintf(env.stderr, "warning: %s no Flex role and cannot sign in to Flex until given one (%s %s)\n",
+		count(len(lines), "user has", "users have"), plural(len(lines), "line", "lines"), strings.Join(shown, ", "))
 }
 
 // planImport counts what ImportUsers would do, with the store's own merge
@@ -196,6 +205,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// count writes n and its noun: "1 user", "2 users", "0 users".
+func count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
+
+// allUsers reads "the 1 user is", "all 3 users are".
+func allUsers(n int) string { return plural(n, "the 1 user is", fmt.Sprintf("all %d users are", n)) }
+
 // progressMeter shows how far a long write is: a bar redrawn in place on a
 // terminal, otherwise a line every tenth of the way (logs, CI).
 type progressMeter struct {
@@ -220,7 +243,7 @@ func (p *progressMeter) report(done, total int) {
 	if !p.tty {
 		if s := pct / 10; s > p.step {
 			p.step = s
-			fmt.Fprintf(p.w, "%s: %d of %d users (%d%%)\n", p.label, done, total, pct)
+			fmt.Fprintf(p.w, "%s: %d of %s (%d%%)\n", p.label, done, count(total, "user", "users"), pct)
 		}
 		return
 	}

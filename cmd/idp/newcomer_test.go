@@ -245,3 +245,47 @@ func TestDevSaysWhenACSReplacesTheFlexSP(t *testing.T) {
 		}
 	}
 }
+
+// TestImportMessages: counts read as English, and a re-import that changes
+// nothing shows no progress bar of writes that do not happen.
+func TestImportMessages(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	allBad := write("bad.csv", "email,roles\nnot-an-email,agent\n")
+	oneGood := write("one.csv", "email,roles\nada@example.com,agent\nnot-an-email,agent\n")
+	two := write("two.csv", "email,roles\nada@example.com,agent\nbob@example.com,agent\n")
+	e, _ := sqliteEnv(t)
+
+	cases := []struct {
+		name      string
+		code      int
+		args      []string
+		says, not []string
+	}{
+		{"all rows invalid", 1, []string{allBad}, []string{"read 1 user from", "1 of 1 row has problems", "none is valid"}, []string{"0 valid rows", "--skip-invalid"}},
+		{"one valid row", 1, []string{oneGood}, []string{"1 of 2 rows has problems", "import the 1 valid row"}, []string{"valid rows"}},
+		{"skip invalid", 0, []string{oneGood, "--skip-invalid"}, []string{"skipping 1 invalid row (", "imported 1 user: 1 created"}, []string{"invalid rows", "1 users"}},
+		{"import two", 0, []string{two}, []string{"imported 2 users: 1 created, 0 updated, 1 unchanged", "writing: 2 of 2 users"}, nil},
+		{"re-import", 0, []string{two}, []string{"nothing to change: all 2 users are already up to date"}, []string{"writing"}},
+	}
+	for _, c := range cases {
+		out := e.cliWant(c.code, "", append([]string{"users", "import"}, c.args...)...)
+		for _, s := range c.says {
+			if !strings.Contains(out, s) {
+				t.Errorf("%s: output does not say %q:\n%s", c.name, s, out)
+			}
+		}
+		for _, s := range c.not {
+			if strings.Contains(out, s) {
+				t.Errorf("%s: output says %q:\n%s", c.name, s, out)
+			}
+		}
+	}
+}
