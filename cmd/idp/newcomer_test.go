@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	crewjam "github.com/crewjam/saml"
 
 	"github.com/flexidp/flexidp/internal/store/sqlite"
 )
@@ -287,5 +291,51 @@ func TestImportMessages(t *testing.T) {
 				t.Errorf("%s: output says %q:\n%s", c.name, s, out)
 			}
 		}
+	}
+}
+
+// TestRefusalLogs: a refused unregistered ACS URL is logged as a routine
+// refusal (INFO) that names the URL, and request durations are in ms.
+func TestRefusalLogs(t *testing.T) {
+	e, _ := sqliteEnv(t)
+	e.cli("", "sp", "add-flex", "--acs", flexACS)
+	p := e.launchServe()
+	e.waitReady(p)
+	sp := flexTestSP(t, p.base)
+	evil := "https://evil.example.com/acs/" + strings.Repeat("x", 300)
+	u, _ := authnRedirect(t, sp, "", func(r *crewjam.AuthnRequest) { r.AssertionConsumerServiceURL = evil })
+	if status, _ := newBrowser(t).get(u); status != http.StatusBadRequest {
+		t.Fatalf("unregistered ACS: status %d", status)
+	}
+	var refused, access map[string]any
+	for _, line := range strings.Split(p.logs(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		switch {
+		case m["msg"] == "request refused":
+			refused = m
+		case m["msg"] == "http request" && m["path"] == "/saml/sso":
+			access = m
+		case m["level"] == "ERROR":
+			t.Errorf("a refusal logged an ERROR: %s", line)
+		}
+	}
+	if refused == nil || access == nil {
+		t.Fatalf("no refusal or access line logged:\n%s", p.logs())
+	}
+	detail, _ := refused["refused"].(string)
+	if refused["level"] != "INFO" || !strings.Contains(detail, "https://evil.example.com/acs/xxx") || !strings.Contains(detail, "…") {
+		t.Errorf("the refusal does not name the (shortened) ACS URL at INFO: %v", refused)
+	}
+	if strings.Contains(detail, strings.Repeat("x", 250)) {
+		t.Errorf("the logged ACS URL is not shortened: %v", refused)
+	}
+	if _, ok := access["duration"]; ok {
+		t.Errorf("the access line logs raw nanoseconds: %v", access)
+	}
+	if ms, ok := access["duration_ms"].(float64); !ok || ms <= 0 || ms > 60_000 {
+		t.Errorf("duration_ms = %v, want milliseconds", access["duration_ms"])
 	}
 }

@@ -252,7 +252,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
+	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
