@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -100,10 +101,28 @@ type linkFlags struct {
 	baseURL string
 	expires time.Duration
 	noEmail bool
+
+	// Set by check.
+	base   *url.URL
+	mailer *mailer
+}
+
+// check validates the flags, the base URL and the mail settings, so that a
+// command fails before it writes anything (an invited user without a link).
+func (l *linkFlags) check(ctx context.Context, env *environment, st store.Store) error {
+	var err error
+	if l.base, err = baseURLFor(ctx, st, l.baseURL); err != nil {
+		return err
+	}
+	if l.expires <= 0 || l.expires > 30*24*time.Hour {
+		return usageError{"--expires must be between 1s and 720h"}
+	}
+	l.mailer, err = mailerFromEnv(env)
+	return err
 }
 
 func (l *linkFlags) register(env *environment, fs *flag.FlagSet, def time.Duration) {
-	fs.StringVar(&l.baseURL, "base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp, which the link points to (IDP_BASE_URL)")
+	fs.StringVar(&l.baseURL, "base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp, which the link points to (IDP_BASE_URL; default: the one idp serve or idp dev last ran with)")
 	fs.DurationVar(&l.expires, "expires", def, "how long the link stays usable")
 	fs.BoolVar(&l.noEmail, "no-email", false, "do not email the link even when IDP_SMTP_HOST is set")
 }
@@ -124,6 +143,9 @@ func runUsersInvite(ctx context.Context, env *environment, args []string) error 
 		return err
 	}
 	defer st.Close()
+	if err := l.check(ctx, env, st); err != nil {
+		return err
+	}
 	u, err := st.GetUserByEmail(ctx, *email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -161,23 +183,17 @@ func runUsersResetLink(ctx context.Context, env *environment, args []string) err
 		return err
 	}
 	defer st.Close()
+	if err := l.check(ctx, env, st); err != nil {
+		return err
+	}
 	return issueLink(ctx, env, st, u, store.TokenReset, l)
 }
 
 // issueLink stores a password link token for u, prints the link and
 // mails it when SMTP is configured. Only the hash of the secret is stored.
+// l has been checked.
 func issueLink(ctx context.Context, env *environment, st store.Store, u users.User, purpose string, l linkFlags) error {
-	base, err := parseBaseURL(l.baseURL)
-	if err != nil {
-		return err
-	}
-	if l.expires <= 0 || l.expires > 30*24*time.Hour {
-		return usageError{"--expires must be between 1s and 720h"}
-	}
-	m, err := mailerFromEnv(env)
-	if err != nil {
-		return err
-	}
+	base, m := l.base, l.mailer
 	secret := randomSecret()
 	t := store.Token{ID: accounts.LinkTokenID(secret), UserID: u.ID, Purpose: purpose, ExpiresAt: time.Now().Add(l.expires)}
 	if err := st.CreateToken(ctx, t); err != nil {
@@ -195,7 +211,7 @@ func issueLink(ctx context.Context, env *environment, st store.Store, u users.Us
 		}
 		body := fmt.Sprintf("%s\n\nChoose your password here (the link works once, until %s):\n\n%s\n\nIf you did not expect this email, ignore it.\n",
 			intro, t.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), link)
-		if err := m.send(u.Email, subject, body); err != nil {
+		if err := m.Send(ctx, u.Email, subject, body); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stderr, "emailed to %s\n", u.Email)

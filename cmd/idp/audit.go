@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os/user"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -22,7 +23,9 @@ func auditCommands() map[string]command {
 	}
 }
 
-// who is the administrator making a CLI change: --actor, else $USER.
+// who is the administrator making a CLI change: --actor, else $USER
+// (unset under cron, containers and sudo -i), else the OS account running
+// the command, else "cli".
 func (e *environment) who() string {
 	if e.actor != "" {
 		return e.actor
@@ -30,7 +33,10 @@ func (e *environment) who() string {
 	if u := e.getenv("USER"); u != "" {
 		return u
 	}
-	return "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "cli"
 }
 
 // adminChange is one admin change for the audit trail.
@@ -65,9 +71,15 @@ func auditAdmin(ctx context.Context, env *environment, st store.Store, c adminCh
 		fmt.Fprintf(env.stderr, "warning: the change was made but not recorded in the audit log: %v\n", err)
 		return
 	}
-	// The same event as a structured log line (IDP_LOG_FORMAT, IDP_LOG_LEVEL),
-	// like the server's, for log pipelines that collect CLI runs too.
-	if log, err := newLogger(env, envOr(env, "IDP_LOG_FORMAT", "auto"), envOr(env, "IDP_LOG_LEVEL", "info")); err == nil {
+	// The same event as a structured log line (--log-format, IDP_LOG_FORMAT,
+	// IDP_LOG_LEVEL), like the server's, for log pipelines that collect CLI
+	// runs too. A person at a terminal reads the command's one-line result
+	// instead; the record stays in the store (idp audit tail).
+	format := orDefault(env.logFormat, envOr(env, "IDP_LOG_FORMAT", "auto"))
+	if format == "auto" && isTerminal(env.stderr) {
+		return
+	}
+	if log, err := newLogger(env, format, envOr(env, "IDP_LOG_LEVEL", "info")); err == nil {
 		log.LogAttrs(ctx, slog.LevelInfo, "audit", slog.String("action", e.Action), slog.String("actor", e.Actor),
 			slog.String("user_id", e.UserID), slog.String("email", e.Email), slog.String("sp", e.SP),
 			slog.String("reason", e.Reason), slog.String("details", string(e.Details)))

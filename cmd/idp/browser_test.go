@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -150,6 +151,11 @@ func TestBrowser(t *testing.T) {
 		t.Fatal("a wrong password produced a Response")
 	default:
 	}
+	// The email is kept, so the person retypes the password: focus is there.
+	if focused := browserValue(ctx, t, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "password" {
+		t.Errorf("after a wrong password the focus is on %q, want the password field", focused)
+	}
+	checkContrast(ctx, t)
 
 	// The right password on the same form: the Response reaches the ACS.
 	err = chromedp.Do(ctx,
@@ -211,6 +217,58 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(signedOut, "signed out") || loc != base+"/login" {
 		t.Fatalf("after logout: %q, then the launcher went to %s; want the login page", signedOut, loc)
 	}
+}
+
+// checkContrast computes, as a browser renders the login page, the contrast
+// of the footer text and of the input borders against what is behind them:
+// WCAG 2.1 AA asks 4.5:1 for text (1.4.3) and 3:1 for the boundary of a
+// form control (1.4.11).
+func checkContrast(ctx context.Context, t *testing.T) {
+	t.Helper()
+	colours := browserValue(ctx, t, chromedp.Evaluate[[]string](`(() => {
+		const bg = el => {
+			for (; el; el = el.parentElement) {
+				const c = getComputedStyle(el).backgroundColor;
+				if (c !== "rgba(0, 0, 0, 0)" && c !== "transparent") return c;
+			}
+			return "rgb(255, 255, 255)";
+		};
+		const footer = document.querySelector("footer"), input = document.getElementById("password");
+		return [getComputedStyle(footer).color, bg(footer), getComputedStyle(input).borderTopColor, bg(input.parentElement)];
+	})()`))
+	for _, c := range []struct {
+		what    string
+		fg, bg  string
+		minimum float64
+	}{
+		{"footer text", colours[0], colours[1], 4.5},
+		{"input border", colours[2], colours[3], 3},
+	} {
+		if r := contrastRatio(t, c.fg, c.bg); r < c.minimum {
+			t.Errorf("%s: contrast of %s on %s is %.2f:1, WCAG AA needs %.1f:1", c.what, c.fg, c.bg, r, c.minimum)
+		}
+	}
+}
+
+// contrastRatio is the WCAG contrast ratio of two opaque CSS rgb() colours.
+func contrastRatio(t *testing.T, a, b string) float64 {
+	t.Helper()
+	lum := func(css string) float64 {
+		var r, g, bl float64
+		if _, err := fmt.Sscanf(css, "rgb(%g, %g, %g)", &r, &g, &bl); err != nil {
+			t.Fatalf("colour %q is not an opaque rgb(): %v", css, err)
+		}
+		lin := func(v float64) float64 {
+			v /= 255
+			if v <= 0.03928 {
+				return v / 12.92
+			}
+			return math.Pow((v+0.055)/1.055, 2.4)
+		}
+		return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(bl)
+	}
+	la, lb := lum(a), lum(b)
+	return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 }
 
 // errBadCredentialsText is the login page's sentence for a wrong password.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -73,6 +74,24 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// baseURLFor is the base URL a CLI command prints links and values with:
+// the flag (or IDP_BASE_URL) when given, else the one the server last ran
+// with on this database (idp serve and idp dev store it), so the CLI and
+// the running server agree.
+func baseURLFor(ctx context.Context, st store.Store, flagValue string) (*url.URL, error) {
+	if flagValue != "" {
+		return parseBaseURL(flagValue)
+	}
+	stored, err := st.GetSetting(ctx, store.SettingBaseURL)
+	if errors.Is(err, store.ErrNotFound) {
+		_, err := parseBaseURL("")
+		return nil, fmt.Errorf("%w; idp serve and idp dev also record theirs in the database, but none has run on this one yet", err)
+	} else if err != nil {
+		return nil, err
+	}
+	return parseBaseURL(stored)
+}
+
 // endpoints derives the IdP's URLs from the base URL.
 type endpoints struct{ entityID, sso, slo, metadata, certificate string }
 
@@ -94,23 +113,42 @@ type migrator interface {
 }
 
 // openStore opens the backend the URL names: postgres://… (or
-// postgresql://…) for PostgreSQL, sqlite:///absolute/path or
-// sqlite://relative/path for the embedded store.
+// postgresql://…) for PostgreSQL, sqlite:///absolute/path for the embedded
+// store. It creates a missing SQLite file: only serve, migrate and dev
+// call it directly; admin commands go through openAdminStore.
 func openStore(ctx context.Context, dbURL string) (migrator, error) {
 	switch {
 	case dbURL == "":
 		return nil, errors.New("no database: set IDP_DATABASE_URL (or --database-url) to postgres://user:pass@host/db or sqlite:///path/to/flexidp.db")
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		return postgres.Open(ctx, dbURL)
-	case strings.HasPrefix(dbURL, "sqlite://"):
-		path := strings.TrimPrefix(dbURL, "sqlite://")
-		if path == "" {
-			return nil, errors.New("the SQLite URL has no path: use sqlite:///var/lib/flexidp/flexidp.db")
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		path, err := sqlitePath(dbURL)
+		if err != nil {
+			return nil, err
 		}
 		return sqlite.Open(ctx, path)
 	default:
 		return nil, fmt.Errorf("the database URL must start with postgres://, postgresql:// or sqlite://")
 	}
+}
+
+// sqlitePath returns the file a sqlite: URL names. Only the absolute form
+// sqlite:///path is accepted: in sqlite://tmp/x.db, "tmp" reads as a host
+// to some and as a relative directory to others, and a wrong guess
+// silently creates an empty database somewhere else.
+func sqlitePath(dbURL string) (string, error) {
+	path, ok := strings.CutPrefix(dbURL, "sqlite://")
+	switch {
+	case !ok:
+		return "", fmt.Errorf("the SQLite URL %q must be sqlite:///absolute/path/to/flexidp.db (three slashes)", dbURL)
+	case path == "":
+		return "", errors.New("the SQLite URL has no path: use sqlite:///var/lib/flexidp/flexidp.db")
+	case !filepath.IsAbs(path):
+		return "", fmt.Errorf("the SQLite URL %q is ambiguous: write the absolute path after sqlite:// (three slashes: sqlite:///%s for /%s), or give a file relative to the current directory with --data %s",
+			dbURL, path, path, path)
+	}
+	return path, nil
 }
 
 // devDataPath is where `idp dev` keeps its data by default.
@@ -124,21 +162,42 @@ func devDataPath(env *environment) string {
 	return filepath.Join(os.TempDir(), "flexidp", "dev.db")
 }
 
-// adminDatabaseURL is the database admin commands use: IDP_DATABASE_URL,
-// else the development database (with a note, so nobody edits the wrong
-// one by accident).
+// devData is the SQLite file of `idp dev` when none is given: IDP_DEV_DATA,
+// else devDataPath.
+func devData(env *environment) string { return envOr(env, "IDP_DEV_DATA", devDataPath(env)) }
+
+// adminDatabaseURL is the database admin commands use: the flag
+// (--database-url or --data), else IDP_DATABASE_URL, else the development
+// database of `idp dev` (with a note, so nobody edits the wrong one by
+// accident).
 func adminDatabaseURL(env *environment, flagValue string) string {
 	if flagValue != "" {
 		return flagValue
 	}
-	path := devDataPath(env)
+	path := devData(env)
 	fmt.Fprintf(env.stderr, "note: IDP_DATABASE_URL is not set; using the development database %s\n", path)
 	return "sqlite://" + path
 }
 
-// openAdminStore opens and migrates the store for an admin command.
+// openAdminStore opens and migrates the store for an admin command. It
+// refuses a SQLite database that does not exist yet: an admin command with
+// a mistyped path would otherwise create an empty one and report empty
+// lists. Only serve, migrate and dev create databases.
 func openAdminStore(ctx context.Context, env *environment, dbURL string) (migrator, error) {
-	st, err := openStore(ctx, adminDatabaseURL(env, dbURL))
+	dbURL = adminDatabaseURL(env, dbURL)
+	if strings.HasPrefix(dbURL, "sqlite:") {
+		path, err := sqlitePath(dbURL)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s: create it with `idp migrate --database-url sqlite://%s`, or start `idp dev --data %s` once; check the path if you meant an existing one",
+				path, path, path)
+		} else if err != nil {
+			return nil, fmt.Errorf("database %s: %w", path, err)
+		}
+	}
+	st, err := openStore(ctx, dbURL)
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +208,31 @@ func openAdminStore(ctx context.Context, env *environment, dbURL string) (migrat
 	return st, nil
 }
 
-// databaseFlag registers --database-url, defaulting to IDP_DATABASE_URL.
+// databaseFlag registers --database-url, defaulting to IDP_DATABASE_URL,
+// and --data, the SQLite file of `idp dev --data` (the same flag, so the
+// command `idp dev` prints works as printed). The value is a database URL.
 func databaseFlag(env *environment, fs *flag.FlagSet) *string {
-	return fs.String("database-url", envOr(env, "IDP_DATABASE_URL", ""), "postgres://… or sqlite:///path (IDP_DATABASE_URL)")
+	dbURL := envOr(env, "IDP_DATABASE_URL", "")
+	var byURL, byData bool
+	fs.Func("database-url", "postgres://… or sqlite:///path (IDP_DATABASE_URL)", func(v string) error {
+		if byData {
+			return errors.New("give --database-url or --data, not both")
+		}
+		dbURL, byURL = v, true
+		return nil
+	})
+	fs.Func("data", "the SQLite file of `idp dev --data` (default: IDP_DEV_DATA or the development database, when IDP_DATABASE_URL is not set)", func(v string) error {
+		if byURL {
+			return errors.New("give --database-url or --data, not both")
+		}
+		abs, err := filepath.Abs(v)
+		if err != nil || v == "" {
+			return fmt.Errorf("%q is not a file path", v)
+		}
+		dbURL, byData = "sqlite://"+abs, true
+		return nil
+	})
+	return &dbURL
 }
 
 // openUser opens the admin store and finds the user given by email or ID;
@@ -209,7 +290,7 @@ func newLogger(env *environment, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "auto" {
 		format = "json"
-		if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if isTerminal(env.stderr) {
 			format = "text"
 		}
 	}
@@ -220,6 +301,12 @@ func newLogger(env *environment, format, level string) (*slog.Logger, error) {
 		return slog.New(server.LogHandler(slog.NewTextHandler(env.stderr, opts))), nil
 	}
 	return nil, fmt.Errorf("log format %q: use json, text or auto", format)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // defaultHashConcurrency sizes the password-hashing pool: each argon2id

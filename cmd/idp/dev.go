@@ -45,7 +45,7 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 the Flex SP from --acs, and the Twilio Console values printed. Data survives restarts;
 --reset starts clean. Not for production: use idp serve with PostgreSQL.`)
 	o.register(env, fs)
-	data := fs.String("data", envOr(env, "IDP_DEV_DATA", devDataPath(env)), "SQLite database file (IDP_DEV_DATA)")
+	data := fs.String("data", devData(env), "SQLite database file (IDP_DEV_DATA); admin commands take the same --data")
 	reset := fs.Bool("reset", false, "delete the development data first")
 	acs := fs.String("acs", envOr(env, "IDP_FLEX_ACS", ""), "Flex ACS URL to register (Enhanced or Legacy SSO) (IDP_FLEX_ACS)")
 	audience := fs.String("audience", "", "SP entity ID when it cannot be derived from --acs")
@@ -55,6 +55,9 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 	}
 	if o.baseURL == "" {
 		o.baseURL = "http://" + devHostPort(o.listen)
+	}
+	if abs, err := filepath.Abs(*data); err == nil {
+		*data = abs // the database URL and the printed commands name it absolutely
 	}
 	if *reset {
 		for _, suffix := range []string{"", "-wal", "-shm", ".password"} {
@@ -69,12 +72,19 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 	if err != nil {
 		return err
 	}
+	// Bind before printing anything: a banner followed by "address
+	// already in use" reads as if the IdP were running.
+	if o.listener, err = listen(o.listen); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, o.databaseURL)
 	if err != nil {
+		o.listener.Close()
 		return err
 	}
 	if _, err := st.Migrate(ctx); err != nil {
 		st.Close()
+		o.listener.Close()
 		return fmt.Errorf("migrate: %w", err)
 	}
 	password, err := seedDev(ctx, env, st, *data, *acs, *audience, *redirect)
@@ -83,12 +93,13 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 		if sealer, err = keys.NewSealer(o.keyEncryption); err == nil {
 			_, _, err = keys.Ensure(ctx, st, sealer, endpointsFor(base).entityID, keys.DefaultBits, time.Now())
 			if err == nil {
-				err = printDevBanner(ctx, env, st, sealer, base.String(), password, o.hardening.mfaRoles)
+				err = printDevBanner(ctx, env, st, sealer, base.String(), *data, password, o.hardening.mfaRoles)
 			}
 		}
 	}
 	st.Close()
 	if err != nil {
+		o.listener.Close()
 		return err
 	}
 	o.migrate = false
@@ -173,17 +184,24 @@ func seedDev(ctx context.Context, env *environment, st store.Store, data, acs, a
 	} else if err != nil {
 		return "", err
 	}
+	var before sp.ServiceProvider
 	_, err = st.UpdateServiceProvider(ctx, "flex", func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
+		before = s
 		s.EntityID, s.ACSURLs = want.EntityID, want.ACSURLs
 		if redirect != "" {
 			s.DefaultRedirectURL = redirect
 		}
 		return s, s.Validate()
 	})
+	if err == nil && (before.EntityID != want.EntityID || !slices.Equal(before.ACSURLs, want.ACSURLs)) {
+		fmt.Fprintf(env.stderr, "note: --acs replaced the Flex service provider of %s:\n  was: %s (ACS %s)\n  now: %s (ACS %s)\n"+
+			"  Sign-ins from the previous Flex account are now refused; keep both with `idp sp add-flex --data %s --name flex2 --acs …`.\n",
+			data, before.EntityID, strings.Join(before.ACSURLs, ", "), want.EntityID, strings.Join(want.ACSURLs, ", "), shellQuote(data))
+	}
 	return password, err
 }
 
-func printDevBanner(ctx context.Context, env *environment, st store.Store, sealer *keys.Sealer, base, password, mfaRoles string) error {
+func printDevBanner(ctx context.Context, env *environment, st store.Store, sealer *keys.Sealer, base, data, password, mfaRoles string) error {
 	ks, err := keys.KeySet(ctx, st, sealer)
 	if err != nil {
 		return err
@@ -212,7 +230,36 @@ func printDevBanner(ctx context.Context, env *environment, st store.Store, seale
 		fmt.Fprintln(w, "  admin@example.com sets up two-step verification (TOTP, QR code) at its first sign-in;\n  start with --mfa-required-roles none to skip that in development.")
 	}
 	fmt.Fprintln(w)
-	printSetupValues(w, u, ks, sps)
-	fmt.Fprintf(w, "\n  Trusted domain (Flex Console, for a local Flex UI): localhost\n  Default Redirect URL hint for a local Flex UI:       http://localhost:3000\n\n")
+	dataFlag := " --data " + shellQuote(data)
+	printSetupValues(w, u, ks, sps, dataFlag)
+	fmt.Fprintf(w, "\n  Trusted domain (Flex Console, for a local Flex UI): localhost\n  Default Redirect URL hint for a local Flex UI:       http://localhost:3000\n")
+	fmt.Fprintf(w, "\nAdmin commands for this IdP take%s, e.g. idp users list%s\n", dataFlag, dataFlag)
+	if !onPath(env, "idp") {
+		fmt.Fprintln(w, "The idp command is not on your PATH: from the source tree, `go install ./cmd/idp` puts it in\n$(go env GOPATH)/bin (add that to PATH), or run `go run ./cmd/idp` in its place.")
+	}
+	fmt.Fprintln(w)
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it, so a printed
+// command can be pasted as is.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%,=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// onPath reports whether an executable named name is in one of the
+// directories of the environment's PATH.
+func onPath(env *environment, name string) bool {
+	for _, dir := range filepath.SplitList(env.getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -24,14 +24,10 @@ func flexCommands() map[string]command {
 func runFlexSetupValues(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp flex setup-values", "[flags]", "Print the values to paste into the Twilio Console (Flex > Manage > Single sign-on).")
 	dbURL := databaseFlag(env, fs)
-	baseURL := fs.String("base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp (IDP_BASE_URL)")
+	baseURL := fs.String("base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp (IDP_BASE_URL; default: the one idp serve or idp dev last ran with)")
 	keyEnc := fs.String("key-encryption-key", envOr(env, "IDP_KEY_ENCRYPTION_KEY", ""), "(IDP_KEY_ENCRYPTION_KEY)")
 	certFile := fs.String("signing-cert-file", envOr(env, "IDP_SIGNING_CERT_FILE", ""), "certificate file, when keys come from files (IDP_SIGNING_CERT_FILE)")
 	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	base, err := parseBaseURL(*baseURL)
-	if err != nil {
 		return err
 	}
 	st, err := openAdminStore(ctx, env, *dbURL)
@@ -39,6 +35,10 @@ func runFlexSetupValues(ctx context.Context, env *environment, args []string) er
 		return err
 	}
 	defer st.Close()
+	base, err := baseURLFor(ctx, st, *baseURL)
+	if err != nil {
+		return err
+	}
 	var ks *saml.KeySet
 	if *certFile != "" {
 		cert, err := readCertFile(*certFile)
@@ -62,7 +62,7 @@ func runFlexSetupValues(ctx context.Context, env *environment, args []string) er
 	if err != nil {
 		return err
 	}
-	printSetupValues(env.stdout, base, ks, sps)
+	printSetupValues(env.stdout, base, ks, sps, "")
 	return nil
 }
 
@@ -75,8 +75,9 @@ func readCertFile(path string) (*x509.Certificate, error) {
 }
 
 // printSetupValues writes the Twilio Console values: one place, used by
-// `flex setup-values` and `dev`.
-func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider) {
+// `flex setup-values` and `dev`. dbFlag (" --data FILE" under idp dev) is
+// added to the admin commands it suggests, so they reach this database.
+func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider, dbFlag string) {
 	base := baseURL.String()
 	ep := endpointsFor(baseURL)
 	fmt.Fprintf(w, `Twilio Console > Flex > Manage > Single sign-on (SSO): paste these values.
@@ -92,7 +93,7 @@ func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.S
 			c.NotAfter.UTC().Format("2006-01-02"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 	}
 	if len(sps) == 0 {
-		fmt.Fprintln(w, "\nNo Flex account is registered yet: run `idp sp add-flex --acs <ACS URL from the Flex console>`.")
+		fmt.Fprintf(w, "\nNo Flex account is registered yet: run `idp sp add-flex%s --acs <ACS URL from the Flex console>`.\n", dbFlag)
 		return
 	}
 	for _, s := range sps {
@@ -101,7 +102,7 @@ func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.S
 		if s.DefaultRedirectURL != "" {
 			fmt.Fprintf(w, "  Default Redirect URL:      %s (set the same value in the Console)\n", s.DefaultRedirectURL)
 		} else {
-			fmt.Fprintln(w, "  Default Redirect URL:      not set (needed for IdP-initiated login: idp sp set --sp "+s.Name+" --default-redirect-url https://flex.twilio.com/<runtime-domain>)")
+			fmt.Fprintf(w, "  Default Redirect URL:      not set (needed for IdP-initiated login: idp sp set%s --sp %s --default-redirect-url https://flex.twilio.com/<runtime-domain>)\n", dbFlag, s.Name)
 		}
 	}
 }

@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/importer"
 	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/users"
 )
 
 func runUsersImport(ctx context.Context, env *environment, args []string) error {
@@ -47,8 +47,13 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 		return usageError{err.Error()}
 	}
 
+	svc, st, err := openService(ctx, env, *dbURL, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	if *dryRun {
-		return dryRunImport(ctx, env, *dbURL, pos[0], format, *skipInvalid)
+		return dryRunImport(ctx, env, svc, pos[0], format, *skipInvalid)
 	}
 	res, err := readUsersFile(env, pos[0], format)
 	if err != nil {
@@ -68,31 +73,22 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	noRoles.warn(env)
 
 	us := res.Users()
-	for i := range us {
-		if us[i].ID == "" {
-			us[i].ID = newUserID()
-		}
+	plan, err := svc.PlanImport(ctx, us)
+	if err != nil {
+		return fmt.Errorf("nothing was imported: %w", err)
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
+	if plan.Created+plan.Updated == 0 {
+		// No progress bar for a write that writes nothing.
+		fmt.Fprintf(env.stdout, "nothing to change: %s already up to date\n", allUsers(plan.Unchanged))
+		return nil
+	}
+	p := newProgressMeter(env.stderr, "writing")
+	r, err := svc.ApplyImport(ctx, env.admin(), us, p.report)
+	p.done()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-
-	p := newProgressMeter(env.stderr, "writing")
-	r, err := st.ImportUsers(store.WithImportProgress(ctx, p.report), us)
-	p.done()
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("nothing was imported: %w (a user ID in the file belongs to another email?)", err)
-	case err != nil:
-		return fmt.Errorf("nothing was imported: %w", err)
-	}
-	if r.Created+r.Updated == 0 {
-		fmt.Fprintf(env.stdout, "nothing to change: all %d users are already up to date\n", r.Unchanged)
-		return nil
-	}
-	fmt.Fprintf(env.stdout, "imported %d users: %d created, %d updated, %d unchanged\n", r.Total(), r.Created, r.Updated, r.Unchanged)
+	fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
 	return nil
 }
 
@@ -127,18 +123,22 @@ func withUsersFile(env *environment, name string, read func(io.Reader) error) er
 // reportProblems prints what was read and every problem; with problems
 // and without --skip-invalid it is the error that stops the import.
 func reportProblems(env *environment, name, detected string, s *importer.Summary, skipInvalid bool) error {
-	fmt.Fprintf(env.stderr, "read %d users from %s (format %s%s)\n", s.Rows, name, s.Format, detected)
+	fmt.Fprintf(env.stderr, "read %s from %s (format %s%s)\n", count(s.Rows, "user", "users"), name, s.Format, detected)
 	for _, p := range s.Problems {
 		fmt.Fprintln(env.stderr, p)
 	}
 	if len(s.Problems) == 0 {
 		return nil
 	}
-	if !skipInvalid {
-		return fmt.Errorf("%d of %d rows have problems (listed above); nothing was imported: fix them, or use --skip-invalid to import the %d valid rows",
-			s.BadRows(), s.Rows, s.Valid)
+	bad := fmt.Sprintf("%d of %s %s problems (listed above)", s.BadRows(), count(s.Rows, "row", "rows"), plural(s.BadRows(), "has", "have"))
+	switch {
+	case s.Valid == 0:
+		return fmt.Errorf("%s and none is valid; nothing was imported: fix them", bad)
+	case !skipInvalid:
+		return fmt.Errorf("%s; nothing was imported: fix them, or use --skip-invalid to import the %s",
+			bad, count(s.Valid, "valid row", "valid rows"))
 	}
-	fmt.Fprintf(env.stderr, "skipping %d invalid rows (listed above)\n", s.BadRows())
+	fmt.Fprintf(env.stderr, "skipping %s (listed above)\n", count(s.BadRows(), "invalid row", "invalid rows"))
 	return nil
 }
 
@@ -168,22 +168,17 @@ func (l *noRoleLines) warn(env *environment) {
 	if l.n > len(shown) {
 		shown = append(shown[:len(shown):len(shown)], "…")
 	}
-	fmt.Fprintf(env.stderr, "warning: %d users have no Flex role and cannot sign in to Flex until given one (lines %s)\n",
-		l.n, strings.Join(shown, ", "))
+	fmt.Fprintf(env.stderr, "warning: %s no Flex role and cannot sign in to Flex until given one (%s %s)\n",
+		count(l.n, "user has", "users have"), plural(l.n, "line", "lines"), strings.Join(shown, ", "))
 }
 
-// dryRunImport checks the file and counts what ImportUsers would do, with
-// the store's own merge rule, without writing. The file is read as a
-// stream (importer.Scan): each user is compared with the stored one as
-// soon as it is read and only its outcome is kept, so a file of a million
-// users needs memory for a million emails, not a million users.
-func dryRunImport(ctx context.Context, env *environment, dbURL, name string, format importer.Format, skipInvalid bool) error {
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	plan, err := newImportPlan(ctx, st)
+// dryRunImport checks the file and counts what the import would do,
+// without writing. The file is read as a stream (importer.Scan): each user
+// is compared with the stored one as soon as it is read and only its
+// outcome is kept, so a file of a million users needs memory for a
+// million emails, not a million users.
+func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, name string, format importer.Format, skipInvalid bool) error {
+	plan, err := svc.NewImportPlan(ctx)
 	if err != nil {
 		return err
 	}
@@ -192,7 +187,7 @@ func dryRunImport(ctx context.Context, env *environment, dbURL, name string, for
 	err = withUsersFile(env, name, func(in io.Reader) (err error) {
 		sum, err = importer.Scan(in, format, func(r importer.Record) error {
 			noRoles.add(r)
-			return plan.add(r.User)
+			return plan.Add(r.User)
 		})
 		return err
 	})
@@ -207,67 +202,24 @@ func dryRunImport(ctx context.Context, env *environment, dbURL, name string, for
 		return err
 	}
 	noRoles.warn(env)
-	r := plan.result(sum.Retracted)
+	r := plan.Result(sum.Retracted)
 	fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", r.Created, r.Updated, r.Unchanged)
 	return nil
 }
 
-// importPlan counts what ImportUsers would do with users given one by one.
-type importPlan struct {
-	byEmail map[string]users.User // the stored users
-	ids     map[string]bool
-	outcome map[string]byte // lower-cased email -> 'c'reated, 'u'pdated, 'n'ot changed
+// plural is one for 1 and many otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
-func newImportPlan(ctx context.Context, st store.Store) (*importPlan, error) {
-	existing, err := st.ListUsers(ctx, store.UserFilter{})
-	if err != nil {
-		return nil, err
-	}
-	p := &importPlan{byEmail: make(map[string]users.User, len(existing)), ids: make(map[string]bool, len(existing)), outcome: map[string]byte{}}
-	for _, u := range existing {
-		p.byEmail[strings.ToLower(u.Email)] = u
-		p.ids[u.ID] = true
-	}
-	return p, nil
-}
+// count writes n and its noun: "1 user", "2 users", "0 users".
+func count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
 
-func (p *importPlan) add(u users.User) error {
-	k := strings.ToLower(u.Email)
-	old, ok := p.byEmail[k]
-	switch {
-	case !ok && u.ID != "" && p.ids[u.ID]:
-		return fmt.Errorf("user %s: the ID %s in the file belongs to another user: %w", u.Email, u.ID, store.ErrConflict)
-	case !ok:
-		p.outcome[k] = 'c'
-	default:
-		if _, changed := store.MergeImport(old, u); changed {
-			p.outcome[k] = 'u'
-		} else {
-			p.outcome[k] = 'n'
-		}
-	}
-	return nil
-}
-
-// result counts the outcomes, without the users retracted (duplicates).
-func (p *importPlan) result(retracted []string) store.ImportResult {
-	for _, k := range retracted {
-		delete(p.outcome, k)
-	}
-	var r store.ImportResult
-	for _, o := range p.outcome {
-		switch o {
-		case 'c':
-			r.Created++
-		case 'u':
-			r.Updated++
-		case 'n':
-			r.Unchanged++
-		}
-	}
-	return r
-}
+// allUsers reads "the 1 user is", "all 3 users are".
+func allUsers(n int) string { return plural(n, "the 1 user is", fmt.Sprintf("all %d users are", n)) }
 
 // parseInterspersed parses flags that may come before or after the
 // positional arguments (idp users import FILE --dry-run), and returns the
@@ -313,7 +265,7 @@ func (p *progressMeter) report(done, total int) {
 	if !p.tty {
 		if s := pct / 10; s > p.step {
 			p.step = s
-			fmt.Fprintf(p.w, "%s: %d of %d users (%d%%)\n", p.label, done, total, pct)
+			fmt.Fprintf(p.w, "%s: %d of %s (%d%%)\n", p.label, done, count(total, "user", "users"), pct)
 		}
 		return
 	}

@@ -142,7 +142,7 @@ func TestImportAllOrNothing(t *testing.T) {
 	}
 
 	out = e.cli("", "users", "import", "--skip-invalid", sampleFile("flexidp.csv"))
-	mustContain(t, out, "imported 1 users: 1 created", "writing: 1 of 1 users (100%)")
+	mustContain(t, out, "imported 1 user: 1 created", "writing: 1 of 1 user (100%)")
 	u, err := st.GetUserByEmail(t.Context(), "alex@example.com")
 	if err != nil {
 		t.Fatal(err)

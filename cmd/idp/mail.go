@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/smtp"
@@ -29,8 +30,8 @@ func mailerFromEnv(env *environment) (*mailer, error) {
 		username: env.getenv("IDP_SMTP_USERNAME"), password: env.getenv("IDP_SMTP_PASSWORD"), from: from}, nil
 }
 
-// send mails body to one validated address.
-func (m *mailer) send(to, subject, body string) error {
+// Send mails body to one validated address (accounts.Mailer).
+func (m *mailer) Send(_ context.Context, to, subject, body string) error {
 	var auth smtp.Auth
 	if m.username != "" {
 		auth = smtp.PlainAuth("", m.username, m.password, m.host)

@@ -49,6 +49,8 @@ type environment struct {
 	getenv         func(string) string
 	// actor is who makes admin changes, for the audit log (--actor).
 	actor string
+	// logFormat is how admin changes are logged on stderr (--log-format).
+	logFormat string
 }
 
 func main() {
@@ -111,9 +113,19 @@ func printUsage(w io.Writer, prefix string, cmds map[string]command) {
 	fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", prefix)
 }
 
+// readOnly are the admin commands that change nothing, so write no audit
+// record and take no --actor.
+var readOnly = map[string]bool{
+	"idp users list": true, "idp users show": true, "idp users preview": true, "idp users export": true,
+	"idp sp list": true, "idp sp show": true, "idp sessions list": true, "idp keys list": true,
+}
+
 // changesAccounts reports whether the command named name is an admin
 // command whose changes go to the audit log (and so takes --actor).
 func changesAccounts(name string) bool {
+	if readOnly[name] {
+		return false
+	}
 	for _, group := range []string{"idp users ", "idp sp ", "idp keys ", "idp sessions "} {
 		if strings.HasPrefix(name, group) {
 			return true
@@ -127,7 +139,8 @@ func newFlags(env *environment, name, usage, description string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	if changesAccounts(name) {
-		fs.StringVar(&env.actor, "actor", env.actor, "who makes this change, recorded in the audit log (default $USER)")
+		fs.StringVar(&env.actor, "actor", env.actor, "who makes this change, recorded in the audit log (default $USER, else the OS user)")
+		fs.StringVar(&env.logFormat, "log-format", env.logFormat, "also log the audit record on stderr: json, text, or auto (only when stderr is not a terminal) (IDP_LOG_FORMAT)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: %s %s\n\n%s\n\nFlags:\n", name, usage, description)

@@ -19,7 +19,7 @@ func runUsersPreview(ctx context.Context, env *environment, args []string) error
 		"Show the NameID and attributes the service provider would receive for this user,\nexactly as Flex will get them, without signing in. Nothing is signed or sent.", args, func(fs *flag.FlagSet) {
 			fs.StringVar(&spName, "sp", "", "the service provider's name; required")
 			fs.BoolVar(&asXML, "xml", false, "print the unsigned Assertion XML")
-			fs.StringVar(&baseURL, "base-url", envOr(env, "IDP_BASE_URL", "http://localhost:8080"), "external URL of flexidp (IDP_BASE_URL)")
+			fs.StringVar(&baseURL, "base-url", envOr(env, "IDP_BASE_URL", ""), "external URL of flexidp (IDP_BASE_URL; default: the one idp serve or idp dev last ran with)")
 		})
 	if err != nil {
 		return err
@@ -44,7 +44,7 @@ func runUsersPreview(ctx context.Context, env *environment, args []string) error
 		fmt.Fprintln(env.stderr, "warning: the user is disabled and cannot sign in")
 	}
 	if asXML {
-		base, err := parseBaseURL(baseURL)
+		base, err := baseURLFor(ctx, st, baseURL)
 		if err != nil {
 			return err
 		}

@@ -11,12 +11,14 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/server"
+	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -49,6 +51,9 @@ type serveOptions struct {
 
 	dev     bool
 	devData string
+	// listener, if set, is already bound to listen (idp dev binds before
+	// it prints its banner).
+	listener net.Listener
 	// ready, if set, receives the listening address once the server
 	// accepts connections (tests).
 	ready func(addr string)
@@ -97,6 +102,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 // serve validates the configuration, opens the store, loads the signing
 // key and runs the HTTP server until ctx is done, then drains.
 func serve(ctx context.Context, env *environment, o serveOptions) error {
+	if o.listener != nil {
+		defer o.listener.Close() // on an early return; a no-op after Shutdown
+	}
 	log, err := newLogger(env, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
@@ -135,6 +143,12 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		if len(applied) > 0 {
 			log.Info("migrations applied", "versions", applied)
 		}
+	}
+
+	// The CLI prints links and Console values with the base URL the server
+	// runs with (baseURLFor).
+	if err := st.PutSetting(ctx, store.SettingBaseURL, base.String()); err != nil {
+		log.Warn("record the base URL for the CLI", "err", err)
 	}
 
 	ep := endpointsFor(base)
@@ -216,9 +230,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	ln := o.listener
+	if ln == nil {
+		if ln, err = listen(o.listen); err != nil {
+			return err
+		}
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -269,7 +285,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
+	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -277,6 +293,18 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	log.Info("shut down cleanly")
 	return nil
+}
+
+// listen binds the main listener; a port in use says what to do.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: the address is already in use (another idp dev or server?): stop it, or choose another address with --listen, e.g. --listen localhost:8081", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // sameKeys reports whether b signs with the same key and publishes the

@@ -10,39 +10,85 @@ import (
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// PlanImport counts what ApplyImport would do with us, by the store's own
-// merge rule (store.MergeImport), without writing anything.
-func (s *Service) PlanImport(ctx context.Context, us []users.User) (store.ImportResult, error) {
-	var r store.ImportResult
-	if err := store.CheckImportEmails(us); err != nil {
-		return r, invalid(err)
-	}
+// ImportPlan counts what ApplyImport would do with users given one at a
+// time, by the store's own merge rule (store.MergeImport), without
+// writing: a file read as a stream needs memory for its emails, not its
+// users.
+type ImportPlan struct {
+	byEmail map[string]users.User // the stored users
+	ids     map[string]bool
+	outcome map[string]byte // lower-cased email -> 'c'reated, 'u'pdated, 'n'ot changed
+}
+
+// NewImportPlan starts a plan against the users stored now.
+func (s *Service) NewImportPlan(ctx context.Context) (*ImportPlan, error) {
 	existing, err := s.st.ListUsers(ctx, store.UserFilter{})
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	byEmail := make(map[string]users.User, len(existing))
-	ids := make(map[string]bool, len(existing))
+	p := &ImportPlan{byEmail: make(map[string]users.User, len(existing)), ids: make(map[string]bool, len(existing)), outcome: map[string]byte{}}
 	for _, u := range existing {
-		byEmail[strings.ToLower(u.Email)] = u
-		ids[u.ID] = true
+		p.byEmail[strings.ToLower(u.Email)] = u
+		p.ids[u.ID] = true
 	}
-	for _, u := range us {
-		old, ok := byEmail[strings.ToLower(u.Email)]
-		switch {
-		case !ok && u.ID != "" && ids[u.ID]:
-			return r, errorf(Conflict, "User %s: the ID %s in the file belongs to another user.", u.Email, u.ID)
-		case !ok:
-			r.Created++
-		default:
-			if _, changed := store.MergeImport(old, u); changed {
-				r.Updated++
-			} else {
-				r.Unchanged++
-			}
+	return p, nil
+}
+
+// Add counts what importing u would do. A new user whose ID belongs to
+// another stored user is a Conflict.
+func (p *ImportPlan) Add(u users.User) error {
+	k := strings.ToLower(u.Email)
+	old, ok := p.byEmail[k]
+	switch {
+	case !ok && u.ID != "" && p.ids[u.ID]:
+		return errorf(Conflict, "User %s: the ID %s in the file belongs to another user.", u.Email, u.ID)
+	case !ok:
+		p.outcome[k] = 'c'
+	default:
+		if _, changed := store.MergeImport(old, u); changed {
+			p.outcome[k] = 'u'
+		} else {
+			p.outcome[k] = 'n'
 		}
 	}
-	return r, nil
+	return nil
+}
+
+// Result counts the outcomes, leaving out the emails retracted (rows found
+// to be duplicates after they were added).
+func (p *ImportPlan) Result(retracted []string) store.ImportResult {
+	for _, k := range retracted {
+		delete(p.outcome, strings.ToLower(k))
+	}
+	var r store.ImportResult
+	for _, o := range p.outcome {
+		switch o {
+		case 'c':
+			r.Created++
+		case 'u':
+			r.Updated++
+		case 'n':
+			r.Unchanged++
+		}
+	}
+	return r
+}
+
+// PlanImport counts what ApplyImport would do with us, without writing.
+func (s *Service) PlanImport(ctx context.Context, us []users.User) (store.ImportResult, error) {
+	if err := store.CheckImportEmails(us); err != nil {
+		return store.ImportResult{}, invalid(err)
+	}
+	p, err := s.NewImportPlan(ctx)
+	if err != nil {
+		return store.ImportResult{}, err
+	}
+	for _, u := range us {
+		if err := p.Add(u); err != nil {
+			return store.ImportResult{}, err
+		}
+	}
+	return p.Result(nil), nil
 }
 
 // ApplyImport upserts us by email in one transaction: all or nothing. New

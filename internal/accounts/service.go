@@ -33,6 +33,9 @@ type Config struct {
 	Log *slog.Logger
 	// Lockout throttles sign-ins; zero fields take DefaultLockout's.
 	Lockout LockoutPolicy
+	// Passwords is the rule for new passwords; a zero MinLength means
+	// users.MinPasswordLength.
+	Passwords users.PasswordPolicy
 }
 
 // Service applies the rules of accounts and administration to a store.
@@ -45,12 +48,13 @@ type Service struct {
 	mailer  Mailer
 	log     *slog.Logger
 	lockout LockoutPolicy
+	policy  users.PasswordPolicy
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, log: cfg.Log,
-		lockout: cfg.Lockout.WithDefaults()}
+		lockout: cfg.Lockout.WithDefaults(), policy: cfg.Passwords}
 	if s.hasher == nil {
 		s.hasher = users.NewHasher(users.DefaultParams, 1)
 	}
@@ -71,6 +75,9 @@ func New(cfg Config) *Service {
 // Store returns the store the service works on, for adapters that only
 // read (listing users, showing a key).
 func (s *Service) Store() store.Store { return s.st }
+
+// PasswordPolicy returns the rule for new passwords.
+func (s *Service) PasswordPolicy() users.PasswordPolicy { return s.policy }
 
 // Lockout returns the sign-in throttling policy in force.
 func (s *Service) Lockout() LockoutPolicy { return s.lockout }

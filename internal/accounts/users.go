@@ -38,7 +38,7 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, n NewUser) (users
 		return users.User{}, invalid(err)
 	}
 	if !n.NoPassword {
-		if err := users.CheckPassword(n.Password, u.Email); err != nil {
+		if err := s.policy.Check(n.Password, u.Email); err != nil {
 			return users.User{}, invalid(err)
 		}
 		h, err := s.hasher.Hash(ctx, n.Password)
@@ -107,7 +107,7 @@ func (s *Service) setPassword(ctx context.Context, actor Actor, u users.User, pa
 // checkAndHash applies the password policy to a new password of u and
 // hashes it.
 func (s *Service) checkAndHash(ctx context.Context, u users.User, password string) (string, error) {
-	if err := users.CheckPassword(password, u.Email); err != nil {
+	if err := s.policy.Check(password, u.Email); err != nil {
 		return "", invalid(err)
 	}
 	return s.hasher.Hash(ctx, password)

@@ -142,6 +142,9 @@ func expect(name string) (rule, error) {
 	if err != nil {
 		return rule{}, err
 	}
+	if e := checkSuffix(name); e != nil {
+		return rule{}, e
+	}
 	e, ok, reason := lookup(base)
 	if reason != "" {
 		return rule{}, &Error{Name: name, Reason: reason}

@@ -1,6 +1,9 @@
 package attributes
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // MaxNameLen is the longest attribute name accepted, suffix included.
 const MaxNameLen = 128
@@ -61,3 +64,54 @@ func nameReason(name string) string {
 
 func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+
+// typeLike maps type words of other systems to the Flex type meant.
+var typeLike = map[string]string{
+	"integer": "int", "long": "int", "number": "int", "num": "int",
+	"bool": "boolean", "str": "string", "text": "string",
+	"list": "stringarray", "strings": "stringarray", "ints": "intarray", "integers": "intarray",
+	"bools": "booleanarray", "booleans": "booleanarray",
+	"float": "string", "double": "string", "decimal": "string", "real": "string",
+}
+
+// checkSuffix refuses a name whose last segment looks like a type suffix
+// but is none of the seven Flex types (skills.ints, cost.float): Flex would
+// take the whole name as a string attribute, which is not what was meant.
+// A segment that only resembles a type (channel.chat.capacity, user.id)
+// is part of the name. To keep such a segment anyway, end the name with
+// .string (foo.float.string).
+func checkSuffix(name string) *Error {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 {
+		return nil
+	}
+	word := name[i+1:]
+	if _, ok := ParseType(word); ok {
+		return nil
+	}
+	lower := strings.ToLower(word)
+	suggestion, known := typeLike[lower]
+	if !known {
+		if _, ok := ParseType(lower); ok {
+			suggestion, known = lower, true // Flex type words are lower case
+		}
+	}
+	if !known && len(word) >= 3 {
+		for _, w := range typeWords {
+			limit := 1
+			if len(w) >= 6 {
+				limit = 2
+			}
+			if d := distance(lower, w); d <= limit && (!known || d < distance(lower, suggestion)) {
+				suggestion, known = w, true
+			}
+		}
+	}
+	if !known {
+		return nil
+	}
+	e := &Error{Name: name, Reason: fmt.Sprintf("%q is not a Flex type suffix (the types are %s; Flex has no decimal type: use int or string)",
+		word, strings.Join(typeWords[:], ", "))}
+	e.Suggestion = name[:i+1] + suggestion
+	return e
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	crewjam "github.com/crewjam/saml"
 
@@ -146,6 +147,10 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 		if lookupErr != nil {
 			return nil, found, fmt.Errorf("%w: %w", ErrLookup, lookupErr)
 		}
+		if errors.Is(err, crewjam.ErrUnknownAssertionConsumerService) && req.Request.AssertionConsumerServiceURL != "" {
+			// Name what was refused, for the log (shortened: it is the requester's).
+			err = fmt.Errorf("%w (requested ACS URL %q, service provider %s)", err, shorten(req.Request.AssertionConsumerServiceURL, 200), found.Name)
+		}
 		return nil, found, classify(err)
 	}
 	out := &Request{
@@ -178,6 +183,17 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 		return out, found, serr
 	}
 	return out, found, nil
+}
+
+// shorten cuts s to at most n bytes (at a rune boundary), marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // ReplayKey is the key under which the request's ID is recorded once it

@@ -86,15 +86,30 @@ func toError(err error) *Error {
 		Hint: "The problem was logged; quote the request ID to your administrator.", Err: err}
 }
 
-// fail renders err as an HTML error page and logs it.
+// logLevel is the level of a request that ended with status: a refusal
+// (4xx: a wrong password, an unknown ACS URL, an expired form) is routine
+// and INFO; only a failure of flexidp itself (5xx) is an ERROR.
+func logLevel(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// fail renders err as an HTML error page and logs it: a refusal (4xx) as
+// "request refused" with what was refused, a failure (5xx) as "request
+// failed" with the error.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
-	level := slog.LevelInfo
+	msg, key := "request refused", "refused"
 	if e.Status >= 500 {
-		level = slog.LevelError
+		msg, key = "request failed", "err"
 	}
-	s.log.LogAttrs(r.Context(), level, "request failed",
-		slog.String("request_id", requestIDFrom(r.Context())), slog.Int("status", e.Status),
-		slog.String("message", e.Message), slog.Any("err", e.Err))
+	attrs := []slog.Attr{slog.String("request_id", requestIDFrom(r.Context())), slog.Int("status", e.Status),
+		slog.String("message", e.Message)}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String(key, e.Err.Error()))
+	}
+	s.log.LogAttrs(r.Context(), logLevel(e.Status), msg, attrs...)
 	s.render(w, r, e.Status, "error", page{Title: http.StatusText(e.Status), Message: e.Message, Hint: e.Hint})
 }

@@ -200,9 +200,9 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		start := time.Now()
 		next.ServeHTTP(ww, r.WithContext(ctx))
-		s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
+		s.log.LogAttrs(ctx, logLevel(ww.Status()), "http request",
 			slog.String("request_id", id), slog.String("method", logMethod(r.Method)), slog.String("path", truncate(r.URL.Path, maxLoggedPath)),
-			slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)))
+			slog.Int("status", ww.Status()), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	})
 }
 

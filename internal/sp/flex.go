@@ -17,6 +17,9 @@ const (
 var (
 	connectionRE = regexp.MustCompile(`^JQ[0-9a-fA-F]{32}$`)
 	legacyPathRE = regexp.MustCompile(`^/v1/Accounts/(AC[0-9a-fA-F]{32})/saml2/?$`)
+	// legacyShapeRE is a Legacy SSO path with any account segment, to name
+	// a malformed account SID rather than refuse the URL as unrecognised.
+	legacyShapeRE = regexp.MustCompile(`^/v1/Accounts/([^/]*)/saml2/?$`)
 )
 
 // FlexPreset derives the SP entity ID (Audience) from a Flex ACS URL:
@@ -36,6 +39,13 @@ func FlexPreset(acs string) (entityID, kind string, err error) {
 	}
 	if m := legacyPathRE.FindStringSubmatch(u.Path); m != nil {
 		return u.Scheme + "://" + u.Host + "/v1/Accounts/" + m[1] + "/saml2/metadata", FlexLegacy, nil
+	}
+	if m := legacyShapeRE.FindStringSubmatch(u.Path); m != nil {
+		return "", "", fmt.Errorf("account SID %q in the Legacy SSO ACS URL is not a Twilio account SID (AC followed by 32 hex digits, 34 characters; this one has %d): copy the URL again from the Flex console",
+			m[1], len(m[1]))
+	}
+	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/login/callback") {
+		return "", "", fmt.Errorf("the Enhanced SSO ACS URL %q lacks its connection parameter (…/login/callback?connection=JQ…): copy the URL again from the Flex console", acs)
 	}
 	return "", Generic, fmt.Errorf("%q is neither an Enhanced SSO ACS URL (…/login/callback?connection=JQ…) nor a Legacy one (…/v1/Accounts/AC…/saml2); give the audience with --audience", acs)
 }

@@ -14,6 +14,10 @@ func TestFlexPreset(t *testing.T) {
 		{"https://login.flex.us1.twilio.com/login/callback?connection=JQ123", "", "", "not a Flex SSO connection ID"},
 		{"https://iam.twilio.com/v2/saml2/authenticate/FO0123", "", Generic, "--audience"},
 		{"not a url", "", "", "not an absolute URL"},
+		// A short or mistyped account SID is named as such, not as an unknown URL.
+		{"https://iam.twilio.com/v1/Accounts/AC0123456789abcdef/saml2", "", "", `account SID "AC0123456789abcdef" in the Legacy SSO ACS URL is not a Twilio account SID (AC followed by 32 hex digits, 34 characters; this one has 18)`},
+		{"https://iam.twilio.com/v1/Accounts/XX0123456789abcdef0123456789abcdef/saml2", "", "", "is not a Twilio account SID"},
+		{"https://login.flex.us1.twilio.com/login/callback", "", "", "lacks its connection parameter"},
 	}
 	for _, c := range cases {
 		t.Run(c.acs, func(t *testing.T) {

@@ -72,6 +72,11 @@ type UserFilter struct {
 	Limit int
 }
 
+// SettingBaseURL names the setting that holds the external base URL the
+// IdP last ran with (idp serve, idp dev), so that CLI commands printing
+// links and URLs agree with the running server.
+const SettingBaseURL = "base_url"
+
 // Store is the persistence interface. All methods are safe for concurrent
 // use, take a context first, and return ErrNotFound / ErrConflict (wrapped
 // or not) for those conditions. Returned slices are never shared with the
@@ -212,6 +217,12 @@ type Store interface {
 	// SetSigningKeyState changes a key's state. Making a key active retires
 	// the previously active one in the same transaction.
 	SetSigningKeyState(ctx context.Context, id string, state KeyState) error
+
+	// PutSetting stores value under name (SettingBaseURL, …), replacing
+	// any previous value.
+	PutSetting(ctx context.Context, name, value string) error
+	// GetSetting returns the value stored under name; ErrNotFound if none.
+	GetSetting(ctx context.Context, name string) (string, error)
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

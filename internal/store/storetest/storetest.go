@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ErrorsAreStoreErrors", testErrorsAreStoreErrors},
 		{"UpdateKeepsKey", testUpdateKeepsKey},
 		{"RoundTrip", testRoundTrip},
+		{"Settings", testSettings},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
