@@ -202,12 +202,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	if err := startSigninFloor(ctx, log, hasher, o.signinFloor); err != nil {
 		return err
 	}
-	// The password-link page applies users.CheckPassword.
+	// The rule for new passwords (the password-link page) is the service's.
 	policy, err := passwordPolicy(env)
 	if err != nil {
-		return err
-	}
-	if err := users.SetPasswordPolicy(policy); err != nil {
 		return err
 	}
 	if env.getenv("GOMEMLIMIT") == "" {
@@ -219,7 +216,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		log.Debug("memory limit set", "mib", limit>>20)
 	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
-	svc := accounts.New(accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout})
+	svc := accounts.New(accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy})
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,

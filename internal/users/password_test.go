@@ -195,9 +195,9 @@ func TestCheckPassword(t *testing.T) {
 		{" mary.major ", "mary.major@example.com", false},
 		{"mary.major@example.com!", "mary.major@example.com", true},
 	} {
-		err := CheckPassword(c.password, c.email)
+		err := (PasswordPolicy{}).Check(c.password, c.email)
 		if (err == nil) != c.ok {
-			t.Errorf("CheckPassword(%q, %q) = %v, want ok=%v", c.password, c.email, err, c.ok)
+			t.Errorf("Check(%q, %q) = %v, want ok=%v", c.password, c.email, err, c.ok)
 		}
 	}
 }

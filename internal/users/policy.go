@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // Password policy, after NIST SP 800-63B (rev. 3, and rev. 4 of 2025) for
 // passwords a person chooses: a minimum length, a generous maximum, no
 // composition rules, no password found in breaches, and none derived from
 // the account itself. Every way a password is set (the CLI's users add and
-// set-password, the password-link page) applies it through CheckPassword.
+// set-password, the password-link page) applies it through the account
+// service (accounts.Service), which holds the policy in force.
 const (
 	// MinPasswordLength is the default fewest characters (runes) a
 	// password has: NIST's minimum for a password used with a second
@@ -39,29 +39,6 @@ func (p PasswordPolicy) Validate() error {
 	}
 	return nil
 }
-
-var defaultPolicy atomic.Pointer[PasswordPolicy]
-
-// SetPasswordPolicy sets the policy CheckPassword applies in this process
-// (idp serve sets it from IDP_PASSWORD_MIN_LENGTH at start).
-func SetPasswordPolicy(p PasswordPolicy) error {
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	defaultPolicy.Store(&p)
-	return nil
-}
-
-// CurrentPasswordPolicy returns the policy CheckPassword applies.
-func CurrentPasswordPolicy() PasswordPolicy {
-	if p := defaultPolicy.Load(); p != nil {
-		return *p
-	}
-	return PasswordPolicy{MinLength: MinPasswordLength}
-}
-
-// CheckPassword applies the current policy (CurrentPasswordPolicy).
-func CheckPassword(p, email string) error { return CurrentPasswordPolicy().Check(p, email) }
 
 // reasonCommon is the reason given for a password in the list of common
 // breached passwords.
