@@ -226,3 +226,29 @@ func (s *Service) verifyCode(ctx context.Context, u users.User, secret, code str
 		Details: Details(map[string]int{"remaining": left})})
 	return "recovery code", nil
 }
+
+// ErrEnrolled: the user has a confirmed second factor already (another
+// enrolment was confirmed first); an administrator can reset it.
+var ErrEnrolled = errors.New("two-step verification is already on")
+
+// ConfirmTOTP ends an enrolment: code must be valid for secret (throttled
+// and audited as CheckCode); then sealed (secret as it is to be stored) is
+// stored as u's confirmed factor with new recovery codes, unless another
+// enrolment was confirmed first (ErrEnrolled). It returns the recovery
+// codes, to be shown once.
+func (s *Service) ConfirmTOTP(ctx context.Context, u users.User, secret string, sealed []byte, code, address string) ([]string, error) {
+	if _, err := s.CheckCode(ctx, u, secret, code, nil, address); err != nil {
+		return nil, err
+	}
+	codes, hashes, err := mfa.NewRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	err = s.st.PutMFA(ctx, store.MFA{UserID: u.ID, Secret: sealed, ConfirmedAt: s.now(), RecoveryCodes: hashes})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, ErrEnrolled
+	} else if err != nil {
+		return nil, err
+	}
+	return codes, s.Audit(ctx, store.AuditEvent{Action: AuditMFAEnrolled, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address})
+}

@@ -163,3 +163,34 @@ func totp(t *testing.T, secret string, at time.Time) string {
 	}
 	return c
 }
+
+// TestConfirmTOTP: a wrong code stores nothing; the right one stores the
+// factor with recovery codes, once: a second enrolment confirmed later is
+// refused and does not replace it.
+func TestConfirmTOTP(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.now = time.Now() // the store keeps used codes by its own clock
+	u := f.addUser(t, "pia@example.com")
+	const secret, other = "JBSWY3DPEHPK3PXP", "KRUGKIDROVUWG2ZA"
+	if _, err := f.svc.ConfirmTOTP(ctx, u, secret, []byte("sealed-1"), "000000", ""); !errors.Is(err, accounts.ErrWrongCode) {
+		t.Fatalf("wrong code: %v", err)
+	}
+	if _, err := f.st.GetMFA(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a wrong code stored a factor (%v)", err)
+	}
+	codes, err := f.svc.ConfirmTOTP(ctx, u, secret, []byte("sealed-1"), totp(t, secret, f.now), "")
+	if err != nil || len(codes) != 10 {
+		t.Fatalf("right code: %d codes, %v", len(codes), err)
+	}
+	if _, err := f.svc.ConfirmTOTP(ctx, u, other, []byte("sealed-2"), totp(t, other, f.now), ""); !errors.Is(err, accounts.ErrEnrolled) {
+		t.Fatalf("second enrolment: %v", err)
+	}
+	m, err := f.st.GetMFA(ctx, u.ID)
+	if err != nil || string(m.Secret) != "sealed-1" || len(m.RecoveryCodes) != 10 || m.ConfirmedAt.IsZero() {
+		t.Fatalf("stored factor %+v, %v", m, err)
+	}
+	if n := len(f.audit(t, accounts.AuditMFAEnrolled)); n != 1 {
+		t.Errorf("%d mfa.enrolled events, want 1", n)
+	}
+}

@@ -146,22 +146,38 @@ func groups(s string) string {
 func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User, secret string, recovery []string,
 	refuse func(status int, msg string)) (method string, ok bool) {
 	method, err := s.acct.CheckCode(r.Context(), u, secret, r.PostFormValue("code"), recovery, s.clientIP(r))
-	var throttled *accounts.ThrottledError
-	switch {
-	case errors.As(err, &throttled):
-		refuse(http.StatusTooManyRequests, "Too many wrong codes. Try again in "+retryAfter(w, throttled.Wait)+".")
+	if msg := s.codeRefusal(w, err); msg != "" {
+		refuse(codeStatus(err), msg)
 		return "", false
-	case errors.Is(err, accounts.ErrReplayedCode):
-		refuse(http.StatusUnauthorized, "That code has already been used. Wait for the next one.")
-		return "", false
-	case errors.Is(err, accounts.ErrWrongCode):
-		refuse(http.StatusUnauthorized, "That code is not valid. Check the time on your phone and use the newest code.")
-		return "", false
-	case err != nil:
+	} else if err != nil {
 		s.fail(w, r, err)
 		return "", false
 	}
 	return method, true
+}
+
+// codeRefusal is the sentence for a refused second-factor code ("" when
+// err is not a refusal); a throttled one sets Retry-After.
+func (s *Server) codeRefusal(w http.ResponseWriter, err error) string {
+	var throttled *accounts.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		return "Too many wrong codes. Try again in " + retryAfter(w, throttled.Wait) + "."
+	case errors.Is(err, accounts.ErrReplayedCode):
+		return "That code has already been used. Wait for the next one."
+	case errors.Is(err, accounts.ErrWrongCode):
+		return "That code is not valid. Check the time on your phone and use the newest code."
+	}
+	return ""
+}
+
+// codeStatus is the HTTP status of a refused code.
+func codeStatus(err error) int {
+	var throttled *accounts.ThrottledError
+	if errors.As(err, &throttled) {
+		return http.StatusTooManyRequests
+	}
+	return http.StatusUnauthorized
 }
 
 // loginMFA checks the second factor of a sign-in whose password is
@@ -268,28 +284,22 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, ok := s.checkCode(w, r, u, secret, nil, func(status int, msg string) { s.showEnrol(w, r, status, u, st, secret, msg) }); !ok {
-		return
-	}
-	codes, hashes, err := mfa.NewRecoveryCodes()
+	sealed, err := s.seal(secret)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	ctx := r.Context()
-	sealed, err := s.seal(secret)
-	if err == nil {
-		// ErrConflict: another enrolment of the user was confirmed first.
-		err = s.store.PutMFA(ctx, store.MFA{UserID: u.ID, Secret: sealed, ConfirmedAt: s.now(), RecoveryCodes: hashes})
-	}
-	if errors.Is(err, store.ErrConflict) {
+	codes, err := s.acct.ConfirmTOTP(r.Context(), u, secret, sealed, r.PostFormValue("code"), s.clientIP(r))
+	if errors.Is(err, accounts.ErrEnrolled) {
 		err = errEnrolled
 	}
-	if err != nil {
+	if refused := s.codeRefusal(w, err); refused != "" {
+		s.showEnrol(w, r, codeStatus(err), u, st, secret, refused)
+		return
+	} else if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.audit(r, store.AuditEvent{Action: accounts.AuditMFAEnrolled, Actor: u.Email, UserID: u.ID, Email: u.Email})
 	state := ""
 	if st.User != "" {
 		// Enrolment proved the second factor: the sign-in completes, and
