@@ -71,7 +71,7 @@ func lockExisting(ctx context.Context, tx pgx.Tx, us []users.User) (map[int]user
 	for i, u := range us {
 		emails[i] = u.Email
 	}
-	cols := "u." + strings.Join(userRecord.cols, ", u.")
+	cols := "u." + strings.Join(userRecord.Cols, ", u.")
 	rows, err := tx.Query(ctx, `SELECT i.n, `+cols+`
 		FROM unnest($1::text[]) WITH ORDINALITY AS i(email, n)
 		JOIN users u ON lower(u.email COLLATE "und-x-icu") = lower(i.email COLLATE "und-x-icu")
@@ -112,15 +112,15 @@ func writeImport(ctx context.Context, tx pgx.Tx, rows [][]any, skipped, total in
 		return err
 	}
 	src := &progressSource{rows: rows, i: -1, report: func(done int) { report(skipped+done, total) }}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_users"}, slices.Concat(userRecord.cols, []string{"is_new"}), src); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_users"}, slices.Concat(userRecord.Cols, []string{"is_new"}), src); err != nil {
 		return err
 	}
-	cols := strings.Join(userRecord.cols[1:], ", ")
-	if _, err := tx.Exec(ctx, `UPDATE users u SET (`+cols+`) = (i.`+strings.Join(userRecord.cols[1:], ", i.")+`)
+	cols := strings.Join(userRecord.Cols[1:], ", ")
+	if _, err := tx.Exec(ctx, `UPDATE users u SET (`+cols+`) = (i.`+strings.Join(userRecord.Cols[1:], ", i.")+`)
 		FROM import_users i WHERE NOT i.is_new AND u.id = i.id`); err != nil {
 		return err
 	}
-	all := strings.Join(userRecord.cols, ", ")
+	all := strings.Join(userRecord.Cols, ", ")
 	_, err := tx.Exec(ctx, `INSERT INTO users (`+all+`) SELECT `+all+` FROM import_users WHERE is_new`)
 	return err
 }

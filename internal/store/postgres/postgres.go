@@ -132,12 +132,3 @@ func affected(op string, tag pgconn.CommandTag, err error) error {
 	}
 	return wrap(op, err)
 }
-
-// nonEmpty returns nil for an empty slice, so that what was stored as nil
-// comes back as nil.
-func nonEmpty[T any](s []T) []T {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
-}

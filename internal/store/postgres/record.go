@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -16,42 +19,72 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// record maps one kind of record to its table, so that create, get, list,
-// update and delete are written once for users, service providers,
-// sessions and signing keys.
+// record maps one kind of record to its table (sqltable describes it for
+// both backends), so that create, get, list, update and delete are written
+// once for users, service providers, sessions, keys, second factors and
+// tokens.
 type record[T any] struct {
-	noun  string   // in error messages: "user"
-	table string   // "users"
-	cols  []string // cols[0] is the primary key
-	order string   // ORDER BY of lists
-	// args returns v's column values in cols order, normalized for storage.
-	args func(v *T) ([]any, error)
-	// scan reads one row selected with cols.
-	scan func(pgx.CollectableRow) (T, error)
-	// key, created and updated point into v; updated may be nil.
-	key              func(v *T) *string
-	created, updated func(v *T) *time.Time
+	sqltable.Table[T]
+	order string // ORDER BY of lists
 
 	selectSQL, insertSQL, updateSQL string
 }
 
-func (r *record[T]) init() *record[T] {
-	cols := strings.Join(r.cols, ", ")
-	params := make([]string, len(r.cols))
+func newRecord[T any](t sqltable.Table[T], order string) *record[T] {
+	r := &record[T]{Table: t, order: order}
+	cols := strings.Join(r.Cols, ", ")
+	params := make([]string, len(r.Cols))
 	for i := range params {
 		params[i] = "$" + strconv.Itoa(i+1)
 	}
-	r.selectSQL = "SELECT " + cols + " FROM " + r.table
-	r.insertSQL = "INSERT INTO " + r.table + " (" + cols + ") VALUES (" + strings.Join(params, ", ") + ")"
-	r.updateSQL = "UPDATE " + r.table + " SET (" + strings.Join(r.cols[1:], ", ") + ") = (" +
-		strings.Join(params[1:], ", ") + ") WHERE " + r.cols[0] + " = $1 RETURNING " + cols
+	r.selectSQL = "SELECT " + cols + " FROM " + r.Name
+	r.insertSQL = "INSERT INTO " + r.Name + " (" + cols + ") VALUES (" + strings.Join(params, ", ") + ")"
+	r.updateSQL = "UPDATE " + r.Name + " SET (" + strings.Join(r.Cols[1:], ", ") + ") = (" +
+		strings.Join(params[1:], ", ") + ") WHERE " + r.Cols[0] + " = $1 RETURNING " + cols
 	return r
+}
+
+// args returns v's column values in Cols order, as PostgreSQL keeps them:
+// times as timestamptz (whole microseconds), lists as text[], JSON as
+// jsonb.
+func (r *record[T]) args(v *T) ([]any, error) {
+	return r.Args(v, func(col string, f sqltable.Field) (any, error) {
+		switch p := f.Ptr.(type) {
+		case *time.Time:
+			return ts(*p), nil
+		case *[]string:
+			return sqltable.OrEmpty(*p), nil
+		case *[]byte:
+			return sqltable.OrEmpty(*p), nil
+		}
+		b, err := json.Marshal(f.Ptr)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", col, err)
+		}
+		return b, nil
+	})
+}
+
+// scan reads one row selected with Cols.
+func (r *record[T]) scan(row pgx.CollectableRow) (T, error) {
+	return r.Read(row.Scan, func(col string, f sqltable.Field) (any, func() error) {
+		if f.Kind != sqltable.JSON {
+			return f.Ptr, nil // pgx reads times, text[] and bytea in place
+		}
+		var b []byte
+		return &b, func() error {
+			if err := json.Unmarshal(b, f.Ptr); err != nil {
+				return fmt.Errorf("decode %s: %w", col, err)
+			}
+			return nil
+		}
+	})
 }
 
 // create inserts v, stamping its zero CreatedAt (and UpdatedAt) with now.
 func (r *record[T]) create(ctx context.Context, s *Store, v T) error {
 	now := s.stamp()
-	for _, stamp := range []func(*T) *time.Time{r.created, r.updated} {
+	for _, stamp := range []func(*T) *time.Time{r.Created, r.Updated} {
 		if stamp != nil && stamp(&v).IsZero() {
 			*stamp(&v) = now
 		}
@@ -60,7 +93,7 @@ func (r *record[T]) create(ctx context.Context, s *Store, v T) error {
 	if err == nil {
 		_, err = s.pool.Exec(ctx, r.insertSQL, args...)
 	}
-	return wrap("create "+r.noun, err)
+	return wrap("create "+r.Noun, err)
 }
 
 // get returns the one record matching where; callers wrap its error.
@@ -92,7 +125,7 @@ func (e updaterError) Error() string { return e.err.Error() }
 func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T) (T, error)) (T, error) {
 	var out T
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		old, err := r.get(ctx, tx, r.cols[0]+" = $1 FOR UPDATE", key)
+		old, err := r.get(ctx, tx, r.Cols[0]+" = $1 FOR UPDATE", key)
 		if err != nil {
 			return err
 		}
@@ -100,11 +133,11 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 		if err != nil {
 			return updaterError{err}
 		}
-		if got := *r.key(&v); got != key {
-			return fmt.Errorf("the update changed the %s from %q to %q", r.cols[0], key, got)
+		if got := *r.Key(&v); got != key {
+			return fmt.Errorf("the update changed the %s from %q to %q", r.Cols[0], key, got)
 		}
-		*r.created(&v) = *r.created(&old)
-		*r.updated(&v) = s.stamp()
+		*r.Created(&v) = *r.Created(&old)
+		*r.Updated(&v) = s.stamp()
 		args, err := r.args(&v)
 		if err != nil {
 			return err
@@ -116,11 +149,11 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 	if ue := (updaterError{}); errors.As(err, &ue) {
 		return out, ue.err
 	}
-	return out, wrap(fmt.Sprintf("update %s %q", r.noun, key), err)
+	return out, wrap(fmt.Sprintf("update %s %q", r.Noun, key), err)
 }
 
 // delete removes the record with that key; ErrNotFound if there was none.
 func (r *record[T]) delete(ctx context.Context, s *Store, key string) error {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM "+r.table+" WHERE "+r.cols[0]+" = $1", key)
-	return affected("delete "+r.noun, tag, err)
+	tag, err := s.pool.Exec(ctx, "DELETE FROM "+r.Name+" WHERE "+r.Cols[0]+" = $1", key)
+	return affected("delete "+r.Noun, tag, err)
 }

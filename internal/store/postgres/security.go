@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/store/sqltable"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flexidp/flexidp/internal/store"
@@ -137,25 +139,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	return out, nil
 }
 
-var mfaRecord = (&record[store.MFA]{
-	noun:    "second factor",
-	table:   "mfa",
-	cols:    []string{"user_id", "secret", "confirmed_at", "recovery_codes", "created_at", "updated_at"},
-	order:   "user_id",
-	key:     func(m *store.MFA) *string { return &m.UserID },
-	created: func(m *store.MFA) *time.Time { return &m.CreatedAt },
-	updated: func(m *store.MFA) *time.Time { return &m.UpdatedAt },
-	args: func(m *store.MFA) ([]any, error) {
-		return []any{m.UserID, orEmpty(m.Secret), ts(m.ConfirmedAt), orEmpty(m.RecoveryCodes), ts(m.CreatedAt), ts(m.UpdatedAt)}, nil
-	},
-	scan: func(row pgx.CollectableRow) (store.MFA, error) {
-		var m store.MFA
-		err := row.Scan(&m.UserID, &m.Secret, &m.ConfirmedAt, &m.RecoveryCodes, &m.CreatedAt, &m.UpdatedAt)
-		m.Secret, m.RecoveryCodes = nonEmpty(m.Secret), nonEmpty(m.RecoveryCodes)
-		m.ConfirmedAt, m.CreatedAt, m.UpdatedAt = m.ConfirmedAt.UTC(), m.CreatedAt.UTC(), m.UpdatedAt.UTC()
-		return m, err
-	},
-}).init()
+var mfaRecord = newRecord(sqltable.MFA, "user_id")
 
 // PutMFA implements store.Store.
 func (s *Store) PutMFA(ctx context.Context, m store.MFA) error {
@@ -195,23 +179,7 @@ func (s *Store) DeleteMFA(ctx context.Context, userID string) error {
 	return mfaRecord.delete(ctx, s, userID)
 }
 
-var tokenRecord = (&record[store.Token]{
-	noun:    "token",
-	table:   "user_tokens",
-	cols:    []string{"id", "user_id", "purpose", "created_at", "expires_at"},
-	order:   "created_at DESC, id",
-	key:     func(t *store.Token) *string { return &t.ID },
-	created: func(t *store.Token) *time.Time { return &t.CreatedAt },
-	args: func(t *store.Token) ([]any, error) {
-		return []any{t.ID, t.UserID, t.Purpose, ts(t.CreatedAt), ts(t.ExpiresAt)}, nil
-	},
-	scan: func(row pgx.CollectableRow) (store.Token, error) {
-		var t store.Token
-		err := row.Scan(&t.ID, &t.UserID, &t.Purpose, &t.CreatedAt, &t.ExpiresAt)
-		t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
-		return t, err
-	},
-}).init()
+var tokenRecord = newRecord(sqltable.Tokens, "created_at DESC, id")
 
 // CreateToken implements store.Store.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
@@ -232,7 +200,7 @@ func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
 func (s *Store) ConsumeToken(ctx context.Context, id string, now time.Time) (store.Token, error) {
 	var out store.Token
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `DELETE FROM user_tokens WHERE id = $1 RETURNING `+strings.Join(tokenRecord.cols, ", "), id)
+		rows, _ := tx.Query(ctx, `DELETE FROM user_tokens WHERE id = $1 RETURNING `+strings.Join(tokenRecord.Cols, ", "), id)
 		t, err := pgx.CollectExactlyOneRow(rows, tokenRecord.scan)
 		if err != nil {
 			return err

@@ -2,48 +2,15 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"time"
+
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flexidp/flexidp/internal/sp"
 )
 
-var spRecord = (&record[sp.ServiceProvider]{
-	noun:  "service provider",
-	table: "service_providers",
-	cols: []string{"name", "entity_id", "acs_urls", "default_redirect_url", "session_not_on_or_after",
-		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem", "allow_unsigned_requests"},
-	order:   `name COLLATE "C"`,
-	key:     func(p *sp.ServiceProvider) *string { return &p.Name },
-	created: func(p *sp.ServiceProvider) *time.Time { return &p.CreatedAt },
-	updated: func(p *sp.ServiceProvider) *time.Time { return &p.UpdatedAt },
-	args: func(p *sp.ServiceProvider) ([]any, error) {
-		policy, err := json.Marshal(p.Policy)
-		if err != nil {
-			return nil, fmt.Errorf("encode policy: %w", err)
-		}
-		return []any{p.Name, p.EntityID, orEmpty(p.ACSURLs), p.DefaultRedirectURL, int64(p.SessionNotOnOrAfter),
-			p.AssignmentRequired, policy, ts(p.CreatedAt), ts(p.UpdatedAt), p.SLOURL, p.SigningCertificatePEM, p.AllowUnsignedRequests}, nil
-	},
-	scan: func(row pgx.CollectableRow) (sp.ServiceProvider, error) {
-		var p sp.ServiceProvider
-		var policy []byte
-		err := row.Scan(&p.Name, &p.EntityID, &p.ACSURLs, &p.DefaultRedirectURL, &p.SessionNotOnOrAfter,
-			&p.AssignmentRequired, &policy, &p.CreatedAt, &p.UpdatedAt, &p.SLOURL, &p.SigningCertificatePEM, &p.AllowUnsignedRequests)
-		if err != nil {
-			return p, err
-		}
-		if err := json.Unmarshal(policy, &p.Policy); err != nil {
-			return p, fmt.Errorf("decode policy of service provider %q: %w", p.Name, err)
-		}
-		p.ACSURLs = nonEmpty(p.ACSURLs)
-		p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-		return p, nil
-	},
-}).init()
+var spRecord = newRecord(sqltable.ServiceProviders, `name COLLATE "C"`)
 
 // CreateServiceProvider implements store.Store.
 func (s *Store) CreateServiceProvider(ctx context.Context, p sp.ServiceProvider) error {

@@ -4,33 +4,12 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/flexidp/flexidp/internal/store"
 )
 
-var sessionRecord = (&record[store.Session]{
-	noun:  "session",
-	table: "sessions",
-	cols: []string{"id", "user_id", "session_index", "authn_instant", "created_at", "last_seen_at",
-		"expires_at", "remote_addr", "user_agent"},
-	order:   "created_at DESC, id DESC",
-	key:     func(s *store.Session) *string { return &s.ID },
-	created: func(s *store.Session) *time.Time { return &s.CreatedAt },
-	args: func(s *store.Session) ([]any, error) {
-		return []any{s.ID, s.UserID, s.Index, ts(s.AuthnInstant), ts(s.CreatedAt), ts(s.LastSeenAt),
-			ts(s.ExpiresAt), s.RemoteAddr, s.UserAgent}, nil
-	},
-	scan: func(row pgx.CollectableRow) (store.Session, error) {
-		var s store.Session
-		err := row.Scan(&s.ID, &s.UserID, &s.Index, &s.AuthnInstant, &s.CreatedAt, &s.LastSeenAt,
-			&s.ExpiresAt, &s.RemoteAddr, &s.UserAgent)
-		for _, t := range []*time.Time{&s.AuthnInstant, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt} {
-			*t = t.UTC()
-		}
-		return s, err
-	},
-}).init()
+var sessionRecord = newRecord(sqltable.Sessions, "created_at DESC, id DESC")
 
 // CreateSession implements store.Store. A zero CreatedAt is set to now.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {

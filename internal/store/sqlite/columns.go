@@ -19,24 +19,6 @@ func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 // nowUTC reads the store's clock, truncated as stored.
 func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// orEmpty stores a nil slice as an empty one ("[]" rather than "null",
-// an empty BLOB rather than NULL).
-func orEmpty[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// nonEmpty returns nil for an empty slice: a nil and an empty list are
-// stored alike, and read back as nil, as in every backend.
-func nonEmpty[T any](s []T) []T {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
-}
-
 // encodeJSON encodes v for a TEXT column. Pass a pointer to a type whose
 // MarshalJSON may have a pointer receiver.
 func encodeJSON(column string, v any) (string, error) {

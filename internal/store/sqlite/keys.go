@@ -4,46 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
+
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/flexidp/flexidp/internal/store"
 )
 
-var keyRecord = (&record[store.SigningKey]{
-	noun:    "signing key",
-	table:   "signing_keys",
-	cols:    []string{"id", "private_key", "certificate_pem", "state", "created_at", "updated_at"},
-	order:   "created_at, id",
-	key:     func(k *store.SigningKey) *string { return &k.ID },
-	created: func(k *store.SigningKey) *time.Time { return &k.CreatedAt },
-	updated: func(k *store.SigningKey) *time.Time { return &k.UpdatedAt },
-	args: func(k *store.SigningKey) ([]any, error) {
-		if err := checkState(k.State); err != nil {
-			return nil, err
-		}
-		return []any{k.ID, orEmpty(k.PrivateKey), orEmpty(k.CertificatePEM), string(k.State),
-			micros(k.CreatedAt), micros(k.UpdatedAt)}, nil
-	},
-	scan: func(sc scanner) (store.SigningKey, error) {
-		var (
-			k                store.SigningKey
-			created, updated int64
-		)
-		if err := sc.Scan(&k.ID, &k.PrivateKey, &k.CertificatePEM, &k.State, &created, &updated); err != nil {
-			return store.SigningKey{}, err
-		}
-		k.CreatedAt, k.UpdatedAt = fromMicros(created), fromMicros(updated)
-		return k, nil
-	},
-}).init()
-
-func checkState(state store.KeyState) error {
-	switch state {
-	case store.KeyActive, store.KeyNext, store.KeyRetired:
-		return nil
-	}
-	return fmt.Errorf("invalid signing key state %q", state)
-}
+var keyRecord = newRecord(sqltable.SigningKeys, "created_at, id")
 
 // CreateSigningKey stores a key; zero CreatedAt and UpdatedAt are set to
 // now. The partial unique index signing_keys_one_active refuses a second
@@ -62,7 +29,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 // two activations apply one after the other, the last winning.
 func (s *Store) SetSigningKeyState(ctx context.Context, id string, state store.KeyState) error {
 	op := fmt.Sprintf("set signing key %q %s", id, state)
-	if err := checkState(state); err != nil {
+	if err := sqltable.CheckKeyState(state); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	now := micros(s.nowUTC())

@@ -6,44 +6,78 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 )
 
-// record maps one kind of record to its table, so that create, get, list,
-// update and delete are written once for users, service providers,
-// sessions and signing keys.
+// record maps one kind of record to its table (sqltable describes it for
+// both backends), so that create, get, list, update and delete are written
+// once for users, service providers, sessions, keys, second factors and
+// tokens.
 type record[T any] struct {
-	noun  string   // in messages: "user"
-	table string   // "users"
-	cols  []string // read and written; cols[0] is the primary key
-	// derived are written after cols but never read: lookup keys computed
-	// from the record (lower-cased email, ...).
+	sqltable.Table[T]
+	order string // ORDER BY of lists
+	// derived are written after Cols but never read: lookup keys computed
+	// from the record (lower-cased email, ...) by derive.
 	derived []string
-	order   string // ORDER BY of lists
-	// args returns v's values for cols, then derived.
-	args func(v *T) ([]any, error)
-	// scan reads one row selected with cols.
-	scan func(scanner) (T, error)
-	// key, created and updated point into v; updated may be nil.
-	key              func(v *T) *string
-	created, updated func(v *T) *time.Time
+	derive  func(v *T) []any
 
 	selectSQL, insertSQL, updateSQL string
 }
 
+func newRecord[T any](t sqltable.Table[T], order string) *record[T] {
+	return (&record[T]{Table: t, order: order}).init()
+}
+
 func (r *record[T]) init() *record[T] {
-	written := append(r.cols[:len(r.cols):len(r.cols)], r.derived...)
-	r.selectSQL = `SELECT ` + strings.Join(r.cols, ", ") + ` FROM ` + r.table
-	r.insertSQL = `INSERT INTO ` + r.table + ` (` + strings.Join(written, ", ") + `) VALUES (` +
+	written := append(r.Cols[:len(r.Cols):len(r.Cols)], r.derived...)
+	r.selectSQL = `SELECT ` + strings.Join(r.Cols, ", ") + ` FROM ` + r.Name
+	r.insertSQL = `INSERT INTO ` + r.Name + ` (` + strings.Join(written, ", ") + `) VALUES (` +
 		strings.TrimSuffix(strings.Repeat("?, ", len(written)), ", ") + `)`
 	// The key is the last argument.
-	r.updateSQL = `UPDATE ` + r.table + ` SET ` + strings.Join(written, " = ?, ") + ` = ? WHERE ` + r.cols[0] + ` = ?`
+	r.updateSQL = `UPDATE ` + r.Name + ` SET ` + strings.Join(written, " = ?, ") + ` = ? WHERE ` + r.Cols[0] + ` = ?`
 	return r
+}
+
+// args returns v's values for Cols, then derived, as SQLite keeps them:
+// times as integer microseconds, lists and JSON as text.
+func (r *record[T]) args(v *T) ([]any, error) {
+	out, err := r.Args(v, func(col string, f sqltable.Field) (any, error) {
+		switch p := f.Ptr.(type) {
+		case *time.Time:
+			return micros(*p), nil
+		case *[]string:
+			return encodeJSON(col, sqltable.OrEmpty(*p))
+		case *[]byte:
+			return sqltable.OrEmpty(*p), nil
+		}
+		return encodeJSON(col, f.Ptr)
+	})
+	if err == nil && r.derive != nil {
+		out = append(out, r.derive(v)...)
+	}
+	return out, err
+}
+
+// scan reads one row selected with Cols.
+func (r *record[T]) scan(sc scanner) (T, error) {
+	return r.Read(sc.Scan, func(col string, f sqltable.Field) (any, func() error) {
+		switch f.Kind {
+		case sqltable.Time:
+			var us int64
+			return &us, func() error { *f.Ptr.(*time.Time) = fromMicros(us); return nil }
+		case sqltable.List, sqltable.JSON:
+			var text string
+			return &text, func() error { return decodeJSON(col, text, f.Ptr) }
+		}
+		return f.Ptr, nil
+	})
 }
 
 // create inserts v, stamping its zero CreatedAt (and UpdatedAt) with now.
 func (r *record[T]) create(ctx context.Context, s *Store, v T) error {
 	now := s.nowUTC()
-	for _, stamp := range []func(*T) *time.Time{r.created, r.updated} {
+	for _, stamp := range []func(*T) *time.Time{r.Created, r.Updated} {
 		if stamp != nil && stamp(&v).IsZero() {
 			*stamp(&v) = now
 		}
@@ -52,7 +86,7 @@ func (r *record[T]) create(ctx context.Context, s *Store, v T) error {
 	if err == nil {
 		_, err = s.w.ExecContext(ctx, r.insertSQL, args...)
 	}
-	return wrap("create "+r.noun, err)
+	return wrap("create "+r.Noun, err)
 }
 
 // get returns the one record matching where; callers wrap its error.
@@ -97,8 +131,8 @@ func collect[T any](ctx context.Context, s *Store, op string, scan func(scanner)
 // call the Store's write methods, or it waits for itself until ctx ends.
 func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T) (T, error)) (T, error) {
 	var out T
-	op := fmt.Sprintf("update %s %q", r.noun, key)
-	where := r.cols[0] + ` = ?`
+	op := fmt.Sprintf("update %s %q", r.Noun, key)
+	where := r.Cols[0] + ` = ?`
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		old, err := r.get(ctx, tx, where, key)
 		if err != nil {
@@ -108,11 +142,11 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 		if err != nil {
 			return err
 		}
-		if got := *r.key(&v); got != key {
-			return fmt.Errorf("%s: the update changed the %s to %q", op, r.cols[0], got)
+		if got := *r.Key(&v); got != key {
+			return fmt.Errorf("%s: the update changed the %s to %q", op, r.Cols[0], got)
 		}
-		*r.created(&v) = *r.created(&old)
-		*r.updated(&v) = s.nowUTC()
+		*r.Created(&v) = *r.Created(&old)
+		*r.Updated(&v) = s.nowUTC()
 		args, err := r.args(&v)
 		if err == nil {
 			_, err = tx.ExecContext(ctx, r.updateSQL, append(args, key)...)
@@ -132,6 +166,6 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 // delete removes the record with that key; store.ErrNotFound if there was
 // none.
 func (r *record[T]) delete(ctx context.Context, s *Store, key string) error {
-	n, err := s.exec(ctx, `DELETE FROM `+r.table+` WHERE `+r.cols[0]+` = ?`, key)
-	return notFoundIfNone("delete "+r.noun, n, err)
+	n, err := s.exec(ctx, `DELETE FROM `+r.Name+` WHERE `+r.Cols[0]+` = ?`, key)
+	return notFoundIfNone("delete "+r.Noun, n, err)
 }

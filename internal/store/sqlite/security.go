@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/store/sqltable"
+
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -142,38 +144,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	return collect(ctx, s, "list audit events", scanAudit, q, args...)
 }
 
-var mfaRecord = (&record[store.MFA]{
-	noun:    "second factor",
-	table:   "mfa",
-	cols:    []string{"user_id", "secret", "confirmed_at", "recovery_codes", "created_at", "updated_at"},
-	order:   "user_id",
-	key:     func(m *store.MFA) *string { return &m.UserID },
-	created: func(m *store.MFA) *time.Time { return &m.CreatedAt },
-	updated: func(m *store.MFA) *time.Time { return &m.UpdatedAt },
-	args: func(m *store.MFA) ([]any, error) {
-		codes, err := encodeJSON("recovery_codes", orEmpty(m.RecoveryCodes))
-		if err != nil {
-			return nil, err
-		}
-		return []any{m.UserID, orEmpty(m.Secret), micros(m.ConfirmedAt), codes, micros(m.CreatedAt), micros(m.UpdatedAt)}, nil
-	},
-	scan: func(sc scanner) (store.MFA, error) {
-		var (
-			m                           store.MFA
-			codes                       string
-			confirmed, created, updated int64
-		)
-		if err := sc.Scan(&m.UserID, &m.Secret, &confirmed, &codes, &created, &updated); err != nil {
-			return store.MFA{}, err
-		}
-		if err := decodeJSON("recovery_codes", codes, &m.RecoveryCodes); err != nil {
-			return store.MFA{}, err
-		}
-		m.Secret, m.RecoveryCodes = nonEmpty(m.Secret), nonEmpty(m.RecoveryCodes)
-		m.ConfirmedAt, m.CreatedAt, m.UpdatedAt = fromMicros(confirmed), fromMicros(created), fromMicros(updated)
-		return m, nil
-	},
-}).init()
+var mfaRecord = newRecord(sqltable.MFA, "user_id")
 
 // PutMFA stores m, replacing the user's pending second factor; ErrConflict
 // if a confirmed one exists.
@@ -223,26 +194,7 @@ func (s *Store) DeleteMFA(ctx context.Context, userID string) error {
 	return mfaRecord.delete(ctx, s, userID)
 }
 
-var tokenRecord = (&record[store.Token]{
-	noun:    "token",
-	table:   "user_tokens",
-	cols:    []string{"id", "user_id", "purpose", "created_at", "expires_at"},
-	order:   "created_at DESC, id",
-	key:     func(t *store.Token) *string { return &t.ID },
-	created: func(t *store.Token) *time.Time { return &t.CreatedAt },
-	args: func(t *store.Token) ([]any, error) {
-		return []any{t.ID, t.UserID, t.Purpose, micros(t.CreatedAt), micros(t.ExpiresAt)}, nil
-	},
-	scan: func(sc scanner) (store.Token, error) {
-		var t store.Token
-		var created, expires int64
-		if err := sc.Scan(&t.ID, &t.UserID, &t.Purpose, &created, &expires); err != nil {
-			return store.Token{}, err
-		}
-		t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
-		return t, nil
-	},
-}).init()
+var tokenRecord = newRecord(sqltable.Tokens, "created_at DESC, id")
 
 // CreateToken stores t after removing expired tokens.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {

@@ -2,55 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"time"
+
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/flexidp/flexidp/internal/sp"
 )
 
-var spRecord = (&record[sp.ServiceProvider]{
-	noun:  "service provider",
-	table: "service_providers",
-	cols: []string{"name", "entity_id", "acs_urls", "default_redirect_url", "session_not_on_or_after",
-		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem", "allow_unsigned_requests"},
-	order:   "name",
-	key:     func(p *sp.ServiceProvider) *string { return &p.Name },
-	created: func(p *sp.ServiceProvider) *time.Time { return &p.CreatedAt },
-	updated: func(p *sp.ServiceProvider) *time.Time { return &p.UpdatedAt },
-	args: func(p *sp.ServiceProvider) ([]any, error) {
-		acs, err := encodeJSON("acs_urls", orEmpty(p.ACSURLs))
-		if err != nil {
-			return nil, err
-		}
-		policy, err := encodeJSON("policy", &p.Policy)
-		if err != nil {
-			return nil, err
-		}
-		return []any{p.Name, p.EntityID, acs, p.DefaultRedirectURL, int64(p.SessionNotOnOrAfter),
-			p.AssignmentRequired, policy, micros(p.CreatedAt), micros(p.UpdatedAt), p.SLOURL, p.SigningCertificatePEM, p.AllowUnsignedRequests}, nil
-	},
-	scan: func(sc scanner) (sp.ServiceProvider, error) {
-		var (
-			p                       sp.ServiceProvider
-			acs, policy             string
-			snooa, created, updated int64
-		)
-		err := sc.Scan(&p.Name, &p.EntityID, &acs, &p.DefaultRedirectURL, &snooa,
-			&p.AssignmentRequired, &policy, &created, &updated, &p.SLOURL, &p.SigningCertificatePEM, &p.AllowUnsignedRequests)
-		if err != nil {
-			return sp.ServiceProvider{}, err
-		}
-		if err := decodeJSON("acs_urls", acs, &p.ACSURLs); err != nil {
-			return sp.ServiceProvider{}, err
-		}
-		if err := decodeJSON("policy of service provider "+p.Name, policy, &p.Policy); err != nil {
-			return sp.ServiceProvider{}, err
-		}
-		p.ACSURLs = nonEmpty(p.ACSURLs)
-		p.SessionNotOnOrAfter = time.Duration(snooa)
-		p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
-		return p, nil
-	},
-}).init()
+var spRecord = newRecord(sqltable.ServiceProviders, "name")
 
 // CreateServiceProvider stores a new SP; zero CreatedAt and UpdatedAt are
 // set to now.

@@ -4,35 +4,12 @@ import (
 	"context"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/store/sqltable"
+
 	"github.com/flexidp/flexidp/internal/store"
 )
 
-var sessionRecord = (&record[store.Session]{
-	noun:  "session",
-	table: "sessions",
-	cols: []string{"id", "user_id", "session_index", "authn_instant", "created_at", "last_seen_at",
-		"expires_at", "remote_addr", "user_agent"},
-	order:   "created_at DESC, id DESC",
-	key:     func(ss *store.Session) *string { return &ss.ID },
-	created: func(ss *store.Session) *time.Time { return &ss.CreatedAt },
-	args: func(ss *store.Session) ([]any, error) {
-		return []any{ss.ID, ss.UserID, ss.Index, micros(ss.AuthnInstant), micros(ss.CreatedAt),
-			micros(ss.LastSeenAt), micros(ss.ExpiresAt), ss.RemoteAddr, ss.UserAgent}, nil
-	},
-	scan: func(sc scanner) (store.Session, error) {
-		var (
-			ss                            store.Session
-			authn, created, seen, expires int64
-		)
-		err := sc.Scan(&ss.ID, &ss.UserID, &ss.Index, &authn, &created, &seen, &expires, &ss.RemoteAddr, &ss.UserAgent)
-		if err != nil {
-			return store.Session{}, err
-		}
-		ss.AuthnInstant, ss.CreatedAt = fromMicros(authn), fromMicros(created)
-		ss.LastSeenAt, ss.ExpiresAt = fromMicros(seen), fromMicros(expires)
-		return ss, nil
-	},
-}).init()
+var sessionRecord = newRecord(sqltable.Sessions, "created_at DESC, id DESC")
 
 // CreateSession stores a new session; a zero CreatedAt is set to now. A
 // session of a user that does not exist is store.ErrNotFound.

@@ -3,61 +3,16 @@ package sqlite
 import (
 	"context"
 	"strings"
-	"time"
+
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-var userRecord = (&record[users.User]{
-	noun:  "user",
-	table: "users",
-	cols: []string{"id", "email", "full_name", "given_name", "family_name", "image_url", "roles",
-		"team", "program", "attributes", "password_hash", "disabled", "credential_version", "created_at", "updated_at"},
+var userRecord = (&record[users.User]{Table: sqltable.Users, order: "email_key, id",
 	derived: []string{"email_key", "full_name_key"},
-	order:   "email_key, id",
-	key:     func(u *users.User) *string { return &u.ID },
-	created: func(u *users.User) *time.Time { return &u.CreatedAt },
-	updated: func(u *users.User) *time.Time { return &u.UpdatedAt },
-	args: func(u *users.User) ([]any, error) {
-		roles, err := encodeJSON("roles", orEmpty(u.Roles))
-		if err != nil {
-			return nil, err
-		}
-		attrs, err := encodeJSON("attributes", &u.Attributes)
-		if err != nil {
-			return nil, err
-		}
-		return []any{
-			u.ID, u.Email, u.FullName, u.GivenName, u.FamilyName, u.ImageURL, roles,
-			u.Team, u.Program, attrs, u.PasswordHash, u.Disabled, u.CredentialVersion, micros(u.CreatedAt), micros(u.UpdatedAt),
-			emailKey(u.Email), strings.ToLower(u.FullName),
-		}, nil
-	},
-	scan: func(sc scanner) (users.User, error) {
-		var (
-			u                users.User
-			roles, attrs     string
-			created, updated int64
-		)
-		err := sc.Scan(&u.ID, &u.Email, &u.FullName, &u.GivenName, &u.FamilyName, &u.ImageURL, &roles,
-			&u.Team, &u.Program, &attrs, &u.PasswordHash, &u.Disabled, &u.CredentialVersion, &created, &updated)
-		if err != nil {
-			return users.User{}, err
-		}
-		if err := decodeJSON("roles", roles, &u.Roles); err != nil {
-			return users.User{}, err
-		}
-		if err := decodeJSON("attributes of user "+u.ID, attrs, &u.Attributes); err != nil {
-			return users.User{}, err
-		}
-		if len(u.Attributes) == 0 {
-			u.Attributes = nil
-		}
-		u.Roles = nonEmpty(u.Roles)
-		u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
-		return u, nil
-	},
+	derive:  func(u *users.User) []any { return []any{emailKey(u.Email), strings.ToLower(u.FullName)} },
 }).init()
 
 // emailKey is the column that makes emails unique case-insensitively. It is
