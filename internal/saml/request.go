@@ -9,12 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beevik/etree"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/beevik/etree"
 
 	crewjam "github.com/crewjam/saml"
 
