@@ -30,11 +30,11 @@ if ((${#missing[@]})); then
 fi
 
 if (($#)); then
-  exec go test -race -count=1 "$@"
+  exec go test -race -count=1 -timeout 30m "$@"
 fi
 
 status=0
-go test -race -count=1 ./... || status=$?
+go test -race -count=1 -timeout 30m ./... || status=$?
 
 # The deployment files (Dockerfile, docker-compose.yml, deploy/kubernetes):
 # decoded strictly into the Kubernetes API types and checked offline, in a

@@ -27,7 +27,7 @@ func startDev(t *testing.T, data string, extra ...string) devRun {
 	env := &environment{stdin: strings.NewReader(""), stdout: lockedWriter{&mu, &out}, stderr: lockedWriter{&mu, &out},
 		getenv: func(string) string { return "" }}
 	done := make(chan int, 1)
-	args := append([]string{"dev", "--data", data, "--listen", addr, "--log-format", "text", "--hash-memory", "64"}, extra...)
+	args := append([]string{"dev", "--data", data, "--listen", addr, "--log-format", "text", "--hash-memory", "64", "--signin-time-floor", "0"}, extra...)
 	go func() { done <- run(ctx, env, args) }()
 	base := "http://" + devHostPort(addr) // what idp dev prints and uses as its base URL
 	deadline := time.Now().Add(60 * time.Second)
