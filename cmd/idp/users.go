@@ -300,7 +300,7 @@ func runUsersSetPassword(ctx context.Context, env *environment, args []string) e
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "set the password of %s\n", u.Email)
+		fmt.Fprintf(env.stdout, "set the password of user %s\n", u.Email)
 		sayEnded(env, n)
 		return nil
 	})
