@@ -84,3 +84,43 @@ func TestSetPasswordLikeTheLink(t *testing.T) {
 		})
 	}
 }
+
+// TestUserCommandsAudit: each users command records one admin event by
+// the --actor, with the action names and the before/after profile
+// (never the hash) the audit trail has always had.
+func TestUserCommandsAudit(t *testing.T) {
+	e, st := sqliteEnv(t)
+	for _, c := range []struct {
+		args   []string
+		action string
+		says   []string // in the event's reason and details
+	}{
+		{[]string{"add", "--email", "ada@example.com", "--no-password", "--roles", "agent"}, "admin.user.add", []string{`"after":`, `"password":"not set"`}},
+		{[]string{"update", "--email", "ada@example.com", "--team", "Blue"}, "admin.user.update", []string{`"before":`, `"team":"Blue"`}},
+		{[]string{"set-attr", "--email", "ada@example.com", "skills.intarray=1,2"}, "admin.user.set-attr", []string{`"skills.intarray"`}},
+		{[]string{"unset-attr", "--email", "ada@example.com", "skills.intarray"}, "admin.user.unset-attr", []string{`"before":`, `"after":`}},
+		{[]string{"disable", "--email", "ada@example.com"}, "admin.user.disable", []string{`"disabled":true`}},
+		{[]string{"enable", "--email", "ada@example.com"}, "admin.user.enable", []string{`"disabled":false`}},
+		{[]string{"unlock", "--email", "ada@example.com"}, "admin.user.unlock", nil},
+		{[]string{"delete", "--email", "ada@example.com"}, "admin.user.delete", []string{`"before":`, `"team":"Blue"`}},
+	} {
+		e.cli("", append([]string{"users", c.args[0], "--actor", "alice"}, c.args[1:]...)...)
+		events, err := st.ListAudit(t.Context(), store.AuditFilter{Limit: 1})
+		if err != nil || len(events) != 1 {
+			t.Fatalf("users %s: audit %v (%v)", c.args[0], events, err)
+		}
+		ev := events[0]
+		if ev.Action != c.action || ev.Actor != "alice" || ev.Email != "ada@example.com" {
+			t.Errorf("users %s recorded %s by %q for %q, want %s by alice for ada@example.com", c.args[0], ev.Action, ev.Actor, ev.Email, c.action)
+		}
+		got := ev.Reason + string(ev.Details)
+		for _, s := range c.says {
+			if !strings.Contains(got, s) {
+				t.Errorf("users %s: the event %s lacks %s", c.args[0], got, s)
+			}
+		}
+		if strings.Contains(got, "$argon2id$") {
+			t.Errorf("users %s: the event records the hash", c.args[0])
+		}
+	}
+}
