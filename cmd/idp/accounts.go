@@ -66,7 +66,7 @@ func (l *linkFlags) register(env *environment, fs *flag.FlagSet, def time.Durati
 // before anything is opened.
 func (l *linkFlags) check(*flag.FlagSet) error {
 	if l.expires <= 0 || l.expires > accounts.MaxLinkTTL {
-		return usageError{fmt.Sprintf("--expires must be between 1s and %s", strings.TrimSuffix(accounts.MaxLinkTTL.String(), "0m0s"))}
+		return usageError{fmt.Sprintf("--expires must be between 1s and %.0fh", accounts.MaxLinkTTL.Hours())}
 	}
 	return nil
 }
