@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os/user"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -86,41 +85,10 @@ func auditAdmin(ctx context.Context, env *environment, st store.Store, c adminCh
 	}
 }
 
-// userView is what the audit trail records of a user: the profile, never
-// the password hash (only what kind it is).
-func userView(u users.User) map[string]any {
-	m := map[string]any{"email": u.Email, "full_name": u.FullName, "given_name": u.GivenName, "family_name": u.FamilyName,
-		"image_url": u.ImageURL, "roles": u.Roles, "team": u.Team, "program": u.Program, "disabled": u.Disabled,
-		"password": passwordKind(u.PasswordHash)}
-	if len(u.Attributes) > 0 {
-		m["attributes"] = u.Attributes
-	}
-	return m
-}
-
 // spView is what the audit trail records of a service provider.
 func spView(s sp.ServiceProvider) sp.ServiceProvider {
 	s.CreatedAt, s.UpdatedAt = time.Time{}, time.Time{}
 	return s
-}
-
-// userAction names the audit action of updateUser's verbs.
-func userAction(verb string) string {
-	switch verb {
-	case "updated":
-		return "user.update"
-	case "set attributes of":
-		return "user.set-attr"
-	case "removed attributes of":
-		return "user.unset-attr"
-	case "enabled":
-		return "user.enable"
-	case "disabled":
-		return "user.disable"
-	case "set the password of":
-		return "user.set-password"
-	}
-	return "user." + strings.ReplaceAll(verb, " ", "-")
 }
 
 func runAuditTail(ctx context.Context, env *environment, args []string) error {

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/server"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
@@ -235,14 +236,14 @@ func databaseFlag(env *environment, fs *flag.FlagSet) *string {
 	return &dbURL
 }
 
-// openUser opens the admin store and finds the user given by email or ID;
-// the caller closes the store.
+// openUser opens the account service and finds the user given by email or
+// ID; the caller closes the store.
 func openUser(ctx context.Context, env *environment, dbURL, ref string) (migrator, users.User, error) {
-	st, err := openAdminStore(ctx, env, dbURL)
+	svc, st, err := openService(ctx, env, dbURL, false)
 	if err != nil {
 		return nil, users.User{}, err
 	}
-	u, err := findUser(ctx, st, ref)
+	u, err := svc.FindUser(ctx, ref)
 	if err != nil {
 		st.Close()
 		return nil, users.User{}, err
@@ -250,20 +251,56 @@ func openUser(ctx context.Context, env *environment, dbURL, ref string) (migrato
 	return st, u, nil
 }
 
-// withUser parses a command that acts on the user given by --email, opens
-// the admin store, finds the user and runs act.
-func withUser(ctx context.Context, env *environment, name, usage, desc string, args []string, extra func(*flag.FlagSet),
-	act func(st migrator, u users.User) error) error {
-	_, dbURL, email, err := userCommand(env, name, usage, desc, args, extra)
+// userCmd is an admin command that acts on one user, given by --email (an
+// email address or an ID).
+type userCmd struct {
+	name, usage, desc string
+	// flags registers the command's own flags; may be nil.
+	flags func(*flag.FlagSet)
+	// free: NAME... arguments follow the flags (see positional).
+	free bool
+	// check validates the flags and arguments before the database is
+	// opened; may be nil.
+	check func(*flag.FlagSet) error
+	// mail reports whether password links are emailed (IDP_SMTP_*); nil
+	// means never.
+	mail func() bool
+}
+
+// withService runs c: it parses the flags, opens the account service, calls
+// act with the user reference given by --email, and closes the store.
+// Every rule is the service's; act only calls it and prints.
+func withService(ctx context.Context, env *environment, c userCmd, args []string, act func(svc *accounts.Service, ref string) error) error {
+	if c.free {
+		args = argsBeforePositional(args)
+	}
+	fs, dbURL, ref, err := userCommand(env, c.name, c.usage, c.desc, args, c.flags)
 	if err != nil {
 		return err
 	}
-	st, u, err := openUser(ctx, env, *dbURL, *email)
+	if c.check != nil {
+		if err := c.check(fs); err != nil {
+			return err
+		}
+	}
+	svc, st, err := openService(ctx, env, *dbURL, c.mail != nil && c.mail())
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return act(st, u)
+	return act(svc, *ref)
+}
+
+// withUser is withService for a command that must name the user it acts
+// on: act gets the user the reference finds.
+func withUser(ctx context.Context, env *environment, c userCmd, args []string, act func(svc *accounts.Service, u users.User) error) error {
+	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+		u, err := svc.FindUser(ctx, ref)
+		if err != nil {
+			return err
+		}
+		return act(svc, u)
+	})
 }
 
 // openSP opens the admin store and finds the service provider by name;

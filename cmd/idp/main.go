@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // command is one `idp` subcommand (or group of subcommands).
@@ -72,9 +74,20 @@ func run(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintf(env.stderr, "idp: %v\n", err)
 		return 2
 	default:
-		fmt.Fprintf(env.stderr, "idp: %v\n", err)
+		fmt.Fprintf(env.stderr, "idp: %s\n", errorText(err))
 		return 1
 	}
+}
+
+// errorText is how a failure reads: an account service error
+// (*accounts.Error) is a sentence and is printed as is; a refused password
+// completes "the password …", as on the password page.
+func errorText(err error) string {
+	var ve *users.ValidationError
+	if errors.As(err, &ve) && ve.Field == "password" {
+		return "the password " + ve.Reason
+	}
+	return err.Error()
 }
 
 type usageError struct{ msg string }

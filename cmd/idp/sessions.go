@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
-	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/users"
+	"github.com/flexidp/flexidp/internal/accounts"
 )
 
 func sessionsCommands() map[string]command {
@@ -19,12 +17,13 @@ func sessionsCommands() map[string]command {
 }
 
 func runSessionsList(ctx context.Context, env *environment, args []string) error {
-	return withUser(ctx, env, "idp sessions list", "--email EMAIL", "List a user's IdP sessions, newest first. The ID is the hash of the cookie, not the cookie.", args, nil, func(st migrator, u users.User) error {
-		list, err := st.ListSessions(ctx, u.ID)
+	c := userCmd{name: "idp sessions list", usage: "--email EMAIL", desc: "List a user's IdP sessions, newest first. The ID is the hash of the cookie, not the cookie."}
+	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+		u, list, err := svc.Sessions(ctx, ref)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
+		now := svc.Now()
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSIGNED IN\tLAST SEEN\tEXPIRES\tADDRESS\tSTATUS\tBROWSER")
 		for _, s := range list {
@@ -54,38 +53,23 @@ func runSessionsRevoke(ctx context.Context, env *environment, args []string) err
 		fs.Usage()
 		return usageError{"idp sessions revoke: give exactly one of --email and --id"}
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
+	svc, st, err := openService(ctx, env, *dbURL, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if *id != "" {
-		s, err := st.GetSession(ctx, *id)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no session with ID %q", *id)
-		} else if err != nil {
-			return err
-		}
-		if err := st.DeleteSession(ctx, s.ID); err != nil {
-			return err
-		}
-		u, err := st.GetUser(ctx, s.UserID)
+		u, err := svc.RevokeSession(ctx, env.admin(), *id)
 		if err != nil {
-			u.ID = s.UserID
+			return err
 		}
-		auditAdmin(ctx, env, st, adminChange{action: "sessions.revoke", user: &u, reason: "session " + s.ID})
-		fmt.Fprintf(env.stdout, "ended session %s of %s\n", s.ID, orDefault(u.Email, s.UserID))
+		fmt.Fprintf(env.stdout, "ended session %s of %s\n", *id, orDefault(u.Email, u.ID))
 		return nil
 	}
-	u, err := findUser(ctx, st, *email)
+	u, n, err := svc.RevokeSessions(ctx, env.admin(), *email)
 	if err != nil {
 		return err
 	}
-	n, err := st.DeleteUserSessions(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "sessions.revoke", user: &u, reason: fmt.Sprintf("all sessions (%d)", n)})
 	fmt.Fprintf(env.stdout, "ended %d session(s) of %s\n", n, u.Email)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -52,10 +53,13 @@ func newUserID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// readPassword reads a new password: prompted twice on a terminal, else
-// the first line of stdin. Passwords are never taken from flags, which end
-// up in shell history and process listings.
-func readPassword(env *environment, prompt string) (string, error) {
+// readPassword reads a new password for email: prompted twice on a
+// terminal, else the first line of stdin. Passwords are never taken from
+// flags, which end up in shell history and process listings. The service's
+// policy is applied at once, so a refused password is said before anything
+// else happens; the service applies it again when it stores the password.
+func readPassword(env *environment, svc *accounts.Service, prompt, email string) (string, error) {
+	var pw string
 	if f, ok := env.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(env.stderr, prompt)
 		p1, err := term.ReadPassword(int(f.Fd()))
@@ -72,38 +76,15 @@ func readPassword(env *environment, prompt string) (string, error) {
 		if string(p1) != string(p2) {
 			return "", errors.New("the passwords do not match")
 		}
-		return checkPassword(env, string(p1))
+		pw = string(p1)
+	} else {
+		line, err := bufio.NewReader(env.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
 	}
-	line, err := bufio.NewReader(env.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from stdin: %w", err)
-	}
-	return checkPassword(env, strings.TrimRight(line, "\r\n"))
-}
-
-// checkPassword applies the password policy (passwordPolicy); the email is
-// checked once the user is known.
-func checkPassword(env *environment, p string) (string, error) {
-	if err := checkPasswordFor(env, p, ""); err != nil {
-		return "", err
-	}
-	return p, nil
-}
-
-// checkPasswordFor applies the password policy to p as the password of
-// email, with an error that reads as a sentence.
-func checkPasswordFor(env *environment, p, email string) error {
-	policy, err := passwordPolicy(env)
-	if err != nil {
-		return err
-	}
-	var ve *users.ValidationError
-	if err := policy.Check(p, email); errors.As(err, &ve) {
-		return errors.New("the password " + ve.Reason)
-	} else if err != nil {
-		return err
-	}
-	return nil
+	return pw, svc.PasswordPolicy().Check(pw, email)
 }
 
 // userFields are the profile flags shared by add and update.
@@ -169,36 +150,28 @@ func runUsersAdd(ctx context.Context, env *environment, args []string) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	u := users.User{ID: newUserID(), Email: users.NormalizeEmail(*email)}
-	if err := f.apply(&u, visited(fs)); err != nil {
+	n := accounts.NewUser{User: users.User{Email: users.NormalizeEmail(*email)}, NoPassword: *noPassword}
+	if err := f.apply(&n.User, visited(fs)); err != nil {
 		return err
 	}
-	if err := u.Validate(); err != nil {
+	// A bad profile is said before the password is asked for.
+	if err := n.User.Validate(); err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
+	svc, st, err := openService(ctx, env, *dbURL, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if !*noPassword {
-		pw, err := readPassword(env, "Password for "+u.Email+": ")
-		if err != nil {
-			return err
-		}
-		if err := checkPasswordFor(env, pw, u.Email); err != nil {
-			return err
-		}
-		if u.PasswordHash, err = users.NewHasher(users.DefaultParams, 1).Hash(ctx, pw); err != nil {
+	if !n.NoPassword {
+		if n.Password, err = readPassword(env, svc, "Password for "+n.User.Email+": ", n.User.Email); err != nil {
 			return err
 		}
 	}
-	if err := st.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a user with email %s already exists", u.Email)
-	} else if err != nil {
+	u, err := svc.CreateUser(ctx, env.admin(), n)
+	if err != nil {
 		return err
 	}
-	auditAdmin(ctx, env, st, adminChange{action: "user.add", user: &u, after: userView(u)})
 	fmt.Fprintf(env.stdout, "added user %s (%s)\n", u.Email, u.ID)
 	if len(u.Roles) == 0 {
 		fmt.Fprintln(env.stderr, "warning: the user has no Flex role and cannot sign in to Flex until given one (idp users update --roles agent)")
@@ -206,20 +179,8 @@ func runUsersAdd(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// findUser looks a user up by email or ID.
-func findUser(ctx context.Context, st store.Store, ref string) (users.User, error) {
-	u, err := st.GetUserByEmail(ctx, ref)
-	if errors.Is(err, store.ErrNotFound) {
-		u, err = st.GetUser(ctx, ref)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return users.User{}, fmt.Errorf("no user with email or ID %q", ref)
-	}
-	return u, err
-}
-
-// userCommand is the shape of commands that act on one user given by
-// --email (or ID) and need only the store.
+// userCommand parses the flags of a command that acts on one user given by
+// --email (or ID), with the command's own flags registered by extra.
 func userCommand(env *environment, name, usage, desc string, args []string, extra func(fs *flag.FlagSet)) (*flag.FlagSet, *string, *string, error) {
 	fs := newFlags(env, name, usage, desc)
 	dbURL := databaseFlag(env, fs)
@@ -244,12 +205,12 @@ func runUsersList(ctx context.Context, env *environment, args []string) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
+	svc, st, err := openService(ctx, env, *dbURL, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	list, err := st.ListUsers(ctx, store.UserFilter{Query: *query})
+	list, err := svc.Store().ListUsers(ctx, store.UserFilter{Query: *query})
 	if err != nil {
 		return err
 	}
@@ -266,8 +227,8 @@ func runUsersList(ctx context.Context, env *environment, args []string) error {
 }
 
 func runUsersShow(ctx context.Context, env *environment, args []string) error {
-	return withUser(ctx, env, "idp users show", "--email EMAIL", "Show a user.", args, nil, func(st migrator, u users.User) error {
-		assigned, err := st.Assignments(ctx, u.ID)
+	return withUser(ctx, env, userCmd{name: "idp users show", usage: "--email EMAIL", desc: "Show a user."}, args, func(svc *accounts.Service, u users.User) error {
+		assigned, err := svc.Store().Assignments(ctx, u.ID)
 		if err != nil {
 			return err
 		}
@@ -283,9 +244,9 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		row("team", u.Team)
 		row("program", u.Program)
 		row("disabled", fmt.Sprint(u.Disabled))
-		row("password", passwordKind(u.PasswordHash))
-		row("two_step", twoStepStatus(ctx, st, u))
-		row("sign_in_lock", lockStatus(ctx, st, u))
+		row("password", accounts.PasswordKind(u.PasswordHash))
+		row("two_step", svc.TwoStepStatus(ctx, u))
+		row("sign_in_lock", svc.LockStatus(ctx, u))
 		row("assigned_sps", strings.Join(assigned, ","))
 		row("created", u.CreatedAt.Format("2006-01-02 15:04:05Z"))
 		row("updated", u.UpdatedAt.Format("2006-01-02 15:04:05Z"))
@@ -296,160 +257,121 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 	})
 }
 
-// passwordKind describes a hash without revealing it.
-func passwordKind(h string) string {
-	switch {
-	case h == "":
-		return "not set"
-	case strings.HasPrefix(h, "$argon2id$"):
-		return "argon2id"
-	case strings.HasPrefix(h, "$2"):
-		return "bcrypt (imported; upgraded to argon2id at next sign-in)"
-	default:
-		return "imported (upgraded to argon2id at next sign-in)"
-	}
-}
-
 func runUsersUpdate(ctx context.Context, env *environment, args []string) error {
 	var f userFields
 	var newEmail string
-	fs, dbURL, email, err := userCommand(env, "idp users update", "--email EMAIL [flags]", "Change profile fields; only the flags given are changed.", args, func(fs *flag.FlagSet) {
-		f.register(fs)
-		fs.StringVar(&newEmail, "new-email", "", "change the email address")
-	})
-	if err != nil {
-		return err
-	}
-	set := visited(fs)
-	return updateUser(ctx, env, *dbURL, *email, func(u *users.User) error {
+	var set map[string]bool
+	c := userCmd{name: "idp users update", usage: "--email EMAIL [flags]", desc: "Change profile fields; only the flags given are changed.",
+		flags: func(fs *flag.FlagSet) {
+			f.register(fs)
+			fs.StringVar(&newEmail, "new-email", "", "change the email address")
+		},
+		check: func(fs *flag.FlagSet) error { set = visited(fs); return nil }}
+	return updateUser(ctx, env, c, args, "user.update", "updated", func(u *users.User) error {
 		if set["new-email"] {
-			u.Email = users.NormalizeEmail(newEmail)
+			u.Email = newEmail
 		}
 		return f.apply(u, set)
-	}, "updated")
+	})
 }
 
-// updateUser applies change atomically and validates the result.
-func updateUser(ctx context.Context, env *environment, dbURL, ref string, change func(*users.User) error, verb string) error {
-	st, u, err := openUser(ctx, env, dbURL, ref)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	before := u
-	u, err = st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		if err := change(&cur); err != nil {
-			return cur, err
+// updateUser runs c as a profile change through the account service,
+// recorded as action, and says verb and the user.
+func updateUser(ctx context.Context, env *environment, c userCmd, args []string, action, verb string, change func(*users.User) error) error {
+	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+		u, err := svc.UpdateUser(ctx, env.admin(), ref, action, change)
+		if err != nil {
+			return err
 		}
-		return cur, cur.Validate()
+		fmt.Fprintf(env.stdout, "%s user %s\n", verb, u.Email)
+		return nil
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return errors.New("another user already has that email address")
-	} else if err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: userAction(verb), user: &u, before: userView(before), after: userView(u)})
-	fmt.Fprintf(env.stdout, "%s user %s\n", verb, u.Email)
-	return nil
 }
 
 func runUsersSetPassword(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, email, err := userCommand(env, "idp users set-password", "--email EMAIL", "Set a user's password, read from stdin or prompted for. Ends the user's sessions.", args, nil)
-	if err != nil {
-		return err
-	}
-	pw, err := readPassword(env, "New password: ")
-	if err != nil {
-		return err
-	}
-	hash, err := users.NewHasher(users.DefaultParams, 1).Hash(ctx, pw)
-	if err != nil {
-		return err
-	}
-	return updateUserAndEndSessions(ctx, env, *dbURL, *email, func(u *users.User) error {
-		if err := checkPasswordFor(env, pw, u.Email); err != nil {
+	c := userCmd{name: "idp users set-password", usage: "--email EMAIL",
+		desc: "Set a user's password, read from stdin or prompted for. Ends the user's sessions and\nunlocks the account, like a password link."}
+	return withUser(ctx, env, c, args, func(svc *accounts.Service, u users.User) error {
+		pw, err := readPassword(env, svc, "New password: ", u.Email)
+		if err != nil {
 			return err
 		}
-		u.SetPasswordHash(hash)
+		n, err := svc.SetPassword(ctx, env.admin(), u.ID, pw)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "set the password of user %s\n", u.Email)
+		sayEnded(env, n)
 		return nil
-	}, "set the password of")
+	})
+}
+
+// sayEnded says how many sessions a change ended, if any.
+func sayEnded(env *environment, n int) {
+	if n > 0 {
+		fmt.Fprintf(env.stdout, "ended %d session(s)\n", n)
+	}
 }
 
 func runUsersDisable(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, email, err := userCommand(env, "idp users disable", "--email EMAIL", "Disable a user: they cannot sign in, and their sessions end.", args, nil)
-	if err != nil {
-		return err
-	}
-	return updateUserAndEndSessions(ctx, env, *dbURL, *email, func(u *users.User) error { u.Disable(); return nil }, "disabled")
+	c := userCmd{name: "idp users disable", usage: "--email EMAIL", desc: "Disable a user: they cannot sign in, and their sessions end."}
+	return withUser(ctx, env, c, args, func(svc *accounts.Service, u users.User) error {
+		n, err := svc.Disable(ctx, env.admin(), u.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "disabled user %s\n", u.Email)
+		sayEnded(env, n)
+		return nil
+	})
 }
 
 func runUsersEnable(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, email, err := userCommand(env, "idp users enable", "--email EMAIL", "Enable a disabled user.", args, nil)
-	if err != nil {
-		return err
-	}
-	return updateUser(ctx, env, *dbURL, *email, func(u *users.User) error { u.Disabled = false; return nil }, "enabled")
-}
-
-// updateUserAndEndSessions is updateUser followed by revoking every
-// session of the user (password change, disable).
-func updateUserAndEndSessions(ctx context.Context, env *environment, dbURL, ref string, change func(*users.User) error, verb string) error {
-	if err := updateUser(ctx, env, dbURL, ref, change, verb); err != nil {
-		return err
-	}
-	st, u, err := openUser(ctx, env, dbURL, ref)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	n, err := st.DeleteUserSessions(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		auditAdmin(ctx, env, st, adminChange{action: "sessions.revoke", user: &u, reason: fmt.Sprintf("all sessions (%d), %s", n, verb)})
-		fmt.Fprintf(env.stdout, "ended %d session(s)\n", n)
-	}
-	return nil
+	c := userCmd{name: "idp users enable", usage: "--email EMAIL", desc: "Enable a disabled user."}
+	return withUser(ctx, env, c, args, func(svc *accounts.Service, u users.User) error {
+		if err := svc.Enable(ctx, env.admin(), u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "enabled user %s\n", u.Email)
+		return nil
+	})
 }
 
 func runUsersDelete(ctx context.Context, env *environment, args []string) error {
-	return withUser(ctx, env, "idp users delete", "--email EMAIL", "Delete a user, their sessions and assignments.", args, nil, func(st migrator, u users.User) error {
-		if err := st.DeleteUser(ctx, u.ID); err != nil {
+	c := userCmd{name: "idp users delete", usage: "--email EMAIL", desc: "Delete a user, their sessions and assignments."}
+	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+		u, err := svc.Delete(ctx, env.admin(), ref)
+		if err != nil {
 			return err
 		}
-		auditAdmin(ctx, env, st, adminChange{action: "user.delete", user: &u, before: userView(u)})
 		fmt.Fprintf(env.stdout, "deleted user %s\n", u.Email)
 		return nil
 	})
 }
 
 func runUsersSetAttr(ctx context.Context, env *environment, args []string) error {
-	fs, dbURL, email, err := userCommand(env, "idp users set-attr", "--email EMAIL NAME=VALUE...", "Set custom Flex attributes, e.g. skills.intarray=1,2,3 channel.chat.capacity=3 department=Sales.\nEach value is checked against its type; nothing is written if one is wrong.", argsBeforePositional(args), nil)
-	if err != nil {
-		return err
-	}
-	_ = fs
-	pairs := positional(args)
-	if len(pairs) == 0 {
-		return usageError{"idp users set-attr: give at least one NAME=VALUE"}
-	}
 	values := attributes.Set{}
-	for _, p := range pairs {
-		name, raw, ok := strings.Cut(p, "=")
-		if !ok {
-			return usageError{fmt.Sprintf("%q is not NAME=VALUE", p)}
-		}
-		v, err := attributes.Parse(name, raw)
-		if err != nil {
-			return err
-		}
-		values[name] = v
-	}
-	if err := values.Validate(); err != nil {
-		return err
-	}
-	return updateUser(ctx, env, *dbURL, *email, func(u *users.User) error {
+	c := userCmd{name: "idp users set-attr", usage: "--email EMAIL NAME=VALUE...", free: true,
+		desc: "Set custom Flex attributes, e.g. skills.intarray=1,2,3 channel.chat.capacity=3 department=Sales.\nEach value is checked against its type; nothing is written if one is wrong.",
+		check: func(*flag.FlagSet) error {
+			pairs := positional(args)
+			if len(pairs) == 0 {
+				return usageError{"idp users set-attr: give at least one NAME=VALUE"}
+			}
+			for _, p := range pairs {
+				name, raw, ok := strings.Cut(p, "=")
+				if !ok {
+					return usageError{fmt.Sprintf("%q is not NAME=VALUE", p)}
+				}
+				v, err := attributes.Parse(name, raw)
+				if err != nil {
+					return err
+				}
+				values[name] = v
+			}
+			return values.Validate()
+		}}
+	return updateUser(ctx, env, c, args, "user.set-attr", "set attributes of", func(u *users.User) error {
 		if u.Attributes == nil {
 			u.Attributes = attributes.Set{}
 		}
@@ -457,19 +379,19 @@ func runUsersSetAttr(ctx context.Context, env *environment, args []string) error
 			u.Attributes[n] = v
 		}
 		return nil
-	}, "set attributes of")
+	})
 }
 
 func runUsersUnsetAttr(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, email, err := userCommand(env, "idp users unset-attr", "--email EMAIL NAME...", "Remove custom attributes.", argsBeforePositional(args), nil)
-	if err != nil {
-		return err
-	}
 	names := positional(args)
-	if len(names) == 0 {
-		return usageError{"idp users unset-attr: give at least one attribute name"}
-	}
-	return updateUser(ctx, env, *dbURL, *email, func(u *users.User) error {
+	c := userCmd{name: "idp users unset-attr", usage: "--email EMAIL NAME...", desc: "Remove custom attributes.", free: true,
+		check: func(*flag.FlagSet) error {
+			if len(names) == 0 {
+				return usageError{"idp users unset-attr: give at least one attribute name"}
+			}
+			return nil
+		}}
+	return updateUser(ctx, env, c, args, "user.unset-attr", "removed attributes of", func(u *users.User) error {
 		for _, n := range names {
 			if _, ok := u.Attributes[n]; !ok {
 				return fmt.Errorf("the user has no attribute %q", n)
@@ -477,7 +399,7 @@ func runUsersUnsetAttr(ctx context.Context, env *environment, args []string) err
 			delete(u.Attributes, n)
 		}
 		return nil
-	}, "removed attributes of")
+	})
 }
 
 // argsBeforePositional and positional split "--flag v ... NAME=VALUE..."
