@@ -113,3 +113,20 @@ func SameKeys(a, b *saml.KeySet) bool {
 	}
 	return true
 }
+
+// Current loads the keys once, as Load does (generating the first key
+// when the store has none), for a command that shows them: the Twilio
+// Console values, the development banner.
+func Current(ctx context.Context, cfg LoaderConfig) (*saml.KeySet, error) {
+	var h keySet
+	if _, err := Load(ctx, cfg, &h); err != nil {
+		return nil, err
+	}
+	return h.ks, nil
+}
+
+// keySet is a Holder that only keeps the keys.
+type keySet struct{ ks *saml.KeySet }
+
+func (h *keySet) Keys() *saml.KeySet      { return h.ks }
+func (h *keySet) SetKeys(ks *saml.KeySet) { h.ks = ks }

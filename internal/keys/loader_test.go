@@ -93,3 +93,33 @@ func TestLoadRefusesHalfAFilePair(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestCurrent: the first call generates the key, later calls (and a
+// server's Load) sign with the same one.
+func TestCurrent(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := keys.LoaderConfig{Store: st, Sealer: newSealer(t, secret), CommonName: entityID, Now: func() time.Time { return now }}
+	first, err := keys.Current(ctx, cfg)
+	if err != nil || first == nil || first.Certificate == nil {
+		t.Fatalf("first: %v, %v", first, err)
+	}
+	again, err := keys.Current(ctx, cfg)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("again: %v, %v (first %s)", again, err, first.ID)
+	}
+	h := &holder{}
+	if _, err := keys.Load(ctx, cfg, h); err != nil || h.ks.ID != first.ID {
+		t.Fatalf("Load after Current: %v, %v", h.ks, err)
+	}
+	if list, err := st.ListSigningKeys(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("%d keys stored, %v; want 1", len(list), err)
+	}
+}
