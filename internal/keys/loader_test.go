@@ -88,9 +88,17 @@ func TestLoaderFollowsRotation(t *testing.T) {
 }
 
 func TestLoadRefusesHalfAFilePair(t *testing.T) {
-	_, err := keys.Load(context.Background(), keys.LoaderConfig{KeyFile: "k.pem"}, &holder{})
-	if err == nil || !strings.Contains(err.Error(), "must be set together") {
-		t.Fatalf("err = %v", err)
+	for _, cfg := range []keys.LoaderConfig{{KeyFile: "k.pem"}, {CertFile: "c.pem"}} {
+		if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), "must be set together") {
+			t.Errorf("Check(%+v) = %v", cfg, err)
+		}
+		_, err := keys.Load(context.Background(), cfg, &holder{})
+		if err == nil || !strings.Contains(err.Error(), "must be set together") {
+			t.Errorf("Load(%+v) = %v", cfg, err)
+		}
+	}
+	if err := (keys.LoaderConfig{KeyFile: "k.pem", CertFile: "c.pem"}).Check(); err != nil {
+		t.Errorf("a whole pair: %v", err)
 	}
 }
 
