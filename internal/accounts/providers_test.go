@@ -6,9 +6,7 @@ import (
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/accounts"
-	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/sp"
-	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -99,28 +97,4 @@ func released(pv accounts.Preview, name string) string {
 		}
 	}
 	return ""
-}
-
-func TestListKeys(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	active, _, err := keys.Ensure(ctx, f.st, nil, "https://idp.example.com/saml/metadata", 2048, f.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, err := f.svc.AddKey(ctx, admin, nil, "https://idp.example.com/saml/metadata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := f.svc.ListKeys(ctx)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("ListKeys = %d keys, %v", len(list), err)
-	}
-	states := map[string]store.KeyState{}
-	for _, k := range list {
-		states[k.ID] = k.State
-	}
-	if states[active.ID] != store.KeyActive || states[next.ID] != store.KeyNext {
-		t.Fatalf("states %v", states)
-	}
 }

@@ -47,19 +47,27 @@ type holder struct {
 func (h *holder) Keys() *saml.KeySet     { return h.ks }
 func (h *holder) SetKeys(k *saml.KeySet) { h.ks = k; h.sets++ }
 
-// TestLoaderFollowsRotation: the first load generates a key; a reload
-// picks up a key activated elsewhere (the CLI, another replica), and only
-// a real change reaches the holder.
-func TestLoaderFollowsRotation(t *testing.T) {
+// newStore opens a migrated embedded store in a temp dir.
+func newStore(t *testing.T) *sqlite.Store {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// TestLoaderFollowsRotation: the first load generates a key; a reload
+// picks up a key activated elsewhere (the CLI, another replica), and only
+// a real change reaches the holder.
+func TestLoaderFollowsRotation(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
 	var logb bytes.Buffer
 	h := &holder{}
 	l, err := keys.Load(ctx, keys.LoaderConfig{Store: st, Sealer: newSealer(t, secret), CommonName: entityID,
@@ -106,14 +114,7 @@ func TestLoadRefusesHalfAFilePair(t *testing.T) {
 // server's Load) sign with the same one.
 func TestCurrent(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	cfg := keys.LoaderConfig{Store: st, Sealer: newSealer(t, secret), CommonName: entityID, Now: func() time.Time { return now }}
 	first, err := keys.Current(ctx, cfg)
 	if err != nil || first == nil || first.Certificate == nil {
