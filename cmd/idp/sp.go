@@ -256,10 +256,8 @@ func spCommand(env *environment, name, usage, desc string, args []string, extra 
 	return fs, *dbURL, *spName, nil
 }
 
-// getSP finds a service provider in st.
-//
-// Deprecated: only config.go's openSP calls it; commands use
-// accounts.Service.GetSP.
+// getSP finds a service provider in st. Only config.go's openSP, which no
+// command calls any more, still uses it: commands use Service.GetSP.
 func getSP(ctx context.Context, st store.Store, name string) (sp.ServiceProvider, error) {
 	s, err := st.GetServiceProvider(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
