@@ -101,8 +101,15 @@ func TestPolicyPatternBAndAssignment(t *testing.T) {
 		t.Fatalf("unassigned user: status %d, want 403 without a Response\n%s", status, body)
 	}
 	mustContain(t, body, "not assigned")
+	// The preview says so too, and still shows what assignment would release.
+	preview := e.cli("", "users", "preview", "--email", "sam.supervisor@example.com", "--sp", "flex")
+	mustContain(t, preview, "the user is not assigned to it: the sign-in would be refused")
+	mustContain(t, preview, "NameID")
 
 	e.cli("", "sp", "assign", "--sp", "flex", "--email", "sam.supervisor@example.com")
+	if preview := e.cli("", "users", "preview", "--email", "sam.supervisor@example.com", "--sp", "flex"); strings.Contains(preview, "not assigned") {
+		t.Fatalf("preview of an assigned user warns:\n%s", preview)
+	}
 	redirect, reqID := authnRedirect(t, sp, "", nil)
 	status, body = b.get(redirect) // the session exists: no prompt
 	if status != http.StatusOK {

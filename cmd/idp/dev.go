@@ -7,14 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/keys"
+	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -87,16 +89,7 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 		o.listener.Close()
 		return fmt.Errorf("migrate: %w", err)
 	}
-	password, err := seedDev(ctx, env, st, *data, *acs, *audience, *redirect)
-	if err == nil {
-		var sealer *keys.Sealer
-		if sealer, err = keys.NewSealer(o.keyEncryption); err == nil {
-			_, _, err = keys.Ensure(ctx, st, sealer, endpointsFor(base).entityID, keys.DefaultBits, time.Now())
-			if err == nil {
-				err = printDevBanner(ctx, env, st, sealer, base.String(), *data, password, o.hardening.mfaRoles)
-			}
-		}
-	}
+	err = prepareDev(ctx, env, st, o, base, *data, *acs, *audience, *redirect)
 	st.Close()
 	if err != nil {
 		o.listener.Close()
@@ -104,6 +97,38 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 	}
 	o.migrate = false
 	return serve(ctx, env, o)
+}
+
+// prepareDev seeds the development store through the account service,
+// makes sure it has a signing key and prints the banner.
+func prepareDev(ctx context.Context, env *environment, st store.Store, o serveOptions, base *url.URL, data, acs, audience, redirect string) error {
+	log, err := newLogger(env, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	policy, err := passwordPolicy(env)
+	if err != nil {
+		return err
+	}
+	svc := accounts.New(accounts.Config{Store: st, Log: log, Passwords: policy})
+	password, err := seedDev(ctx, env, svc, data, acs, audience, redirect)
+	if err != nil {
+		return err
+	}
+	sealer, err := keys.NewSealer(o.keyEncryption)
+	if err != nil {
+		return err
+	}
+	ks, err := keys.Current(ctx, keys.LoaderConfig{Store: st, Sealer: sealer, CommonName: endpointsFor(base).entityID})
+	if err != nil {
+		return err
+	}
+	sps, err := svc.ListSPs(ctx)
+	if err != nil {
+		return err
+	}
+	printDevBanner(env, base, ks, sps, data, password, o.hardening.mfaRoles)
+	return nil
 }
 
 // devHostPort turns a listen address into the host:port a browser uses.
@@ -119,30 +144,18 @@ func devHostPort(listen string) string {
 }
 
 // seedDev creates the demo users (once; their password is kept beside the
-// database so it can be shown on every start) and registers the Flex SP.
-func seedDev(ctx context.Context, env *environment, st store.Store, data, acs, audience, redirect string) (string, error) {
-	pwFile := data + ".password"
-	password := ""
-	if b, err := os.ReadFile(pwFile); err == nil {
-		password = strings.TrimSpace(string(b))
-	} else {
-		b := make([]byte, 10)
-		if _, err := rand.Read(b); err != nil {
-			return "", err
-		}
-		password = strings.ToLower(base32.StdEncoding.EncodeToString(b))
-		if err := os.MkdirAll(filepath.Dir(pwFile), 0o700); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
-			return "", fmt.Errorf("write %s: %w", pwFile, err)
-		}
+// database so it can be shown on every start) and registers the Flex SP,
+// through the service: the demo password meets the password policy in
+// force, and each change is in the audit trail.
+func seedDev(ctx context.Context, env *environment, svc *accounts.Service, data, acs, audience, redirect string) (string, error) {
+	password, err := devPassword(data+".password", max(devPasswordLength, svc.PasswordPolicy().MinLength))
+	if err != nil {
+		return "", err
 	}
-	hasher := users.NewHasher(users.DefaultParams, 2)
 	for _, d := range devUsers {
-		if _, err := st.GetUserByEmail(ctx, d.email); err == nil {
+		if _, err := svc.FindUser(ctx, d.email); err == nil {
 			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if accounts.ErrorCode(err) != accounts.NotFound {
 			return "", err
 		}
 		roles, err := attributes.ParseRoles(d.roles)
@@ -153,67 +166,87 @@ func seedDev(ctx context.Context, env *environment, st store.Store, data, acs, a
 		if err != nil {
 			return "", err
 		}
-		u := users.User{ID: newUserID(), Email: d.email, FullName: d.name, Roles: roles, Team: d.team, Attributes: attrs}
-		if u.PasswordHash, err = hasher.Hash(ctx, password); err != nil {
-			return "", err
-		}
-		if err := u.Validate(); err != nil {
-			return "", err
-		}
-		if err := st.CreateUser(ctx, u); err != nil && !errors.Is(err, store.ErrConflict) {
-			return "", err
+		_, err = svc.CreateUser(ctx, env.admin(), accounts.NewUser{Password: password,
+			User: users.User{Email: d.email, FullName: d.name, Roles: roles, Team: d.team, Attributes: attrs}})
+		switch accounts.ErrorCode(err) {
+		case accounts.Conflict: // created meanwhile
+		case accounts.Invalid:
+			return "", fmt.Errorf("demo user %s: %w; start with --reset for a new demo password", d.email, err)
+		default:
+			if err != nil {
+				return "", err
+			}
 		}
 	}
 	if acs == "" {
 		return password, nil
 	}
+	return password, seedDevSP(ctx, env, svc, data, acs, audience, redirect)
+}
+
+// devPasswordLength is the length of the demo password, unless the
+// password policy asks for more.
+const devPasswordLength = 16
+
+// devPassword reads the demo password from file, or makes a random one
+// of n characters and writes it there.
+func devPassword(file string, n int) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, (n*5+7)/8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	password := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:n]
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(file, []byte(password+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", file, err)
+	}
+	return password, nil
+}
+
+// seedDevSP registers the Flex SP of --acs, or points the registered one
+// at it (saying so when that replaces another Flex account).
+func seedDevSP(ctx context.Context, env *environment, svc *accounts.Service, data, acs, audience, redirect string) error {
 	want, err := flexSP("flex", acs, audience)
 	if err != nil {
-		return "", err
+		return err
 	}
 	want.DefaultRedirectURL = redirect
-	if err := want.Validate(); err != nil {
-		return "", err
-	}
-	if _, err := st.GetServiceProvider(ctx, "flex"); errors.Is(err, store.ErrNotFound) {
-		err = st.CreateServiceProvider(ctx, want)
-		if err != nil {
-			return "", err
-		}
-		return password, nil
+	cur, err := svc.GetSP(ctx, "flex")
+	if accounts.ErrorCode(err) == accounts.NotFound {
+		_, err = svc.CreateSP(ctx, env.admin(), want)
+		return err
 	} else if err != nil {
-		return "", err
+		return err
+	}
+	if cur.EntityID == want.EntityID && slices.Equal(cur.ACSURLs, want.ACSURLs) && (redirect == "" || redirect == cur.DefaultRedirectURL) {
+		return nil // nothing to change, nothing to record
 	}
 	var before sp.ServiceProvider
-	_, err = st.UpdateServiceProvider(ctx, "flex", func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
-		before = s
+	if _, err := svc.UpdateSP(ctx, env.admin(), "flex", func(s *sp.ServiceProvider) error {
+		before = *s
 		s.EntityID, s.ACSURLs = want.EntityID, want.ACSURLs
 		if redirect != "" {
 			s.DefaultRedirectURL = redirect
 		}
-		return s, s.Validate()
-	})
-	if err == nil && (before.EntityID != want.EntityID || !slices.Equal(before.ACSURLs, want.ACSURLs)) {
+		return nil
+	}); err != nil {
+		return err
+	}
+	if before.EntityID != want.EntityID || !slices.Equal(before.ACSURLs, want.ACSURLs) {
 		fmt.Fprintf(env.stderr, "note: --acs replaced the Flex service provider of %s:\n  was: %s (ACS %s)\n  now: %s (ACS %s)\n"+
 			"  Sign-ins from the previous Flex account are now refused; keep both with `idp sp add-flex --data %s --name flex2 --acs …`.\n",
 			data, before.EntityID, strings.Join(before.ACSURLs, ", "), want.EntityID, strings.Join(want.ACSURLs, ", "), shellQuote(data))
 	}
-	return password, err
+	return nil
 }
 
-func printDevBanner(ctx context.Context, env *environment, st store.Store, sealer *keys.Sealer, base, data, password, mfaRoles string) error {
-	ks, err := keys.KeySet(ctx, st, sealer)
-	if err != nil {
-		return err
-	}
-	sps, err := st.ListServiceProviders(ctx)
-	if err != nil {
-		return err
-	}
-	u, err := parseBaseURL(base)
-	if err != nil {
-		return err
-	}
+func printDevBanner(env *environment, u *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider, data, password, mfaRoles string) {
+	base := u.String()
 	w := env.stdout
 	fmt.Fprintf(w, "\nflexidp development IdP — %s\n\nDemo users (password %q):\n", base, password)
 	for _, d := range devUsers {
@@ -238,7 +271,6 @@ func printDevBanner(ctx context.Context, env *environment, st store.Store, seale
 		fmt.Fprintln(w, "The idp command is not on your PATH: from the source tree, `go install ./cmd/idp` puts it in\n$(go env GOPATH)/bin (add that to PATH), or run `go run ./cmd/idp` in its place.")
 	}
 	fmt.Fprintln(w)
-	return nil
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it, so a printed

@@ -20,12 +20,18 @@ type devRun struct {
 
 func startDev(t *testing.T, data string, extra ...string) devRun {
 	t.Helper()
+	return startDevEnv(t, func(string) string { return "" }, data, extra...)
+}
+
+// startDevEnv is startDev with the environment variables of getenv.
+func startDevEnv(t *testing.T, getenv func(string) string, data string, extra ...string) devRun {
+	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	var out bytes.Buffer
 	env := &environment{stdin: strings.NewReader(""), stdout: lockedWriter{&mu, &out}, stderr: lockedWriter{&mu, &out},
-		getenv: func(string) string { return "" }}
+		getenv: getenv}
 	done := make(chan int, 1)
 	args := append([]string{"dev", "--data", data, "--listen", addr, "--log-format", "text", "--hash-memory", "64", "--signin-time-floor", "0"}, extra...)
 	go func() { done <- run(ctx, env, args) }()
@@ -124,5 +130,30 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(dev3.output, "urn:flex:"+flexConn) {
 		t.Fatal("--reset kept the old SP")
+	}
+}
+
+// TestDevPasswordMeetsThePolicy: the demo users are created by the account
+// service, so their password meets the policy in force, here a minimum
+// longer than the usual demo password.
+func TestDevPasswordMeetsThePolicy(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev.db")
+	dev := startDevEnv(t, func(k string) string {
+		if k == "IDP_PASSWORD_MIN_LENGTH" {
+			return "24"
+		}
+		return ""
+	}, data)
+	m := devPasswordRE.FindStringSubmatch(dev.output)
+	if m == nil {
+		t.Fatalf("idp dev did not print the demo password:\n%s", dev.output)
+	}
+	if len(m[1]) < 24 {
+		t.Fatalf("demo password %q has %d characters; the policy asks for 24", m[1], len(m[1]))
+	}
+	dev.stop()
+	// A restart keeps it.
+	if again := devPasswordRE.FindStringSubmatch(startDev(t, data).output); again == nil || again[1] != m[1] {
+		t.Fatalf("restart changed the demo password")
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/sp"
@@ -30,40 +30,35 @@ func runFlexSetupValues(ctx context.Context, env *environment, args []string) er
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	base, err := baseURLFor(ctx, st, *baseURL)
-	if err != nil {
-		return err
-	}
-	var ks *saml.KeySet
-	if *certFile != "" {
-		cert, err := readCertFile(*certFile)
+	return withService(ctx, env, *dbURL, func(svc *accounts.Service) error {
+		// The recorded base URL is a setting read, config.go's baseURLFor.
+		base, err := baseURLFor(ctx, svc.Store(), *baseURL)
 		if err != nil {
 			return err
 		}
-		ks = &saml.KeySet{Certificate: cert}
-	} else {
-		sealer, err := keys.NewSealer(*keyEnc)
+		var ks *saml.KeySet
+		if *certFile != "" {
+			cert, err := readCertFile(*certFile)
+			if err != nil {
+				return err
+			}
+			ks = &saml.KeySet{Certificate: cert}
+		} else {
+			sealer, err := keys.NewSealer(*keyEnc)
+			if err != nil {
+				return err
+			}
+			if ks, err = keys.Current(ctx, keys.LoaderConfig{Store: svc.Store(), Sealer: sealer, CommonName: endpointsFor(base).entityID}); err != nil {
+				return err
+			}
+		}
+		sps, err := svc.ListSPs(ctx)
 		if err != nil {
 			return err
 		}
-		if _, _, err := keys.Ensure(ctx, st, sealer, endpointsFor(base).entityID, keys.DefaultBits, time.Now()); err != nil {
-			return err
-		}
-		if ks, err = keys.KeySet(ctx, st, sealer); err != nil {
-			return err
-		}
-	}
-	sps, err := st.ListServiceProviders(ctx)
-	if err != nil {
-		return err
-	}
-	printSetupValues(env.stdout, base, ks, sps, "")
-	return nil
+		printSetupValues(env.stdout, base, ks, sps, "")
+		return nil
+	})
 }
 
 func readCertFile(path string) (*x509.Certificate, error) {

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/store"
 )
@@ -36,25 +35,22 @@ func runKeysList(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	list, err := st.ListSigningKeys(ctx)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tCERT EXPIRES")
-	for _, k := range list {
-		expires := "?"
-		if c, err := keys.ParseCertificate(k.CertificatePEM); err == nil {
-			expires = c.NotAfter.UTC().Format("2006-01-02")
+	return withService(ctx, env, dbURL, func(svc *accounts.Service) error {
+		list, err := svc.ListKeys(ctx)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.State, k.CreatedAt.Format("2006-01-02 15:04Z"), expires)
-	}
-	return tw.Flush()
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tCERT EXPIRES")
+		for _, k := range list {
+			expires := "?"
+			if c, err := keys.ParseCertificate(k.CertificatePEM); err == nil {
+				expires = c.NotAfter.UTC().Format("2006-01-02")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.State, k.CreatedAt.Format("2006-01-02 15:04Z"), expires)
+		}
+		return tw.Flush()
+	})
 }
 
 func runKeysAdd(ctx context.Context, env *environment, args []string) error {
@@ -72,22 +68,14 @@ Twilio Console right away (idp flex setup-values shows it).`, args, 0)
 	if err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	k, err := keys.Generate(sealer, endpointsFor(base).entityID, keys.DefaultBits, time.Now())
-	if err != nil {
-		return err
-	}
-	k.State = store.KeyNext
-	if err := st.CreateSigningKey(ctx, k); err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "key.add", after: map[string]string{"key": k.ID, "state": string(k.State)}})
-	fmt.Fprintf(env.stdout, "added next key %s (published in metadata, not signing)\n", k.ID)
-	return nil
+	return withService(ctx, env, dbURL, func(svc *accounts.Service) error {
+		k, err := svc.AddKey(ctx, env.admin(), sealer, endpointsFor(base).entityID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "added next key %s (published in metadata, not signing)\n", k.ID)
+		return nil
+	})
 }
 
 func runKeysActivate(ctx context.Context, env *environment, args []string) error {
@@ -105,36 +93,17 @@ func setKeyState(ctx context.Context, env *environment, args []string, state sto
 	if err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	id := rest[0]
-	list, err := st.ListSigningKeys(ctx)
-	if err != nil {
-		return err
-	}
-	var found *store.SigningKey
-	for i := range list {
-		if list[i].ID == id {
-			found = &list[i]
+	return withService(ctx, env, dbURL, func(svc *accounts.Service) error {
+		changed, err := svc.SetKeyState(ctx, env.admin(), id, state)
+		switch {
+		case err != nil:
+			return err
+		case !changed:
+			fmt.Fprintf(env.stdout, "key %s is already %s\n", id, state)
+		default:
+			fmt.Fprintf(env.stdout, "key %s is now %s\n", id, state)
 		}
-	}
-	switch {
-	case found == nil:
-		return fmt.Errorf("no signing key %q (see idp keys list)", id)
-	case found.State == state:
-		fmt.Fprintf(env.stdout, "key %s is already %s\n", id, state)
 		return nil
-	case state == store.KeyRetired && found.State == store.KeyActive:
-		return errors.New("the active key signs every Response and cannot be retired; activate another key first")
-	}
-	if err := st.SetSigningKeyState(ctx, id, state); err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "key." + map[store.KeyState]string{store.KeyActive: "activate", store.KeyRetired: "retire"}[state],
-		before: map[string]string{"key": id, "state": string(found.State)}, after: map[string]string{"key": id, "state": string(state)}})
-	fmt.Fprintf(env.stdout, "key %s is now %s\n", id, state)
-	return nil
+	})
 }

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/saml"
 )
 
@@ -27,46 +26,48 @@ func runUsersPreview(ctx context.Context, env *environment, args []string) error
 	if spName == "" {
 		return usageError{"idp users preview: --sp is required"}
 	}
-	st, u, err := openUser(ctx, env, *dbURL, *email)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	s, err := getSP(ctx, st, spName)
-	if err != nil {
-		return err
-	}
-	rel, err := attributes.Release(u.Subject(), s.Policy)
-	if err != nil {
-		return fmt.Errorf("%s would be refused at %s: %w", u.Email, s.Name, err)
-	}
-	if u.Disabled {
-		fmt.Fprintln(env.stderr, "warning: the user is disabled and cannot sign in")
-	}
-	if asXML {
-		base, err := baseURLFor(ctx, st, baseURL)
+	return withService(ctx, env, *dbURL, func(svc *accounts.Service) error {
+		pv, err := svc.PreviewRelease(ctx, *email, spName)
 		if err != nil {
 			return err
 		}
-		ep := endpointsFor(base)
-		idp, err := saml.New(saml.Config{EntityID: ep.entityID, SSOURL: ep.sso, SecureTransport: base.Scheme == "https"})
-		if err != nil {
-			return err
+		if pv.User.Disabled {
+			fmt.Fprintln(env.stderr, "warning: the user is disabled and cannot sign in")
 		}
-		now := time.Now()
-		xml, err := idp.PreviewAssertion(s, rel, saml.Grant{SessionIndex: "_preview", AuthnInstant: now})
-		if err != nil {
-			return err
+		if pv.Unassigned {
+			fmt.Fprintf(env.stderr, "warning: %s requires assignment and the user is not assigned to it: the sign-in would be refused (idp sp assign --sp %s --email %s)\n",
+				pv.SP.Name, pv.SP.Name, pv.User.Email)
 		}
-		_, err = env.stdout.Write(append(xml, '\n'))
+		if asXML {
+			return printPreviewXML(ctx, env, svc, baseURL, pv)
+		}
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "NameID\t%s\t(%s)\n", pv.Released.NameID, pv.Released.NameIDFormat)
+		for _, a := range pv.Released.Attributes {
+			fmt.Fprintf(tw, "%s\t%s\n", a.Name, strings.Join(quoteAll(a.Values), " | "))
+		}
+		return tw.Flush()
+	})
+}
+
+// printPreviewXML writes the unsigned Assertion of the preview, issued
+// with the base URL of --base-url or the one the server last ran with.
+func printPreviewXML(ctx context.Context, env *environment, svc *accounts.Service, baseURL string, pv accounts.Preview) error {
+	base, err := baseURLFor(ctx, svc.Store(), baseURL)
+	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "NameID\t%s\t(%s)\n", rel.NameID, rel.NameIDFormat)
-	for _, a := range rel.Attributes {
-		fmt.Fprintf(tw, "%s\t%s\n", a.Name, strings.Join(quoteAll(a.Values), " | "))
+	ep := endpointsFor(base)
+	idp, err := saml.New(saml.Config{EntityID: ep.entityID, SSOURL: ep.sso, SecureTransport: base.Scheme == "https"})
+	if err != nil {
+		return err
 	}
-	return tw.Flush()
+	xml, err := idp.PreviewAssertion(pv.SP, pv.Released, saml.Grant{SessionIndex: "_preview", AuthnInstant: svc.Now()})
+	if err != nil {
+		return err
+	}
+	_, err = env.stdout.Write(append(xml, '\n'))
+	return err
 }
 
 func quoteAll(vs []string) []string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -224,27 +222,4 @@ func TestServeRefusesWrongKeyEncryptionKey(t *testing.T) {
 		t.Fatalf("serve with the wrong key encryption key: exit %d, want 1\n%s%s", code, out, errb)
 	}
 	mustContain(t, errb.String(), "IDP_KEY_ENCRYPTION_KEY is not the key it was encrypted with")
-}
-
-func TestSameKeys(t *testing.T) {
-	c1, c2 := &x509.Certificate{Raw: []byte{1}}, &x509.Certificate{Raw: []byte{2}}
-	ks := func(id string, published ...*x509.Certificate) *saml.KeySet {
-		return &saml.KeySet{ID: id, Published: published}
-	}
-	for _, tc := range []struct {
-		name string
-		a, b *saml.KeySet
-		want bool
-	}{
-		{"none loaded yet", nil, ks("k1"), false},
-		{"unchanged", ks("k1", c1), ks("k1", c1), true},
-		{"activated", ks("k1"), ks("k2"), false},
-		{"next key added", ks("k1"), ks("k1", c1), false},
-		// One next key retired and another added between two reloads.
-		{"next key replaced", ks("k1", c1), ks("k1", c2), false},
-	} {
-		if got := sameKeys(tc.a, tc.b); got != tc.want {
-			t.Errorf("%s: sameKeys = %v, want %v", tc.name, got, tc.want)
-		}
-	}
 }

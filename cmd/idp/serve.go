@@ -18,7 +18,6 @@ import (
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/server"
-	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -123,11 +122,12 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("trusted proxies (IDP_TRUSTED_PROXIES): %w", err)
 	}
-	if (o.keyFile == "") != (o.certFile == "") {
-		return errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
-	}
 	sealer, err := keys.NewSealer(o.keyEncryption)
 	if err != nil {
+		return err
+	}
+	keyCfg := keys.LoaderConfig{Sealer: sealer, KeyFile: o.keyFile, CertFile: o.certFile, Log: log}
+	if err := keyCfg.Check(); err != nil {
 		return err
 	}
 	st, err := openStore(ctx, o.databaseURL)
@@ -145,51 +145,17 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		}
 	}
 
-	// The CLI prints links and Console values with the base URL the server
-	// runs with (baseURLFor).
-	if err := st.PutSetting(ctx, store.SettingBaseURL, base.String()); err != nil {
-		log.Warn("record the base URL for the CLI", "err", err)
-	}
-
 	ep := endpointsFor(base)
 	idp, err := saml.New(saml.Config{EntityID: ep.entityID, SSOURL: ep.sso, SLOURL: ep.slo, SecureTransport: base.Scheme == "https"})
 	if err != nil {
 		return err
 	}
-	loadKeys := func(ctx context.Context) error {
-		ks, err := keys.KeySet(ctx, st, sealer)
-		if err != nil {
-			return err
-		}
-		if !sameKeys(idp.Keys(), ks) {
-			idp.SetKeys(ks)
-			log.Info("signing key loaded", "key", ks.ID, "not_after", ks.Certificate.NotAfter, "published_next", len(ks.Published))
-		}
-		return nil
+	keyCfg.Store, keyCfg.CommonName = st, ep.entityID
+	loader, err := keys.Load(ctx, keyCfg, idp)
+	if err != nil {
+		return err
 	}
-	if o.keyFile != "" {
-		ks, err := keys.FromFiles(o.keyFile, o.certFile)
-		if err != nil {
-			return err
-		}
-		idp.SetKeys(ks)
-		log.Info("signing key loaded from file", "key", ks.ID, "not_after", ks.Certificate.NotAfter)
-	} else {
-		k, created, err := keys.Ensure(ctx, st, sealer, ep.entityID, keys.DefaultBits, time.Now())
-		if err != nil {
-			return fmt.Errorf("signing key: %w", err)
-		}
-		if created {
-			log.Info("signing key generated", "key", k.ID, "encrypted_at_rest", sealer.Encrypts())
-		}
-		if sealer.Encrypts() && !keys.IsSealed(k.PrivateKey) {
-			log.Warn("the active signing key was stored before IDP_KEY_ENCRYPTION_KEY was set and is not encrypted; rotate it (idp keys add, idp keys activate) to store an encrypted one", "key", k.ID)
-		}
-		if err := loadKeys(ctx); err != nil {
-			return fmt.Errorf("signing key: %w", err)
-		}
-	}
-	if !sealer.Encrypts() && o.keyFile == "" && !o.dev {
+	if !sealer.Encrypts() && loader.FromStore() && !o.dev {
 		log.Warn("private keys are stored unencrypted in the database; set IDP_KEY_ENCRYPTION_KEY")
 	}
 
@@ -217,6 +183,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	svc := accounts.New(accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy})
+	// The CLI prints links and Console values with the base URL the server
+	// runs with (baseURLFor).
+	if err := svc.RecordBaseURL(ctx, base.String()); err != nil {
+		log.Warn("record the base URL for the CLI", "err", err)
+	}
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
@@ -250,7 +221,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	go housekeeping(bg, log, st, o.keyFile == "", loadKeys, o.keyRefresh)
+	go housekeeping(bg, log, svc, loader, o.keyRefresh)
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
@@ -304,23 +275,9 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// sameKeys reports whether b signs with the same key and publishes the
-// same certificates as a, so that a reload logs only real changes.
-func sameKeys(a, b *saml.KeySet) bool {
-	if a == nil || b == nil || a.ID != b.ID || len(a.Published) != len(b.Published) {
-		return false
-	}
-	for i := range a.Published {
-		if !a.Published[i].Equal(b.Published[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // housekeeping reloads keys (rotation done on another replica or by the
-// CLI) and deletes expired sessions.
-func housekeeping(ctx context.Context, log *slog.Logger, st migrator, reloadKeys bool, loadKeys func(context.Context) error, every time.Duration) {
+// CLI) and sweeps expired sessions and stale throttle records.
+func housekeeping(ctx context.Context, log *slog.Logger, svc *accounts.Service, loader *keys.Loader, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -329,18 +286,15 @@ func housekeeping(ctx context.Context, log *slog.Logger, st migrator, reloadKeys
 			return
 		case <-t.C:
 		}
-		if reloadKeys {
-			if err := loadKeys(ctx); err != nil {
-				log.Warn("reload signing keys", "err", err)
-			}
+		if err := loader.Reload(ctx); err != nil {
+			log.Warn("reload signing keys", "err", err)
 		}
-		if _, err := st.DeleteStaleThrottles(ctx, time.Now().Add(-24*time.Hour)); err != nil {
-			log.Warn("delete stale throttles", "err", err)
+		swept, err := svc.Housekeeping(ctx)
+		if err != nil {
+			log.Warn("housekeeping", "err", err)
 		}
-		if n, err := st.DeleteExpiredSessions(ctx, time.Now()); err != nil {
-			log.Warn("delete expired sessions", "err", err)
-		} else if n > 0 {
-			log.Debug("expired sessions deleted", "count", n)
+		if swept.Sessions > 0 {
+			log.Debug("expired sessions deleted", "count", swept.Sessions)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
@@ -207,22 +208,14 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func createSP(ctx context.Context, env *environment, dbURL string, s sp.ServiceProvider) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.CreateServiceProvider(ctx, s); errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a service provider named %q or with entity ID %q already exists", s.Name, s.EntityID)
-	} else if err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "sp.add", sp: s.Name, after: spView(s)})
-	fmt.Fprintf(env.stdout, "added service provider %s\n  entity ID (audience): %s\n  ACS URL: %s\n", s.Name, s.EntityID, strings.Join(s.ACSURLs, ", "))
-	return nil
+	return withService(ctx, env, dbURL, func(svc *accounts.Service) error {
+		s, err := svc.CreateSP(ctx, env.admin(), s)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "added service provider %s\n  entity ID (audience): %s\n  ACS URL: %s\n", s.Name, s.EntityID, strings.Join(s.ACSURLs, ", "))
+		return nil
+	})
 }
 
 func runSPList(ctx context.Context, env *environment, args []string) error {
@@ -231,21 +224,18 @@ func runSPList(ctx context.Context, env *environment, args []string) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	list, err := st.ListServiceProviders(ctx)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tENTITY ID\tACS URL")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.EntityID, strings.Join(s.ACSURLs, ", "))
-	}
-	return tw.Flush()
+	return withService(ctx, env, *dbURL, func(svc *accounts.Service) error {
+		list, err := svc.ListSPs(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tENTITY ID\tACS URL")
+		for _, s := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.EntityID, strings.Join(s.ACSURLs, ", "))
+		}
+		return tw.Flush()
+	})
 }
 
 // spCommand parses the flags of a command acting on one SP by name.
@@ -266,6 +256,8 @@ func spCommand(env *environment, name, usage, desc string, args []string, extra 
 	return fs, *dbURL, *spName, nil
 }
 
+// getSP finds a service provider in st. Only config.go's openSP, which no
+// command calls any more, still uses it: commands use Service.GetSP.
 func getSP(ctx context.Context, st store.Store, name string) (sp.ServiceProvider, error) {
 	s, err := st.GetServiceProvider(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -275,15 +267,17 @@ func getSP(ctx context.Context, st store.Store, name string) (sp.ServiceProvider
 }
 
 func runSPShow(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, name, err := spCommand(env, "idp sp show", "--sp NAME", "Show a service provider.", args, nil)
-	if err != nil {
-		return err
-	}
-	st, s, err := openSP(ctx, env, dbURL, name)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return onSP(ctx, env, "idp sp show", "--sp NAME", "Show a service provider.", args, nil, func(svc *accounts.Service, _ *flag.FlagSet, name string) error {
+		s, err := svc.GetSP(ctx, name)
+		if err != nil {
+			return err
+		}
+		return printSP(env, s)
+	})
+}
+
+// printSP writes the settings and release policy of s.
+func printSP(env *environment, s sp.ServiceProvider) error {
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("name", s.Name)
@@ -322,63 +316,40 @@ func runSPSet(ctx context.Context, env *environment, args []string) error {
 	var o spSettings
 	var acs multiFlag
 	var entityID string
-	fs, dbURL, name, err := spCommand(env, "idp sp set", "--sp NAME [flags]", "Change settings; only the flags given are changed.", args, func(fs *flag.FlagSet) {
+	return onSP(ctx, env, "idp sp set", "--sp NAME [flags]", "Change settings; only the flags given are changed.", args, func(fs *flag.FlagSet) {
 		o.register(fs)
 		fs.Var(&acs, "acs", "replace the ACS URLs (repeat for several)")
 		fs.StringVar(&entityID, "entity-id", "", "change the entity ID")
+	}, func(svc *accounts.Service, fs *flag.FlagSet, name string) error {
+		set := visited(fs)
+		after, err := svc.UpdateSP(ctx, env.admin(), name, func(s *sp.ServiceProvider) error {
+			if set["acs"] {
+				s.ACSURLs = acs
+			}
+			if set["entity-id"] {
+				s.EntityID = entityID
+			}
+			return o.apply(s, set)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "updated service provider %s\n", name)
+		if note := signedRequestsNote(after, set); note != "" {
+			fmt.Fprintln(env.stdout, note)
+		}
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	set := visited(fs)
-	st, before, err := openSP(ctx, env, dbURL, name)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	after, err := st.UpdateServiceProvider(ctx, name, func(s sp.ServiceProvider) (sp.ServiceProvider, error) {
-		if set["acs"] {
-			s.ACSURLs = acs
-		}
-		if set["entity-id"] {
-			s.EntityID = entityID
-		}
-		if err := o.apply(&s, set); err != nil {
-			return s, err
-		}
-		return s, s.Validate()
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return errors.New("another service provider already has that entity ID")
-	} else if err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "sp.set", sp: name, before: spView(before), after: spView(after)})
-	fmt.Fprintf(env.stdout, "updated service provider %s\n", name)
-	if note := signedRequestsNote(after, set); note != "" {
-		fmt.Fprintln(env.stdout, note)
-	}
-	return nil
 }
 
 func runSPRemove(ctx context.Context, env *environment, args []string) error {
-	_, dbURL, name, err := spCommand(env, "idp sp remove", "--sp NAME", "Remove a service provider and its assignments.", args, nil)
-	if err != nil {
-		return err
-	}
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.DeleteServiceProvider(ctx, name); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no service provider named %q", name)
-	} else if err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "sp.remove", sp: name})
-	fmt.Fprintf(env.stdout, "removed service provider %s\n", name)
-	return nil
+	return onSP(ctx, env, "idp sp remove", "--sp NAME", "Remove a service provider and its assignments.", args, nil, func(svc *accounts.Service, _ *flag.FlagSet, name string) error {
+		if err := svc.RemoveSP(ctx, env.admin(), name); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "removed service provider %s\n", name)
+		return nil
+	})
 }
 
 func runSPAssign(ctx context.Context, env *environment, args []string) error {
@@ -395,31 +366,22 @@ func assignment(ctx context.Context, env *environment, args []string, assign boo
 		verb = "unassign"
 	}
 	var email string
-	_, dbURL, name, err := spCommand(env, "idp sp "+verb, "--sp NAME --email EMAIL", verb+" a user and a service provider.", args, func(fs *flag.FlagSet) {
+	return onSP(ctx, env, "idp sp "+verb, "--sp NAME --email EMAIL", verb+" a user and a service provider.", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "the user's email or ID; required")
+	}, func(svc *accounts.Service, _ *flag.FlagSet, name string) error {
+		if email == "" {
+			return usageError{"idp sp " + verb + ": --email is required"}
+		}
+		u, err := svc.FindUser(ctx, email)
+		if err != nil {
+			return err
+		}
+		if err := svc.Assign(ctx, env.admin(), u.ID, name, assign); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "%sed %s and %s\n", verb, u.Email, name)
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	st, u, err := openUser(ctx, env, dbURL, email)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if _, err := getSP(ctx, st, name); err != nil {
-		return err
-	}
-	if assign {
-		err = st.AssignUser(ctx, u.ID, name)
-	} else if err = st.UnassignUser(ctx, u.ID, name); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s is not assigned to %s", u.Email, name)
-	}
-	if err != nil {
-		return err
-	}
-	auditAdmin(ctx, env, st, adminChange{action: "sp." + verb, user: &u, sp: name})
-	fmt.Fprintf(env.stdout, "%sed %s and %s\n", verb, u.Email, name)
-	return nil
 }
 
 // signingCertsSummary describes the SP's request-signing certificates.

@@ -444,6 +444,17 @@ func TestKeys(t *testing.T) {
 	if err != nil || next.State != store.KeyNext {
 		t.Fatalf("add: %+v, %v", next, err)
 	}
+	list, err := f.svc.ListKeys(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ListKeys = %d keys, %v", len(list), err)
+	}
+	states := map[string]store.KeyState{}
+	for _, k := range list {
+		states[k.ID] = k.State
+	}
+	if states[active.ID] != store.KeyActive || states[next.ID] != store.KeyNext {
+		t.Fatalf("listed states %v", states)
+	}
 	if _, err := f.svc.SetKeyState(ctx, admin, active.ID, store.KeyRetired); code(err) != accounts.Conflict {
 		t.Fatalf("retiring the active key: %v", err)
 	}

@@ -8,6 +8,11 @@ import (
 	"github.com/flexidp/flexidp/internal/store"
 )
 
+// ListKeys returns the signing keys, with their states.
+func (s *Service) ListKeys(ctx context.Context) ([]store.SigningKey, error) {
+	return s.st.ListSigningKeys(ctx)
+}
+
 // AddKey generates the next signing key: published in the metadata beside
 // the active key, not signing yet. commonName names the certificate
 // (flexidp's entity ID).

@@ -4,16 +4,63 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // GetSP returns the service provider with that name.
 func (s *Service) GetSP(ctx context.Context, name string) (sp.ServiceProvider, error) {
 	p, err := s.st.GetServiceProvider(ctx, name)
 	return p, notFoundAs(err, fmt.Sprintf("There is no service provider named %q (see idp sp list).", name))
+}
+
+// ListSPs returns every service provider, ordered by name.
+func (s *Service) ListSPs(ctx context.Context) ([]sp.ServiceProvider, error) {
+	return s.st.ListServiceProviders(ctx)
+}
+
+// Preview is what a service provider would receive about a user at their
+// next sign-in, worked out without signing or sending anything.
+type Preview struct {
+	User     users.User
+	SP       sp.ServiceProvider
+	Released attributes.Released
+	// Unassigned is true when the SP requires assignment and the user has
+	// none: the sign-in would be refused before anything is released.
+	Unassigned bool
+}
+
+// PreviewRelease works out the NameID and attributes the service provider
+// would receive for the user, with the rules a sign-in applies. A user the
+// release policy refuses (no role, say) is an Invalid error; a disabled or
+// unassigned user is reported in the Preview, so that an administrator
+// still sees what would be released once that is put right.
+func (s *Service) PreviewRelease(ctx context.Context, userRef, spName string) (Preview, error) {
+	u, err := s.FindUser(ctx, userRef)
+	if err != nil {
+		return Preview{}, err
+	}
+	p, err := s.GetSP(ctx, spName)
+	if err != nil {
+		return Preview{}, err
+	}
+	pv := Preview{User: u, SP: p}
+	if p.AssignmentRequired {
+		assigned, err := s.st.Assignments(ctx, u.ID)
+		if err != nil {
+			return Preview{}, err
+		}
+		pv.Unassigned = !slices.Contains(assigned, p.Name)
+	}
+	if pv.Released, err = attributes.Release(u.Subject(), p.Policy); err != nil {
+		return Preview{}, &Error{Code: Invalid, Err: err, Message: fmt.Sprintf("%s would be refused at %s: %v", u.Email, p.Name, err)}
+	}
+	return pv, nil
 }
 
 // CreateSP validates and registers a service provider.

@@ -31,6 +31,15 @@ type LoaderConfig struct {
 	Now func() time.Time
 }
 
+// Check reports a configuration Load would refuse, so that a server can
+// refuse it before it opens its store.
+func (cfg LoaderConfig) Check() error {
+	if (cfg.KeyFile == "") != (cfg.CertFile == "") {
+		return errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
+	}
+	return nil
+}
+
 // Loader loads the signing keys into a Holder and reloads them, so that a
 // rotation made by the CLI or on another replica reaches every replica.
 type Loader struct {
@@ -42,8 +51,8 @@ type Loader struct {
 // generating the first key there when there is none (two replicas racing
 // to generate it agree on one).
 func Load(ctx context.Context, cfg LoaderConfig, h Holder) (*Loader, error) {
-	if (cfg.KeyFile == "") != (cfg.CertFile == "") {
-		return nil, errors.New("IDP_SIGNING_KEY_FILE and IDP_SIGNING_CERT_FILE must be set together")
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -113,3 +122,20 @@ func SameKeys(a, b *saml.KeySet) bool {
 	}
 	return true
 }
+
+// Current loads the keys once, as Load does (generating the first key
+// when the store has none), for a command that shows them: the Twilio
+// Console values, the development banner.
+func Current(ctx context.Context, cfg LoaderConfig) (*saml.KeySet, error) {
+	var h keySet
+	if _, err := Load(ctx, cfg, &h); err != nil {
+		return nil, err
+	}
+	return h.ks, nil
+}
+
+// keySet is a Holder that only keeps the keys.
+type keySet struct{ ks *saml.KeySet }
+
+func (h *keySet) Keys() *saml.KeySet      { return h.ks }
+func (h *keySet) SetKeys(ks *saml.KeySet) { h.ks = ks }

@@ -47,19 +47,27 @@ type holder struct {
 func (h *holder) Keys() *saml.KeySet     { return h.ks }
 func (h *holder) SetKeys(k *saml.KeySet) { h.ks = k; h.sets++ }
 
-// TestLoaderFollowsRotation: the first load generates a key; a reload
-// picks up a key activated elsewhere (the CLI, another replica), and only
-// a real change reaches the holder.
-func TestLoaderFollowsRotation(t *testing.T) {
+// newStore opens a migrated embedded store in a temp dir.
+func newStore(t *testing.T) *sqlite.Store {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// TestLoaderFollowsRotation: the first load generates a key; a reload
+// picks up a key activated elsewhere (the CLI, another replica), and only
+// a real change reaches the holder.
+func TestLoaderFollowsRotation(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
 	var logb bytes.Buffer
 	h := &holder{}
 	l, err := keys.Load(ctx, keys.LoaderConfig{Store: st, Sealer: newSealer(t, secret), CommonName: entityID,
@@ -88,8 +96,39 @@ func TestLoaderFollowsRotation(t *testing.T) {
 }
 
 func TestLoadRefusesHalfAFilePair(t *testing.T) {
-	_, err := keys.Load(context.Background(), keys.LoaderConfig{KeyFile: "k.pem"}, &holder{})
-	if err == nil || !strings.Contains(err.Error(), "must be set together") {
-		t.Fatalf("err = %v", err)
+	for _, cfg := range []keys.LoaderConfig{{KeyFile: "k.pem"}, {CertFile: "c.pem"}} {
+		if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), "must be set together") {
+			t.Errorf("Check(%+v) = %v", cfg, err)
+		}
+		_, err := keys.Load(context.Background(), cfg, &holder{})
+		if err == nil || !strings.Contains(err.Error(), "must be set together") {
+			t.Errorf("Load(%+v) = %v", cfg, err)
+		}
+	}
+	if err := (keys.LoaderConfig{KeyFile: "k.pem", CertFile: "c.pem"}).Check(); err != nil {
+		t.Errorf("a whole pair: %v", err)
+	}
+}
+
+// TestCurrent: the first call generates the key, later calls (and a
+// server's Load) sign with the same one.
+func TestCurrent(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	cfg := keys.LoaderConfig{Store: st, Sealer: newSealer(t, secret), CommonName: entityID, Now: func() time.Time { return now }}
+	first, err := keys.Current(ctx, cfg)
+	if err != nil || first == nil || first.Certificate == nil {
+		t.Fatalf("first: %v, %v", first, err)
+	}
+	again, err := keys.Current(ctx, cfg)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("again: %v, %v (first %s)", again, err, first.ID)
+	}
+	h := &holder{}
+	if _, err := keys.Load(ctx, cfg, h); err != nil || h.ks.ID != first.ID {
+		t.Fatalf("Load after Current: %v, %v", h.ks, err)
+	}
+	if list, err := st.ListSigningKeys(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("%d keys stored, %v; want 1", len(list), err)
 	}
 }
