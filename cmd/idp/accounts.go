@@ -22,7 +22,7 @@ func runUsersUnlock(ctx context.Context, env *environment, args []string) error 
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&address, "address", "", "also unlock this client address")
 		}}
-	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+	return onUserRef(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
 		unlocked, err := svc.Unlock(ctx, env.admin(), ref, address)
 		if err != nil {
 			return err
@@ -91,7 +91,7 @@ func runUsersInvite(ctx context.Context, env *environment, args []string) error 
 			return l.check(fs)
 		},
 		mail: l.email}
-	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+	return onUserRef(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
 		req.Ref = ref
 		return issueLink(ctx, env, svc, l, req)
 	})
@@ -104,7 +104,7 @@ func runUsersResetLink(ctx context.Context, env *environment, args []string) err
 		flags: func(fs *flag.FlagSet) { l.register(env, fs, accounts.ResetTTL) },
 		check: l.check,
 		mail:  l.email}
-	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+	return onUserRef(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
 		return issueLink(ctx, env, svc, l, accounts.LinkRequest{Ref: ref, Purpose: store.TokenReset})
 	})
 }

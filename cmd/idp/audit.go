@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os/user"
 	"slices"
 	"text/tabwriter"
 	"time"
 
-	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/users"
 )
 
 func auditCommands() map[string]command {
@@ -36,59 +33,6 @@ func (e *environment) who() string {
 		return u.Username
 	}
 	return "cli"
-}
-
-// adminChange is one admin change for the audit trail.
-type adminChange struct {
-	action        string // "user.disable": recorded as admin.user.disable
-	user          *users.User
-	sp            string
-	before, after any
-	reason        string
-}
-
-// auditAdmin appends an admin change to the audit trail. The change is
-// already made, so a failure to record it is reported, not returned.
-func auditAdmin(ctx context.Context, env *environment, st store.Store, c adminChange) {
-	e := store.AuditEvent{Action: "admin." + c.action, Actor: env.who(), SP: c.sp, Reason: c.reason}
-	if c.user != nil {
-		e.UserID, e.Email = c.user.ID, c.user.Email
-	}
-	if c.before != nil || c.after != nil {
-		d := map[string]any{}
-		if c.before != nil {
-			d["before"] = c.before
-		}
-		if c.after != nil {
-			d["after"] = c.after
-		}
-		if b, err := json.Marshal(d); err == nil {
-			e.Details = b
-		}
-	}
-	if _, err := st.AppendAudit(ctx, e); err != nil {
-		fmt.Fprintf(env.stderr, "warning: the change was made but not recorded in the audit log: %v\n", err)
-		return
-	}
-	// The same event as a structured log line (--log-format, IDP_LOG_FORMAT,
-	// IDP_LOG_LEVEL), like the server's, for log pipelines that collect CLI
-	// runs too. A person at a terminal reads the command's one-line result
-	// instead; the record stays in the store (idp audit tail).
-	format := orDefault(env.logFormat, envOr(env, "IDP_LOG_FORMAT", "auto"))
-	if format == "auto" && isTerminal(env.stderr) {
-		return
-	}
-	if log, err := newLogger(env, format, envOr(env, "IDP_LOG_LEVEL", "info")); err == nil {
-		log.LogAttrs(ctx, slog.LevelInfo, "audit", slog.String("action", e.Action), slog.String("actor", e.Actor),
-			slog.String("user_id", e.UserID), slog.String("email", e.Email), slog.String("sp", e.SP),
-			slog.String("reason", e.Reason), slog.String("details", string(e.Details)))
-	}
-}
-
-// spView is what the audit trail records of a service provider.
-func spView(s sp.ServiceProvider) sp.ServiceProvider {
-	s.CreatedAt, s.UpdatedAt = time.Time{}, time.Time{}
-	return s
 }
 
 func runAuditTail(ctx context.Context, env *environment, args []string) error {

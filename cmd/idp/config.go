@@ -19,7 +19,6 @@ import (
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/server"
-	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/store/sqlite"
@@ -236,21 +235,6 @@ func databaseFlag(env *environment, fs *flag.FlagSet) *string {
 	return &dbURL
 }
 
-// openUser opens the account service and finds the user given by email or
-// ID; the caller closes the store.
-func openUser(ctx context.Context, env *environment, dbURL, ref string) (migrator, users.User, error) {
-	svc, st, err := openService(ctx, env, dbURL, false)
-	if err != nil {
-		return nil, users.User{}, err
-	}
-	u, err := svc.FindUser(ctx, ref)
-	if err != nil {
-		st.Close()
-		return nil, users.User{}, err
-	}
-	return st, u, nil
-}
-
 // userCmd is an admin command that acts on one user, given by --email (an
 // email address or an ID).
 type userCmd struct {
@@ -267,10 +251,10 @@ type userCmd struct {
 	mail func() bool
 }
 
-// withService runs c: it parses the flags, opens the account service, calls
+// onUserRef runs c: it parses the flags, opens the account service, calls
 // act with the user reference given by --email, and closes the store.
 // Every rule is the service's; act only calls it and prints.
-func withService(ctx context.Context, env *environment, c userCmd, args []string, act func(svc *accounts.Service, ref string) error) error {
+func onUserRef(ctx context.Context, env *environment, c userCmd, args []string, act func(svc *accounts.Service, ref string) error) error {
 	if c.free {
 		args = argsBeforePositional(args)
 	}
@@ -283,39 +267,19 @@ func withService(ctx context.Context, env *environment, c userCmd, args []string
 			return err
 		}
 	}
-	svc, st, err := openService(ctx, env, *dbURL, c.mail != nil && c.mail())
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return act(svc, *ref)
+	return withMailService(ctx, env, *dbURL, c.mail != nil && c.mail(), func(svc *accounts.Service) error { return act(svc, *ref) })
 }
 
-// withUser is withService for a command that must name the user it acts
+// withUser is onUserRef for a command that must name the user it acts
 // on: act gets the user the reference finds.
 func withUser(ctx context.Context, env *environment, c userCmd, args []string, act func(svc *accounts.Service, u users.User) error) error {
-	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+	return onUserRef(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
 		u, err := svc.FindUser(ctx, ref)
 		if err != nil {
 			return err
 		}
 		return act(svc, u)
 	})
-}
-
-// openSP opens the admin store and finds the service provider by name;
-// the caller closes the store.
-func openSP(ctx context.Context, env *environment, dbURL, name string) (migrator, sp.ServiceProvider, error) {
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
-		return nil, sp.ServiceProvider{}, err
-	}
-	s, err := getSP(ctx, st, name)
-	if err != nil {
-		st.Close()
-		return nil, sp.ServiceProvider{}, err
-	}
-	return st, s, nil
 }
 
 // newLogger logs JSON, or text when stderr is a terminal, at level.

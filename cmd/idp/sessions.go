@@ -18,7 +18,7 @@ func sessionsCommands() map[string]command {
 
 func runSessionsList(ctx context.Context, env *environment, args []string) error {
 	c := userCmd{name: "idp sessions list", usage: "--email EMAIL", desc: "List a user's IdP sessions, newest first. The ID is the hash of the cookie, not the cookie."}
-	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+	return onUserRef(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
 		u, list, err := svc.Sessions(ctx, ref)
 		if err != nil {
 			return err

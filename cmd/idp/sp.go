@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/sp"
-	"github.com/flexidp/flexidp/internal/store"
 )
 
 func spCommands() map[string]command {
@@ -254,16 +252,6 @@ func spCommand(env *environment, name, usage, desc string, args []string, extra 
 		return nil, "", "", usageError{name + ": --sp is required"}
 	}
 	return fs, *dbURL, *spName, nil
-}
-
-// getSP finds a service provider in st. Only config.go's openSP, which no
-// command calls any more, still uses it: commands use Service.GetSP.
-func getSP(ctx context.Context, st store.Store, name string) (sp.ServiceProvider, error) {
-	s, err := st.GetServiceProvider(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return s, fmt.Errorf("no service provider named %q (see idp sp list)", name)
-	}
-	return s, err
 }
 
 func runSPShow(ctx context.Context, env *environment, args []string) error {

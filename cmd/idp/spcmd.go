@@ -12,7 +12,13 @@ import (
 // something goes through the service, which holds the rules and records
 // the change with its actor (env.admin()).
 func withService(ctx context.Context, env *environment, dbURL string, act func(*accounts.Service) error) error {
-	svc, st, err := openService(ctx, env, dbURL, false)
+	return withMailService(ctx, env, dbURL, false, act)
+}
+
+// withMailService is withService with password links emailed when mail
+// is true and IDP_SMTP_* is set.
+func withMailService(ctx context.Context, env *environment, dbURL string, mail bool, act func(*accounts.Service) error) error {
+	svc, st, err := openService(ctx, env, dbURL, mail)
 	if err != nil {
 		return err
 	}

@@ -278,7 +278,7 @@ func runUsersUpdate(ctx context.Context, env *environment, args []string) error 
 // updateUser runs c as a profile change through the account service,
 // recorded as action, and says verb and the user.
 func updateUser(ctx context.Context, env *environment, c userCmd, args []string, action, verb string, change func(*users.User) error) error {
-	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+	return onUserRef(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
 		u, err := svc.UpdateUser(ctx, env.admin(), ref, action, change)
 		if err != nil {
 			return err
@@ -339,7 +339,7 @@ func runUsersEnable(ctx context.Context, env *environment, args []string) error 
 
 func runUsersDelete(ctx context.Context, env *environment, args []string) error {
 	c := userCmd{name: "idp users delete", usage: "--email EMAIL", desc: "Delete a user, their sessions and assignments."}
-	return withService(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
+	return onUserRef(ctx, env, c, args, func(svc *accounts.Service, ref string) error {
 		u, err := svc.Delete(ctx, env.admin(), ref)
 		if err != nil {
 			return err

@@ -188,7 +188,6 @@ func writeFile(t *testing.T, dir, name string) string {
 }
 
 // Driver errors become store errors, and the driver's types do not leak.
-func second[T any](_ T, err error) error { return err }
 
 func must(t testing.TB, err error) {
 	t.Helper()
