@@ -114,7 +114,7 @@ func runUsersResetLink(ctx context.Context, env *environment, args []string) err
 // it is on stderr. A link that was issued but could not be emailed is
 // printed too (it is valid), and the failure returned.
 func issueLink(ctx context.Context, env *environment, svc *accounts.Service, l linkFlags, req accounts.LinkRequest) error {
-	base, err := baseURLFor(ctx, svc.Store(), l.baseURL)
+	base, err := baseURLFor(ctx, svc, l.baseURL)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -88,12 +89,11 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 }
 
 func listAudit(ctx context.Context, env *environment, dbURL string, f store.AuditFilter, asJSON bool) error {
-	st, err := openAdminStore(ctx, env, dbURL)
-	if err != nil {
+	var events []store.AuditEvent
+	err := withService(ctx, env, dbURL, func(svc *accounts.Service) (err error) {
+		events, err = svc.SearchAudit(ctx, f)
 		return err
-	}
-	defer st.Close()
-	events, err := st.ListAudit(ctx, f)
+	})
 	if err != nil {
 		return err
 	}

@@ -78,16 +78,17 @@ func parseBaseURL(raw string) (*url.URL, error) {
 // the flag (or IDP_BASE_URL) when given, else the one the server last ran
 // with on this database (idp serve and idp dev store it), so the CLI and
 // the running server agree.
-func baseURLFor(ctx context.Context, st store.Store, flagValue string) (*url.URL, error) {
+func baseURLFor(ctx context.Context, svc *accounts.Service, flagValue string) (*url.URL, error) {
 	if flagValue != "" {
 		return parseBaseURL(flagValue)
 	}
-	stored, err := st.GetSetting(ctx, store.SettingBaseURL)
-	if errors.Is(err, store.ErrNotFound) {
+	stored, err := svc.BaseURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if stored == "" {
 		_, err := parseBaseURL("")
 		return nil, fmt.Errorf("%w; idp serve and idp dev also record theirs in the database, but none has run on this one yet", err)
-	} else if err != nil {
-		return nil, err
 	}
 	return parseBaseURL(stored)
 }

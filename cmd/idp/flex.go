@@ -32,7 +32,7 @@ func runFlexSetupValues(ctx context.Context, env *environment, args []string) er
 	}
 	return withService(ctx, env, *dbURL, func(svc *accounts.Service) error {
 		// The recorded base URL is a setting read, config.go's baseURLFor.
-		base, err := baseURLFor(ctx, svc.Store(), *baseURL)
+		base, err := baseURLFor(ctx, svc, *baseURL)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/importer"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 func runUsersImport(ctx context.Context, env *environment, args []string) error {
@@ -307,12 +308,11 @@ database. FILE is created with mode 0600.`)
 	default:
 		return usageError{fmt.Sprintf("idp users export: --format %q: use ndjson or csv", *formatName)}
 	}
-	st, err := openAdminStore(ctx, env, *dbURL)
-	if err != nil {
+	var list []users.User
+	err := withService(ctx, env, *dbURL, func(svc *accounts.Service) (err error) {
+		list, err = svc.ListUsers(ctx, store.UserFilter{})
 		return err
-	}
-	defer st.Close()
-	list, err := st.ListUsers(ctx, store.UserFilter{})
+	})
 	if err != nil {
 		return err
 	}

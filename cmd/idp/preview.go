@@ -53,7 +53,7 @@ func runUsersPreview(ctx context.Context, env *environment, args []string) error
 // printPreviewXML writes the unsigned Assertion of the preview, issued
 // with the base URL of --base-url or the one the server last ran with.
 func printPreviewXML(ctx context.Context, env *environment, svc *accounts.Service, baseURL string, pv accounts.Preview) error {
-	base, err := baseURLFor(ctx, svc.Store(), baseURL)
+	base, err := baseURLFor(ctx, svc, baseURL)
 	if err != nil {
 		return err
 	}

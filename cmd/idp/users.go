@@ -210,7 +210,7 @@ func runUsersList(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer st.Close()
-	list, err := svc.Store().ListUsers(ctx, store.UserFilter{Query: *query})
+	list, err := svc.ListUsers(ctx, store.UserFilter{Query: *query})
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func runUsersList(ctx context.Context, env *environment, args []string) error {
 
 func runUsersShow(ctx context.Context, env *environment, args []string) error {
 	return withUser(ctx, env, userCmd{name: "idp users show", usage: "--email EMAIL", desc: "Show a user."}, args, func(svc *accounts.Service, u users.User) error {
-		assigned, err := svc.Store().Assignments(ctx, u.ID)
+		assigned, err := svc.Assignments(ctx, u.ID)
 		if err != nil {
 			return err
 		}

@@ -515,3 +515,25 @@ func TestAuditGoesToStoreAndLog(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 }
+
+func TestReads(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if b, err := f.svc.BaseURL(ctx); err != nil || b != "" {
+		t.Fatalf("base URL before any server: %q, %v", b, err)
+	}
+	if err := f.svc.RecordBaseURL(ctx, "https://idp.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.svc.BaseURL(ctx); err != nil || b != "https://idp.example.com" {
+		t.Fatalf("base URL: %q, %v", b, err)
+	}
+	f.addUser(t, "quinn@example.com")
+	f.addUser(t, "rae@example.com")
+	if list, err := f.svc.ListUsers(ctx, store.UserFilter{Query: "QUINN"}); err != nil || len(list) != 1 {
+		t.Fatalf("list: %v, %v", list, err)
+	}
+	if evs, err := f.svc.SearchAudit(ctx, store.AuditFilter{Action: "admin.user.add"}); err != nil || len(evs) != 2 || evs[0].Email != "rae@example.com" {
+		t.Fatalf("audit: %+v, %v", evs, err)
+	}
+}
