@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -188,7 +189,12 @@ func (h *testIdP) updateSP(t *testing.T, change func(*sp.ServiceProvider)) {
 // setAttrs gives the user the attributes NAME=VALUE, as idp users set-attr
 // does, and returns the refusal, if any.
 func (h *testIdP) setAttrs(email string, pairs ...string) error {
-	set, err := attributes.SetOf(pairs...)
+	var nameValues []string
+	for _, p := range pairs {
+		name, value, _ := strings.Cut(p, "=")
+		nameValues = append(nameValues, name, value)
+	}
+	set, err := attributes.SetOf(nameValues...)
 	if err != nil {
 		return err
 	}
