@@ -10,19 +10,7 @@ import (
 
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/store/postgres"
 )
-
-// openPG opens the test database directly, to check what was written.
-func openPG(t *testing.T, e *testEnv) *postgres.Store {
-	t.Helper()
-	st, err := postgres.Open(context.Background(), e.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // TestLockoutAcrossReplicas: failed sign-ins spread over two replicas of
 // one database lock the account; the locked page is the same for an
@@ -68,7 +56,7 @@ func TestLockoutAcrossReplicas(t *testing.T) {
 	samltest.WantStatus(t, "sign-in after unlock", status, http.StatusOK, body)
 	samltest.MustContain(t, body, "Signed in as")
 
-	st := openPG(t, e)
+	st := openTestStore(t, e)
 	got := strings.Join(samltest.AuditTrail(t, st, store.AuditFilter{User: "agent@example.com"}), " ")
 	for _, want := range []string{"signin.failure:wrong password", "lockout:too many failed sign-ins", "signin.failure:throttled",
 		"admin.user.unlock:acct:agent@example.com", "signin.success:password"} {
@@ -120,7 +108,7 @@ func TestPasswordLinkCommands(t *testing.T) {
 	status, body = samltest.NewBrowser(t).Get(link)
 	samltest.WantStatus(t, "reset page", status, http.StatusOK, body)
 	samltest.MustContain(t, body, "agent@example.com")
-	st := openPG(t, e)
+	st := openTestStore(t, e)
 	secret := link[strings.Index(link, "token=")+6:]
 	if _, err := st.GetToken(context.Background(), secret); err == nil {
 		t.Fatal("the link's secret is stored as is")

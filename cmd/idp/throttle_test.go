@@ -70,18 +70,5 @@ func TestConcurrentWrongPasswordsLock(t *testing.T) {
 	for range throttleReplicas {
 		replicas = append(replicas, e.startServe(flags...))
 	}
-	count := map[int]int{}
-	for _, r := range samltest.ConcurrentSignIns(t, replicas, slices.Repeat([]string{"agent@example.com"}, guesses), "wrong password") {
-		count[r.Status]++
-		if r.Status != http.StatusUnauthorized && r.Status != http.StatusTooManyRequests {
-			t.Errorf("guess: status %d, want 401 or 429\n%s", r.Status, r.Body)
-		}
-	}
-	if count[http.StatusUnauthorized] != lockAfter || count[http.StatusTooManyRequests] != guesses-lockAfter {
-		t.Fatalf("%d concurrent guesses: %d checked (401), %d refused (429); want %d checked",
-			guesses, count[http.StatusUnauthorized], count[http.StatusTooManyRequests], lockAfter)
-	}
-	r := samltest.ConcurrentSignIns(t, replicas, []string{"agent@example.com"}, password)[0]
-	samltest.WantStatus(t, "the right password after the guesses", r.Status, http.StatusTooManyRequests, r.Body)
-	samltest.MustContain(t, r.Body, "Too many failed sign-ins")
+	samltest.GuessesLock(t, replicas, "agent@example.com", password, guesses, lockAfter)
 }

@@ -423,3 +423,30 @@ func ConcurrentSignIns(t testing.TB, bases []string, emails []string, pw string)
 	wg.Wait()
 	return out
 }
+
+// GuessesLock sends guesses wrong passwords of email at once, spread over
+// bases, to an IdP that locks an account after lockAfter failures, and
+// checks that none slips past the threshold: exactly lockAfter are checked
+// (401), the others refused (429), and then the right password pw is
+// refused as well (the account is locked).
+func GuessesLock(t testing.TB, bases []string, email, pw string, guesses, lockAfter int) {
+	t.Helper()
+	emails := make([]string, guesses)
+	for i := range emails {
+		emails[i] = email
+	}
+	count := map[int]int{}
+	for _, r := range ConcurrentSignIns(t, bases, emails, "wrong password") {
+		count[r.Status]++
+		if r.Status != http.StatusUnauthorized && r.Status != http.StatusTooManyRequests {
+			t.Errorf("guess: status %d, want 401 or 429\n%s", r.Status, r.Body)
+		}
+	}
+	if count[http.StatusUnauthorized] != lockAfter || count[http.StatusTooManyRequests] != guesses-lockAfter {
+		t.Fatalf("%d concurrent guesses: %d checked (401), %d refused (429); want %d checked",
+			guesses, count[http.StatusUnauthorized], count[http.StatusTooManyRequests], lockAfter)
+	}
+	r := ConcurrentSignIns(t, bases, []string{email}, pw)[0]
+	WantStatus(t, "the right password after the guesses", r.Status, http.StatusTooManyRequests, r.Body)
+	MustContain(t, r.Body, "Too many failed sign-ins")
+}

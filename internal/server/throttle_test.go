@@ -62,19 +62,5 @@ func TestConcurrentCorrectSignIns(t *testing.T) {
 func TestConcurrentWrongPasswordsLock(t *testing.T) {
 	const lockAfter, guesses = 4, 20
 	h := newTestIdP(t, idpOptions{Lockout: accounts.LockoutPolicy{BackoffAfter: 100, LockAfter: lockAfter}})
-	bases := []string{h.URL}
-	count := map[int]int{}
-	for _, r := range samltest.ConcurrentSignIns(t, bases, slices.Repeat([]string{"agent@example.com"}, guesses), "wrong password") {
-		count[r.Status]++
-		if r.Status != http.StatusUnauthorized && r.Status != http.StatusTooManyRequests {
-			t.Errorf("guess: status %d, want 401 or 429\n%s", r.Status, r.Body)
-		}
-	}
-	if count[http.StatusUnauthorized] != lockAfter || count[http.StatusTooManyRequests] != guesses-lockAfter {
-		t.Fatalf("%d concurrent guesses: %d checked (401), %d refused (429); want %d checked",
-			guesses, count[http.StatusUnauthorized], count[http.StatusTooManyRequests], lockAfter)
-	}
-	r := samltest.ConcurrentSignIns(t, bases, []string{"agent@example.com"}, password)[0]
-	samltest.WantStatus(t, "the right password after the guesses", r.Status, http.StatusTooManyRequests, r.Body)
-	samltest.MustContain(t, r.Body, "Too many failed sign-ins")
+	samltest.GuessesLock(t, []string{h.URL}, "agent@example.com", password, guesses, lockAfter)
 }
