@@ -128,8 +128,8 @@ func TestSessionsCLI(t *testing.T) {
 	}
 	out := e.cli("", "sessions", "list", "--email", "agent@example.com")
 	ids := regexp.MustCompile(`(?m)^([0-9a-f]{64})\s`).FindAllStringSubmatch(out, -1)
-	if len(ids) != 2 {
-		t.Fatalf("sessions list:\n%s", out)
+	if len(ids) != 2 || !strings.Contains(out, "active") {
+		t.Fatalf("sessions list (want two active sessions):\n%s", out)
 	}
 	e.cli("", "sessions", "revoke", "--id", ids[0][1])
 	samltest.MustContain(t, e.cli("", "sessions", "revoke", "--email", "agent@example.com"), "ended 1 session")
@@ -138,4 +138,23 @@ func TestSessionsCLI(t *testing.T) {
 		samltest.MustContain(t, body, `name="password"`)
 	}
 	e.cliWant(2, "", "sessions", "revoke")
+}
+
+// TestResetMFACommand: users reset-mfa says what it removed, and that the
+// user has no second factor when there is none. (Its effect on sign-in is
+// tested in internal/server, TestMFAEndToEnd and
+// TestCredentialChangeEndsPendingSignIn.)
+func TestResetMFACommand(t *testing.T) {
+	e, st := sqliteEnv(t)
+	e.cli(password+"\n", "users", "add", "--email", "root@example.com", "--roles", "admin")
+	root, err := st.GetUserByEmail(t.Context(), "root@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second factor as an enrolment over the web stores it.
+	if err := st.PutMFA(t.Context(), store.MFA{UserID: root.ID, Secret: []byte("JBSWY3DPEHPK3PXP"), ConfirmedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	samltest.MustContain(t, e.cli("", "users", "reset-mfa", "--email", "root@example.com"), "removed the two-step verification of root@example.com")
+	samltest.MustContain(t, e.cliWant(1, "", "users", "reset-mfa", "--email", "root@example.com"), "has no two-step verification")
 }
