@@ -8,13 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/flexidp/flexidp/internal/samltest"
 )
 
 // chromiumPath finds Chromium (the Debian chromium package, or another
@@ -27,10 +28,7 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Chromium is required under CI (apt-get install chromium)")
-	}
-	t.Skip("Chromium not installed: the real-browser test is skipped (apt-get install chromium)")
+	samltest.Require(t, "Chromium", "apt-get install chromium")
 	return ""
 }
 
@@ -95,7 +93,7 @@ func TestBrowser(t *testing.T) {
 	e.cli("", "sp", "add", "--name", "browser", "--entity-id", "urn:test:browser", "--acs", acsURL)
 	base := e.startServe()
 
-	sp := flexTestSP(t, base)
+	sp := samltest.FlexSP(t, base)
 	sp.EntityID = "urn:test:browser"
 	acs, _ := url.Parse(acsURL)
 	sp.AcsURL = *acs
@@ -127,7 +125,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// SP-initiated, first with a wrong password.
-	redirect, reqID := authnRedirect(t, sp, "browser-relay", nil)
+	redirect, reqID := samltest.AuthnRedirect(t, sp, "browser-relay", nil)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(redirect),
 		chromedp.WaitVisible(chromedp.ID("email")),

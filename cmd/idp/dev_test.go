@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flexidp/flexidp/internal/samltest"
 )
 
 // devRun is one `idp dev` process, run in-process as a developer would.
@@ -93,21 +95,21 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 	cert := getBody(t, dev.base+"/saml/certificate.pem")
 
-	sp := flexTestSP(t, dev.base)
-	b := newBrowser(t)
-	page, reqID := b.startSignIn(sp)
-	mustContain(t, page, "Development IdP")
-	status, body := b.login(dev.base, page, "team-agent@example.com", pw)
+	sp := samltest.FlexSP(t, dev.base)
+	b := samltest.NewBrowser(t)
+	page, reqID := b.StartSignIn(sp)
+	samltest.MustContain(t, page, "Development IdP")
+	status, body := b.Login(dev.base, page, "team-agent@example.com", pw)
 	if status != http.StatusOK {
 		t.Fatalf("login: %d\n%s", status, body)
 	}
-	form := samlForm(t, body)
-	assertion := flexAccepts(t, sp, form, reqID)
-	attrs := attrValues(assertion)
+	form := samltest.Form(t, body)
+	assertion := samltest.Accepts(t, sp, form, reqID)
+	attrs := samltest.Values(assertion)
 	if attrs["channel.chat.capacity"][0] != "3" || attrs["team"][0] != "Sales" || attrs["roles"][0] != "agent" {
 		t.Fatalf("demo user attributes = %v", attrs)
 	}
-	verifyWithXmlsec(t, form.xml, cert)
+	samltest.VerifyWithXmlsec(t, form.XML, cert)
 
 	// Restarting keeps the data: same password, same signing key.
 	dev.stop()

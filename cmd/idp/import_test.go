@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/store/sqlite"
@@ -84,7 +86,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 			dst, dstStore := sqliteEnv(t)
 			out := dst.cli("", "users", "import", first)
-			mustContain(t, out, "format "+format+", detected", "imported 3 users: 3 created, 0 updated, 0 unchanged")
+			samltest.MustContain(t, out, "format "+format+", detected", "imported 3 users: 3 created, 0 updated, 0 unchanged")
 			got, err := dstStore.ListUsers(ctx, store.UserFilter{})
 			if err != nil {
 				t.Fatal(err)
@@ -107,7 +109,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 			// Idempotent, and it says so.
 			out = src.cli("", "users", "import", first)
-			mustContain(t, out, "nothing to change: all 3 users are already up to date")
+			samltest.MustContain(t, out, "nothing to change: all 3 users are already up to date")
 
 			// Without --with-password-hashes, no hash leaves the database.
 			out = src.cli("", "users", "export", "--format", format)
@@ -123,7 +125,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 func TestImportAllOrNothing(t *testing.T) {
 	e, st := sqliteEnv(t)
 	out := e.cliWant(1, "", "users", "import", sampleFile("flexidp.csv"))
-	mustContain(t, out,
+	samltest.MustContain(t, out,
 		`line 4: roles: role "superviser" is not a Flex role; did you mean "supervisor"?`,
 		`line 4: skills.intarray: want intarray, got "1,x" (item 2: not an integer)`,
 		`line 6: email: "MARY@example.com" is also on line 2`,
@@ -136,13 +138,13 @@ func TestImportAllOrNothing(t *testing.T) {
 	e.cliWant(1, "", "users", "import", "--dry-run", sampleFile("flexidp.csv"))
 
 	out = e.cli("", "users", "import", sampleFile("flexidp.csv"), "--skip-invalid", "--dry-run")
-	mustContain(t, out, "skipping 5 invalid rows", "dry run: 1 would be created, 0 updated, 0 unchanged; nothing was written")
+	samltest.MustContain(t, out, "skipping 5 invalid rows", "dry run: 1 would be created, 0 updated, 0 unchanged; nothing was written")
 	if list, _ := st.ListUsers(t.Context(), store.UserFilter{}); len(list) != 0 {
 		t.Fatalf("%d users written by a dry run", len(list))
 	}
 
 	out = e.cli("", "users", "import", "--skip-invalid", sampleFile("flexidp.csv"))
-	mustContain(t, out, "imported 1 user: 1 created", "writing: 1 of 1 user (100%)")
+	samltest.MustContain(t, out, "imported 1 user: 1 created", "writing: 1 of 1 user (100%)")
 	u, err := st.GetUserByEmail(t.Context(), "alex@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +155,7 @@ func TestImportAllOrNothing(t *testing.T) {
 
 	// The Okta file: one bad row; the update of alex is reported as such.
 	out = e.cli("", "users", "import", "--skip-invalid", sampleFile("okta.csv"), "--dry-run")
-	mustContain(t, out, "(format okta, detected)", `line 4: userType: role "Employee" is not a Flex role`,
+	samltest.MustContain(t, out, "(format okta, detected)", `line 4: userType: role "Employee" is not a Flex role`,
 		"dry run: 1 would be created, 1 updated, 0 unchanged")
 
 	// Usage mistakes exit 2.
@@ -181,7 +183,7 @@ func TestImportedBcryptSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := e.cli("", "users", "import", file)
-	mustContain(t, out, "(format auth0, detected)", "1 created")
+	samltest.MustContain(t, out, "(format auth0, detected)", "1 created")
 
 	ctx := context.Background()
 	st, err := postgres.Open(ctx, e.dbURL)
@@ -198,22 +200,22 @@ func TestImportedBcryptSignIn(t *testing.T) {
 	}
 
 	base := e.startServe()
-	sp := flexTestSP(t, base)
-	b := newBrowser(t)
-	redirect, reqID := authnRedirect(t, sp, "", nil)
-	status, body := b.get(redirect)
+	sp := samltest.FlexSP(t, base)
+	b := samltest.NewBrowser(t)
+	redirect, reqID := samltest.AuthnRedirect(t, sp, "", nil)
+	status, body := b.Get(redirect)
 	if status != http.StatusOK {
 		t.Fatalf("SSO: %d\n%s", status, body)
 	}
-	if status, body = b.login(base, body, "migrated@example.com", "not the old password"); status != http.StatusUnauthorized {
+	if status, body = b.Login(base, body, "migrated@example.com", "not the old password"); status != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d, want 401", status)
 	}
-	status, body = b.login(base, body, "migrated@example.com", password)
+	status, body = b.Login(base, body, "migrated@example.com", password)
 	if status != http.StatusOK {
 		t.Fatalf("login with the old password: %d\n%s", status, body)
 	}
-	assertion := flexAccepts(t, sp, samlForm(t, body), reqID)
-	attrs := attrValues(assertion)
+	assertion := samltest.Accepts(t, sp, samltest.Form(t, body), reqID)
+	attrs := samltest.Values(assertion)
 	if got := strings.Join(attrs["roles"], "|"); got != "supervisor,agent" {
 		t.Errorf("roles = %q", got)
 	}
@@ -225,15 +227,17 @@ func TestImportedBcryptSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
-		t.Fatalf("after sign-in the hash is %.7s…, want it upgraded to $argon2id$", u.PasswordHash)
+	// serve hashes with users.DefaultParams.
+	p := users.DefaultParams
+	if want := fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$", p.Memory, p.Iterations, p.Parallelism); !strings.HasPrefix(u.PasswordHash, want) {
+		t.Fatalf("after sign-in the hash is %.30s…, want it upgraded to %s…", u.PasswordHash, want)
 	}
 	// A file without a hash leaves the upgraded one alone.
 	noHash := strings.Replace(doc, `"custom_password_hash":{"algorithm":"bcrypt","hash":{"value":"`+hash+`"}}`, `"blocked":false`, 1)
 	if err := os.WriteFile(file, []byte(noHash), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, e.cli("", "users", "import", file), "nothing to change")
+	samltest.MustContain(t, e.cli("", "users", "import", file), "nothing to change")
 }
 
 func TestProgressMeter(t *testing.T) {
@@ -242,7 +246,7 @@ func TestProgressMeter(t *testing.T) {
 	p.report(50, 100)
 	p.report(100, 100)
 	p.done()
-	mustContain(t, buf.String(), "\rwriting [===============               ]  50% 50/100", "\rwriting [==============================] 100% 100/100\n")
+	samltest.MustContain(t, buf.String(), "\rwriting [===============               ]  50% 50/100", "\rwriting [==============================] 100% 100/100\n")
 
 	buf.Reset()
 	p = newProgressMeter(&buf, "writing") // not a terminal: lines

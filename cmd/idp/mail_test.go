@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/flexidp/flexidp/internal/samltest"
 )
 
 // fakeSMTP accepts one message and sends its DATA on the channel: enough
@@ -71,6 +73,6 @@ func TestResetLinkByEmail(t *testing.T) {
 		t.Fatalf("no link printed:\n%s", out)
 	}
 	mail := <-got
-	mustContain(t, mail, "To: ada@example.com", "Subject: Reset your flexidp password", link)
-	mustContain(t, out, "emailed to ada@example.com")
+	samltest.MustContain(t, mail, "To: ada@example.com", "Subject: Reset your flexidp password", link)
+	samltest.MustContain(t, out, "emailed to ada@example.com")
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/flexidp/flexidp/internal/samltest"
 )
 
 const testMetricsToken = "metrics-token-for-tests-0123456789"
@@ -32,7 +34,9 @@ func scrape(t *testing.T, u, token string) (int, string) {
 
 // TestMetricsExposure: `serve` shows no metrics on the main listener
 // unless IDP_METRICS_TOKEN is set (and then only with it); an
-// IDP_METRICS_LISTEN listener serves them, behind the token when set.
+// IDP_METRICS_LISTEN listener serves them, behind the token when set; they
+// include the store's connection pool. (What a sign-in counts is tested in
+// internal/server, TestSignInEndToEnd.)
 func TestMetricsExposure(t *testing.T) {
 	type probe struct {
 		onMetricsListener bool
@@ -75,8 +79,10 @@ func TestMetricsExposure(t *testing.T) {
 				if status != pr.want {
 					t.Errorf("GET %s (token %v): status %d, want %d", u, pr.token != "", status, pr.want)
 				}
-				if status == http.StatusOK && !strings.Contains(body, "flexidp_http_requests_in_flight") {
-					t.Errorf("GET %s: no flexidp metrics:\n%.300s", u, body)
+				// serve wires the PostgreSQL pool into the metrics.
+				if status == http.StatusOK && (!strings.Contains(body, "flexidp_http_requests_in_flight") ||
+					!strings.Contains(body, `flexidp_store_pool_connections{state="max"}`)) {
+					t.Errorf("GET %s: no flexidp metrics, or no pool metrics:\n%.300s", u, body)
 				}
 			}
 		})
@@ -87,7 +93,7 @@ func TestMetricsExposure(t *testing.T) {
 // sentence saying what to use.
 func TestMetricsTokenTooShort(t *testing.T) {
 	out := newTestEnv(t).serveRefuses("--metrics-token", "short")
-	mustContain(t, out, "metrics token is too short", "openssl rand")
+	samltest.MustContain(t, out, "metrics token is too short", "openssl rand")
 }
 
 // serveRefuses runs `idp serve` with extra flags, expects it to refuse to

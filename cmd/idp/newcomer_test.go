@@ -13,6 +13,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
+	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store/sqlite"
 )
 
@@ -301,10 +302,10 @@ func TestRefusalLogs(t *testing.T) {
 	e.cli("", "sp", "add-flex", "--acs", flexACS)
 	p := e.launchServe()
 	e.waitReady(p)
-	sp := flexTestSP(t, p.base)
+	sp := samltest.FlexSP(t, p.base)
 	evil := "https://evil.example.com/acs/" + strings.Repeat("x", 300)
-	u, _ := authnRedirect(t, sp, "", func(r *crewjam.AuthnRequest) { r.AssertionConsumerServiceURL = evil })
-	if status, _ := newBrowser(t).get(u); status != http.StatusBadRequest {
+	u, _ := samltest.AuthnRedirect(t, sp, "", func(r *crewjam.AuthnRequest) { r.AssertionConsumerServiceURL = evil })
+	if status, _ := samltest.NewBrowser(t).Get(u); status != http.StatusBadRequest {
 		t.Fatalf("unregistered ACS: status %d", status)
 	}
 	var refused, access map[string]any

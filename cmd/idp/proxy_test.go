@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/flexidp/flexidp/internal/samltest"
 )
 
 // forwardedBy adds the X-Forwarded-For a proxy that appends would send.
@@ -38,10 +40,10 @@ func TestTrustedProxiesServe(t *testing.T) {
 			}
 			e.cli(password+"\n", "users", "add", "--email", "ada@example.com", "--name", "Ada", "--roles", "agent")
 			base := e.startServe()
-			b := newBrowser(t)
-			b.c.Transport = forwardedBy{tc.xff}
-			_, page := b.get(base + "/login")
-			if status, body := b.login(base, page, "ada@example.com", "not the password"); status == http.StatusOK && !strings.Contains(body, "Wrong email or password") {
+			b := samltest.NewBrowser(t)
+			b.C.Transport = forwardedBy{tc.xff}
+			_, page := b.Get(base + "/login")
+			if status, body := b.Login(base, page, "ada@example.com", "not the password"); status == http.StatusOK && !strings.Contains(body, "Wrong email or password") {
 				t.Fatalf("wrong password accepted: %d", status)
 			}
 			out := e.cli("", "audit", "search", "--action", "signin.failure", "--json")
@@ -57,5 +59,5 @@ func TestTrustedProxiesServe(t *testing.T) {
 func TestTrustedProxiesInvalid(t *testing.T) {
 	e := newTestEnv(t)
 	e.getenv["IDP_TRUSTED_PROXIES"] = "10.0.0.0/8, proxy.internal"
-	mustContain(t, e.serveRefuses(), "IDP_TRUSTED_PROXIES", `"proxy.internal"`, "CIDR")
+	samltest.MustContain(t, e.serveRefuses(), "IDP_TRUSTED_PROXIES", `"proxy.internal"`, "CIDR")
 }

@@ -12,6 +12,7 @@ import (
 	crewjam "github.com/crewjam/saml"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/migrations"
@@ -102,46 +103,46 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("session shared", func(t *testing.T) {
 		setupFlex(t, e)
-		sp := flexTestSP(t, a.base)
-		br := newBrowser(t)
+		sp := samltest.FlexSP(t, a.base)
+		br := samltest.NewBrowser(t)
 
 		// Sign in on A.
-		redirect, reqID := authnRedirect(t, sp, "", nil)
-		_, body := br.get(redirect)
-		status, body := br.login(a.base, body, "agent@example.com", password)
+		redirect, reqID := samltest.AuthnRedirect(t, sp, "", nil)
+		_, body := br.Get(redirect)
+		status, body := br.Login(a.base, body, "agent@example.com", password)
 		if status != http.StatusOK {
 			t.Fatalf("login on A: status %d\n%s", status, body)
 		}
-		flexAccepts(t, sp, samlForm(t, body), reqID)
+		samltest.Accepts(t, sp, samltest.Form(t, body), reqID)
 
 		// The next request reaches B: answered from the session, no prompt.
 		// The cookie jar keys cookies by host, not port, so A's session
 		// cookie goes to B as it would through one load balancer.
-		redirect, reqID = authnRedirect(t, sp, "", nil)
+		redirect, reqID = samltest.AuthnRedirect(t, sp, "", nil)
 		onB := strings.Replace(redirect, a.base, b.base, 1)
-		status, body = br.get(onB)
+		status, body = br.Get(onB)
 		if status != http.StatusOK || strings.Contains(body, `name="password"`) {
 			t.Fatalf("SSO on B with A's session: status %d, want a Response without a prompt\n%s", status, body)
 		}
-		assertion := flexAccepts(t, sp, samlForm(t, body), reqID)
+		assertion := samltest.Accepts(t, sp, samltest.Form(t, body), reqID)
 		if got := assertion.Subject.NameID.Value; got != "agent@example.com" {
 			t.Errorf("B answered for %q", got)
 		}
 
 		// B answered that request: A refuses to answer it again.
-		status, _ = br.get(redirect)
+		status, _ = br.Get(redirect)
 		if status != http.StatusConflict {
 			t.Errorf("request answered by B, replayed on A: status %d, want 409", status)
 		}
 
 		// Logout on B ends the session on A too.
-		_, launcher := br.get(b.base + "/launcher")
-		if status, body := br.post(b.base+"/logout", url.Values{"csrf": {hiddenFields(launcher)["csrf"]}}); status != http.StatusOK {
+		_, launcher := br.Get(b.base + "/launcher")
+		if status, body := br.Post(b.base+"/logout", url.Values{"csrf": {samltest.HiddenFields(launcher)["csrf"]}}); status != http.StatusOK {
 			t.Fatalf("logout on B: status %d\n%s", status, body)
 		}
-		redirect, _ = authnRedirect(t, sp, "", nil)
-		_, body = br.get(redirect)
-		mustContain(t, body, `name="password"`)
+		redirect, _ = samltest.AuthnRedirect(t, sp, "", nil)
+		_, body = br.Get(redirect)
+		samltest.MustContain(t, body, `name="password"`)
 	})
 }
 

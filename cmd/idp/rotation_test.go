@@ -13,6 +13,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
+	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -46,7 +47,7 @@ func certB64(t *testing.T, certPEM []byte) string {
 // exactly one IdP certificate.
 func spTrusting(t *testing.T, base string, certPEM []byte) *crewjam.ServiceProvider {
 	t.Helper()
-	sp := flexTestSP(t, base)
+	sp := samltest.FlexSP(t, base)
 	sp.IDPMetadata.IDPSSODescriptors[0].KeyDescriptors = []crewjam.KeyDescriptor{{
 		Use: "signing",
 		KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{
@@ -59,18 +60,18 @@ func spTrusting(t *testing.T, base string, certPEM []byte) *crewjam.ServiceProvi
 // signInSignedBy runs an SP-initiated sign-in in br (prompting only if it
 // has no session) and checks which certificate verifies the Response: an
 // SP that trusts only want accepts it, one that trusts only other refuses.
-func signInSignedBy(t *testing.T, br *browser, base string, want, other []byte) {
+func signInSignedBy(t *testing.T, br *samltest.Browser, base string, want, other []byte) {
 	t.Helper()
 	spWant, spOther := spTrusting(t, base, want), spTrusting(t, base, other)
-	redirect, reqID := authnRedirect(t, spWant, "", nil)
-	_, body := br.get(redirect)
+	redirect, reqID := samltest.AuthnRedirect(t, spWant, "", nil)
+	_, body := br.Get(redirect)
 	if strings.Contains(body, `name="password"`) {
 		var status int
-		if status, body = br.login(base, body, "agent@example.com", password); status != http.StatusOK {
+		if status, body = br.Login(base, body, "agent@example.com", password); status != http.StatusOK {
 			t.Fatalf("login: status %d\n%s", status, body)
 		}
 	}
-	doc := samlForm(t, body).xml
+	doc := samltest.Form(t, body).XML
 	acs, _ := url.Parse(flexACS)
 	if _, err := spWant.ParseXMLResponse(doc, []string{reqID}, *acs); err != nil {
 		t.Fatalf("an SP trusting the expected certificate refuses the Response: %v", err)
@@ -78,7 +79,7 @@ func signInSignedBy(t *testing.T, br *browser, base string, want, other []byte) 
 	if _, err := spOther.ParseXMLResponse(doc, []string{reqID}, *acs); err == nil {
 		t.Fatal("an SP trusting only the other certificate accepts the Response: it is not signed by the expected key")
 	}
-	verifyWithXmlsec(t, doc, want)
+	samltest.VerifyWithXmlsec(t, doc, want)
 }
 
 var addedKeyRE = regexp.MustCompile(`added next key (\S+)`)
@@ -95,7 +96,7 @@ func TestKeyRotation(t *testing.T) {
 	setupFlex(t, e)
 	base := e.startServe()
 	st := openTestStore(t, e)
-	br := newBrowser(t)
+	br := samltest.NewBrowser(t)
 
 	oldPEM := getBody(t, base+"/saml/certificate.pem")
 	keys, err := st.ListSigningKeys(t.Context())
@@ -103,7 +104,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("ListSigningKeys = %d keys, %v; want the one generated at start", len(keys), err)
 	}
 	oldID := keys[0].ID
-	mustContain(t, e.cli("", "keys", "list"), oldID, "active")
+	samltest.MustContain(t, e.cli("", "keys", "list"), oldID, "active")
 
 	// 1. keys add: the next key is published, the old one still signs.
 	m := addedKeyRE.FindStringSubmatch(e.cli("", "keys", "add", "--base-url", base))
@@ -127,7 +128,7 @@ func TestKeyRotation(t *testing.T) {
 	if newPEM == nil {
 		t.Fatalf("key %s is not in the store", newID)
 	}
-	mustContain(t, e.cli("", "keys", "list"), newID, "next")
+	samltest.MustContain(t, e.cli("", "keys", "list"), newID, "next")
 	want := []string{certB64(t, oldPEM), certB64(t, newPEM)}
 	eventually(t, "the metadata publishes the next key", func() bool { return len(metadataCerts(t, base)) == 2 })
 	if got := metadataCerts(t, base); strings.Join(got, ",") != strings.Join(want, ",") {
@@ -144,17 +145,17 @@ func TestKeyRotation(t *testing.T) {
 		strings.Index(out, string(newPEM)) < next {
 		t.Fatalf("setup-values must show the active certificate to paste now, then the next one:\n%s", out)
 	}
-	mustContain(t, out, "right after `idp keys activate`", "until then keep the one above")
+	samltest.MustContain(t, out, "right after `idp keys activate`", "until then keep the one above")
 
 	// The active key cannot be retired; unknown keys are named.
-	mustContain(t, e.cliWant(1, "", "keys", "retire", oldID), "cannot be retired")
-	mustContain(t, e.cliWant(1, "", "keys", "activate", "nosuchkey"), `no signing key "nosuchkey"`)
+	samltest.MustContain(t, e.cliWant(1, "", "keys", "retire", oldID), "cannot be retired")
+	samltest.MustContain(t, e.cliWant(1, "", "keys", "activate", "nosuchkey"), `no signing key "nosuchkey"`)
 
 	// 2. keys activate: the server signs with the new key after its
 	// refresh, and the old key leaves the metadata.
-	mustContain(t, e.cli("", "keys", "activate", newID), "key "+newID+" is now active")
+	samltest.MustContain(t, e.cli("", "keys", "activate", newID), "key "+newID+" is now active")
 	// Key changes are admin changes: they are in the audit trail.
-	mustContain(t, e.cli("", "audit", "tail", "--json"), "admin.key.add", "admin.key.activate", newID)
+	samltest.MustContain(t, e.cli("", "audit", "tail", "--json"), "admin.key.add", "admin.key.activate", newID)
 	eventually(t, "the server signs with the new key", func() bool {
 		return string(getBody(t, base+"/saml/certificate.pem")) == string(newPEM)
 	})
@@ -171,10 +172,10 @@ func TestKeyRotation(t *testing.T) {
 	if len(states) != 2 || states[oldID] != store.KeyRetired || states[newID] != store.KeyActive {
 		t.Errorf("key states after activation = %v, want %s retired and %s active", states, oldID, newID)
 	}
-	mustContain(t, e.cli("", "keys", "activate", newID), "already active")
+	samltest.MustContain(t, e.cli("", "keys", "activate", newID), "already active")
 
 	out = e.cli("", "flex", "setup-values", "--base-url", base)
-	mustContain(t, out, string(newPEM))
+	samltest.MustContain(t, out, string(newPEM))
 	if strings.Contains(out, string(oldPEM)) || strings.Contains(out, "NEXT") {
 		t.Errorf("after activation setup-values must show only the new certificate:\n%s", out)
 	}
@@ -186,7 +187,7 @@ func TestServeWarnsWithoutKeyEncryption(t *testing.T) {
 	e := newTestEnv(t)
 	p := e.launchServe()
 	e.waitReady(p)
-	mustContain(t, p.logs(), "private keys are stored unencrypted in the database; set IDP_KEY_ENCRYPTION_KEY")
+	samltest.MustContain(t, p.logs(), "private keys are stored unencrypted in the database; set IDP_KEY_ENCRYPTION_KEY")
 	keys, err := openTestStore(t, e).ListSigningKeys(t.Context())
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("ListSigningKeys = %d keys, %v", len(keys), err)
@@ -203,7 +204,7 @@ func TestServeWarnsWithoutKeyEncryption(t *testing.T) {
 	if strings.Contains(logs, "stored unencrypted in the database") {
 		t.Error("serve warns that keys are stored unencrypted although IDP_KEY_ENCRYPTION_KEY is set")
 	}
-	mustContain(t, logs, "not encrypted; rotate it")
+	samltest.MustContain(t, logs, "not encrypted; rotate it")
 }
 
 // TestServeRefusesWrongKeyEncryptionKey: a key sealed under one
@@ -221,5 +222,5 @@ func TestServeRefusesWrongKeyEncryptionKey(t *testing.T) {
 	if code := run(ctx, env, []string{"serve", "--listen", addr, "--base-url", "http://" + addr}); code != 1 {
 		t.Fatalf("serve with the wrong key encryption key: exit %d, want 1\n%s%s", code, out, errb)
 	}
-	mustContain(t, errb.String(), "IDP_KEY_ENCRYPTION_KEY is not the key it was encrypted with")
+	samltest.MustContain(t, errb.String(), "IDP_KEY_ENCRYPTION_KEY is not the key it was encrypted with")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -65,7 +66,7 @@ func TestSetPasswordLikeTheLink(t *testing.T) {
 			out := c.set(t, e, st)
 
 			if c.name == "set-password" {
-				mustContain(t, out, "set the password of user "+email, "ended 1 session(s)")
+				samltest.MustContain(t, out, "set the password of user "+email, "ended 1 session(s)")
 			}
 			if ss, err := st.ListSessions(t.Context(), u.ID); err != nil || len(ss) != 0 {
 				t.Errorf("sessions after the new password: %v (%v), want none", ss, err)

@@ -10,13 +10,20 @@ package samltest
 import (
 	"bytes"
 	"compress/flate"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"html"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -25,10 +32,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/flexidp/flexidp/internal/store"
 )
 
 // The Flex account the tests register (Enhanced SSO).
@@ -319,4 +330,123 @@ func OneLogin(t testing.TB, doc, certPEM []byte, idpEntityID, acs, requestID str
 		t.Fatalf("onelogin output: %v\n%s", err, out)
 	}
 	return res, nil
+}
+
+// MustContain fails the test unless body contains every one of subs.
+func MustContain(t testing.TB, body string, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(body, s) {
+			t.Fatalf("page lacks %q:\n%s", s, body)
+		}
+	}
+}
+
+// WantStatus fails the test unless got is want; what names the step.
+func WantStatus(t testing.TB, what string, got, want int, body string) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s: status %d, want %d\n%s", what, got, want, body)
+	}
+}
+
+// AuditTrail returns the audit events f selects, as "action:reason".
+func AuditTrail(t testing.TB, st store.Store, f store.AuditFilter) []string {
+	t.Helper()
+	events, err := st.ListAudit(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Action+":"+e.Reason)
+	}
+	return out
+}
+
+// SignRequests gives sp a new key and certificate to sign its
+// AuthnRequests and LogoutRequests with (RSA-SHA256), and returns the
+// certificate as PEM, as the SP's administrator would register it.
+func SignRequests(t testing.TB, sp *crewjam.ServiceProvider) []byte {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "flex-sp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Key, sp.SignatureMethod = key, dsig.RSASHA256SignatureMethod
+	if sp.Certificate, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// SignInResult is the outcome of one of ConcurrentSignIns.
+type SignInResult struct {
+	Email  string
+	Status int
+	Body   string
+}
+
+// ConcurrentSignIns opens a login form (from a Flex AuthnRequest) for each
+// of emails, spread over the IdPs at bases (replicas of one database),
+// then submits them all at once with password pw.
+func ConcurrentSignIns(t testing.TB, bases []string, emails []string, pw string) []SignInResult {
+	t.Helper()
+	type form struct {
+		b          *Browser
+		base, page string
+	}
+	forms := make([]form, len(emails))
+	for i := range emails {
+		base := bases[i%len(bases)]
+		b := NewBrowser(t)
+		page, _ := b.StartSignIn(FlexSP(t, base))
+		forms[i] = form{b, base, page}
+	}
+	out := make([]SignInResult, len(emails))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, email := range emails {
+		wg.Go(func() {
+			<-start
+			status, body := forms[i].b.Login(forms[i].base, forms[i].page, email, pw)
+			out[i] = SignInResult{email, status, body}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+// GuessesLock sends guesses wrong passwords of email at once, spread over
+// bases, to an IdP that locks an account after lockAfter failures, and
+// checks that none slips past the threshold: exactly lockAfter are checked
+// (401), the others refused (429), and then the right password pw is
+// refused as well (the account is locked).
+func GuessesLock(t testing.TB, bases []string, email, pw string, guesses, lockAfter int) {
+	t.Helper()
+	emails := make([]string, guesses)
+	for i := range emails {
+		emails[i] = email
+	}
+	count := map[int]int{}
+	for _, r := range ConcurrentSignIns(t, bases, emails, "wrong password") {
+		count[r.Status]++
+		if r.Status != http.StatusUnauthorized && r.Status != http.StatusTooManyRequests {
+			t.Errorf("guess: status %d, want 401 or 429\n%s", r.Status, r.Body)
+		}
+	}
+	if count[http.StatusUnauthorized] != lockAfter || count[http.StatusTooManyRequests] != guesses-lockAfter {
+		t.Fatalf("%d concurrent guesses: %d checked (401), %d refused (429); want %d checked",
+			guesses, count[http.StatusUnauthorized], count[http.StatusTooManyRequests], lockAfter)
+	}
+	r := ConcurrentSignIns(t, bases, []string{email}, pw)[0]
+	WantStatus(t, "the right password after the guesses", r.Status, http.StatusTooManyRequests, r.Body)
+	MustContain(t, r.Body, "Too many failed sign-ins")
 }

@@ -1,7 +1,6 @@
-package main
+package server_test
 
 import (
-	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -17,12 +18,10 @@ import (
 // session, no successful sign-in or Response in the audit trail, no
 // consumed request ID.
 func TestMaliciousRequests(t *testing.T) {
-	e := newTestEnv(t)
-	setupFlex(t, e)
-	e.cli("", "sp", "set", "--sp", "flex", "--slo-url", "https://login.flex.us1.twilio.com/logout")
-	base := e.startServe()
-	sp := flexTestSP(t, base)
-	honest, _ := authnRedirect(t, sp, "", nil)
+	h := newTestIdP(t, idpOptions{})
+	h.updateSP(t, func(p *sp.ServiceProvider) { p.SLOURL = "https://login.flex.us1.twilio.com/logout" })
+	base := h.URL
+	honest, _ := samltest.AuthnRedirect(t, samltest.FlexSP(t, base), "", nil)
 	honestQuery := honest[strings.Index(honest, "?")+1:]
 	samlRequest, _ := url.ParseQuery(honestQuery)
 
@@ -53,10 +52,10 @@ func TestMaliciousRequests(t *testing.T) {
 		req  *http.Request
 		want int
 	}{
-		{"XXE (redirect)", get("/saml/sso", url.Values{"SAMLRequest": {deflateB64(t, xxe)}}), 400},
+		{"XXE (redirect)", get("/saml/sso", url.Values{"SAMLRequest": {samltest.DeflateB64(xxe)}}), 400},
 		{"XXE (POST)", post("/saml/sso", url.Values{"SAMLRequest": {b64(xxe)}}), 400},
 		{"billion laughs", post("/saml/sso", url.Values{"SAMLRequest": {b64(laughs)}}), 400},
-		{"10k nested elements", get("/saml/sso", url.Values{"SAMLRequest": {deflateB64(t, nested)}}), 400},
+		{"10k nested elements", get("/saml/sso", url.Values{"SAMLRequest": {samltest.DeflateB64(nested)}}), 400},
 		{"5 MB body", huge("/saml/sso"), 413},
 		{"5 MB login form", huge("/login"), 413},
 		{"oversized RelayState", get("/saml/sso", url.Values{"SAMLRequest": samlRequest["SAMLRequest"], "RelayState": {strings.Repeat("r", 2000)}}), 400},
@@ -65,7 +64,7 @@ func TestMaliciousRequests(t *testing.T) {
 		{"PUT /saml/sso", method(http.MethodPut, "/saml/sso"), 405},
 		{"DELETE /saml/slo", method(http.MethodDelete, "/saml/slo"), 405},
 		{"GET /login/mfa", method(http.MethodGet, "/login/mfa"), 405},
-		{"XXE logout", get("/saml/slo", url.Values{"SAMLRequest": {deflateB64(t, strings.Replace(xxe, "AuthnRequest", "LogoutRequest", 2))}}), 400},
+		{"XXE logout", get("/saml/slo", url.Values{"SAMLRequest": {samltest.DeflateB64(strings.Replace(xxe, "AuthnRequest", "LogoutRequest", 2))}}), 400},
 		{"logout from an unknown SP", post("/saml/slo", url.Values{"SAMLRequest": {b64(`<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l" Version="2.0" IssueInstant="2030-01-01T00:00:00Z"><saml:Issuer>urn:evil</saml:Issuer><saml:NameID>agent@example.com</saml:NameID></samlp:LogoutRequest>`)}}), 400},
 		{"MFA without a verified password", post("/login/mfa", url.Values{"code": {"123456"}}), 403},
 		{"forged password link", method(http.MethodGet, "/password?token=forged"), 410},
@@ -90,27 +89,17 @@ func TestMaliciousRequests(t *testing.T) {
 		})
 	}
 
-	ctx := context.Background()
-	st := openPG(t, e)
 	for _, email := range []string{"agent@example.com", "sam.supervisor@example.com"} {
-		u, err := st.GetUserByEmail(ctx, email)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ss, _ := st.ListSessions(ctx, u.ID); len(ss) != 0 {
-			t.Errorf("%s has %d sessions", email, len(ss))
+		if n := h.sessions(t, email); n != 0 {
+			t.Errorf("%s has %d sessions", email, n)
 		}
 	}
 	for _, action := range []string{"signin.success", "saml.response", "logout", "password.set"} {
-		if got := auditActions(t, st, store.AuditFilter{Action: action}); len(got) != 0 {
+		if got := h.audit(t, store.AuditFilter{Action: action}); len(got) != 0 {
 			t.Errorf("audit trail has %s events: %v", action, got)
 		}
 	}
-	var consumed int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM consumed_ids`).Scan(&consumed); err != nil {
-		t.Fatal(err)
-	}
-	if consumed != 0 {
-		t.Errorf("%d request IDs consumed by hostile requests", consumed)
+	if n := h.count(t, `SELECT count(*) FROM consumed_ids`); n != 0 {
+		t.Errorf("%d request IDs consumed by hostile requests", n)
 	}
 }
