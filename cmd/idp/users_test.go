@@ -79,7 +79,7 @@ func TestSetPasswordLikeTheLink(t *testing.T) {
 			if m := lockRow.FindStringSubmatch(e.cli("", "users", "show", "--email", email)); m == nil || m[1] != "none" {
 				t.Errorf("users show after: sign_in_lock %q, want none", m)
 			}
-			if got := auditActions(t, st, store.AuditFilter{Action: accounts.AuditPasswordSet}); len(got) != 1 {
+			if got := samltest.AuditTrail(t, st, store.AuditFilter{Action: accounts.AuditPasswordSet}); len(got) != 1 {
 				t.Errorf("password.set events: %v, want one", got)
 			}
 		})
