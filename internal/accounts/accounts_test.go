@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +15,7 @@ import (
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/store/sqlite"
+	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -48,15 +47,7 @@ func (m *mailbox) Send(_ context.Context, to, subject, body string) error {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.New(t)
 	f := &fixture{st: st, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), mail: &mailbox{}, log: &bytes.Buffer{}}
 	f.svc = accounts.New(accounts.Config{Store: st, Now: func() time.Time { return f.now }, Mailer: f.mail,
 		Hasher: users.NewHasher(users.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2),

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/sqlite"
+	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 )
 
 func TestSameKeys(t *testing.T) {
@@ -50,16 +50,7 @@ func (h *holder) SetKeys(k *saml.KeySet) { h.ks = k; h.sets++ }
 // newStore opens a migrated embedded store in a temp dir.
 func newStore(t *testing.T) *sqlite.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return sqlitetest.New(t)
 }
 
 // TestLoaderFollowsRotation: the first load generates a key; a reload

@@ -5,14 +5,13 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/store/sqlite"
+	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 )
 
 // TestClientAddress: the client address is the rightmost X-Forwarded-For
@@ -100,14 +99,7 @@ func TestParseTrustedProxies(t *testing.T) {
 // audited (and throttled) with the address derived from X-Forwarded-For,
 // not the one the client wrote at its left.
 func TestAuditRecordsDerivedAddress(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.New(t)
 	const base = "https://idp.example.com"
 	h := newTestServer(t, Config{TrustProxy: true}, base, st).Handler()
 	behindProxy := func(r *http.Request) *http.Request {

@@ -22,6 +22,7 @@ import (
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/sqlite"
+	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -77,15 +78,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	h := &testIdP{Store: opts.Store}
 	if h.Store == nil {
 		h.path = filepath.Join(t.TempDir(), "idp.db")
-		st, err := sqlite.Open(ctx, h.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		if _, err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		h.Store = st
+		h.Store = sqlitetest.Open(t, h.path)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
