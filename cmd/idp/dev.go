@@ -102,15 +102,13 @@ the Flex SP from --acs, and the Twilio Console values printed. Data survives res
 // prepareDev seeds the development store through the account service,
 // makes sure it has a signing key and prints the banner.
 func prepareDev(ctx context.Context, env *environment, st store.Store, o serveOptions, base *url.URL, data, acs, audience, redirect string) error {
-	log, err := newLogger(env, o.logFormat, o.logLevel)
-	if err != nil {
-		return err
-	}
 	policy, err := passwordPolicy(env)
 	if err != nil {
 		return err
 	}
-	svc := accounts.New(accounts.Config{Store: st, Log: log, Passwords: policy})
+	// The seeding is recorded in the audit trail like any admin change; at a
+	// terminal its log lines would only bury the banner (see cliAuditLog).
+	svc := accounts.New(accounts.Config{Store: st, Log: cliAuditLog(env), Passwords: policy})
 	password, err := seedDev(ctx, env, svc, data, acs, audience, redirect)
 	if err != nil {
 		return err
