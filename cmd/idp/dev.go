@@ -26,10 +26,11 @@ import (
 type devUser struct {
 	email, name, roles, team string
 	attrs                    []string // name, value pairs
+	console                  users.ConsoleRole
 }
 
 var devUsers = []devUser{
-	{email: "admin@example.com", name: "Ada Admin", roles: "admin"},
+	{email: "admin@example.com", name: "Ada Admin", roles: "admin", console: users.ConsoleOwner},
 	{email: "supervisor@example.com", name: "Sam Supervisor", roles: "supervisor,agent", team: "Sales"},
 	{email: "agent@example.com", name: "Alex Agent", roles: "agent"},
 	{email: "team-agent@example.com", name: "Tina Teamagent", roles: "agent", team: "Sales", attrs: []string{
@@ -164,15 +165,21 @@ func seedDev(ctx context.Context, env *environment, svc *accounts.Service, data,
 		if err != nil {
 			return "", err
 		}
-		_, err = svc.CreateUser(ctx, env.admin(), accounts.NewUser{Password: password,
+		u, err := svc.CreateUser(ctx, env.admin(), accounts.NewUser{Password: password,
 			User: users.User{Email: d.email, FullName: d.name, Roles: roles, Team: d.team, Attributes: attrs}})
 		switch accounts.ErrorCode(err) {
 		case accounts.Conflict: // created meanwhile
+			continue
 		case accounts.Invalid:
 			return "", fmt.Errorf("demo user %s: %w; start with --reset for a new demo password", d.email, err)
 		default:
 			if err != nil {
 				return "", err
+			}
+		}
+		if d.console != users.ConsoleNone {
+			if _, err := svc.Grant(ctx, env.admin(), u.ID, d.console); err != nil {
+				return "", fmt.Errorf("demo user %s: %w", d.email, err)
 			}
 		}
 	}
@@ -254,6 +261,9 @@ func printDevBanner(env *environment, u *url.URL, ks *saml.KeySet, sps []sp.Serv
 		}
 		if len(d.attrs) > 0 {
 			extra += ", channel capacities and Insights fields"
+		}
+		if d.console != users.ConsoleNone {
+			extra += ", admin console " + string(d.console)
 		}
 		fmt.Fprintf(w, "  %-24s %s%s\n", d.email, d.roles, extra)
 	}

@@ -159,3 +159,24 @@ func TestDevPasswordMeetsThePolicy(t *testing.T) {
 		t.Fatalf("restart changed the demo password")
 	}
 }
+
+// TestDevAdminIsConsoleOwner: idp dev's demo admin is an admin console
+// owner (granted through the service, so it is in the audit trail); the
+// other demo users have no console access.
+func TestDevAdminIsConsoleOwner(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev.db")
+	dev := startDev(t, data)
+	if !strings.Contains(dev.output, "admin console owner") {
+		t.Errorf("the banner does not say the demo admin is a console owner:\n%s", dev.output)
+	}
+	dev.stop()
+	e := &testEnv{t: t, getenv: map[string]string{}}
+	for email, want := range map[string]string{"admin@example.com": "owner", "agent@example.com": "none"} {
+		if out := e.cli("", "users", "show", "--data", data, "--email", email); !strings.Contains(out, "console_role:  "+want) {
+			t.Errorf("%s: want console role %s:\n%s", email, want, out)
+		}
+	}
+	if out := e.cli("", "audit", "search", "--data", data, "--action", "admin.user.grant"); !strings.Contains(out, "admin@example.com") {
+		t.Errorf("the grant is not in the audit trail:\n%s", out)
+	}
+}

@@ -39,6 +39,7 @@ func usersCommands() map[string]command {
 		"reset-link":   {summary: "print (and email) a single-use password reset link", run: runUsersResetLink},
 		"import":       {summary: "import users from a CSV, JSON, Auth0 or Okta file", run: runUsersImport},
 		"export":       {summary: "export users as NDJSON or CSV", run: runUsersExport},
+		"grant":        {summary: "give or take a user's admin console role (owner, manager, viewer, none)", run: runUsersGrant},
 	}
 }
 
@@ -244,6 +245,7 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		row("team", u.Team)
 		row("program", u.Program)
 		row("disabled", fmt.Sprint(u.Disabled))
+		row("console_role", u.ConsoleRole.String())
 		row("password", accounts.PasswordKind(u.PasswordHash))
 		row("two_step", svc.TwoStepStatus(ctx, u))
 		row("sign_in_lock", svc.LockStatus(ctx, u))
@@ -345,6 +347,41 @@ func runUsersDelete(ctx context.Context, env *environment, args []string) error 
 			return err
 		}
 		fmt.Fprintf(env.stdout, "deleted user %s\n", u.Email)
+		return nil
+	})
+}
+
+func runUsersGrant(ctx context.Context, env *environment, args []string) error {
+	var console string
+	var role users.ConsoleRole
+	c := userCmd{name: "idp users grant", usage: "--email EMAIL --console owner|manager|viewer|none",
+		desc: "Set a user's admin console role, separate from their Flex roles: owner (everything, including\n" +
+			"service providers, keys and console roles), manager (users, import and export), viewer (read,\n" +
+			"audit log), or none. The last owner cannot be demoted. Recorded in the audit log.",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&console, "console", "", "the console role: owner, manager, viewer or none")
+		},
+		check: func(*flag.FlagSet) error {
+			if console == "" {
+				return usageError{"idp users grant: give --console owner, manager, viewer or none"}
+			}
+			var err error
+			if role, err = users.ParseConsoleRole(console); err != nil {
+				return usageError{"idp users grant: " + err.Error()}
+			}
+			return nil
+		}}
+	return withUser(ctx, env, c, args, func(svc *accounts.Service, u users.User) error {
+		before := u.ConsoleRole
+		u, err := svc.Grant(ctx, env.admin(), u.ID, role)
+		if err != nil {
+			return err
+		}
+		if before == u.ConsoleRole {
+			fmt.Fprintf(env.stdout, "%s already has console role %s\n", u.Email, u.ConsoleRole)
+			return nil
+		}
+		fmt.Fprintf(env.stdout, "console role of %s: %s (was %s)\n", u.Email, u.ConsoleRole, before)
 		return nil
 	})
 }

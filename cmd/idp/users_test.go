@@ -10,6 +10,7 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // TestSetPasswordLikeTheLink: idp users set-password and a password link
@@ -103,6 +104,7 @@ func TestUserCommandsAudit(t *testing.T) {
 		{[]string{"disable", "--email", "ada@example.com"}, "admin.user.disable", []string{`"disabled":true`}},
 		{[]string{"enable", "--email", "ada@example.com"}, "admin.user.enable", []string{`"disabled":false`}},
 		{[]string{"unlock", "--email", "ada@example.com"}, "admin.user.unlock", nil},
+		{[]string{"grant", "--email", "ada@example.com", "--console", "viewer"}, "admin.user.grant", []string{`"before":{"console_role":""}`, `"after":{"console_role":"viewer"}`}},
 		{[]string{"delete", "--email", "ada@example.com"}, "admin.user.delete", []string{`"before":`, `"team":"Blue"`}},
 	} {
 		e.cli("", append([]string{"users", c.args[0], "--actor", "alice"}, c.args[1:]...)...)
@@ -122,6 +124,43 @@ func TestUserCommandsAudit(t *testing.T) {
 		}
 		if strings.Contains(got, "$argon2id$") {
 			t.Errorf("users %s: the event records the hash", c.args[0])
+		}
+	}
+}
+
+// TestUsersGrant: idp users grant sets and revokes the console role with
+// one line, users show prints it, a bad role is a usage error, and the
+// last owner cannot be demoted.
+func TestUsersGrant(t *testing.T) {
+	e, st := sqliteEnv(t)
+	e.cli("", "users", "add", "--email", "ann@example.com", "--no-password")
+	e.cli("", "users", "add", "--email", "bob@example.com", "--no-password")
+
+	for _, c := range []struct {
+		args []string
+		want int
+		says string
+	}{
+		{[]string{"--email", "ann@example.com", "--console", "owner"}, 0, "console role of ann@example.com: owner (was none)"},
+		{[]string{"--email", "ann@example.com", "--console", "owner"}, 0, "ann@example.com already has console role owner"},
+		{[]string{"--email", "bob@example.com", "--console", "Manager"}, 0, "console role of bob@example.com: manager (was none)"},
+		{[]string{"--email", "ann@example.com", "--console", "none"}, 1, "ann@example.com is the last console owner"},
+		{[]string{"--email", "bob@example.com", "--console", "admin"}, 2, `"admin" is not a console role`},
+		{[]string{"--email", "bob@example.com"}, 2, "give --console owner, manager, viewer or none"},
+		{[]string{"--email", "nobody@example.com", "--console", "viewer"}, 1, "no user"},
+	} {
+		out := e.cliWant(c.want, "", append([]string{"users", "grant"}, c.args...)...)
+		if !strings.Contains(out, c.says) {
+			t.Errorf("users grant %s: output %q lacks %q", strings.Join(c.args, " "), out, c.says)
+		}
+	}
+	for email, want := range map[string]users.ConsoleRole{"ann@example.com": users.ConsoleOwner, "bob@example.com": users.ConsoleManager} {
+		u, err := st.GetUserByEmail(t.Context(), email)
+		if err != nil || u.ConsoleRole != want {
+			t.Errorf("%s has console role %q (%v), want %q", email, u.ConsoleRole, err, want)
+		}
+		if out := e.cli("", "users", "show", "--email", email); !strings.Contains(out, "console_role:  "+string(want)) {
+			t.Errorf("users show %s lacks the console role %s:\n%s", email, want, out)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/store"
@@ -49,6 +50,9 @@ type Service struct {
 	log     *slog.Logger
 	lockout LockoutPolicy
 	policy  users.PasswordPolicy
+	// owners serialises the changes that can remove a console owner
+	// (Grant, Disable, Delete), so the last one is never removed twice.
+	owners sync.Mutex
 }
 
 // New returns a Service.

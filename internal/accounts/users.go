@@ -34,6 +34,7 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, n NewUser) (users
 	u.ID = s.NewUserID()
 	u.Email = users.NormalizeEmail(u.Email)
 	u.PasswordHash = ""
+	u.ConsoleRole = users.ConsoleNone // granted with Grant, audited as such
 	if err := u.Validate(); err != nil {
 		return users.User{}, invalid(err)
 	}
@@ -57,7 +58,8 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, n NewUser) (users
 
 // UpdateUser applies change to the user atomically, validates the result,
 // and records it as action ("user.update", "user.set-attr", ...). The
-// change may not touch the password, the disabled flag or the ID: those
+// change may not touch the password, the disabled flag, the console role
+// or the ID: those
 // have functions of their own, with rules of their own.
 func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref, action string, change func(*users.User) error) (users.User, error) {
 	u, err := s.FindUser(ctx, ref)
@@ -66,11 +68,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref, action strin
 	}
 	before := u
 	u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		hash, disabled, version := cur.PasswordHash, cur.Disabled, cur.CredentialVersion
+		hash, disabled, version, console := cur.PasswordHash, cur.Disabled, cur.CredentialVersion, cur.ConsoleRole
 		if err := change(&cur); err != nil {
 			return cur, invalid(err)
 		}
-		cur.PasswordHash, cur.Disabled, cur.CredentialVersion = hash, disabled, version
+		cur.PasswordHash, cur.Disabled, cur.CredentialVersion, cur.ConsoleRole = hash, disabled, version, console
 		cur.Email = users.NormalizeEmail(cur.Email)
 		return cur, invalid(cur.Validate())
 	})
@@ -147,9 +149,16 @@ func (s *Service) Enable(ctx context.Context, actor Actor, ref string) error {
 }
 
 func (s *Service) setDisabled(ctx context.Context, actor Actor, ref string, disabled bool) (int, error) {
+	s.owners.Lock()
+	defer s.owners.Unlock()
 	u, err := s.FindUser(ctx, ref)
 	if err != nil {
 		return 0, err
+	}
+	if disabled {
+		if err := s.keepAnOwner(ctx, u, "disable them"); err != nil {
+			return 0, err
+		}
 	}
 	before := u
 	if u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
@@ -174,10 +183,15 @@ func (s *Service) setDisabled(ctx context.Context, actor Actor, ref string, disa
 }
 
 // Delete removes the user, their sessions and assignments. The audit
-// trail keeps what they were.
+// trail keeps what they were. The last console owner cannot be deleted.
 func (s *Service) Delete(ctx context.Context, actor Actor, ref string) (users.User, error) {
+	s.owners.Lock()
+	defer s.owners.Unlock()
 	u, err := s.FindUser(ctx, ref)
 	if err != nil {
+		return users.User{}, err
+	}
+	if err := s.keepAnOwner(ctx, u, "delete them"); err != nil {
 		return users.User{}, err
 	}
 	if err := s.st.DeleteUser(ctx, u.ID); err != nil {
@@ -201,6 +215,9 @@ func UserView(u users.User) map[string]any {
 		"password": PasswordKind(u.PasswordHash)}
 	if len(u.Attributes) > 0 {
 		m["attributes"] = u.Attributes
+	}
+	if u.ConsoleRole != users.ConsoleNone {
+		m["console_role"] = string(u.ConsoleRole)
 	}
 	return m
 }

@@ -38,6 +38,7 @@ func (r *ImportResult) Add(old users.User, found bool, u users.User, now time.Ti
 		if u.UpdatedAt.IsZero() {
 			u.UpdatedAt = now
 		}
+		u.ConsoleRole = users.ConsoleNone // an import never grants console access
 		r.Created++
 		return u, true, nil
 	}
@@ -68,11 +69,15 @@ func (r *ImportResult) Add(old users.User, found bool, u users.User, now time.Ti
 //     so re-running an old export cannot restore access an administrator
 //     removed (idp users enable does that, deliberately);
 //   - the credential version is old's, bumped when the import changes the
-//     password hash or disables the user (users.User.CredentialsChanged).
+//     password hash or disables the user (users.User.CredentialsChanged);
+//   - the console role is old's: a file cannot grant, change or remove
+//     admin console access (accounts.Service.Grant does, audited), and a
+//     new user from a file has none (ImportResult.Add).
 func MergeImport(old, imported users.User) (merged users.User, changed bool) {
 	merged = imported
 	merged.ID, merged.CreatedAt, merged.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
 	merged.PasswordHash, merged.Disabled, merged.CredentialVersion = old.PasswordHash, old.Disabled, old.CredentialVersion
+	merged.ConsoleRole = old.ConsoleRole
 	// A stored argon2id hash was made by flexidp: the user signed in here
 	// (upgrading the imported hash) or an administrator set the password.
 	// A hash from the old IdP is older, so re-importing an old export must
@@ -92,7 +97,8 @@ func sameStored(a, b users.User) bool {
 	return a.ID == b.ID && a.Email == b.Email && a.FullName == b.FullName && a.GivenName == b.GivenName &&
 		a.FamilyName == b.FamilyName && a.ImageURL == b.ImageURL && slices.Equal(a.Roles, b.Roles) &&
 		a.Team == b.Team && a.Program == b.Program && maps.Equal(a.Attributes, b.Attributes) &&
-		a.PasswordHash == b.PasswordHash && a.Disabled == b.Disabled && a.CredentialVersion == b.CredentialVersion
+		a.PasswordHash == b.PasswordHash && a.Disabled == b.Disabled && a.CredentialVersion == b.CredentialVersion &&
+		a.ConsoleRole == b.ConsoleRole
 }
 
 type progressKey struct{}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"testing"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -60,5 +61,26 @@ func TestMergeImportCredentialVersion(t *testing.T) {
 				t.Fatalf("CredentialVersion = %d, want %d", got.CredentialVersion, c.want)
 			}
 		})
+	}
+}
+
+// TestMergeImportKeepsConsoleRole: a file can neither grant, change nor
+// remove admin console access; a user who differs only in it is unchanged.
+func TestMergeImportKeepsConsoleRole(t *testing.T) {
+	for _, in := range []users.ConsoleRole{users.ConsoleNone, users.ConsoleViewer, users.ConsoleOwner} {
+		t.Run(in.String(), func(t *testing.T) {
+			old := users.User{ID: "u1", Email: "a@example.com", ConsoleRole: users.ConsoleManager}
+			imported := old
+			imported.ConsoleRole = in
+			got, changed := MergeImport(old, imported)
+			if got.ConsoleRole != users.ConsoleManager || changed {
+				t.Fatalf("MergeImport = role %q (changed %v), want manager kept, unchanged", got.ConsoleRole, changed)
+			}
+		})
+	}
+	var r ImportResult
+	got, _, err := r.Add(users.User{}, false, users.User{ID: "n1", Email: "n@example.com", ConsoleRole: users.ConsoleOwner}, time.Now())
+	if err != nil || got.ConsoleRole != users.ConsoleNone {
+		t.Fatalf("Add of a new owner from a file = role %q, %v; want none", got.ConsoleRole, err)
 	}
 }

@@ -42,8 +42,12 @@ type User struct {
 	// new password, a removed second factor, disabling. A sign-in whose
 	// password was checked under another version must start again.
 	CredentialVersion int64
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// ConsoleRole is what the user may do in the admin console; "" (none)
+	// for almost everyone. It is separate from the Flex Roles: a Flex
+	// admin is not a console user. Change it with accounts.Service.Grant.
+	ConsoleRole ConsoleRole
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // SetPasswordHash gives u a new password (hash) and, since the old one
@@ -139,7 +143,50 @@ func (u *User) Validate() error {
 	if err := u.Attributes.Validate(); err != nil {
 		return err
 	}
-	return nil
+	return u.ConsoleRole.Validate()
+}
+
+// ConsoleRole is a user's permission level in the admin console. The
+// zero value is no access.
+type ConsoleRole string
+
+// Console roles, from least to most powerful.
+const (
+	ConsoleNone    ConsoleRole = ""
+	ConsoleViewer  ConsoleRole = "viewer"  // reads users and the audit log
+	ConsoleManager ConsoleRole = "manager" // also administers users
+	ConsoleOwner   ConsoleRole = "owner"   // everything: SPs, keys, console roles
+)
+
+// ConsoleRoles lists the roles that grant access, least powerful first.
+var ConsoleRoles = []ConsoleRole{ConsoleViewer, ConsoleManager, ConsoleOwner}
+
+// Validate reports whether r is a known console role ("" included).
+func (r ConsoleRole) Validate() error {
+	switch r {
+	case ConsoleNone, ConsoleViewer, ConsoleManager, ConsoleOwner:
+		return nil
+	}
+	return &ValidationError{Field: "console_role", Reason: fmt.Sprintf("%q is not a console role (viewer, manager, owner, or none)", string(r))}
+}
+
+// ParseConsoleRole reads a console role as an administrator types it:
+// viewer, manager, owner, or none (or empty) for no access.
+func ParseConsoleRole(s string) (ConsoleRole, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "none" {
+		return ConsoleNone, nil
+	}
+	r := ConsoleRole(s)
+	return r, r.Validate()
+}
+
+// String is the role as shown to a person: "none" for no access.
+func (r ConsoleRole) String() string {
+	if r == ConsoleNone {
+		return "none"
+	}
+	return string(r)
 }
 
 func validateImageURL(s string) error {

@@ -24,11 +24,13 @@ func testImportUsers(t *testing.T, s store.Store) {
 
 	batch := []users.User{
 		{ID: "n1", Email: "new1@example.com", FullName: "New One", Roles: []string{"agent"},
-			Attributes: attrs(t, "channel.chat.capacity", "3"), PasswordHash: bcryptHash},
+			Attributes: attrs(t, "channel.chat.capacity", "3"), PasswordHash: bcryptHash,
+			ConsoleRole: users.ConsoleOwner}, // an import never grants console access
 		{ID: "n2", Email: "new2@example.com", CreatedAt: t0, UpdatedAt: t0},
 		// Matches u-old by email in another case; carries a fresh ID that
-		// must be ignored, no hash (the stored one stays) and Disabled
-		// false (the user stays disabled).
+		// must be ignored, no hash (the stored one stays), Disabled false
+		// (the user stays disabled) and no console role (the stored one
+		// stays).
 		{ID: "ignored", Email: "mary@example.com", FullName: "Mary Major", GivenName: "Mary", FamilyName: "Major",
 			ImageURL: "https://example.com/mary.png", Roles: []string{"supervisor"}, Team: "Blue", Program: "Sales",
 			Attributes: attrs(t, "department", "Sales", "skills.intarray", "1,2,3")},
@@ -47,7 +49,7 @@ func testImportUsers(t *testing.T, s store.Store) {
 	want := asStored(old)
 	want.Email, want.Roles = "mary@example.com", []string{"supervisor"}
 	want.UpdatedAt = got.UpdatedAt
-	same(t, "updated user (keeps ID, CreatedAt, hash; stays disabled)", got, want)
+	same(t, "updated user (keeps ID, CreatedAt, hash, console role; stays disabled)", got, want)
 	if !got.UpdatedAt.After(t0) {
 		t.Fatalf("UpdatedAt = %v, want stamped by the import", got.UpdatedAt)
 	}
@@ -60,6 +62,7 @@ func testImportUsers(t *testing.T, s store.Store) {
 		t.Fatalf("new user stored as %+v", n1)
 	}
 	same(t, "new user attributes", n1.Attributes, batch[0].Attributes)
+	same(t, "console role of a new user from a file", n1.ConsoleRole, users.ConsoleNone)
 	n2, err := s.GetUser(ctx, "n2")
 	noErr(t, err, "GetUser n2")
 	same(t, "given timestamps kept", [2]any{n2.CreatedAt, n2.UpdatedAt}, [2]any{stored(t0), stored(t0)})

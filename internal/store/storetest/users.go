@@ -31,6 +31,7 @@ func newUser(t *testing.T, id, email string) users.User {
 		PasswordHash:      "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
 		Disabled:          true,
 		CredentialVersion: 3,
+		ConsoleRole:       users.ConsoleManager,
 		CreatedAt:         t0,
 		UpdatedAt:         t0,
 	}

@@ -1,0 +1,105 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// Permission is one thing an admin console user may do. Console roles
+// (users.ConsoleRole) are separate from the Flex roles: a Flex admin has
+// no console access unless granted it.
+type Permission string
+
+// Permissions of the admin console.
+const (
+	ReadUsers          Permission = "read_users"           // list and show users, their sessions and MFA
+	ReadAudit          Permission = "read_audit"           // read the audit log
+	ManageUsers        Permission = "manage_users"         // create, edit, disable, unlock, links, MFA reset, sessions
+	ImportExport       Permission = "import_export"        // import and export users
+	ManageSPs          Permission = "manage_sps"           // service providers
+	ManageKeys         Permission = "manage_keys"          // signing keys
+	ManageConsoleRoles Permission = "manage_console_roles" // grant and revoke console roles
+)
+
+// consolePermissions is what each console role allows: the one place
+// where permissions are decided. A role not listed (none, or unknown)
+// allows nothing.
+var consolePermissions = map[users.ConsoleRole][]Permission{
+	users.ConsoleViewer:  {ReadUsers, ReadAudit},
+	users.ConsoleManager: {ReadUsers, ReadAudit, ManageUsers, ImportExport},
+	users.ConsoleOwner:   {ReadUsers, ReadAudit, ManageUsers, ImportExport, ManageSPs, ManageKeys, ManageConsoleRoles},
+}
+
+// Allows reports whether a console user with role may do p.
+func Allows(role users.ConsoleRole, p Permission) bool {
+	for _, q := range consolePermissions[role] {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Grant sets the console role of the user (ConsoleNone revokes access)
+// and records it as "admin.user.grant" with the role before and after.
+// A disabled user cannot be granted a role, and the last enabled owner
+// cannot be demoted: the console would have nobody left to manage it.
+// Granting the role a user already has changes and records nothing.
+func (s *Service) Grant(ctx context.Context, actor Actor, ref string, role users.ConsoleRole) (users.User, error) {
+	if err := role.Validate(); err != nil {
+		return users.User{}, invalid(err)
+	}
+	s.owners.Lock()
+	defer s.owners.Unlock()
+	u, err := s.FindUser(ctx, ref)
+	if err != nil {
+		return users.User{}, err
+	}
+	if u.ConsoleRole == role {
+		return u, nil
+	}
+	if role != users.ConsoleNone && u.Disabled {
+		return users.User{}, errorf(Conflict, "%s is disabled: enable the account before granting it console access.", u.Email)
+	}
+	if role != users.ConsoleOwner {
+		if err := s.keepAnOwner(ctx, u, "change their console role"); err != nil {
+			return users.User{}, err
+		}
+	}
+	before := u.ConsoleRole
+	u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
+		if role != users.ConsoleNone && cur.Disabled {
+			return cur, errorf(Conflict, "%s is disabled: enable the account before granting it console access.", cur.Email)
+		}
+		cur.ConsoleRole = role
+		return cur, nil
+	})
+	if err != nil {
+		return users.User{}, notFoundAs(err, "The user no longer exists.")
+	}
+	return u, s.audit(ctx, actor, Change{Action: "user.grant", User: &u,
+		Before: map[string]string{"console_role": string(before)}, After: map[string]string{"console_role": string(role)}})
+}
+
+// keepAnOwner refuses, with a Conflict, a change that would take away the
+// console access of u (demote, disable, delete: what) when u is the last
+// enabled owner. Callers hold s.owners, so that two such changes in this
+// process cannot each count the other as the owner who remains.
+func (s *Service) keepAnOwner(ctx context.Context, u users.User, what string) error {
+	if u.ConsoleRole != users.ConsoleOwner || u.Disabled {
+		return nil
+	}
+	all, err := s.st.ListUsers(ctx, store.UserFilter{})
+	if err != nil {
+		return fmt.Errorf("count console owners: %w", err)
+	}
+	for _, o := range all {
+		if o.ID != u.ID && o.ConsoleRole == users.ConsoleOwner && !o.Disabled {
+			return nil
+		}
+	}
+	return errorf(Conflict, "%s is the last console owner: make another user an owner (idp users grant --console owner) before you %s.", u.Email, what)
+}
