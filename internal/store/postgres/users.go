@@ -65,10 +65,11 @@ func userWhere(f store.UserFilter, paging bool) (string, []any) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	if f.Query != "" {
-		// strpos, not LIKE, so that % and _ in the query match themselves.
-		q := arg(f.Query)
-		conds = append(conds, `(strpos(lower(email COLLATE "und-x-icu"), lower(`+q+`::text COLLATE "und-x-icu")) > 0`+
-			` OR strpos(lower(full_name COLLATE "und-x-icu"), lower(`+q+`::text COLLATE "und-x-icu")) > 0)`)
+		// strpos, not LIKE, so that % and _ in the query match themselves;
+		// email_fold and full_name_fold are the columns folded on write
+		// (migration 010).
+		q := `lower(` + arg(f.Query) + `::text COLLATE "und-x-icu") COLLATE "C"`
+		conds = append(conds, `(strpos(email_fold, `+q+`) > 0 OR strpos(full_name_fold, `+q+`) > 0)`)
 	}
 	if f.Role != "" {
 		conds = append(conds, arg(f.Role)+`::text = ANY(roles)`)

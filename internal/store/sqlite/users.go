@@ -38,7 +38,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (users.User, e
 
 // ListUsers returns the users that match f, ordered by lower-cased email
 // then ID, after f.After. The order and the keyset condition follow
-// users_email_key_id (migration 010).
+// users_search (migration 010).
 func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]users.User, error) {
 	where, args, err := userWhere(f, true)
 	if err != nil {
@@ -75,15 +75,16 @@ func userWhere(f store.UserFilter, paging bool) (string, []any, error) {
 		args = append(args, q, q)
 	}
 	if f.Role != "" {
-		// roles is a JSON array written by encodeJSON: the role encoded the
-		// same way is a cheap first test (instr); json_each makes it exact
-		// (a role may contain a quote, so the text test alone could match
-		// inside another role).
+		// roles is a JSON array of strings written by encodeJSON, so the
+		// role encoded the same way ("agent", with its quotes) is in the
+		// text if the role is in the array. The converse holds when the
+		// text has no backslash-quote: every quote is then a delimiter, and
+		// a match is a whole element. Otherwise json_each decides.
 		enc, err := encodeJSON("roles", f.Role)
 		if err != nil {
 			return "", nil, err
 		}
-		conds = append(conds, `instr(roles, ?) > 0 AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = ?)`)
+		conds = append(conds, `instr(roles, ?) > 0 AND (instr(roles, '\"') = 0 OR EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = ?))`)
 		args = append(args, enc, f.Role)
 	}
 	if f.Team != "" {

@@ -385,7 +385,7 @@ func searchUsers(t *testing.T, s store.Store) {
 		{"u4", "bob@example.com", "Bob Brown", []string{"supervisor"}, "Blue", false},
 		{"u5", "Zoë@example.com", "Zoë Öberg", []string{"admin"}, "", true},
 		{"u6", "carol@example.com", "Carol Agent", nil, "Blue Team", false},
-		{"u7", "dave@example.com", "Dave", []string{"wfo.agent", "agents"}, "blue", false},
+		{"u7", "dave@example.com", "Dave", []string{"wfo.agent", "agents", `x"agent`, `y\`}, "blue", false},
 	} {
 		user := newUser(t, u.id, u.email)
 		user.FullName, user.Roles, user.Team, user.Disabled = u.name, u.roles, u.team, u.disabled
@@ -414,6 +414,8 @@ func testUserSearch(t *testing.T, s store.Store) {
 		{"role is exact", store.UserFilter{Role: "agent"}, []string{"u3", "u1", "u2"}},
 		{"role among several", store.UserFilter{Role: "supervisor"}, []string{"u3", "u4", "u2"}},
 		{"role nobody has", store.UserFilter{Role: "agen"}, nil},
+		{"role with a quote", store.UserFilter{Role: `x"agent`}, []string{"u7"}},
+		{"role with a backslash", store.UserFilter{Role: `y\`}, []string{"u7"}},
 		{"role is case-sensitive", store.UserFilter{Role: "Agent"}, nil},
 		{"team is exact", store.UserFilter{Team: "Blue"}, []string{"u4", "u1"}},
 		{"team is case-sensitive", store.UserFilter{Team: "blue"}, []string{"u7"}},
