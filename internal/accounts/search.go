@@ -62,8 +62,10 @@ func (s *Service) SearchUsers(ctx context.Context, q UserQuery) (UserPage, error
 		countErr error
 	)
 	wg.Go(func() { total, countErr = s.st.CountUsers(ctx, f) })
-	f.Limit++ // one more tells whether a next page exists
-	list, err := s.st.ListUsers(ctx, f)
+	limit := f.Limit
+	more := f
+	more.Limit++ // one more tells whether a next page exists
+	list, err := s.st.ListUsers(ctx, more)
 	wg.Wait()
 	if err != nil {
 		return UserPage{}, err
@@ -72,7 +74,7 @@ func (s *Service) SearchUsers(ctx context.Context, q UserQuery) (UserPage, error
 		return UserPage{}, countErr
 	}
 	page := UserPage{Users: list, Total: total}
-	if limit := f.Limit - 1; len(list) > limit {
+	if len(list) > limit {
 		page.Users = list[:limit]
 		page.Next = encodeCursor(store.CursorOf(list[limit-1]))
 	}
