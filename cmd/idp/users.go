@@ -203,17 +203,36 @@ func runUsersList(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "idp users list", "[flags]", "List users.")
 	dbURL := databaseFlag(env, fs)
 	query := fs.String("query", "", "only users whose email or name contains this")
+	role := fs.String("role", "", "only users with exactly this Flex role")
+	team := fs.String("team", "", "only users of exactly this team")
+	limit := fs.Int("limit", 0, fmt.Sprintf("list one page of this many (1-%d) and print how to get the next; 0 lists all", accounts.MaxUserPage))
+	after := fs.String("after", "", "the page after this cursor (printed by the previous page)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	if *limit < 0 || *limit > accounts.MaxUserPage {
+		fs.Usage()
+		return usageError{fmt.Sprintf("idp users list: --limit must be between 1 and %d", accounts.MaxUserPage)}
 	}
 	svc, st, err := openService(ctx, env, *dbURL, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	list, err := svc.ListUsers(ctx, store.UserFilter{Query: *query})
+	var list []users.User
+	next := ""
+	if *limit == 0 && *after == "" {
+		list, err = svc.ListUsers(ctx, store.UserFilter{Query: *query, Role: *role, Team: *team})
+	} else {
+		var page accounts.UserPage
+		page, err = svc.SearchUsers(ctx, accounts.UserQuery{Query: *query, Role: *role, Team: *team, After: *after, Limit: *limit})
+		list, next = page.Users, page.Next
+	}
 	if err != nil {
 		return err
+	}
+	if next != "" {
+		defer fmt.Fprintf(env.stderr, "next page: --after %s\n", next)
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EMAIL\tNAME\tROLES\tTEAM\tSTATUS")

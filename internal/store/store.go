@@ -64,13 +64,39 @@ type SigningKey struct {
 	UpdatedAt      time.Time
 }
 
-// UserFilter narrows ListUsers. The zero value lists everyone.
+// UserFilter narrows ListUsers and CountUsers. The zero value lists
+// everyone; the conditions that are set must all hold.
 type UserFilter struct {
 	// Query matches a substring of email or full name, case-insensitively.
 	Query string
-	// Limit caps the result; 0 means no limit.
+	// Role keeps the users that have exactly this Flex role among theirs.
+	Role string
+	// Team keeps the users whose team is exactly this.
+	Team string
+	// Disabled keeps only disabled users (true) or only enabled ones
+	// (false); nil keeps both.
+	Disabled *bool
+	// After starts the list after this position (keyset paging); the zero
+	// UserCursor starts at the beginning. CountUsers ignores it.
+	After UserCursor
+	// Limit caps the result; 0 means no limit. CountUsers ignores it.
 	Limit int
 }
+
+// UserCursor is a position in ListUsers' order (case-folded email, then
+// ID). The next page of a list starts after the cursor of its last user,
+// CursorOf(last); a cursor stays valid when that user changes or goes.
+type UserCursor struct {
+	// Email is the email (or its case-folded key: folding is idempotent).
+	Email string
+	ID    string
+}
+
+// IsZero reports whether c is the start of the list.
+func (c UserCursor) IsZero() bool { return c == UserCursor{} }
+
+// CursorOf returns the position of u in ListUsers' order.
+func CursorOf(u users.User) UserCursor { return UserCursor{Email: u.Email, ID: u.ID} }
 
 // SettingBaseURL names the setting that holds the external base URL the
 // IdP last ran with (idp serve, idp dev), so that CLI commands printing
@@ -90,8 +116,12 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (users.User, error)
 	// GetUserByEmail finds a user by email, case-insensitively.
 	GetUserByEmail(ctx context.Context, email string) (users.User, error)
-	// ListUsers returns users ordered by email (lower-cased).
+	// ListUsers returns the users matching f, ordered by case-folded email
+	// then ID, starting after f.After, at most f.Limit of them.
 	ListUsers(ctx context.Context, f UserFilter) ([]users.User, error)
+	// CountUsers returns how many users match f, ignoring f.After and
+	// f.Limit.
+	CountUsers(ctx context.Context, f UserFilter) (int, error)
 	// UpdateUser runs update on the current user inside one transaction and
 	// stores the result: read-modify-write is atomic. The updater must not
 	// change ID or CreatedAt; UpdatedAt is set by the store. If update

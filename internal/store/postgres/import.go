@@ -59,8 +59,19 @@ func (s *Store) ImportUsers(ctx context.Context, us []users.User) (store.ImportR
 	if err != nil {
 		return store.ImportResult{}, wrap("import users", err)
 	}
+	if res.Created >= analyzeAfter {
+		// The planner's statistics would otherwise describe the table before
+		// the import until autovacuum's next round: the users page would sort
+		// the whole table for a filter it believes matches nobody. A failure
+		// here leaves the import done and the statistics as they were.
+		_, _ = s.pool.Exec(ctx, `ANALYZE users`)
+	}
 	return res, nil
 }
+
+// analyzeAfter is how many new users make ImportUsers refresh the
+// planner's statistics of users.
+const analyzeAfter = 1000
 
 // lockExisting returns, by index into us, the stored users whose email
 // matches, locked until the transaction ends so that a concurrent update

@@ -13,15 +13,25 @@ import (
 // pgtest for where the server comes from). Run:
 // go test -run '^$' -bench Import100k -benchtime 1x ./internal/store/postgres
 func BenchmarkImport100k(b *testing.B) {
-	storetest.BenchmarkImport(b, 100_000, func(tb testing.TB) store.Store {
-		s, err := postgres.Open(tb.Context(), pgtest.URL(tb))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(tb.Context()); err != nil {
-			tb.Fatal(err)
-		}
-		return s
-	})
+	storetest.BenchmarkImport(b, 100_000, benchStore)
+}
+
+// benchStore is a migrated store on a fresh database.
+func benchStore(tb testing.TB) store.Store {
+	s, err := postgres.Open(tb.Context(), pgtest.URL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkSearchUsers100k measures the users page's queries on 100,000
+// users. Run:
+// go test -run '^$' -bench SearchUsers100k -benchtime 20x ./internal/store/postgres
+func BenchmarkSearchUsers100k(b *testing.B) {
+	storetest.BenchmarkSearch(b, benchStore)
 }

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/store/sqltable"
 
@@ -9,7 +11,11 @@ import (
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-var userRecord = newRecord(sqltable.Users, `lower(email COLLATE "und-x-icu") COLLATE "C", id`) // COLLATE "C": the same order whatever the database's locale
+// emailOrder is the case-folded email as ListUsers orders it; COLLATE "C":
+// the same order whatever the database's locale.
+const emailOrder = `lower(email COLLATE "und-x-icu") COLLATE "C"`
+
+var userRecord = newRecord(sqltable.Users, emailOrder+`, id`)
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, u users.User) error {
@@ -28,16 +34,61 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (users.User, e
 	return u, wrap("get user by email", err)
 }
 
-// ListUsers implements store.Store.
+// ListUsers implements store.Store. The order and the keyset condition
+// use users_email_order (migration 010), so a page costs the same deep in
+// the list as at its start.
 func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]users.User, error) {
-	var limit *int // NULL: no limit
+	where, args := userWhere(f, true)
+	tail := ""
 	if f.Limit > 0 {
-		limit = &f.Limit
+		args = append(args, f.Limit)
+		tail = "LIMIT $" + strconv.Itoa(len(args))
 	}
-	// strpos, not LIKE, so that % and _ in the query match themselves.
-	return userRecord.list(ctx, s, "list users",
-		`WHERE $1 = '' OR strpos(lower(email COLLATE "und-x-icu"), lower($1 COLLATE "und-x-icu")) > 0 OR strpos(lower(full_name COLLATE "und-x-icu"), lower($1 COLLATE "und-x-icu")) > 0`,
-		"LIMIT $2", f.Query, limit)
+	return userRecord.list(ctx, s, "list users", where, tail, args...)
+}
+
+// CountUsers implements store.Store.
+func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
+	where, args := userWhere(f, false)
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users "+where, args...).Scan(&n)
+	return n, wrap("count users", err)
+}
+
+// userWhere is the WHERE clause (or "") of f, with its arguments; paging
+// adds the keyset condition of f.After.
+func userWhere(f store.UserFilter, paging bool) (string, []any) {
+	var conds []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Query != "" {
+		// strpos, not LIKE, so that % and _ in the query match themselves;
+		// email_fold and full_name_fold are the columns folded on write
+		// (migration 010).
+		q := `lower(` + arg(f.Query) + `::text COLLATE "und-x-icu") COLLATE "C"`
+		conds = append(conds, `(strpos(email_fold, `+q+`) > 0 OR strpos(full_name_fold, `+q+`) > 0)`)
+	}
+	if f.Role != "" {
+		conds = append(conds, arg(f.Role)+`::text = ANY(roles)`)
+	}
+	if f.Team != "" {
+		conds = append(conds, `team = `+arg(f.Team)+`::text`)
+	}
+	if f.Disabled != nil {
+		conds = append(conds, `disabled = `+arg(*f.Disabled)+`::boolean`)
+	}
+	if paging && !f.After.IsZero() {
+		// The same expressions as the ORDER BY, so the index serves both.
+		e, id := arg(f.After.Email), arg(f.After.ID)
+		conds = append(conds, `(`+emailOrder+`, id) > (lower(`+e+`::text COLLATE "und-x-icu") COLLATE "C", `+id+`::text)`)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return "WHERE " + strings.Join(conds, " AND "), args
 }
 
 // UpdateUser implements store.Store.

@@ -12,3 +12,9 @@ import (
 func BenchmarkImport100k(b *testing.B) {
 	storetest.BenchmarkImport(b, 100_000, func(tb testing.TB) store.Store { return newStore(tb) })
 }
+
+// BenchmarkSearchUsers100k measures the users page's queries on 100,000
+// users. Run: go test -run '^$' -bench SearchUsers100k -benchtime 20x ./internal/store/sqlite
+func BenchmarkSearchUsers100k(b *testing.B) {
+	storetest.BenchmarkSearch(b, func(tb testing.TB) store.Store { return newStore(tb) })
+}

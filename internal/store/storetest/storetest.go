@@ -39,6 +39,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateUserAtomic", testUpdateUserAtomic},
 		{"UpdateUserUpdaterError", testUpdateUserUpdaterError},
 		{"ListUsers", testListUsers},
+		{"UserSearch", testUserSearch},
+		{"UserPaging", testUserPaging},
 		{"ConcurrentCreateUsers", testConcurrentCreateUsers},
 		{"ImportUsers", testImportUsers},
 		{"ImportUsersAllOrNothing", testImportUsersAllOrNothing},

@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -363,6 +365,147 @@ func testConcurrentCreateUsers(t *testing.T, s store.Store) {
 	for i, u := range list {
 		if u.ID != id("u", i) {
 			t.Fatalf("ListUsers[%d] = %s, want %s", i, u.ID, id("u", i))
+		}
+	}
+}
+
+// searchUsers is the population of the search and paging cases: mixed
+// case, non-ASCII emails (É sorts after z by its folded bytes), roles that
+// contain one another's names, teams that are prefixes of one another.
+func searchUsers(t *testing.T, s store.Store) {
+	t.Helper()
+	for _, u := range []struct {
+		id, email, name string
+		roles           []string
+		team            string
+		disabled        bool
+	}{
+		{"u1", "Émile@Example.com", "Émile Zola", []string{"agent"}, "Blue", false},
+		{"u2", "émilie@example.com", "Émilie du Châtelet", []string{"agent", "supervisor"}, "Red", false},
+		{"u3", "ALICE@example.com", "Alice Adams", []string{"agent", "supervisor"}, "Red", true},
+		{"u4", "bob@example.com", "Bob Brown", []string{"supervisor"}, "Blue", false},
+		{"u5", "Zoë@example.com", "Zoë Öberg", []string{"admin"}, "", true},
+		{"u6", "carol@example.com", "Carol Agent", nil, "Blue Team", false},
+		{"u7", "dave@example.com", "Dave", []string{"wfo.agent", "agents", `x"agent`, `y\`}, "blue", false},
+	} {
+		user := newUser(t, u.id, u.email)
+		user.FullName, user.Roles, user.Team, user.Disabled = u.name, u.roles, u.team, u.disabled
+		createUser(t, s, user)
+	}
+}
+
+func ids(list []users.User) []string {
+	out := make([]string, len(list))
+	for i, u := range list {
+		out[i] = u.ID
+	}
+	return out
+}
+
+func testUserSearch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	searchUsers(t, s)
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		f    store.UserFilter
+		want []string // IDs, in order
+	}{
+		{"everyone, by folded email", store.UserFilter{}, []string{"u3", "u4", "u6", "u7", "u5", "u1", "u2"}},
+		{"role is exact", store.UserFilter{Role: "agent"}, []string{"u3", "u1", "u2"}},
+		{"role among several", store.UserFilter{Role: "supervisor"}, []string{"u3", "u4", "u2"}},
+		{"role nobody has", store.UserFilter{Role: "agen"}, nil},
+		{"role with a quote", store.UserFilter{Role: `x"agent`}, []string{"u7"}},
+		{"role with a backslash", store.UserFilter{Role: `y\`}, []string{"u7"}},
+		{"role is case-sensitive", store.UserFilter{Role: "Agent"}, nil},
+		{"team is exact", store.UserFilter{Team: "Blue"}, []string{"u4", "u1"}},
+		{"team is case-sensitive", store.UserFilter{Team: "blue"}, []string{"u7"}},
+		{"disabled", store.UserFilter{Disabled: &yes}, []string{"u3", "u5"}},
+		{"enabled", store.UserFilter{Disabled: &no}, []string{"u4", "u6", "u7", "u1", "u2"}},
+		{"query folds non-ASCII", store.UserFilter{Query: "ÉMIL"}, []string{"u1", "u2"}},
+		{"query in the name", store.UserFilter{Query: "öberg"}, []string{"u5"}},
+		{"query is not a role", store.UserFilter{Query: "agent"}, []string{"u6"}},
+		{"role and team", store.UserFilter{Role: "agent", Team: "Red"}, []string{"u3", "u2"}},
+		{"role, team and enabled", store.UserFilter{Role: "agent", Team: "Red", Disabled: &no}, []string{"u2"}},
+		{"query and role", store.UserFilter{Query: "example.com", Role: "supervisor", Disabled: &no}, []string{"u4", "u2"}},
+		{"query and team, none", store.UserFilter{Query: "bob", Team: "Red"}, nil},
+		{"role and limit", store.UserFilter{Role: "agent", Limit: 2}, []string{"u3", "u1"}},
+		{"after a cursor", store.UserFilter{After: store.UserCursor{Email: "dave@example.com", ID: "u7"}}, []string{"u5", "u1", "u2"}},
+		{"after a cursor, any case", store.UserFilter{After: store.UserCursor{Email: "DAVE@EXAMPLE.COM", ID: "u7"}}, []string{"u5", "u1", "u2"}},
+		{"after a non-ASCII cursor", store.UserFilter{After: store.UserCursor{Email: "Émile@Example.com", ID: "u1"}}, []string{"u2"}},
+		{"after a cursor with a filter", store.UserFilter{Role: "agent", After: store.UserCursor{Email: "alice@example.com", ID: "u3"}, Limit: 1}, []string{"u1"}},
+		{"same email, later ID", store.UserFilter{After: store.UserCursor{Email: "bob@example.com", ID: "u0"}, Limit: 1}, []string{"u4"}},
+		{"after the last", store.UserFilter{After: store.UserCursor{Email: "émilie@example.com", ID: "u2"}}, nil},
+		{"after someone who is gone", store.UserFilter{After: store.UserCursor{Email: "bz@example.com", ID: "x"}, Limit: 2}, []string{"u6", "u7"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			list, err := s.ListUsers(ctx, tc.f)
+			noErr(t, err, "ListUsers")
+			same(t, fmt.Sprintf("ListUsers(%+v)", tc.f), ids(list), tc.want)
+
+			unpaged := tc.f
+			unpaged.After, unpaged.Limit = store.UserCursor{}, 0
+			all, err := s.ListUsers(ctx, unpaged)
+			noErr(t, err, "ListUsers without paging")
+			n, err := s.CountUsers(ctx, tc.f)
+			noErr(t, err, "CountUsers")
+			if n != len(all) {
+				t.Fatalf("CountUsers(%+v) = %d, want %d (the list without After and Limit)", tc.f, n, len(all))
+			}
+		})
+	}
+}
+
+// testUserPaging pages through every user with small limits, with and
+// without a filter: each user comes exactly once, in the order of the
+// whole list, and the pages agree with CountUsers.
+func testUserPaging(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	searchUsers(t, s)
+	// More users whose folded emails interleave the first ones; every
+	// third is a supervisor.
+	for i, local := range []string{"Anna", "anna.b", "BORIS", "Ça", "çb", "Dörte", "dora", "ÆSIR", "ærø", "Ω", "ω2", "zz", "Zy"} {
+		u := newUser(t, fmt.Sprintf("p%02d", i), local+"@Example.org")
+		u.Roles = []string{"agent"}
+		if i%3 == 0 {
+			u.Roles = []string{"supervisor"}
+		}
+		createUser(t, s, u)
+	}
+	for _, f := range []store.UserFilter{{}, {Role: "supervisor"}, {Query: "EXAMPLE.ORG"}, {Disabled: new(bool)}} {
+		all, err := s.ListUsers(ctx, f)
+		noErr(t, err, "ListUsers")
+		// The whole list is in order: folded email, then ID.
+		if !slices.IsSortedFunc(all, func(a, b users.User) int {
+			return cmp.Or(strings.Compare(strings.ToLower(a.Email), strings.ToLower(b.Email)), strings.Compare(a.ID, b.ID))
+		}) {
+			t.Fatalf("ListUsers(%+v) is not ordered by folded email: %v", f, ids(all))
+		}
+		n, err := s.CountUsers(ctx, f)
+		noErr(t, err, "CountUsers")
+		if n != len(all) || n == 0 {
+			t.Fatalf("CountUsers(%+v) = %d, ListUsers has %d", f, n, len(all))
+		}
+		for limit := 1; limit <= 4; limit++ {
+			var got []string
+			page := f
+			page.Limit = limit
+			for pages := 0; ; pages++ {
+				if pages > len(all) {
+					t.Fatalf("%+v limit %d: more pages than users", f, limit)
+				}
+				list, err := s.ListUsers(ctx, page)
+				noErr(t, err, "ListUsers page")
+				if len(list) > limit {
+					t.Fatalf("%+v limit %d: a page of %d", f, limit, len(list))
+				}
+				got = append(got, ids(list)...)
+				if len(list) < limit {
+					break
+				}
+				page.After = store.CursorOf(list[len(list)-1])
+			}
+			same(t, fmt.Sprintf("pages of %d of %+v", limit, f), got, ids(all))
 		}
 	}
 }
