@@ -49,13 +49,16 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := sqlitetest.New(t)
 	f := &fixture{st: st, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), mail: &mailbox{}, log: &bytes.Buffer{}}
-	f.svc = accounts.New(accounts.Config{Store: st, Now: func() time.Time { return f.now }, Mailer: f.mail,
+	f.svc = accounts.New(accounts.Config{Store: st, Now: func() time.Time { return f.now }, Mailer: f.mail, BaseURL: fixtureBase,
 		Hasher: users.NewHasher(users.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2),
 		Log:    slog.New(slog.NewJSONHandler(f.log, nil))})
 	return f
 }
 
 var admin = accounts.Actor{Name: "root-admin"}
+
+// fixtureBase is the fixture service's external URL.
+var fixtureBase = &url.URL{Scheme: "https", Host: "idp.example.com"}
 
 const goodPassword = "correct horse battery staple"
 

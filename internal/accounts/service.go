@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type Config struct {
 	Rand io.Reader
 	// Mailer sends password links; nil means links are only returned.
 	Mailer Mailer
+	// BaseURL is flexidp's external URL, where the links RequestReset
+	// emails point; the server's.
+	BaseURL *url.URL
 	// Log receives each audit event as a structured line; nil discards.
 	Log *slog.Logger
 	// Lockout throttles sign-ins; zero fields take DefaultLockout's.
@@ -47,6 +51,9 @@ type Service struct {
 	now     func() time.Time
 	rand    io.Reader
 	mailer  Mailer
+	baseURL *url.URL
+	// mail counts the emails RequestReset is sending (WaitMail).
+	mail    sync.WaitGroup
 	log     *slog.Logger
 	lockout LockoutPolicy
 	policy  users.PasswordPolicy
@@ -57,7 +64,7 @@ type Service struct {
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, log: cfg.Log,
+	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, baseURL: cfg.BaseURL, log: cfg.Log,
 		lockout: cfg.Lockout.WithDefaults(), policy: cfg.Passwords}
 	if s.hasher == nil {
 		s.hasher = users.NewHasher(users.DefaultParams, 1)
