@@ -182,7 +182,16 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		log.Debug("memory limit set", "mib", limit>>20)
 	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
-	svc := accounts.New(accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy})
+	// The forgot-password page emails reset links when IDP_SMTP_* is set.
+	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base}
+	m, err := mailerFromEnv(env)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		acfg.Mailer = m // never a nil *mailer in the interface
+	}
+	svc := accounts.New(acfg)
 	// The CLI prints links and Console values with the base URL the server
 	// runs with (baseURLFor).
 	if err := svc.RecordBaseURL(ctx, base.String()); err != nil {
@@ -259,6 +268,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	svc.WaitMail() // reset links being emailed (each send is bounded)
 	log.Info("shut down cleanly")
 	return nil
 }

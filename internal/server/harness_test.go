@@ -43,6 +43,8 @@ type idpOptions struct {
 	MFARequiredRoles []string
 	// MetricsToken, if set, serves the metrics at /metrics behind it.
 	MetricsToken string
+	// Mailer, if set, emails password links (the forgot-password page).
+	Mailer accounts.Mailer
 	// Store, if set, is a store prepared by an earlier testIdP: the new
 	// IdP serves it (another replica, or a restart) without seeding it.
 	Store *sqlite.Store
@@ -89,7 +91,8 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hs := hasher()
-	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout})
+	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base})
+	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,8 @@ type page struct {
 	Pending bool
 	// password link
 	Token string
+	// forgot password: the answer is shown; no mailer is set
+	Sent, NoMailer bool
 	// post
 	ACSURL, SAMLResponse, RelayState string
 }
@@ -46,7 +48,7 @@ func parsePages() (map[string]*template.Template, error) {
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout",
-		"mfa", "mfasetup", "recovery", "password", "notice"} {
+		"mfa", "mfasetup", "recovery", "password", "notice", "forgot"} {
 		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)

@@ -105,7 +105,7 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 		cfg.SessionIdle = DefaultSessionIdle
 	}
 	if cfg.Accounts == nil {
-		cfg.Accounts = accounts.New(accounts.Config{Store: st, Hasher: hasher, Now: cfg.Now, Log: log})
+		cfg.Accounts = accounts.New(accounts.Config{Store: st, Hasher: hasher, Now: cfg.Now, Log: log, BaseURL: cfg.BaseURL})
 	}
 	pages, err := parsePages()
 	if err != nil {
@@ -156,6 +156,8 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/mfa/continue", s.mfaContinue)
 		r.Get("/password", s.passwordPage)
 		r.Post("/password", s.setPassword)
+		r.Get("/password/forgot", s.forgotPage)
+		r.Post("/password/forgot", s.forgot)
 		r.Get("/launcher", s.launcher)
 		r.Get("/sso/idp/{sp}", s.idpInitiated)
 		r.Post("/sso/idp/{sp}", s.idpInitiated)
