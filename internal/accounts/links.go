@@ -166,7 +166,7 @@ func (s *Service) secret() (string, error) {
 // ErrLinkUsed is the one answer for a link that does not exist, expired,
 // was used, or whose user is gone: a person can do the same about each
 // (ask for a new one).
-var ErrLinkUsed = &Error{Code: NotFound, Message: "This link has expired or has already been used. Ask your administrator for a new one."}
+var ErrLinkUsed = &Error{Code: NotFound, Message: "This link has expired or has already been used. Ask for a new one on the sign-in page (Forgot your password?) or from your administrator."}
 
 // LinkUser returns the live token behind a link's secret and its user.
 func (s *Service) LinkUser(ctx context.Context, secret string) (store.Token, users.User, error) {

@@ -42,7 +42,7 @@ var (
 		Hint: "Try again in a few seconds."}
 	errNoSession = &Error{Status: http.StatusUnauthorized, Message: "You are not signed in."}
 	errLinkUsed  = &Error{Status: http.StatusGone, Message: "This link has expired or has already been used.",
-		Hint: "Ask your administrator for a new one (idp users reset-link)."}
+		Hint: "Ask for a new one with “Forgot your password?” on the sign-in page, or ask your administrator (idp users reset-link)."}
 	errLogoutReplay = &Error{Status: http.StatusConflict, Message: "This sign-out request has already been answered."}
 	errDisabled     = &Error{Status: http.StatusForbidden, Message: "This account is disabled.",
 		Hint: "Contact your administrator."}
