@@ -24,6 +24,7 @@ import (
 // its banner. With FLEXIDP_SCREENSHOTS=dir it saves the login page as
 // dir/login.png (docs/screenshots/login.png is made that way).
 func TestBrowserAxe(t *testing.T) {
+	browsertest.RequireAxe(t)
 	ctx := newChromium(t)
 	e := newTestEnv(t)
 	setupFlex(t, e)

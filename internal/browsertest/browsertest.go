@@ -110,6 +110,13 @@ func axeJS(t testing.TB) string {
 	return axeSource.js
 }
 
+// RequireAxe skips the test (fails it under CI=true) unless axe-core is
+// installed: call it before costly set-up that only a scan needs.
+func RequireAxe(t testing.TB) {
+	t.Helper()
+	axeJS(t)
+}
+
 // axeRun runs every rule axe-core enables by default (WCAG 2.x A and AA
 // and best practices) on the whole document and returns the violations.
 const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v => ({
