@@ -4,7 +4,8 @@
 # end-to-end sign-ins checked by independent SAML implementations.
 #
 # On a fresh Debian/Ubuntu machine it installs what the tests need when it
-# can (root or sudo): postgresql, xmlsec1, python3-onelogin-saml2, chromium.
+# can (root or sudo): postgresql, xmlsec1, python3-onelogin-saml2, chromium;
+# and axe-core (npm) for the accessibility scans of the browser tests.
 # Extra arguments go to `go test` (e.g. ./scripts/test.sh -run SignIn ./cmd/...);
 # without them the deployment files are checked too (deploy/kubernetes/validate,
 # and kubeconform when it is installed).
@@ -26,6 +27,23 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "warning: missing ${missing[*]}; the tests that need them are skipped (they fail under CI=true)" >&2
+  fi
+fi
+
+# axe-core (npm), for the accessibility scans of the browser tests: pinned,
+# installed once into a cache outside the repository.
+axe_version=4.14.1
+axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/flexidp-axe"
+if [ -z "${FLEXIDP_AXE:-}" ]; then
+  export FLEXIDP_AXE="$axe_dir/node_modules/axe-core/axe.min.js"
+  if [ ! -f "$FLEXIDP_AXE" ] || ! grep -q "axe v$axe_version" "$FLEXIDP_AXE"; then
+    if command -v npm >/dev/null; then
+      echo "installing axe-core@$axe_version into $axe_dir" >&2
+      npm install --no-save --no-audit --no-fund --prefix "$axe_dir" "axe-core@$axe_version" >/dev/null ||
+        echo "warning: could not install axe-core; the accessibility scans are skipped (they fail under CI=true)" >&2
+    else
+      echo "warning: npm is missing; the accessibility scans are skipped (they fail under CI=true)" >&2
+    fi
   fi
 fi
 

@@ -8,56 +8,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/flexidp/flexidp/internal/browsertest"
 	"github.com/flexidp/flexidp/internal/samltest"
 )
 
-// chromiumPath finds Chromium (the Debian chromium package, or another
-// Chrome) for TestBrowser. Without one the test is skipped, except under
-// CI=true, where it is required.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	samltest.Require(t, "Chromium", "apt-get install chromium")
-	return ""
-}
-
-// newChromium starts a headless Chromium with a fresh profile. The flags
-// keep it from reaching the network on its own (updates, sync, QUIC) and
-// let it run as root in a container.
+// newChromium starts a headless Chromium with a fresh profile (skipped
+// without one, except under CI=true); see browsertest.New.
 func newChromium(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(ctx); err != nil { // start the browser
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
+	return browsertest.New(t)
 }
 
 // acsPost is what the browser posted to the test ACS.
