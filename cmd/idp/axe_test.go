@@ -88,6 +88,7 @@ func TestBrowserAxe(t *testing.T) {
 		chromedp.Click(submit), chromedp.WaitVisible(chromedp.CSS(".error")))
 	do("password link, unknown token", chromedp.Navigate(base+"/password?token=nonsense"), chromedp.WaitVisible(chromedp.CSS(".error")))
 
+	do("forgot password", chromedp.Navigate(base+"/password/forgot"), chromedp.WaitVisible(chromedp.ID("email")))
 	do("404", chromedp.Navigate(base+"/nonexistent"), chromedp.WaitVisible(chromedp.CSS(".error")))
 	do("bad SAML request", chromedp.Navigate(base+"/saml/sso?SAMLRequest=not-a-request"), chromedp.WaitVisible(chromedp.CSS(".error")))
 
