@@ -49,7 +49,9 @@ func TestChangePassword(t *testing.T) {
 			wantErr:      func(err error) bool { return errors.Is(err, accounts.ErrWrongCurrentPassword) },
 			wantSessions: []string{"here", "there"}, wantFailures: 1},
 		{name: "weak new password", current: goodPassword, next: "short",
-			wantErr:      func(err error) bool { return code(err) == accounts.Invalid && strings.Contains(err.Error(), "at least") },
+			wantErr: func(err error) bool {
+				return code(err) == accounts.Invalid && strings.Contains(err.Error(), "at least")
+			},
 			wantSessions: []string{"here", "there"}},
 		{name: "locked account", current: goodPassword, next: next, locked: true,
 			wantErr:      func(err error) bool { var te *accounts.ThrottledError; return errors.As(err, &te) },
