@@ -63,7 +63,7 @@ func TestSecurityHeaders(t *testing.T) {
 	for _, base := range []string{"https://idp.example.com", "http://localhost:8080"} {
 		h := newHeaderServer(t, base)
 		secure := strings.HasPrefix(base, "https")
-		for _, path := range []string{"/login", "/password/forgot", "/healthz", "/no-such-page"} {
+		for _, path := range []string{"/login", "/password/forgot", "/account", "/healthz", "/no-such-page"} {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, base+path, nil))
 			hd := w.Result().Header

@@ -37,6 +37,8 @@ type page struct {
 	Sent, NoMailer bool
 	// post
 	ACSURL, SAMLResponse, RelayState string
+	// account page
+	Account *accountView
 }
 
 type app struct{ Name, EntityID string }
@@ -48,7 +50,7 @@ func parsePages() (map[string]*template.Template, error) {
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout",
-		"mfa", "mfasetup", "recovery", "password", "notice", "forgot"} {
+		"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account"} {
 		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// accountView is what the account page shows about the signed-in user.
+type accountView struct {
+	User     users.User
+	Name     string
+	Roles    string
+	MFAOn    bool
+	TwoStep  string
+	Sessions []sessionView
+	Releases []accounts.Release
+	// Notice reports the change just made.
+	Notice string
+}
+
+// sessionView is one of the user's sessions; Current is the browser's.
+type sessionView struct {
+	store.Session
+	Current bool
+}
+
+// account shows the account page.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := s.signedIn(w, r)
+	if !ok {
+		return
+	}
+	s.showAccount(w, r, http.StatusOK, sess, u, "", "")
+}
+
+// showAccount renders the account page of u (signed in with sess), with
+// an error (msg) or a notice of the change just made.
+func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int, sess store.Session, u users.User, msg, notice string) {
+	ctx := r.Context()
+	v := &accountView{User: u, Name: u.DisplayName(), Roles: strings.Join(u.Roles, ", "), TwoStep: s.acct.TwoStepStatus(ctx, u), Notice: notice}
+	m, err := s.store.GetMFA(ctx, u.ID)
+	v.MFAOn = err == nil && !m.ConfirmedAt.IsZero()
+	list, err := s.store.ListSessions(ctx, u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, x := range list {
+		v.Sessions = append(v.Sessions, sessionView{Session: x, Current: x.ID == sess.ID})
+	}
+	if v.Releases, err = s.acct.Releases(ctx, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, status, "account", page{Title: "Your account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v})
+}
+
+// accountPost checks the CSRF token and the session of a form posted from
+// the account page; on failure it has answered and ok is false.
+func (s *Server) accountPost(w http.ResponseWriter, r *http.Request) (sess store.Session, u users.User, ok bool) {
+	if err := s.checkCSRF(r); err != nil {
+		s.fail(w, r, err)
+		return sess, u, false
+	}
+	return s.signedIn(w, r)
+}
+
+// changePassword changes the signed-in user's password
+// (accounts.Service.ChangePassword): the current password is required and
+// throttled like a sign-in; the other sessions end, this one stays.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := s.accountPost(w, r)
+	if !ok {
+		return
+	}
+	current, next := r.PostFormValue("current"), r.PostFormValue("password")
+	if current == "" || next == "" {
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, "Enter your current password and the new one.", "")
+		return
+	}
+	if next != r.PostFormValue("confirm") {
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, "The two new passwords differ.", "")
+		return
+	}
+	ended, err := s.acct.ChangePassword(r.Context(), u, current, next, sess.ID, s.clientIP(r))
+	var throttled *accounts.ThrottledError
+	var ve *users.ValidationError
+	switch {
+	case errors.As(err, &throttled):
+		s.showAccount(w, r, http.StatusTooManyRequests, sess, u,
+			"Too many wrong passwords for this account. Try again in "+retryAfter(w, throttled.Wait)+".", "")
+	case errors.Is(err, accounts.ErrWrongCurrentPassword):
+		s.showAccount(w, r, http.StatusUnauthorized, sess, u, accounts.ErrWrongCurrentPassword.Message, "")
+	case errors.As(err, &ve):
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, "The new password "+ve.Reason+".", "")
+	case errors.Is(err, accounts.ErrDisabled):
+		s.fail(w, r, errDisabled)
+	case errors.Is(err, users.ErrBusy):
+		w.Header().Set("Retry-After", "5")
+		s.fail(w, r, errBusy)
+	case accounts.ErrorCode(err) == accounts.Conflict || accounts.ErrorCode(err) == accounts.Invalid:
+		s.showAccount(w, r, http.StatusConflict, sess, u, err.Error(), "")
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		s.showAccount(w, r, http.StatusOK, sess, u, "", "Your password is changed. "+signedOutElsewhere(ended))
+	}
+}
+
+// signedOutElsewhere says how many other sessions ended.
+func signedOutElsewhere(n int) string {
+	switch n {
+	case 0:
+		return "You were signed in nowhere else."
+	case 1:
+		return "1 other session was signed out."
+	}
+	return strconv.Itoa(n) + " other sessions were signed out."
+}
+
+// signOutOthers ends every session of the user but this browser's.
+func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := s.accountPost(w, r)
+	if !ok {
+		return
+	}
+	n, err := s.acct.SignOutOthers(r.Context(), u, sess.ID, s.clientIP(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.showAccount(w, r, http.StatusOK, sess, u, "", signedOutElsewhere(n))
+}
+
+// newRecoveryCodes replaces the user's recovery codes after a code of
+// their second factor, and shows the new ones once.
+func (s *Server) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := s.accountPost(w, r)
+	if !ok {
+		return
+	}
+	m, err := s.store.GetMFA(r.Context(), u.ID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && m.ConfirmedAt.IsZero() {
+		s.showAccount(w, r, http.StatusConflict, sess, u, accounts.ErrNoTwoStep.Message, "")
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	secret, err := s.open(m.Secret)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	codes, err := s.acct.NewRecoveryCodes(r.Context(), u, secret, strings.TrimSpace(r.PostFormValue("code")), s.clientIP(r))
+	if refused := s.codeRefusal(w, err); refused != "" {
+		s.showAccount(w, r, codeStatus(err), sess, u, refused, "")
+		return
+	} else if errors.Is(err, accounts.ErrNoTwoStep) {
+		s.showAccount(w, r, http.StatusConflict, sess, u, accounts.ErrNoTwoStep.Message, "")
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), Codes: codes})
+}
