@@ -74,6 +74,7 @@ func TestBrowserAxe(t *testing.T) {
 	}
 	do("recovery codes", chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Click(submit),
 		chromedp.WaitVisible(chromedp.ID("recovery-codes")))
+	do("account", chromedp.Navigate(base+"/account"), chromedp.WaitVisible(chromedp.ID("profile")))
 	do("logout", chromedp.Navigate(base+"/logout"), chromedp.WaitVisible(chromedp.ID("logout")))
 	do("signed out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)))
 	do("MFA code", signIn(password, chromedp.WaitVisible(chromedp.ID("code")))...)
