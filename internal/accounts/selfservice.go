@@ -3,7 +3,6 @@ package accounts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/flexidp/flexidp/internal/mfa"
@@ -101,27 +100,12 @@ func (s *Service) ChangePassword(ctx context.Context, u users.User, current, nex
 }
 
 // endOtherSessions ends every session of the user but keep (all of them
-// when keep is empty) and returns how many ended.
+// when keep is empty), in one store statement, and returns how many ended.
 func (s *Service) endOtherSessions(ctx context.Context, userID, keep string) (int, error) {
 	if keep == "" {
 		return s.st.DeleteUserSessions(ctx, userID)
 	}
-	list, err := s.st.ListSessions(ctx, userID)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, sess := range list {
-		if sess.ID == keep {
-			continue
-		}
-		if err := s.st.DeleteSession(ctx, sess.ID); err == nil {
-			n++
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return n, fmt.Errorf("end session: %w", err)
-		}
-	}
-	return n, nil
+	return s.st.DeleteOtherSessions(ctx, userID, keep)
 }
 
 // SignOutOthers ends every session of u except keepSessionID (the

@@ -177,6 +177,10 @@ type Store interface {
 	// DeleteUserSessions removes every session of the user and returns how
 	// many there were.
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// DeleteOtherSessions removes every session of the user except keepID,
+	// in one statement (a session started meanwhile is not missed), and
+	// returns how many there were.
+	DeleteOtherSessions(ctx context.Context, userID, keepID string) (int, error)
 	// DeleteExpiredSessions removes sessions with ExpiresAt <= now and
 	// returns how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)

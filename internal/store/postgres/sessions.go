@@ -44,6 +44,12 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, err
 	return int(tag.RowsAffected()), wrap("delete user sessions", err)
 }
 
+// DeleteOtherSessions implements store.Store.
+func (s *Store) DeleteOtherSessions(ctx context.Context, userID, keepID string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
+	return int(tag.RowsAffected()), wrap("delete other sessions", err)
+}
+
 // DeleteExpiredSessions implements store.Store.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, ts(now))

@@ -46,6 +46,13 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, err
 	return int(n), wrap("delete user sessions", err)
 }
 
+// DeleteOtherSessions removes every session of the user except keepID, in
+// one statement, and returns how many there were.
+func (s *Store) DeleteOtherSessions(ctx context.Context, userID, keepID string) (int, error) {
+	n, err := s.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keepID)
+	return int(n), wrap("delete other sessions", err)
+}
+
 // DeleteExpiredSessions removes the sessions with ExpiresAt <= now and
 // returns how many. Stored times are whole microseconds, so comparing them
 // with now truncated to microseconds is exact.

@@ -106,9 +106,19 @@ func testSessionsDelete(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "GetSession after DeleteSession")
 	wantErr(t, s.DeleteSession(ctx, "a-00"), store.ErrNotFound, "DeleteSession twice")
 
-	n, err := s.DeleteUserSessions(ctx, "u1")
+	// DeleteOtherSessions keeps one session of the user and no other user's.
+	n, err := s.DeleteOtherSessions(ctx, "u1", "a-02")
+	noErr(t, err, "DeleteOtherSessions")
+	same(t, "DeleteOtherSessions count", n, 2) // a-01 and a-03
+	same(t, "sessions of u1 after DeleteOtherSessions", sessionIDs(t, s, "u1"), []string{"a-02"})
+	same(t, "sessions of u2 untouched by DeleteOtherSessions", sessionIDs(t, s, "u2"), []string{"b-03", "b-02", "b-01", "b-00"})
+	n, err = s.DeleteOtherSessions(ctx, "u1", "a-02")
+	noErr(t, err, "DeleteOtherSessions again")
+	same(t, "DeleteOtherSessions count when none", n, 0)
+
+	n, err = s.DeleteUserSessions(ctx, "u1")
 	noErr(t, err, "DeleteUserSessions")
-	same(t, "DeleteUserSessions count", n, 3)
+	same(t, "DeleteUserSessions count", n, 1)
 	same(t, "sessions of u1 after DeleteUserSessions", sessionIDs(t, s, "u1"), nil)
 	same(t, "sessions of u2 untouched", sessionIDs(t, s, "u2"), []string{"b-03", "b-02", "b-01", "b-00"})
 	n, err = s.DeleteUserSessions(ctx, "u1")
