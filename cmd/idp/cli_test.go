@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/flexidp/flexidp/internal/samltest"
 )
 
 func TestHelpOnEveryCommand(t *testing.T) {
@@ -139,4 +141,29 @@ func TestAdminCommands(t *testing.T) {
 	if out := e.cliWant(1, "", "users", "show", "--email", "ada@example.com"); !strings.Contains(out, "no user") {
 		t.Fatalf("deleted user still shown: %s", out)
 	}
+}
+
+// TestSPDisplayName sets the name people read with --display-name on
+// add-flex, add and set, shows it, clears it, and refuses a bad one with
+// the field named.
+func TestSPDisplayName(t *testing.T) {
+	e := newTestEnv(t)
+	e.cli("", "sp", "add-flex", "--name", "support", "--acs", flexACS, "--display-name", "Acme Support (Flex)")
+	samltest.MustContain(t, e.cli("", "sp", "show", "--sp", "support"), "Acme Support (Flex)")
+	e.cli("", "sp", "add", "--name", "wiki", "--entity-id", "urn:wiki", "--acs", "https://wiki.example.com/acs", "--display-name", "Team wiki")
+	samltest.MustContain(t, e.cli("", "sp", "show", "--sp", "wiki"), "Team wiki")
+
+	e.cli("", "sp", "set", "--sp", "support", "--display-name", "Acme Sales (Flex)")
+	out := e.cli("", "sp", "show", "--sp", "support")
+	if !strings.Contains(out, "Acme Sales (Flex)") || strings.Contains(out, "Acme Support") {
+		t.Fatalf("sp set --display-name did not replace the display name:\n%s", out)
+	}
+	for _, bad := range []string{strings.Repeat("x", 101), "Acme\nSupport", " Acme"} {
+		if out := e.cliWant(1, "", "sp", "set", "--sp", "support", "--display-name", bad); !strings.Contains(out, "display_name") {
+			t.Errorf("--display-name %q: error %q does not name the field", bad, out)
+		}
+	}
+	samltest.MustContain(t, e.cli("", "sp", "show", "--sp", "support"), "Acme Sales (Flex)")
+	e.cli("", "sp", "set", "--sp", "support", "--display-name", "")
+	samltest.MustContain(t, e.cli("", "sp", "show", "--sp", "support"), "none (the name is shown)")
 }

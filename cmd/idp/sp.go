@@ -30,7 +30,7 @@ func spCommands() map[string]command {
 
 // spSettings are the flags shared by add, add-flex and set.
 type spSettings struct {
-	sloURL                                                                        string
+	sloURL, displayName                                                           string
 	defaultRedirect, release, withhold, static, rolesFormat, nameID, defaultRoles string
 	signingCert                                                                   string
 	sessionNotOnOrAfter                                                           time.Duration
@@ -38,6 +38,7 @@ type spSettings struct {
 }
 
 func (o *spSettings) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.displayName, "display-name", "", "the name people read on the sign-in page, the launcher and errors, e.g. 'Acme Support (Flex)' (≤ 100 characters; empty: the name)")
 	fs.StringVar(&o.sloURL, "slo-url", "", "the SP's SingleLogoutService URL, where LogoutResponses go (empty: no single logout)")
 	fs.StringVar(&o.defaultRedirect, "default-redirect-url", "", "Flex Default Redirect URL, sent as RelayState on IdP-initiated login (≤ 80 bytes)")
 	fs.StringVar(&o.release, "release", "", "comma-separated patterns of optional attributes released (default: all), e.g. 'department,channel.*'")
@@ -54,6 +55,9 @@ func (o *spSettings) register(fs *flag.FlagSet) {
 
 // apply copies the set flags onto s.
 func (o *spSettings) apply(s *sp.ServiceProvider, set map[string]bool) error {
+	if set["display-name"] {
+		s.DisplayName = o.displayName
+	}
 	if set["slo-url"] {
 		s.SLOURL = o.sloURL
 	}
@@ -269,6 +273,7 @@ func printSP(env *environment, s sp.ServiceProvider) error {
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("name", s.Name)
+	row("display_name", orDefault(s.DisplayName, "none (the name is shown)"))
 	row("entity_id", s.EntityID)
 	row("acs_urls", strings.Join(s.ACSURLs, ", "))
 	row("default_redirect_url", s.DefaultRedirectURL)

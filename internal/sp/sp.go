@@ -17,6 +17,10 @@ type ServiceProvider struct {
 	// Name is a short unique handle ([a-z0-9-], 1-63 chars) used in URLs
 	// (/sso/idp/{name}) and on the command line.
 	Name string
+	// DisplayName is what people read on the login page, the launcher and
+	// error pages ("Acme Support (Flex)"): 1-100 characters, no control
+	// characters. Empty shows Name (see Label).
+	DisplayName string
 	// EntityID is the SP's entity ID, the Audience of our assertions. Unique.
 	EntityID string
 	// ACSURLs are the registered assertion consumer service URLs (HTTP-POST
@@ -53,6 +57,14 @@ type ServiceProvider struct {
 	Policy    attributes.Policy
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Label is the name people read: DisplayName, or Name when it is unset.
+func (s *ServiceProvider) Label() string {
+	if s.DisplayName != "" {
+		return s.DisplayName
+	}
+	return s.Name
 }
 
 // SigningCertificates returns the DER certificates of

@@ -48,6 +48,11 @@ func TestValidate(t *testing.T) {
 		field string
 	}{
 		"bad name":             {func(s *ServiceProvider) { s.Name = "Flex Prod" }, "name"},
+		"long display name":    {func(s *ServiceProvider) { s.DisplayName = strings.Repeat("é", MaxDisplayName+1) }, "display_name"},
+		"display name newline": {func(s *ServiceProvider) { s.DisplayName = "Acme\nSupport" }, "display_name"},
+		"display name NUL":     {func(s *ServiceProvider) { s.DisplayName = "Acme\x00" }, "display_name"},
+		"display name spaces":  {func(s *ServiceProvider) { s.DisplayName = " Acme" }, "display_name"},
+		"display name bad UTF": {func(s *ServiceProvider) { s.DisplayName = "Acme \xff" }, "display_name"},
 		"no entity ID":         {func(s *ServiceProvider) { s.EntityID = "" }, "entity_id"},
 		"entity not a URI":     {func(s *ServiceProvider) { s.EntityID = "flex" }, "entity_id"},
 		"no ACS":               {func(s *ServiceProvider) { s.ACSURLs = nil }, "acs_urls"},
@@ -80,5 +85,18 @@ func TestValidate(t *testing.T) {
 	s.ACSURLs = []string{"http://localhost:3000/acs", "http://127.0.0.1:3000/acs"}
 	if err := s.Validate(); err != nil {
 		t.Fatalf("http on loopback (plugin development) refused: %v", err)
+	}
+	for _, d := range []string{"Acme Support (Flex)", "<script>alert(1)</script> & Co", strings.Repeat("é", MaxDisplayName)} {
+		s := good()
+		s.DisplayName = d
+		if err := s.Validate(); err != nil {
+			t.Errorf("display name %q refused: %v", d, err)
+		}
+		if s.Label() != d {
+			t.Errorf("Label() = %q, want the display name %q", s.Label(), d)
+		}
+	}
+	if s := good(); s.Label() != "flex" {
+		t.Errorf("Label() without a display name = %q, want the name", s.Label())
 	}
 }

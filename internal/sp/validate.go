@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ValidationError reports an SP field that cannot be stored.
@@ -33,6 +35,9 @@ const maxRelayState = 80
 func (s *ServiceProvider) Validate() error {
 	if !nameRE.MatchString(s.Name) {
 		return &ValidationError{"name", fmt.Sprintf("%q must be 1-63 lower-case letters, digits or dashes (e.g. flex-prod)", s.Name)}
+	}
+	if err := checkDisplayName(s.DisplayName); err != nil {
+		return &ValidationError{"display_name", err.Error()}
 	}
 	if strings.TrimSpace(s.EntityID) != s.EntityID || s.EntityID == "" || len(s.EntityID) > 1024 {
 		return &ValidationError{"entity_id", "is required, at most 1024 characters, without surrounding spaces"}
@@ -74,6 +79,33 @@ func (s *ServiceProvider) Validate() error {
 	}
 	if err := s.Policy.Validate(); err != nil {
 		return err
+	}
+	return nil
+}
+
+// MaxDisplayName is the longest display name, in characters.
+const MaxDisplayName = 100
+
+// checkDisplayName accepts an empty display name (Name is shown), or
+// 1-100 characters of valid UTF-8 without control characters or
+// surrounding spaces. Markup is allowed as text: every page escapes it.
+func checkDisplayName(d string) error {
+	if d == "" {
+		return nil
+	}
+	if !utf8.ValidString(d) {
+		return fmt.Errorf("is not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(d); n > MaxDisplayName {
+		return fmt.Errorf("is %d characters; at most %d are allowed", n, MaxDisplayName)
+	}
+	if strings.TrimSpace(d) != d {
+		return fmt.Errorf("%q must not start or end with spaces", d)
+	}
+	for _, r := range d {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Errorf("%q contains a control character or line break", d)
+		}
 	}
 	return nil
 }

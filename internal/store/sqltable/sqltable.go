@@ -140,11 +140,12 @@ var ServiceProviders = Table[sp.ServiceProvider]{
 	Noun: "service provider",
 	Name: "service_providers",
 	Cols: []string{"name", "entity_id", "acs_urls", "default_redirect_url", "session_not_on_or_after",
-		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem", "allow_unsigned_requests"},
+		"assignment_required", "policy", "created_at", "updated_at", "slo_url", "signing_certificate_pem", "allow_unsigned_requests",
+		"display_name"},
 	Fields: func(p *sp.ServiceProvider) []Field {
 		return []Field{v(&p.Name), v(&p.EntityID), {&p.ACSURLs, List}, v(&p.DefaultRedirectURL), v(&p.SessionNotOnOrAfter),
 			v(&p.AssignmentRequired), {&p.Policy, JSON}, tm(&p.CreatedAt), tm(&p.UpdatedAt), v(&p.SLOURL),
-			v(&p.SigningCertificatePEM), v(&p.AllowUnsignedRequests)}
+			v(&p.SigningCertificatePEM), v(&p.AllowUnsignedRequests), v(&p.DisplayName)}
 	},
 	Key:     func(p *sp.ServiceProvider) *string { return &p.Name },
 	Created: func(p *sp.ServiceProvider) *time.Time { return &p.CreatedAt },

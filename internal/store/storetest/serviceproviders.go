@@ -13,8 +13,9 @@ import (
 func newSP(t *testing.T, name, entityID string) sp.ServiceProvider {
 	t.Helper()
 	return sp.ServiceProvider{
-		Name:     name,
-		EntityID: entityID,
+		Name:        name,
+		DisplayName: "Acme <Support> (Flex) " + name, // not the zero value, so a lost column shows
+		EntityID:    entityID,
 		ACSURLs: []string{
 			"https://iam.twilio.com/v2/saml2/authenticate/" + name,
 			"https://iam.twilio.com/v1/Accounts/AC0/saml2",
@@ -82,6 +83,7 @@ func testServiceProviderCRUD(t *testing.T, s store.Store) {
 		p.SessionNotOnOrAfter = 0
 		p.AssignmentRequired = false
 		p.AllowUnsignedRequests = false
+		p.DisplayName = "Acme Sales"
 		p.Policy = attributes.Policy{Release: []string{"department"}}
 		return p, nil
 	})
@@ -96,6 +98,7 @@ func testServiceProviderCRUD(t *testing.T, s store.Store) {
 	same(t, "UpdateServiceProvider result vs stored", got, updated)
 	same(t, "policy after update", got.Policy, attributes.Policy{Release: []string{"department"}})
 	same(t, "AllowUnsignedRequests after update", got.AllowUnsignedRequests, false)
+	same(t, "DisplayName after update", got.DisplayName, "Acme Sales")
 	_, err = s.GetServiceProviderByEntityID(ctx, p.EntityID)
 	wantErr(t, err, store.ErrNotFound, "GetServiceProviderByEntityID of the old entity ID")
 
