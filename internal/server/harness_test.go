@@ -48,6 +48,8 @@ type idpOptions struct {
 	// Store, if set, is a store prepared by an earlier testIdP: the new
 	// IdP serves it (another replica, or a restart) without seeding it.
 	Store *sqlite.Store
+	// Branding is the organisation's name, logo, colour and support line.
+	Branding server.Branding
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -115,7 +117,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if roles == nil {
 		roles = []string{"admin"}
 	}
-	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFARequiredRoles: roles, MFASealer: mfaSealer}
+	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFARequiredRoles: roles, MFASealer: mfaSealer, Branding: opts.Branding}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}

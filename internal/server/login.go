@@ -33,7 +33,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 		return
 	}
 	s.render(w, r, status, "login", page{Title: "Sign in", CSRF: s.csrfToken(w, r), State: state,
-		SPName: spName, Email: email, Error: msg})
+		SPName: s.spLabel(r.Context(), spName), Email: email, Error: msg})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +144,7 @@ func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
 	var apps []app
 	for _, p := range all {
 		if !p.AssignmentRequired || slices.Contains(assigned, p.Name) {
-			apps = append(apps, app{Name: p.Name, EntityID: p.EntityID})
+			apps = append(apps, app{Name: p.Name, Label: p.Label(), EntityID: p.EntityID})
 		}
 	}
 	m, err := s.store.GetMFA(r.Context(), u.ID)

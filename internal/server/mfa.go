@@ -76,7 +76,7 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st 
 		return
 	}
 	s.render(w, r, status, "mfa", page{Title: "Two-step verification", CSRF: s.csrfToken(w, r), State: state,
-		SPName: st.spName(), Error: msg})
+		SPName: s.spLabel(r.Context(), st.spName()), Error: msg})
 }
 
 // startEnrol starts an enrolment of u with a new secret, carried sealed
@@ -123,7 +123,7 @@ func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u
 		return
 	}
 	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state,
-		SPName: st.spName(), Error: msg, Pending: st.User != "",
+		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
 		QR:     template.URL(qr), // a data:image/png URI built here, never from input
 		Secret: groups(key.Secret)})
 }
@@ -315,7 +315,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state,
-		SPName: st.spName(), Codes: codes})
+		SPName: s.spLabel(r.Context(), st.spName()), Codes: codes})
 }
 
 // proven is st once its second factor is proven: the sign-in it

@@ -17,6 +17,7 @@ type page struct {
 	DevData   string
 	RequestID string
 	CSRF      string
+	Brand     brandView
 
 	// error
 	Message, Hint string
@@ -41,7 +42,7 @@ type page struct {
 	Account *accountView
 }
 
-type app struct{ Name, EntityID string }
+type app struct{ Name, Label, EntityID string }
 
 func parsePages() (map[string]*template.Template, error) {
 	base, err := template.ParseFS(web.Templates, "templates/base.html")
@@ -64,6 +65,7 @@ func parsePages() (map[string]*template.Template, error) {
 // leaves half a page behind.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Dev, p.DevData = s.cfg.Dev, s.cfg.DevData
+	p.Brand = s.brandView()
 	p.RequestID = requestIDFrom(r.Context())
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "base", p); err != nil {

@@ -73,6 +73,9 @@ type Config struct {
 	Metrics         *Metrics
 	MetricsToken    string
 	MetricsSeparate bool
+	// Branding is the organisation's name, logo, accent colour and
+	// support line; the zero value shows flexidp's own.
+	Branding Branding
 }
 
 var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
@@ -107,6 +110,9 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 	if cfg.Accounts == nil {
 		cfg.Accounts = accounts.New(accounts.Config{Store: st, Hasher: hasher, Now: cfg.Now, Log: log, BaseURL: cfg.BaseURL})
 	}
+	if err := cfg.Branding.Validate(); err != nil {
+		return nil, err
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -128,6 +134,8 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
 
 	r.Handle("/static/*", s.static())
+	r.Get("/branding.css", s.brandingCSS)
+	r.Get("/branding/logo", s.brandingLogo)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {

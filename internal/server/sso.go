@@ -133,7 +133,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 			return
 		}
 		if !slices.Contains(assigned, provider.Name) {
-			s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Name + ".",
+			s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Label() + ".",
 				Hint: "Ask your administrator to assign you (idp sp assign)."})
 			return
 		}
@@ -158,7 +158,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 	if errors.As(err, &se) && resp != nil {
 		s.cfg.Metrics.response(provider.Name, "error")
 		log.WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
-		s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+		s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 		return
 	} else if err != nil {
 		s.fail(w, r, err)
@@ -172,7 +172,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 	s.audit(r, store.AuditEvent{Action: accounts.AuditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
 		Details: details(map[string]any{"assertion_id": resp.AssertionID, "response_id": resp.ResponseID,
 			"solicited": req != nil, "acs": resp.ACSURL, "attributes": names})})
-	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+	s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 }
 
 // postError answers req with a signed SAML error Response.
@@ -183,5 +183,5 @@ func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *saml.Req
 		return
 	}
 	s.cfg.Metrics.response(provider.Name, "error")
-	s.renderPost(w, r, provider.Name, resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+	s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 }
