@@ -336,3 +336,30 @@ func passwordPolicy(env *environment) (users.PasswordPolicy, error) {
 	}
 	return p, nil
 }
+
+// brandingOptions are the organisation's name, logo, accent colour and
+// support line shown on every page.
+type brandingOptions struct{ orgName, logoFile, accent, support string }
+
+func (b *brandingOptions) register(env *environment, fs interface {
+	StringVar(*string, string, string, string)
+}) {
+	fs.StringVar(&b.orgName, "org-name", envOr(env, "IDP_ORG_NAME", ""), "organisation name shown on every page and in titles (IDP_ORG_NAME)")
+	fs.StringVar(&b.logoFile, "org-logo-file", envOr(env, "IDP_ORG_LOGO_FILE", ""), "PNG, JPEG, GIF or WebP logo (≤ 256 KiB) shown on every page, served at /branding/logo (IDP_ORG_LOGO_FILE)")
+	fs.StringVar(&b.accent, "accent-colour", envOr(env, "IDP_ACCENT_COLOUR", ""), "#rrggbb colour of buttons and links; white text on it must reach WCAG AA contrast (IDP_ACCENT_COLOUR)")
+	fs.StringVar(&b.support, "support-contact", envOr(env, "IDP_SUPPORT_CONTACT", ""), "one line shown at the foot of every page, e.g. 'Help: it-help@example.com or ext. 4357' (IDP_SUPPORT_CONTACT)")
+}
+
+// load reads the logo and checks every setting: a bad one stops the
+// start with a sentence naming it.
+func (b brandingOptions) load() (server.Branding, error) {
+	br := server.Branding{OrgName: b.orgName, AccentColour: b.accent, SupportContact: b.support}
+	if b.logoFile != "" {
+		logo, err := server.ReadLogo(b.logoFile)
+		if err != nil {
+			return server.Branding{}, err
+		}
+		br.Logo = logo
+	}
+	return br, br.Validate()
+}

@@ -44,6 +44,7 @@ type serveOptions struct {
 	shutdownTimeout time.Duration
 	keyRefresh      time.Duration
 	hardening       hardeningOptions
+	branding        brandingOptions
 	metricsListen   string
 	metricsToken    string
 	pprof           bool
@@ -84,6 +85,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&o.keyRefresh, "key-refresh", envDuration(env, "IDP_KEY_REFRESH", 30*time.Second), "how often signing keys are reloaded from the store, to pick up a rotation (IDP_KEY_REFRESH)")
 	o.hardening.register(env, fs)
+	o.branding.register(env, fs)
 }
 
 func runServe(ctx context.Context, env *environment, args []string) error {
@@ -109,6 +111,10 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 	base, err := parseBaseURL(o.baseURL)
+	if err != nil {
+		return err
+	}
+	branding, err := o.branding.load()
 	if err != nil {
 		return err
 	}
@@ -202,6 +208,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
 		Accounts: svc, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
+		Branding: branding,
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err

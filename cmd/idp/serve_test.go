@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"flag"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,5 +40,65 @@ func TestSigninTimeFloorFlag(t *testing.T) {
 		case c.err == "" && (err != nil || h.TimeFloor() != c.want):
 			t.Errorf("%q: floor %v, error %v; want %v", c.in, h.TimeFloor(), err, c.want)
 		}
+	}
+}
+
+// TestBrandingRefusedAtStart: idp serve refuses each bad branding setting
+// before it opens the database, with a sentence naming the setting.
+func TestBrandingRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	svg := filepath.Join(dir, "logo.svg")
+	if err := os.WriteFile(svg, []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, env, value string
+		says             []string
+	}{
+		{"colour not hex", "IDP_ACCENT_COLOUR", "red", []string{"#rrggbb", "IDP_ACCENT_COLOUR"}},
+		{"colour too light", "IDP_ACCENT_COLOUR", "#ffd700", []string{"contrast", "WCAG AA", "darker"}},
+		{"org name two lines", "IDP_ORG_NAME", "Acme\nCorp", []string{"organisation name", "IDP_ORG_NAME"}},
+		{"support too long", "IDP_SUPPORT_CONTACT", strings.Repeat("x", 201), []string{"support contact", "IDP_SUPPORT_CONTACT"}},
+		{"logo missing", "IDP_ORG_LOGO_FILE", filepath.Join(dir, "none.png"), []string{"logo file cannot be read", "IDP_ORG_LOGO_FILE"}},
+		{"logo SVG", "IDP_ORG_LOGO_FILE", svg, []string{"not a PNG", "IDP_ORG_LOGO_FILE"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// No database: the refusal comes before the store is opened.
+			e := &testEnv{t: t, getenv: map[string]string{"IDP_BASE_URL": "http://localhost:8080", c.env: c.value}}
+			out := e.cliWant(1, "", "serve")
+			for _, s := range c.says {
+				if !strings.Contains(out, s) {
+					t.Errorf("error %q does not say %q", out, s)
+				}
+			}
+		})
+	}
+}
+
+// TestBrandingFlags: the flags and IDP_ORG_* variables reach
+// server.Branding, the logo read from its file.
+func TestBrandingFlags(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 2, 2))); err != nil {
+		t.Fatal(err)
+	}
+	logo := filepath.Join(t.TempDir(), "logo.png")
+	if err := os.WriteFile(logo, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"IDP_ORG_NAME": "Acme Corp", "IDP_SUPPORT_CONTACT": "Help: ext. 4357"}
+	env := &environment{getenv: func(k string) string { return vars[k] }}
+	var o brandingOptions
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	o.register(env, fs)
+	if err := fs.Parse([]string{"--accent-colour", "#0b5394", "--org-logo-file", logo}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := o.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.OrgName != "Acme Corp" || b.SupportContact != "Help: ext. 4357" || b.AccentColour != "#0b5394" || !bytes.Equal(b.Logo, buf.Bytes()) {
+		t.Fatalf("branding = %+v", b)
 	}
 }
