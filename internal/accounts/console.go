@@ -63,6 +63,7 @@ func (s *Service) Grant(ctx context.Context, actor Actor, ref string, role users
 	if role != users.ConsoleNone && u.Disabled {
 		return users.User{}, errorf(Conflict, "%s is disabled: enable the account before granting it console access.", u.Email)
 	}
+	found := u
 	before := u.ConsoleRole
 	u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
 		if role != users.ConsoleNone && cur.Disabled {
@@ -72,7 +73,7 @@ func (s *Service) Grant(ctx context.Context, actor Actor, ref string, role users
 		return cur, nil
 	})
 	if err != nil {
-		return users.User{}, lastOwner(notFoundAs(err, "The user no longer exists."), u, "change their console role")
+		return users.User{}, lastOwner(notFoundAs(err, "The user no longer exists."), found, "change their console role")
 	}
 	return u, s.audit(ctx, actor, Change{Action: "user.grant", User: &u,
 		Before: map[string]string{"console_role": string(before)}, After: map[string]string{"console_role": string(role)}})

@@ -235,7 +235,7 @@ func TestLastOwnerAcrossServices(t *testing.T) {
 			if err == nil {
 				continue
 			}
-			if code(err) != accounts.Conflict || !strings.Contains(err.Error(), "is the last console owner") {
+			if code(err) != accounts.Conflict || !strings.Contains(err.Error(), "@example.com is the last console owner") {
 				t.Fatalf("round %d: %v (%s), want the last-owner Conflict", round, err, code(err))
 			}
 			refused++
