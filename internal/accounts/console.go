@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/flexidp/flexidp/internal/store"
@@ -52,8 +53,6 @@ func (s *Service) Grant(ctx context.Context, actor Actor, ref string, role users
 	if err := role.Validate(); err != nil {
 		return users.User{}, invalid(err)
 	}
-	s.owners.Lock()
-	defer s.owners.Unlock()
 	u, err := s.FindUser(ctx, ref)
 	if err != nil {
 		return users.User{}, err
@@ -64,11 +63,7 @@ func (s *Service) Grant(ctx context.Context, actor Actor, ref string, role users
 	if role != users.ConsoleNone && u.Disabled {
 		return users.User{}, errorf(Conflict, "%s is disabled: enable the account before granting it console access.", u.Email)
 	}
-	if role != users.ConsoleOwner {
-		if err := s.keepAnOwner(ctx, u, "change their console role"); err != nil {
-			return users.User{}, err
-		}
-	}
+	found := u
 	before := u.ConsoleRole
 	u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
 		if role != users.ConsoleNone && cur.Disabled {
@@ -78,28 +73,21 @@ func (s *Service) Grant(ctx context.Context, actor Actor, ref string, role users
 		return cur, nil
 	})
 	if err != nil {
-		return users.User{}, notFoundAs(err, "The user no longer exists.")
+		return users.User{}, lastOwner(notFoundAs(err, "The user no longer exists."), found, "change their console role")
 	}
 	return u, s.audit(ctx, actor, Change{Action: "user.grant", User: &u,
 		Before: map[string]string{"console_role": string(before)}, After: map[string]string{"console_role": string(role)}})
 }
 
-// keepAnOwner refuses, with a Conflict, a change that would take away the
-// console access of u (demote, disable, delete: what) when u is the last
-// enabled owner. Callers hold s.owners, so that two such changes in this
-// process cannot each count the other as the owner who remains.
-func (s *Service) keepAnOwner(ctx context.Context, u users.User, what string) error {
-	if u.ConsoleRole != users.ConsoleOwner || u.Disabled {
-		return nil
+// lastOwner turns the store's refusal to take away the last enabled
+// console owner (store.ErrLastOwner: demote, disable, delete: what) into a
+// Conflict. The store checks it in the transaction of the change, so two
+// such changes, in this process or another, cannot each count the other
+// as the owner who remains.
+func lastOwner(err error, u users.User, what string) error {
+	if errors.Is(err, store.ErrLastOwner) {
+		return &Error{Code: Conflict, Err: err, Message: fmt.Sprintf(
+			"%s is the last console owner: make another user an owner (idp users grant --console owner) before you %s.", u.Email, what)}
 	}
-	all, err := s.st.ListUsers(ctx, store.UserFilter{})
-	if err != nil {
-		return fmt.Errorf("count console owners: %w", err)
-	}
-	for _, o := range all {
-		if o.ID != u.ID && o.ConsoleRole == users.ConsoleOwner && !o.Disabled {
-			return nil
-		}
-	}
-	return errorf(Conflict, "%s is the last console owner: make another user an owner (idp users grant --console owner) before you %s.", u.Email, what)
+	return err
 }

@@ -3,10 +3,16 @@ package accounts_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -171,5 +177,82 @@ func TestCreateUserGrantsNothing(t *testing.T) {
 		User: users.User{Email: "eve@example.com", ConsoleRole: users.ConsoleOwner}, NoPassword: true})
 	if err != nil || u.ConsoleRole != users.ConsoleNone {
 		t.Fatalf("CreateUser with an owner role = %q, %v; want none", u.ConsoleRole, err)
+	}
+}
+
+// TestLastOwnerAcrossServices: two services on one database (two CLI runs,
+// a CLI and a replica) removing the last two owners at once: in every
+// round exactly one is refused with the Conflict, and one owner remains.
+// Each service used to serialise only its own changes.
+func TestLastOwnerAcrossServices(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	other := accounts.New(accounts.Config{Store: f.st, Now: func() time.Time { return f.now }, Mailer: f.mail, BaseURL: fixtureBase,
+		Hasher: users.NewHasher(users.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2),
+		Log:    slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	changes := []struct {
+		name string
+		do   func(svc *accounts.Service, id string) error
+	}{
+		{"demote", func(svc *accounts.Service, id string) error {
+			_, err := svc.Grant(ctx, admin, id, users.ConsoleManager)
+			return err
+		}},
+		{"disable", func(svc *accounts.Service, id string) error { _, err := svc.Disable(ctx, admin, id); return err }},
+		{"delete", func(svc *accounts.Service, id string) error { _, err := svc.Delete(ctx, admin, id); return err }},
+	}
+	survivor := ""
+	for round := range 30 {
+		var ids [2]string
+		for i := range ids {
+			u := f.addUser(t, fmt.Sprintf("owner%d-%d@example.com", round, i))
+			if _, err := f.svc.Grant(ctx, admin, u.ID, users.ConsoleOwner); err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = u.ID
+		}
+		if survivor != "" {
+			if _, err := f.svc.Grant(ctx, admin, survivor, users.ConsoleNone); err != nil {
+				t.Fatalf("revoke the last round's owner: %v", err)
+			}
+		}
+		var errs [2]error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, svc := range []*accounts.Service{f.svc, other} {
+			c := changes[(round+i)%len(changes)]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = c.do(svc, ids[i])
+			}()
+		}
+		close(start)
+		wg.Wait()
+		refused := 0
+		for _, err := range errs {
+			if err == nil {
+				continue
+			}
+			if code(err) != accounts.Conflict || !strings.Contains(err.Error(), "@example.com is the last console owner") {
+				t.Fatalf("round %d: %v (%s), want the last-owner Conflict", round, err, code(err))
+			}
+			refused++
+		}
+		all, err := f.st.ListUsers(ctx, store.UserFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var owners []string
+		for _, u := range all {
+			if u.ConsoleRole == users.ConsoleOwner && !u.Disabled {
+				owners = append(owners, u.ID)
+			}
+		}
+		if refused != 1 || len(owners) != 1 {
+			t.Fatalf("round %d: %d refused (%v), enabled owners %v; want 1 refused and 1 owner", round, refused, errs, owners)
+		}
+		survivor = owners[0]
 	}
 }

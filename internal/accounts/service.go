@@ -57,9 +57,6 @@ type Service struct {
 	log     *slog.Logger
 	lockout LockoutPolicy
 	policy  users.PasswordPolicy
-	// owners serialises the changes that can remove a console owner
-	// (Grant, Disable, Delete), so the last one is never removed twice.
-	owners sync.Mutex
 }
 
 // New returns a Service.

@@ -149,16 +149,9 @@ func (s *Service) Enable(ctx context.Context, actor Actor, ref string) error {
 }
 
 func (s *Service) setDisabled(ctx context.Context, actor Actor, ref string, disabled bool) (int, error) {
-	s.owners.Lock()
-	defer s.owners.Unlock()
 	u, err := s.FindUser(ctx, ref)
 	if err != nil {
 		return 0, err
-	}
-	if disabled {
-		if err := s.keepAnOwner(ctx, u, "disable them"); err != nil {
-			return 0, err
-		}
 	}
 	before := u
 	if u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
@@ -169,7 +162,7 @@ func (s *Service) setDisabled(ctx context.Context, actor Actor, ref string, disa
 		}
 		return cur, nil
 	}); err != nil {
-		return 0, notFoundAs(err, "The user no longer exists.")
+		return 0, lastOwner(notFoundAs(err, "The user no longer exists."), before, "disable them")
 	}
 	action, ended := "user.enable", 0
 	if disabled {
@@ -185,17 +178,12 @@ func (s *Service) setDisabled(ctx context.Context, actor Actor, ref string, disa
 // Delete removes the user, their sessions and assignments. The audit
 // trail keeps what they were. The last console owner cannot be deleted.
 func (s *Service) Delete(ctx context.Context, actor Actor, ref string) (users.User, error) {
-	s.owners.Lock()
-	defer s.owners.Unlock()
 	u, err := s.FindUser(ctx, ref)
 	if err != nil {
 		return users.User{}, err
 	}
-	if err := s.keepAnOwner(ctx, u, "delete them"); err != nil {
-		return users.User{}, err
-	}
 	if err := s.st.DeleteUser(ctx, u.ID); err != nil {
-		return users.User{}, notFoundAs(err, "The user no longer exists.")
+		return users.User{}, lastOwner(notFoundAs(err, "The user no longer exists."), u, "delete them")
 	}
 	return u, s.audit(ctx, actor, Change{Action: "user.delete", User: &u, Before: UserView(u)})
 }

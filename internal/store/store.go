@@ -21,7 +21,18 @@ var (
 	// ErrConflict: a unique value (email, SP name or entity ID, request ID,
 	// active key) is already taken.
 	ErrConflict = errors.New("already exists")
+	// ErrLastOwner: the change would leave no enabled console owner
+	// (users.ConsoleOwner, not disabled) where there was one.
+	ErrLastOwner = errors.New("last enabled console owner")
 )
+
+// RemovesOwner reports whether changing old into next (nil: deleting it)
+// takes an enabled console owner away: the changes UpdateUser and
+// DeleteUser refuse with ErrLastOwner when no other enabled owner exists.
+func RemovesOwner(old users.User, next *users.User) bool {
+	enabledOwner := func(u users.User) bool { return u.ConsoleRole == users.ConsoleOwner && !u.Disabled }
+	return enabledOwner(old) && (next == nil || !enabledOwner(*next))
+}
 
 // Session is an IdP browser session. The browser holds a random token; the
 // store holds only its hash (ID), so a stolen database does not yield
@@ -127,8 +138,15 @@ type Store interface {
 	// change ID or CreatedAt; UpdatedAt is set by the store. If update
 	// returns an error, nothing is written and that error is returned
 	// as is. ErrConflict if the new email is taken by another user.
+	// ErrLastOwner, and nothing written, if the user is the last enabled
+	// console owner and the update demotes or disables them: the check and
+	// the write are one transaction, serialised with every other such
+	// change, so that concurrent callers (other processes, replicas) cannot
+	// each count the other as the owner who remains.
 	UpdateUser(ctx context.Context, id string, update func(users.User) (users.User, error)) (users.User, error)
 	// DeleteUser removes the user, its sessions and SP assignments.
+	// ErrLastOwner, and nothing removed, if the user is the last enabled
+	// console owner (checked as UpdateUser does).
 	DeleteUser(ctx context.Context, id string) error
 	// ImportUsers upserts us by email, case-insensitively, in one
 	// transaction: all are written or none. MergeImport says what an

@@ -128,3 +128,15 @@ func TestErrorsAreStoreErrors(t *testing.T) {
 		t.Errorf("error %q shows the driver error", err)
 	}
 }
+
+// TestLastOwnerRaceAcrossStores races the removal of the last two console
+// owners through two stores (two pools) on one database, as two replicas
+// or a CLI run and the server do.
+func TestLastOwnerRaceAcrossStores(t *testing.T) {
+	url := pgtest.URL(t)
+	first := open(t, url)
+	if _, err := first.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.LastOwnerRace(t, first, open(t, url))
+}

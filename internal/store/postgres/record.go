@@ -26,6 +26,10 @@ type querier interface {
 type record[T any] struct {
 	sqltable.Table[T]
 	order string // ORDER BY of lists
+	// guard, when set, runs in the transaction of update (next: the new
+	// value) and delete (next: nil) before it commits; its error, which
+	// callers see wrapped, rolls the change back.
+	guard func(ctx context.Context, tx pgx.Tx, old T, next *T) error
 
 	selectSQL, insertSQL, updateSQL string
 }
@@ -138,6 +142,11 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 		}
 		*r.Created(&v) = *r.Created(&old)
 		*r.Updated(&v) = s.stamp()
+		if r.guard != nil {
+			if err := r.guard(ctx, tx, old, &v); err != nil {
+				return err
+			}
+		}
 		args, err := r.args(&v)
 		if err != nil {
 			return err
@@ -154,6 +163,17 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 
 // delete removes the record with that key; ErrNotFound if there was none.
 func (r *record[T]) delete(ctx context.Context, s *Store, key string) error {
+	if r.guard != nil {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			rows, _ := tx.Query(ctx, "DELETE FROM "+r.Name+" WHERE "+r.Cols[0]+" = $1 RETURNING "+strings.Join(r.Cols, ", "), key)
+			old, err := pgx.CollectExactlyOneRow(rows, r.scan)
+			if err != nil {
+				return err
+			}
+			return r.guard(ctx, tx, old, nil)
+		})
+		return wrap("delete "+r.Noun, err)
+	}
 	tag, err := s.pool.Exec(ctx, "DELETE FROM "+r.Name+" WHERE "+r.Cols[0]+" = $1", key)
 	return affected("delete "+r.Noun, tag, err)
 }

@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/store/sqltable"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -15,7 +18,40 @@ import (
 // the same order whatever the database's locale.
 const emailOrder = `lower(email COLLATE "und-x-icu") COLLATE "C"`
 
-var userRecord = newRecord(sqltable.Users, emailOrder+`, id`)
+var userRecord = func() *record[users.User] {
+	r := newRecord(sqltable.Users, emailOrder+`, id`)
+	r.guard = keepAnOwner
+	return r
+}()
+
+// ownersLockID is the pg_advisory_xact_lock key that serializes the
+// changes that take an enabled console owner away (store.RemovesOwner).
+// Locking the owners' rows would not do: two transactions demoting two
+// different owners lock different rows and each still sees the other's
+// owner enabled. Under the lock, each counts the owners the one before it
+// committed (READ COMMITTED: every statement sees the latest commits).
+const ownersLockID int64 = 0x666c6578_6f776e72 // "flexownr"
+
+// keepAnOwner is the users' record guard: store.ErrLastOwner if the change
+// of old into next (nil: deleting it) would leave no enabled console
+// owner.
+func keepAnOwner(ctx context.Context, tx pgx.Tx, old users.User, next *users.User) error {
+	if !store.RemovesOwner(old, next) {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, ownersLockID); err != nil {
+		return err
+	}
+	var others bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE console_role = $1 AND NOT disabled AND id <> $2)`,
+		string(users.ConsoleOwner), old.ID).Scan(&others); err != nil {
+		return err
+	}
+	if !others {
+		return fmt.Errorf("%s: %w", old.Email, store.ErrLastOwner)
+	}
+	return nil
+}
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, u users.User) error {
@@ -97,7 +133,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(users.Use
 }
 
 // DeleteUser implements store.Store. Sessions and assignments go with the
-// user (ON DELETE CASCADE).
+// user (ON DELETE CASCADE). Deleting an enabled owner is one transaction
+// with keepAnOwner's check.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return userRecord.delete(ctx, s, id)
 }

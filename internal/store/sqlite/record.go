@@ -21,6 +21,10 @@ type record[T any] struct {
 	// from the record (lower-cased email, ...) by derive.
 	derived []string
 	derive  func(v *T) []any
+	// guard, when set, runs in the transaction of update (next: the new
+	// value) and delete (next: nil) before the change is written; its
+	// error, which callers see wrapped, rolls the change back.
+	guard func(ctx context.Context, tx *sql.Tx, old T, next *T) error
 
 	selectSQL, insertSQL, updateSQL string
 }
@@ -147,6 +151,11 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 		}
 		*r.Created(&v) = *r.Created(&old)
 		*r.Updated(&v) = s.nowUTC()
+		if r.guard != nil {
+			if err := r.guard(ctx, tx, old, &v); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+		}
 		args, err := r.args(&v)
 		if err == nil {
 			_, err = tx.ExecContext(ctx, r.updateSQL, append(args, key)...)
@@ -166,6 +175,20 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 // delete removes the record with that key; store.ErrNotFound if there was
 // none.
 func (r *record[T]) delete(ctx context.Context, s *Store, key string) error {
+	if r.guard != nil {
+		op, where := "delete "+r.Noun, r.Cols[0]+` = ?`
+		return s.write(ctx, func(tx *sql.Tx) error {
+			old, err := r.get(ctx, tx, where, key)
+			if err != nil {
+				return wrap(op, err)
+			}
+			if err := r.guard(ctx, tx, old, nil); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			_, err = tx.ExecContext(ctx, `DELETE FROM `+r.Name+` WHERE `+where, key)
+			return wrap(op, err)
+		})
+	}
 	n, err := s.exec(ctx, `DELETE FROM `+r.Name+` WHERE `+r.Cols[0]+` = ?`, key)
 	return notFoundIfNone("delete "+r.Noun, n, err)
 }

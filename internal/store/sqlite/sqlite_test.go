@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/storetest"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -328,4 +329,12 @@ func BenchmarkGetUserByEmail(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestLastOwnerRaceAcrossStores races the removal of the last two console
+// owners through two store values on one file, as two CLI runs (or a CLI
+// and the server) do: each has its own writer connection.
+func TestLastOwnerRaceAcrossStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "owners.db")
+	storetest.LastOwnerRace(t, openStore(t, path), openStore(t, path))
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/store/sqltable"
@@ -13,7 +15,28 @@ import (
 var userRecord = (&record[users.User]{Table: sqltable.Users, order: "email_key, id",
 	derived: []string{"email_key", "full_name_key"},
 	derive:  func(u *users.User) []any { return []any{emailKey(u.Email), strings.ToLower(u.FullName)} },
+	guard:   keepAnOwner,
 }).init()
+
+// keepAnOwner is the users' record guard: store.ErrLastOwner if the change
+// of old into next (nil: deleting it) would leave no enabled console
+// owner. It runs in the IMMEDIATE transaction of the change, which holds
+// the database's write lock from its start: no other connection or
+// process writes between this count and the change.
+func keepAnOwner(ctx context.Context, tx *sql.Tx, old users.User, next *users.User) error {
+	if !store.RemovesOwner(old, next) {
+		return nil
+	}
+	var others bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE console_role = ? AND NOT disabled AND id <> ?)`,
+		string(users.ConsoleOwner), old.ID).Scan(&others); err != nil {
+		return fmt.Errorf("count console owners: %w", err)
+	}
+	if !others {
+		return fmt.Errorf("%s: %w", old.Email, store.ErrLastOwner)
+	}
+	return nil
+}
 
 // emailKey is the column that makes emails unique case-insensitively. It is
 // computed in Go because SQLite's lower() folds ASCII only.
@@ -118,7 +141,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(users.Use
 }
 
 // DeleteUser removes the user; its sessions and SP assignments go with it
-// (ON DELETE CASCADE).
+// (ON DELETE CASCADE). The check that an enabled owner remains is in the
+// same transaction.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return userRecord.delete(ctx, s, id)
 }

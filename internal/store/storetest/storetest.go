@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserSearch", testUserSearch},
 		{"UserPaging", testUserPaging},
 		{"ConcurrentCreateUsers", testConcurrentCreateUsers},
+		{"LastOwner", testLastOwner},
+		{"LastOwnerRace", func(t *testing.T, s store.Store) { LastOwnerRace(t, s) }},
 		{"ImportUsers", testImportUsers},
 		{"ImportUsersAllOrNothing", testImportUsersAllOrNothing},
 		{"ServiceProviderCRUD", testServiceProviderCRUD},
