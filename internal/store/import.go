@@ -72,7 +72,9 @@ func (r *ImportResult) Add(old users.User, found bool, u users.User, now time.Ti
 //     password hash or disables the user (users.User.CredentialsChanged);
 //   - the console role is old's: a file cannot grant, change or remove
 //     admin console access (accounts.Service.Grant does, audited), and a
-//     new user from a file has none (ImportResult.Add).
+//     new user from a file has none (ImportResult.Add); nor can a file
+//     disable a console owner, so an import can never leave the console
+//     without one (idp users disable does, under the last-owner rule).
 func MergeImport(old, imported users.User) (merged users.User, changed bool) {
 	merged = imported
 	merged.ID, merged.CreatedAt, merged.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
@@ -85,7 +87,7 @@ func MergeImport(old, imported users.User) (merged users.User, changed bool) {
 	if imported.PasswordHash != "" && imported.PasswordHash != old.PasswordHash && !strings.HasPrefix(old.PasswordHash, "$argon2id$") {
 		merged.SetPasswordHash(imported.PasswordHash)
 	}
-	if imported.Disabled && !old.Disabled {
+	if imported.Disabled && !old.Disabled && old.ConsoleRole != users.ConsoleOwner {
 		merged.Disable()
 	}
 	return merged, !sameStored(old, merged)

@@ -78,6 +78,17 @@ func TestMergeImportKeepsConsoleRole(t *testing.T) {
 			}
 		})
 	}
+	// A file cannot disable a console owner (it could be the last one); it
+	// can disable anyone else.
+	for _, role := range []users.ConsoleRole{users.ConsoleOwner, users.ConsoleManager} {
+		old := users.User{ID: "u1", Email: "a@example.com", ConsoleRole: role}
+		imported := old
+		imported.Disabled = true
+		got, _ := MergeImport(old, imported)
+		if want := role != users.ConsoleOwner; got.Disabled != want {
+			t.Errorf("import disabling a %s: disabled = %v, want %v", role, got.Disabled, want)
+		}
+	}
 	var r ImportResult
 	got, _, err := r.Add(users.User{}, false, users.User{ID: "n1", Email: "n@example.com", ConsoleRole: users.ConsoleOwner}, time.Now())
 	if err != nil || got.ConsoleRole != users.ConsoleNone {
