@@ -200,8 +200,9 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 		s.cmd.Env = append(s.cmd.Env, "IDP_LOCKOUT_THRESHOLD="+strconv.Itoa(o.lockoutThreshold))
 	}
 	// Profiling the server under load: IDP_METRICS_LISTEN=127.0.0.1:6060
-	// IDP_PPROF=true go run ./bench, then go tool pprof …/debug/pprof/profile.
-	for _, k := range []string{"IDP_METRICS_LISTEN", "IDP_PPROF"} {
+	// IDP_PPROF=true go run ./bench, then go tool pprof …/debug/pprof/profile;
+	// IDP_SIGNIN_TIME_FLOOR=0 compares without the sign-in time floor.
+	for _, k := range []string{"IDP_METRICS_LISTEN", "IDP_PPROF", "IDP_SIGNIN_TIME_FLOOR"} {
 		if v := os.Getenv(k); v != "" {
 			s.cmd.Env = append(s.cmd.Env, k+"="+v)
 		}
