@@ -1,62 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"net"
 	"strings"
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/smtptest"
 )
 
-// fakeSMTP accepts one message and sends its DATA on the channel: enough
-// of RFC 5321 for net/smtp without TLS or authentication.
+// fakeSMTP starts an SMTP server and returns its address and the channel
+// the messages arrive on.
 func fakeSMTP(t *testing.T) (addr string, got <-chan string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	ch := make(chan string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		r, w := bufio.NewReader(c), bufio.NewWriter(c)
-		say := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
-		say("220 fake ESMTP")
-		var data strings.Builder
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-			case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-				say("250 fake")
-			case cmd == "DATA":
-				say("354 go on")
-				for {
-					l, err := r.ReadString('\n')
-					if err != nil || l == ".\r\n" {
-						break
-					}
-					data.WriteString(l)
-				}
-				ch <- data.String()
-				say("250 queued")
-			case cmd == "QUIT":
-				say("221 bye")
-				return
-			default:
-				say("250 ok")
-			}
-		}
-	}()
-	return ln.Addr().String(), ch
+	s := smtptest.Start(t)
+	return s.Addr, s.Got
 }
 
 func TestResetLinkByEmail(t *testing.T) {

@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"net/http"
 	"net/smtp"
 	"net/url"
@@ -12,79 +10,20 @@ import (
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/smtptest"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
-// smtpServer is a real, minimal SMTP server on loopback (enough of RFC 5321
-// for net/smtp without TLS or authentication): each message's DATA goes to
-// got.
-type smtpServer struct {
-	addr string
-	got  chan string
-}
+// smtpServer is the test's SMTP server; it is also the IdP's mailer.
+type smtpServer struct{ *smtptest.Server }
 
-func startSMTP(t *testing.T) *smtpServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	s := &smtpServer{addr: ln.Addr().String(), got: make(chan string, 100)}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return s
-}
-
-func (s *smtpServer) serve(c net.Conn) {
-	defer c.Close()
-	r, w := bufio.NewReader(c), bufio.NewWriter(c)
-	say := func(l string) { w.WriteString(l + "\r\n"); w.Flush() }
-	say("220 test ESMTP")
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-			say("250 test")
-		case cmd == "DATA":
-			say("354 go on")
-			var data strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				data.WriteString(l)
-			}
-			s.got <- data.String()
-			say("250 queued")
-		case cmd == "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("250 ok")
-		}
-	}
-}
+func startSMTP(t *testing.T) *smtpServer { return &smtpServer{smtptest.Start(t)} }
 
 // Send is an accounts.Mailer that delivers to the server over SMTP, like
 // idp serve's with IDP_SMTP_HOST.
 func (s *smtpServer) Send(_ context.Context, to, subject, body string) error {
 	msg := "From: idp@example.com\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n")
-	return smtp.SendMail(s.addr, nil, "idp@example.com", []string{to}, []byte(msg))
+	return smtp.SendMail(s.Addr, nil, "idp@example.com", []string{to}, []byte(msg))
 }
 
 // forgotPost asks for a reset link for email in a new browser, and returns
@@ -120,7 +59,7 @@ func TestForgotPasswordEmailsLink(t *testing.T) {
 	samltest.WantStatus(t, "forgot", status, http.StatusOK, body)
 	samltest.MustContain(t, body, "If an account exists for that address, we have sent it a link")
 
-	msg := <-mail.got
+	msg := <-mail.Got
 	samltest.MustContain(t, msg, "To: agent@example.com", "Subject: Reset your flexidp password")
 	link := linkRE.FindString(strings.ReplaceAll(msg, "=\r\n", ""))
 	if link == "" {
@@ -162,7 +101,7 @@ func TestForgotPasswordNoEnumeration(t *testing.T) {
 		}
 	}
 	h.Accounts.WaitMail()
-	if n := len(mail.got); n != 3 {
+	if n := len(mail.Got); n != 3 {
 		t.Errorf("%d emails sent, want 3 (the 4th request for the account is throttled)", n)
 	}
 	trail := h.audit(t, store.AuditFilter{Action: "password.reset_requested"})
