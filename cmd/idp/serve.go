@@ -270,6 +270,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout.String())
+	// Shutdown calls this once it has closed the listeners: from then on no
+	// new connection is accepted, and only requests in flight are served.
+	hs.RegisterOnShutdown(func() { log.Info("stopped accepting connections") })
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
