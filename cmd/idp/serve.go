@@ -189,7 +189,8 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	// The forgot-password page emails reset links when IDP_SMTP_* is set.
-	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base}
+	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base,
+		MFARequiredRoles: mfaRoles}
 	m, err := mailerFromEnv(env)
 	if err != nil {
 		return err
@@ -206,7 +207,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	srv, err := server.New(server.Config{
 		BaseURL: base, Dev: o.dev, DevData: o.devData,
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
-		Accounts: svc, MFARequiredRoles: mfaRoles, MFASealer: mfaSealer,
+		Accounts: svc, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
 		Branding: branding,
 	}, st, idp, hasher, log)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ type Config struct {
 	// Passwords is the rule for new passwords; a zero MinLength means
 	// users.MinPasswordLength.
 	Passwords users.PasswordPolicy
+	// MFARequiredRoles are the Flex roles whose users must use a second
+	// factor (they enrol at their next sign-in). Any user may enrol.
+	MFARequiredRoles []string
 }
 
 // Service applies the rules of accounts and administration to a store.
@@ -57,12 +61,14 @@ type Service struct {
 	log     *slog.Logger
 	lockout LockoutPolicy
 	policy  users.PasswordPolicy
+	mfaFor  []string
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, baseURL: cfg.BaseURL, log: cfg.Log,
-		lockout: cfg.Lockout.WithDefaults(), policy: cfg.Passwords}
+		lockout: cfg.Lockout.WithDefaults(), policy: cfg.Passwords,
+		mfaFor: slices.Clone(cfg.MFARequiredRoles)}
 	if s.hasher == nil {
 		s.hasher = users.NewHasher(users.DefaultParams, 1)
 	}

@@ -252,3 +252,46 @@ func (s *Service) ConfirmTOTP(ctx context.Context, u users.User, secret string, 
 	}
 	return codes, s.Audit(ctx, store.AuditEvent{Action: AuditMFAEnrolled, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address})
 }
+
+// SecondStep is what a sign-in needs once the password is right.
+type SecondStep int
+
+// Second steps.
+const (
+	// NoSecondStep: the password is enough (no factor, none required).
+	NoSecondStep SecondStep = iota
+	// EnterCode: the user has a confirmed factor and must use it.
+	EnterCode
+	// Enrol: a role of the user requires a factor the user does not have
+	// yet; the sign-in continues with its enrolment.
+	Enrol
+)
+
+// SecondStepFor says what a sign-in of u needs after the password: a code
+// of the factor u has, the enrolment a role of u requires
+// (Config.MFARequiredRoles), or nothing.
+func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, error) {
+	_, enrolled, err := s.ConfirmedFactor(ctx, u.ID)
+	switch {
+	case err != nil:
+		return NoSecondStep, err
+	case enrolled:
+		return EnterCode, nil
+	case slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }):
+		return Enrol, nil
+	}
+	return NoSecondStep, nil
+}
+
+// ConfirmedFactor returns the user's second factor when it is confirmed;
+// ok is false when there is none, or its enrolment was never confirmed.
+func (s *Service) ConfirmedFactor(ctx context.Context, userID string) (m store.MFA, ok bool, err error) {
+	m, err = s.st.GetMFA(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.MFA{}, false, nil
+	case err != nil:
+		return store.MFA{}, false, fmt.Errorf("load second factor: %w", err)
+	}
+	return m, !m.ConfirmedAt.IsZero(), nil
+}

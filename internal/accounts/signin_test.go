@@ -12,6 +12,7 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/mfa"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -193,5 +194,40 @@ func TestConfirmTOTP(t *testing.T) {
 	}
 	if n := len(f.audit(t, accounts.AuditMFAEnrolled)); n != 1 {
 		t.Errorf("%d mfa.enrolled events, want 1", n)
+	}
+}
+
+// TestSecondStepFor: a confirmed factor asks for a code; a role in
+// MFARequiredRoles without one asks for enrolment; a pending (unconfirmed)
+// factor counts as none.
+func TestSecondStepFor(t *testing.T) {
+	ctx := context.Background()
+	st := sqlitetest.New(t)
+	svc := accounts.New(accounts.Config{Store: st, MFARequiredRoles: []string{"admin"},
+		Hasher: users.NewHasher(users.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1)})
+	mk := func(email string, roles ...string) users.User {
+		u, err := svc.CreateUser(ctx, admin, accounts.NewUser{User: users.User{Email: email, Roles: roles}, NoPassword: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	agent, boss, pending := mk("a@example.com", "agent"), mk("b@example.com", "admin"), mk("c@example.com", "admin")
+	if err := st.PutMFA(ctx, store.MFA{UserID: agent.ID, Secret: []byte("s"), ConfirmedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutMFA(ctx, store.MFA{UserID: pending.ID, Secret: []byte("s")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		u    users.User
+		want accounts.SecondStep
+	}{{agent, accounts.EnterCode}, {boss, accounts.Enrol}, {pending, accounts.Enrol}, {mk("d@example.com", "agent"), accounts.NoSecondStep}} {
+		if got, err := svc.SecondStepFor(ctx, tc.u); err != nil || got != tc.want {
+			t.Errorf("%s: step %v, %v; want %v", tc.u.Email, got, err, tc.want)
+		}
+	}
+	if _, ok, err := svc.ConfirmedFactor(ctx, pending.ID); ok || err != nil {
+		t.Errorf("a pending enrolment counts as a factor (%v, %v)", ok, err)
 	}
 }

@@ -44,8 +44,12 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int, sess store.Session, u users.User, msg, notice string) {
 	ctx := r.Context()
 	v := &accountView{User: u, Name: u.DisplayName(), Roles: strings.Join(u.Roles, ", "), TwoStep: s.acct.TwoStepStatus(ctx, u), Notice: notice}
-	m, err := s.store.GetMFA(ctx, u.ID)
-	v.MFAOn = err == nil && !m.ConfirmedAt.IsZero()
+	_, on, err := s.acct.ConfirmedFactor(ctx, u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.MFAOn = on
 	list, err := s.store.ListSessions(ctx, u.ID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -145,12 +149,13 @@ func (s *Server) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	m, err := s.store.GetMFA(r.Context(), u.ID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && m.ConfirmedAt.IsZero() {
-		s.showAccount(w, r, http.StatusConflict, sess, u, accounts.ErrNoTwoStep.Message, "")
-		return
-	} else if err != nil {
+	m, on, err := s.acct.ConfirmedFactor(r.Context(), u.ID)
+	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if !on {
+		s.showAccount(w, r, http.StatusConflict, sess, u, accounts.ErrNoTwoStep.Message, "")
 		return
 	}
 	secret, err := s.open(m.Secret)

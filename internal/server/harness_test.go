@@ -93,7 +93,12 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hs := hasher()
-	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base})
+	roles := opts.MFARequiredRoles
+	if roles == nil {
+		roles = []string{"admin"}
+	}
+	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
+		MFARequiredRoles: roles})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {
@@ -113,11 +118,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if opts.Store == nil {
 		h.seed(t)
 	}
-	roles := opts.MFARequiredRoles
-	if roles == nil {
-		roles = []string{"admin"}
-	}
-	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFARequiredRoles: roles, MFASealer: mfaSealer, Branding: opts.Branding}
+	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}

@@ -147,8 +147,11 @@ func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
 			apps = append(apps, app{Name: p.Name, Label: p.Label(), EntityID: p.EntityID})
 		}
 	}
-	m, err := s.store.GetMFA(r.Context(), u.ID)
-	mfaOn := err == nil && !m.ConfirmedAt.IsZero()
+	_, mfaOn, err := s.acct.ConfirmedFactor(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, "launcher", page{Title: "Your applications", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -39,11 +38,6 @@ func (s *Server) open(sealed []byte) (string, error) {
 	return string(plain), nil
 }
 
-// mfaRequired reports whether u's roles require a second factor.
-func (s *Server) mfaRequired(u users.User) bool {
-	return slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(s.cfg.MFARequiredRoles, r) })
-}
-
 // mfaIssuer names flexidp in authenticator apps.
 func (s *Server) mfaIssuer() string { return "flexidp " + s.cfg.BaseURL.Host }
 
@@ -51,17 +45,16 @@ func (s *Server) mfaIssuer() string { return "flexidp " + s.cfg.BaseURL.Host }
 // a user with a second factor, or the enrolment a role requires, and
 // reports whether it did (the sign-in then continues there).
 func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.User, st loginState) bool {
-	m, err := s.store.GetMFA(r.Context(), u.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	step, err := s.acct.SecondStepFor(r.Context(), u)
+	if err != nil {
 		s.fail(w, r, err)
 		return true
 	}
-	enrolled := err == nil && !m.ConfirmedAt.IsZero()
-	if !enrolled && !s.mfaRequired(u) {
+	if step == accounts.NoSecondStep {
 		return false
 	}
 	st.User, st.Bind, st.Cred = u.ID, s.browserBinding(r), u.CredentialVersion
-	if enrolled {
+	if step == accounts.EnterCode {
 		s.showMFA(w, r, http.StatusOK, st, "")
 	} else {
 		s.startEnrol(w, r, u, st)
@@ -192,8 +185,12 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	m, err := s.store.GetMFA(r.Context(), u.ID)
-	if err != nil || m.ConfirmedAt.IsZero() {
+	m, ok, err := s.acct.ConfirmedFactor(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
 		s.fail(w, r, errBadState) // reset meanwhile: start again
 		return
 	}
@@ -215,16 +212,11 @@ var errEnrolled = &Error{Status: http.StatusConflict, Message: "Two-step verific
 
 // notEnrolled returns errEnrolled if u has a confirmed second factor.
 func (s *Server) notEnrolled(r *http.Request, u users.User) error {
-	m, err := s.store.GetMFA(r.Context(), u.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case !m.ConfirmedAt.IsZero():
+	_, enrolled, err := s.acct.ConfirmedFactor(r.Context(), u.ID)
+	if err == nil && enrolled {
 		return errEnrolled
 	}
-	return nil
+	return err
 }
 
 // mfaSetupPage shows the enrolment to a signed-in user (optional MFA).

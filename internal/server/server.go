@@ -58,9 +58,6 @@ type Config struct {
 	// trail; nil means a service on the store with the server's hasher,
 	// clock and logger and the default lockout policy.
 	Accounts *accounts.Service
-	// MFARequiredRoles are the roles whose users must use a second factor
-	// (they enrol at their next sign-in). Any user may enrol.
-	MFARequiredRoles []string
 	// MFASealer encrypts TOTP secrets at rest; nil stores them in the
 	// clear (anyone who reads the database can then compute codes).
 	MFASealer Sealer
