@@ -26,14 +26,16 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.showLogin(w, r, http.StatusOK, loginState{}, "", "", "")
 }
 
-func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, st loginState, spName, email, msg string) {
+// showLogin renders the login form for the pending sign-in st; spLabel is
+// the name people read for its SP (its display name), "" for none.
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, st loginState, spLabel, email, msg string) {
 	state, err := s.encodeState(st)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.render(w, r, status, "login", page{Title: "Sign in", CSRF: s.csrfToken(w, r), State: state,
-		SPName: s.spLabel(r.Context(), spName), Email: email, Error: msg})
+		SPName: spLabel, Email: email, Error: msg})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +48,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	email := users.NormalizeEmail(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
 	if email == "" || password == "" {
-		s.showLogin(w, r, http.StatusBadRequest, st, spName, email, "Enter your email and password.")
+		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, "Enter your email and password.")
 		return
 	}
 
@@ -61,11 +63,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		if throttled.Crowded {
 			msg = "Too many sign-ins for this account at the same moment. Try again in " + retryAfter(w, throttled.Wait) + "."
 		}
-		s.showLogin(w, r, http.StatusTooManyRequests, st, spName, email, msg)
+		s.showLogin(w, r, http.StatusTooManyRequests, st, s.spLabel(r.Context(), spName), email, msg)
 		return
 	case errors.Is(err, accounts.ErrBadCredentials):
 		s.cfg.Metrics.signIn("bad_credentials")
-		s.showLogin(w, r, http.StatusUnauthorized, st, spName, email, errBadCredentials)
+		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, errBadCredentials)
 		return
 	case errors.Is(err, accounts.ErrDisabled):
 		s.cfg.Metrics.signIn("disabled")

@@ -84,7 +84,7 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 	}
 	// A request that names its subject gets that user's email prefilled;
 	// signing in as anyone else ends in an UnknownPrincipal Response.
-	s.showLogin(w, r, http.StatusOK, loginState{Req: req}, provider.Name, req.Subject.Email(), "")
+	s.showLogin(w, r, http.StatusOK, loginState{Req: req}, provider.Label(), req.Subject.Email(), "")
 }
 
 // idpInitiated posts an unsolicited Response to the SP's default ACS URL
@@ -107,7 +107,7 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, u, err := s.currentSession(r)
 	if errors.Is(err, errNoSession) {
-		s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Name, "", "")
+		s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Label(), "", "")
 		return
 	} else if err != nil {
 		s.fail(w, r, err)
