@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +24,8 @@ import (
 // recovery codes, logout and signed out, the MFA code page (and its
 // error), the password-link page (and its error), the error page (404,
 // a bad SAML request, a spent link), and the login page of `idp dev` with
-// its banner. With FLEXIDP_SCREENSHOTS=dir it saves the login page as
+// its banner, and the branded pages (logo, name, support line, accent
+// colour). With FLEXIDP_SCREENSHOTS=dir it saves the login page as
 // dir/login.png (docs/screenshots/login.png is made that way).
 func TestBrowserAxe(t *testing.T) {
 	browsertest.RequireAxe(t)
@@ -99,5 +103,29 @@ func TestBrowserAxe(t *testing.T) {
 	// is outside one: not even a moderate violation there.
 	for _, v := range browsertest.Scan(ctx, t) {
 		t.Errorf("idp dev login: axe-core: %s", v)
+	}
+
+	// Branding adds a logo, the organisation's name, a support line and an
+	// accent colour to every page: the branded pages pass the same scan,
+	// with no violation of any impact.
+	var logo bytes.Buffer
+	if err := png.Encode(&logo, image.NewRGBA(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	logoFile := filepath.Join(t.TempDir(), "logo.png")
+	if err := os.WriteFile(logoFile, logo.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	branded := startDev(t, filepath.Join(t.TempDir(), "branded.db"), "--org-name", "Acme Support", "--org-logo-file", logoFile,
+		"--accent-colour", "#0b5394", "--support-contact", "Help: ext. 4000")
+	for _, p := range []struct{ name, path, wait string }{
+		{"branded login", "/login", "#support"},
+		{"branded forgot password", "/password/forgot", "#support"},
+		{"branded 404", "/nonexistent", ".error"},
+	} {
+		do(p.name, chromedp.Navigate(branded.base+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
+		for _, v := range browsertest.Scan(ctx, t) {
+			t.Errorf("%s: axe-core: %s", p.name, v)
+		}
 	}
 }
