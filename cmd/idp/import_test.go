@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
@@ -59,6 +60,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	newUserID := accounts.New(accounts.Config{Store: st}).NewUserID
 	for _, u := range []users.User{
 		{ID: newUserID(), Email: "Mary.Major@Example.com", FullName: `Mary "Q", Major`, GivenName: "Mary", FamilyName: "Major",
 			ImageURL: "https://example.com/m.png?a=1&b=2", Roles: []string{"supervisor", "agent"}, Team: "Blue", Program: "Sales",

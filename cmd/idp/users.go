@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,17 +40,6 @@ func usersCommands() map[string]command {
 		"export":       {summary: "export users as NDJSON or CSV", run: runUsersExport},
 		"grant":        {summary: "give or take a user's admin console role (owner, manager, viewer, none)", run: runUsersGrant},
 	}
-}
-
-// newUserID returns a random UUID (version 4): the immutable user ID.
-func newUserID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // readPassword reads a new password for email: prompted twice on a
