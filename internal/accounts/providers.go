@@ -49,14 +49,18 @@ func (s *Service) PreviewRelease(ctx context.Context, userRef, spName string) (P
 	if err != nil {
 		return Preview{}, err
 	}
-	pv := Preview{User: u, SP: p}
-	if p.AssignmentRequired {
-		assigned, err := s.st.Assignments(ctx, u.ID)
-		if err != nil {
-			return Preview{}, err
-		}
-		pv.Unassigned = !slices.Contains(assigned, p.Name)
+	may, err := s.MayEnter(ctx, u, p)
+	if err != nil {
+		return Preview{}, err
 	}
+	return preview(u, p, may)
+}
+
+// preview is what p receives about u (who may enter p, or
+// not): an Invalid error when the release policy refuses u.
+func preview(u users.User, p sp.ServiceProvider, may bool) (Preview, error) {
+	pv := Preview{User: u, SP: p, Unassigned: !may}
+	var err error
 	if pv.Released, err = attributes.Release(u.Subject(), p.Policy); err != nil {
 		return Preview{}, &Error{Code: Invalid, Err: err, Message: fmt.Sprintf("%s would be refused at %s: %v", u.Email, p.Name, err)}
 	}
@@ -141,4 +145,37 @@ func (s *Service) Assign(ctx context.Context, actor Actor, userRef, spName strin
 func SPView(p sp.ServiceProvider) sp.ServiceProvider {
 	p.CreatedAt, p.UpdatedAt = time.Time{}, time.Time{}
 	return p
+}
+
+// MayEnter reports whether u may sign in to p: p does not require
+// assignment, or u is assigned to it. The sign-in, the launcher, the
+// account page and the preview all ask this.
+func (s *Service) MayEnter(ctx context.Context, u users.User, p sp.ServiceProvider) (bool, error) {
+	if !p.AssignmentRequired {
+		return true, nil
+	}
+	assigned, err := s.st.Assignments(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(assigned, p.Name), nil
+}
+
+// Apps returns the service providers u may enter (MayEnter), by name.
+func (s *Service) Apps(ctx context.Context, u users.User) ([]sp.ServiceProvider, error) {
+	all, err := s.st.ListServiceProviders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	assigned, err := s.st.Assignments(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []sp.ServiceProvider
+	for _, p := range all {
+		if !p.AssignmentRequired || slices.Contains(assigned, p.Name) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

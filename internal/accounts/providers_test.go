@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,4 +98,41 @@ func released(pv accounts.Preview, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestMayEnterAndApps: an SP that requires assignment lets in only the
+// users assigned to it, and lists itself only for them.
+func TestMayEnterAndApps(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u := f.addUser(t, "sol@example.com")
+	for _, p := range []sp.ServiceProvider{
+		{Name: "open", EntityID: "urn:test:open", ACSURLs: []string{"https://open.example.com/acs"}},
+		{Name: "closed", EntityID: "urn:test:closed", ACSURLs: []string{"https://closed.example.com/acs"}, AssignmentRequired: true},
+	} {
+		if _, err := f.svc.CreateSP(ctx, admin, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func() []string {
+		apps, err := f.svc.Apps(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range apps {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	closed, _ := f.svc.GetSP(ctx, "closed")
+	if may, err := f.svc.MayEnter(ctx, u, closed); may || err != nil || !slices.Equal(names(), []string{"open"}) {
+		t.Fatalf("unassigned: may %v (%v), apps %v", may, err, names())
+	}
+	if err := f.svc.Assign(ctx, admin, u.Email, "closed", true); err != nil {
+		t.Fatal(err)
+	}
+	if may, err := f.svc.MayEnter(ctx, u, closed); !may || err != nil || !slices.Equal(names(), []string{"closed", "open"}) {
+		t.Fatalf("assigned: may %v (%v), apps %v", may, err, names())
+	}
 }

@@ -160,25 +160,16 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, u users.User, secret, co
 // next sign-in (PreviewRelease). An SP whose release policy refuses the
 // user is included with Refusal set to the reason.
 func (s *Service) Releases(ctx context.Context, u users.User) ([]Release, error) {
-	sps, err := s.st.ListServiceProviders(ctx)
-	if err != nil {
-		return nil, err
-	}
-	assigned, err := s.st.Assignments(ctx, u.ID)
+	sps, err := s.Apps(ctx, u)
 	if err != nil {
 		return nil, err
 	}
 	var out []Release
 	for _, p := range sps {
-		if p.AssignmentRequired && !slices.Contains(assigned, p.Name) {
-			continue
-		}
-		pv, err := s.PreviewRelease(ctx, u.ID, p.Name)
-		if ErrorCode(err) == Invalid {
+		pv, err := preview(u, p, true) // Apps are the SPs u may enter
+		if err != nil {
 			out = append(out, Release{Preview: Preview{User: u, SP: p}, Refusal: err.Error()})
 			continue
-		} else if err != nil {
-			return nil, err
 		}
 		out = append(out, Release{Preview: pv})
 	}

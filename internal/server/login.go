@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
@@ -133,21 +132,14 @@ func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	all, err := s.store.ListServiceProviders(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	assigned, err := s.store.Assignments(r.Context(), u.ID)
+	mine, err := s.acct.Apps(r.Context(), u)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	var apps []app
-	for _, p := range all {
-		if !p.AssignmentRequired || slices.Contains(assigned, p.Name) {
-			apps = append(apps, app{Name: p.Name, Label: p.Label(), EntityID: p.EntityID})
-		}
+	for _, p := range mine {
+		apps = append(apps, app{Name: p.Name, Label: p.Label(), EntityID: p.EntityID})
 	}
 	_, mfaOn, err := s.acct.ConfirmedFactor(r.Context(), u.ID)
 	if err != nil {

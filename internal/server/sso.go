@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 
 	"github.com/go-chi/chi/v5"
 
@@ -126,17 +125,13 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 		s.fail(w, r, errDisabled)
 		return
 	}
-	if provider.AssignmentRequired {
-		assigned, err := s.store.Assignments(ctx, u.ID)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if !slices.Contains(assigned, provider.Name) {
-			s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Label() + ".",
-				Hint: "Ask your administrator to assign you (idp sp assign)."})
-			return
-		}
+	if may, err := s.acct.MayEnter(ctx, u, provider); err != nil {
+		s.fail(w, r, err)
+		return
+	} else if !may {
+		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Label() + ".",
+			Hint: "Ask your administrator to assign you (idp sp assign)."})
+		return
 	}
 	rel, err := attributes.Release(u.Subject(), provider.Policy)
 	if err != nil {
