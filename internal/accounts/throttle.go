@@ -110,14 +110,16 @@ type admission struct {
 	crowded bool
 }
 
-// refusal returns how long t still refuses attempts under rule, and t
+// refusal returns how long t still refuses attempts under rule, whether
+// only the attempts in flight refuse it (crowded: many at once, nothing
+// failed), and t
 // reset when its lock ended or its failures are older than the window,
 // and without the attempts in flight that were lost. now must be read
 // after t, so that it is not earlier than the times t holds; the waits
 // are capped all the same, as replicas' clocks may differ a little.
-func (p LockoutPolicy) refusal(t store.Throttle, rule Rule, now time.Time) (time.Duration, store.Throttle) {
+func (p LockoutPolicy) refusal(t store.Throttle, rule Rule, now time.Time) (wait time.Duration, crowded bool, _ store.Throttle) {
 	if now.Before(t.LockedUntil) {
-		return min(t.LockedUntil.Sub(now), p.LockFor), t
+		return min(t.LockedUntil.Sub(now), p.LockFor), false, t
 	}
 	if !t.LockedUntil.IsZero() || now.Sub(t.LastFailure) > p.Window {
 		// The lock ended, or the failures are old.
@@ -127,27 +129,14 @@ func (p LockoutPolicy) refusal(t store.Throttle, rule Rule, now time.Time) (time
 		t.InFlight = 0
 	}
 	if d := p.delay(t.Failures, rule.backoffAfter); d > 0 && now.Before(t.LastFailure.Add(d)) {
-		return min(t.LastFailure.Add(d).Sub(now), d), t
+		return min(t.LastFailure.Add(d).Sub(now), d), false, t
 	}
 	if rule.reserve && t.Failures+t.InFlight >= rule.lockAfter {
 		// Were the attempts in flight all to fail, they would lock the
 		// key: wait until they are decided.
-		return p.BaseDelay, t
+		return p.BaseDelay, true, t
 	}
-	return 0, t
-}
-
-// crowded reports whether t refuses attempts under rule only because of
-// the attempts in flight, not because of failures: many sign-ins of one
-// account at once, which deserve another message than a lock.
-func (p LockoutPolicy) crowded(t store.Throttle, rule Rule, now time.Time) bool {
-	if !rule.reserve || now.Before(t.LockedUntil) {
-		return false
-	}
-	if d := p.delay(t.Failures, rule.backoffAfter); d > 0 && now.Before(t.LastFailure.Add(d)) {
-		return false
-	}
-	return t.Failures+t.InFlight >= rule.lockAfter
+	return 0, false, t
 }
 
 // count adds a failure to t under rule and reports whether it locks.
@@ -183,9 +172,8 @@ func (s *Service) Admit(ctx context.Context, rules ...Rule) (*Attempt, error) {
 		if rule.reserve {
 			_, err = s.st.UpdateThrottle(ctx, rule.key, func(t store.Throttle) (store.Throttle, error) {
 				now := s.now() // read under the record's lock
-				a.wait, t = p.refusal(t, rule, now)
+				a.wait, a.crowded, t = p.refusal(t, rule, now)
 				if a.wait > 0 {
-					a.crowded = p.crowded(t, rule, now)
 					return t, errThrottled
 				}
 				t.InFlight++
@@ -199,7 +187,7 @@ func (s *Service) Admit(ctx context.Context, rules ...Rule) (*Attempt, error) {
 			case gerr != nil:
 				err = gerr
 			default:
-				if a.wait, _ = p.refusal(t, rule, s.now()); a.wait > 0 {
+				if a.wait, _, _ = p.refusal(t, rule, s.now()); a.wait > 0 {
 					err = errThrottled
 				}
 			}
@@ -282,7 +270,7 @@ func (s *Service) succeeded(ctx context.Context, as []admission) {
 func (s *Service) failed(ctx context.Context, as []admission) {
 	p := s.lockout
 	s.settle(ctx, as, false, "count failed sign-in", func(a *admission, t store.Throttle, now time.Time) store.Throttle {
-		_, t = p.refusal(t, a.rule, now)
+		_, _, t = p.refusal(t, a.rule, now)
 		if a.rule.reserve {
 			t = release(t)
 		}
