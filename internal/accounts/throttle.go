@@ -110,11 +110,10 @@ type admission struct {
 	crowded bool
 }
 
-// refusal returns how long t still refuses attempts under rule, whether
+// refusal returns how long t still refuses attempts under rule; whether
 // only the attempts in flight refuse it (crowded: many at once, nothing
-// failed), and t
-// reset when its lock ended or its failures are older than the window,
-// and without the attempts in flight that were lost. now must be read
+// failed); and t reset when its lock ended or its failures are older than
+// the window, and without the attempts in flight that were lost. now must be read
 // after t, so that it is not earlier than the times t holds; the waits
 // are capped all the same, as replicas' clocks may differ a little.
 func (p LockoutPolicy) refusal(t store.Throttle, rule Rule, now time.Time) (wait time.Duration, crowded bool, _ store.Throttle) {
