@@ -119,6 +119,14 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		where = append(where, "(user_id = ? OR email_key = ?)")
 		args = append(args, f.User, strings.ToLower(f.User))
 	}
+	if f.Actor != "" {
+		where = append(where, "lower(actor) = lower(?)")
+		args = append(args, f.Actor)
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
 	if f.Action != "" {
 		// substr, not LIKE, so that % and _ match themselves.
 		where = append(where, "(action = ? OR substr(action, 1, ?) = ?)")
