@@ -75,7 +75,7 @@ func readCertFile(path string) (*x509.Certificate, error) {
 func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider, dbFlag string) {
 	base := baseURL.String()
 	ep := endpointsFor(baseURL)
-	fmt.Fprintf(w, `Twilio Console > Flex > Manage > Single sign-on (SSO): paste these values.
+	fmt.Fprintf(w, accounts.FlexConsoleSSO+`: paste these values.
 
   Identity Provider Issuer:  %s
   Single Sign-On URL:        %s
