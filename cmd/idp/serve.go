@@ -209,7 +209,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
 		Accounts: svc, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
-		Branding: branding,
+		Branding: branding, KeySealer: sealer, KeyLoader: loader,
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -73,6 +74,13 @@ type Config struct {
 	// Branding is the organisation's name, logo, accent colour and
 	// support line; the zero value shows flexidp's own.
 	Branding Branding
+	// KeySealer seals the private keys the console's Keys page generates
+	// (the key-encryption key, as for idp keys add). KeyLoader, when set,
+	// reloads this process's signing keys as soon as the console changes
+	// them (other replicas within their refresh interval); with keys read
+	// from files (not FromStore) the Keys page changes nothing.
+	KeySealer *keys.Sealer
+	KeyLoader *keys.Loader
 }
 
 var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
