@@ -81,6 +81,10 @@ type Config struct {
 	// from files (not FromStore) the Keys page changes nothing.
 	KeySealer *keys.Sealer
 	KeyLoader *keys.Loader
+	// ConsoleSeparate serves the admin console only on ConsoleHandler
+	// (its own listener, IDP_ADMIN_LISTEN); Handler then answers 404
+	// under /admin.
+	ConsoleSeparate bool
 }
 
 var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
@@ -136,11 +140,7 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
-
-	r.Handle("/static/*", s.static())
-	r.Get("/branding.css", s.brandingCSS)
-	r.Get("/branding/logo", s.brandingLogo)
+	s.frame(r)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {
@@ -181,11 +181,23 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/logout", s.logoutPage)
 		r.Post("/logout", s.logout)
 	})
+	if !s.cfg.ConsoleSeparate {
+		r.Route(consolePrefix, s.consoleRoutes)
+	}
+	return r
+}
+
+// frame sets what every listener's router has: the middleware, the
+// static files and branding, and the error pages.
+func (s *Server) frame(r chi.Router) {
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
+	r.Handle("/static/*", s.static())
+	r.Get("/branding.css", s.brandingCSS)
+	r.Get("/branding/logo", s.brandingLogo)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNoPage) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
 	})
-	return r
 }
 
 // static serves the embedded files under /static/, and a 404 for
