@@ -294,3 +294,30 @@ func TestKeyActivationStepsAndExpiry(t *testing.T) {
 		t.Error("KeyExpires of a key without a certificate is not zero")
 	}
 }
+
+func TestAssignees(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a, b := f.addUser(t, "a@example.com"), f.addUser(t, "b@example.com")
+	f.addUser(t, "c@example.com")
+	if _, err := f.svc.CreateSP(ctx, admin, flexProvider("flex", "JQ1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{a.ID, b.ID} {
+		if err := f.svc.Assign(ctx, admin, u, "flex", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, more, err := f.svc.Assignees(ctx, "flex")
+	var emails []string
+	for _, u := range list {
+		emails = append(emails, u.Email)
+	}
+	slices.Sort(emails)
+	if err != nil || more || !slices.Equal(emails, []string{"a@example.com", "b@example.com"}) {
+		t.Fatalf("Assignees = %v, %v, %v", emails, more, err)
+	}
+	if _, _, err := f.svc.Assignees(ctx, "nope"); code(err) != accounts.NotFound {
+		t.Fatalf("Assignees of an unknown SP: %v", err)
+	}
+}

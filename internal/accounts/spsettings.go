@@ -2,11 +2,14 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // FlexSP builds the service provider of a Twilio Flex account from the ACS
@@ -168,4 +171,32 @@ func SigningNote(p sp.ServiceProvider) string {
 		return "Warning: " + p.Name + " may send UNSIGNED AuthnRequests and LogoutRequests: anyone can start a sign-in or a logout in its name; only a signature that is present is checked."
 	}
 	return "Every AuthnRequest and LogoutRequest from " + p.Name + " must be signed with its registered certificate; unsigned ones are refused."
+}
+
+// MaxAssigneesShown is how many assigned users Assignees returns.
+const MaxAssigneesShown = 500
+
+// Assignees returns the users assigned to the service provider (at most
+// MaxAssigneesShown, by ID), and whether there are more.
+func (s *Service) Assignees(ctx context.Context, spName string) (list []users.User, more bool, err error) {
+	if _, err := s.GetSP(ctx, spName); err != nil {
+		return nil, false, err
+	}
+	ids, err := s.st.Assignees(ctx, spName, MaxAssigneesShown+1)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(ids) > MaxAssigneesShown {
+		ids, more = ids[:MaxAssigneesShown], true
+	}
+	for _, id := range ids {
+		u, err := s.st.GetUser(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile
+		} else if err != nil {
+			return nil, false, err
+		}
+		list = append(list, u)
+	}
+	return list, more, nil
 }

@@ -188,6 +188,9 @@ type Store interface {
 	// Assignments returns the names of the SPs the user is assigned to,
 	// ordered by name.
 	Assignments(ctx context.Context, userID string) ([]string, error)
+	// Assignees returns the IDs of at most limit users assigned to the
+	// SP, ordered by ID (0: no limit).
+	Assignees(ctx context.Context, spName string, limit int) ([]string, error)
 
 	// CreateSession stores a new session. ErrConflict if the ID is taken.
 	CreateSession(ctx context.Context, s Session) error
