@@ -47,7 +47,7 @@ import (
 const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
-var consolePageNames = []string{"home", "verify"}
+var consolePageNames = []string{"home", "verify", "import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit"}
 
 // consoleNav is the console's navigation, in order; an entry shows to the
 // roles that hold its permission.
@@ -57,6 +57,10 @@ var consoleNav = []struct {
 }{
 	{consolePrefix, "Home", accounts.ReadUsers},
 	{consolePrefix + "/users", "Users", accounts.ReadUsers},
+	{consolePrefix + "/import", "Import", accounts.ImportExport},
+	{consolePrefix + "/sps", "Service providers", accounts.ManageSPs},
+	{consolePrefix + "/keys", "Keys", accounts.ManageKeys},
+	{consolePrefix + "/audit", "Audit log", accounts.ReadAudit},
 }
 
 // consoleNotices are the sentences a page shows after a change, by the
@@ -76,6 +80,14 @@ var consoleNotices = map[string]string{
 	"granted":     "The console role is saved.",
 	"deleted":     "The user is deleted.",
 	"bulk":        "The selected users are changed.",
+	"sp-added":    "The service provider is added.",
+	"sp-saved":    "The service provider's settings are saved.",
+	"sp-removed":  "The service provider is removed, with its assignments.",
+	"assigned":    "The user is assigned.",
+	"unassigned":  "The assignment is removed.",
+	"key-added":   "A next key is added: it is published in the metadata, and does not sign yet.",
+	"key-active":  "The key is now active and signs every Response. Do the steps below in the Twilio Console now.",
+	"key-retired": "The key is retired: it is no longer published.",
 }
 
 var (
@@ -151,6 +163,36 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		r.Get("/", s.consoleHome)
 		r.Get("/verify", s.consoleVerifyPage)
 		r.Post("/verify", s.consoleVerify)
+		r.Route("/import", func(r chi.Router) {
+			r.Use(s.can(accounts.ImportExport))
+			r.Get("/", s.consoleImportPage)
+			r.Post("/", s.consoleImportCheck)
+			r.Get("/{id}", s.consoleImportJob)
+			r.Post("/{id}/apply", s.consoleImportApply)
+		})
+		r.Route("/sps", func(r chi.Router) {
+			r.Use(s.can(accounts.ManageSPs))
+			r.Get("/", s.consoleSPs)
+			r.Post("/", s.consoleSPAdd)
+			r.Get("/{name}", s.consoleSP)
+			r.Post("/{name}", s.consoleSPSave)
+			r.Post("/{name}/assign", s.consoleSPAssign)
+			r.Get("/{name}/remove", s.consoleSPRemovePage)
+			r.Post("/{name}/remove", s.consoleSPRemove)
+		})
+		r.Route("/keys", func(r chi.Router) {
+			r.Use(s.can(accounts.ManageKeys))
+			r.Get("/", s.consoleKeys)
+			r.Post("/", s.consoleKeyAdd)
+			r.Get("/{id}", s.consoleKey)
+			r.Post("/{id}/activate", s.consoleKeyState(store.KeyActive))
+			r.Post("/{id}/retire", s.consoleKeyState(store.KeyRetired))
+		})
+		r.Route("/audit", func(r chi.Router) {
+			r.Use(s.can(accounts.ReadAudit))
+			r.Get("/", s.consoleAudit)
+			r.Get("/export", s.consoleAuditExport)
+		})
 	})
 }
 

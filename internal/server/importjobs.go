@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,11 +103,24 @@ func (j *importJobs) add(owner, file string, c *accounts.ImportCheck) (string, e
 	return id, nil
 }
 
-// view returns the owner's job id.
-func (j *importJobs) view(owner, id string) (importView, bool) {
+// view returns the owner's job id. A running import is waited for up to
+// wait, so that a progress page answers at once when it ends.
+func (j *importJobs) view(owner, id string, wait time.Duration) (importView, bool) {
+	j.mu.Lock()
+	job, ok := j.jobs[id]
+	running := ok && job.owner == owner && job.started && !job.finished
+	j.mu.Unlock()
+	if running && wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-job.over:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	job, ok := j.jobs[id]
+	job, ok = j.jobs[id]
 	if !ok || job.owner != owner {
 		return importView{}, false
 	}
@@ -157,5 +174,33 @@ func (j *importJobs) start(owner, id string, wait time.Duration,
 	return true
 }
 
-var errBusyImports = &Error{Status: 503, Message: "Too many imports are waiting to be applied on this server right now.",
+var errBusyImports = &Error{Status: http.StatusServiceUnavailable, Message: "Too many imports are waiting to be applied on this server right now.",
 	Hint: "Apply or abandon one, or try again in a few minutes."}
+
+// isImportUpload reports whether r posts a users file to the console's
+// Import page: the one request whose body may be larger than a form's.
+func isImportUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == consolePrefix+"/import" &&
+		strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+}
+
+// importMemory is how much of an upload is held in memory; the rest of
+// the file goes to a temporary file, removed after the request.
+const importMemory = 4 << 20
+
+// parseImportUpload reads the multipart form of an import upload; a file
+// over the limit is refused with a sentence that gives it.
+func parseImportUpload(r *http.Request) error {
+	err := r.ParseMultipartForm(importMemory)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Err: err,
+			Message: fmt.Sprintf("The file is larger than the %d MiB the console accepts. Nothing was imported.", maxImportUpload>>20),
+			Hint:    "Split the file, or import it with idp users import, which reads files up to 512 MiB."}
+	case err != nil:
+		return &Error{Status: http.StatusBadRequest, Err: err, Message: "The upload could not be read as a form with a file.",
+			Hint: "Choose the file again and upload it."}
+	}
+	return nil
+}

@@ -100,6 +100,8 @@ type Server struct {
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
+	// imports are the console's checked users files and running imports.
+	imports *importJobs
 }
 
 // New returns a Server.
@@ -127,13 +129,14 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 		return nil, err
 	}
 	return &Server{
-		cfg:    cfg,
-		store:  st,
-		idp:    idp,
-		acct:   cfg.Accounts,
-		log:    log,
-		pages:  pages,
-		secure: cfg.BaseURL.Scheme == "https",
+		cfg:     cfg,
+		store:   st,
+		idp:     idp,
+		acct:    cfg.Accounts,
+		log:     log,
+		pages:   pages,
+		secure:  cfg.BaseURL.Scheme == "https",
+		imports: newImportJobs(cfg.Now),
 	}, nil
 }
 
@@ -280,7 +283,11 @@ func csp(formAction string) string {
 
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.Method == http.MethodPost && isImportUpload(r) {
+			limit = maxImportUpload + maxFormBytes // the file, and the form around it
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

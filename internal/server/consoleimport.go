@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/importer"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// The console's Import page: upload a users file (any format idp users
+// import reads), see the dry run (accounts.CheckImport, the CLI's own
+// check), then apply it in the background (accounts.ApplyImport, all or
+// nothing) and follow its progress on a page that reloads itself (an
+// HTTP Refresh header while the import runs; no script).
+
+// maxShownProblems caps the problems listed on the dry-run page; the
+// count of the rest is shown.
+const maxShownProblems = 1000
+
+// progressEvery is how often the progress page reloads while an import
+// runs, and how long a request for it waits for the import to end.
+const progressEvery = 2 * time.Second
+
+// importPageView is the Import page.
+type importPageView struct {
+	Formats  []importer.Format
+	Format   string
+	MaxMiB   int
+	Error    string
+	ErrorFor string
+}
+
+// importJobView is the dry run and the progress of one file.
+type importJobView struct {
+	importView
+	Shown    []importer.Problem
+	Hidden   int
+	NotReady string
+	Action   string
+}
+
+func (s *Server) importPage(w http.ResponseWriter, r *http.Request, status int, format, msg string) {
+	s.consoleRender(w, r, status, "import", "Import users", importPageView{Formats: importer.Formats, Format: format,
+		MaxMiB: maxImportUpload >> 20, Error: msg})
+}
+
+// consoleImportPage shows the upload form.
+func (s *Server) consoleImportPage(w http.ResponseWriter, r *http.Request) {
+	s.importPage(w, r, http.StatusOK, "", "")
+}
+
+// consoleImportCheck reads the uploaded file, keeps its valid users for
+// the apply and shows the dry run. Nothing is written. A file flexidp
+// cannot read as users is shown on the upload form with the reason.
+func (s *Server) consoleImportCheck(w http.ResponseWriter, r *http.Request) {
+	c := consoleFrom(r)
+	formatName := r.PostFormValue("format")
+	format, err := importer.ParseFormat(formatName)
+	if err != nil {
+		s.importPage(w, r, http.StatusBadRequest, "", "Choose one of the formats listed, or let flexidp detect it.")
+		return
+	}
+	file, hdr, err := r.FormFile("file")
+	if err != nil {
+		s.importPage(w, r, http.StatusBadRequest, formatName, "Choose a users file to upload.")
+		return
+	}
+	defer file.Close()
+	check, err := s.acct.CheckImport(r.Context(), file, format, true)
+	if code := accounts.ErrorCode(err); code != "" {
+		s.importPage(w, r, accountsStatus[code], formatName, err.Error())
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := s.imports.add(c.user.ID, hdr.Filename, check)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, consolePrefix+"/import/"+id, http.StatusSeeOther)
+}
+
+var errImportGone = &Error{Status: http.StatusNotFound, Message: "This import is no longer here. Nothing was imported from it.",
+	Hint: "A checked file waits 30 minutes on the server that checked it. Upload the file again."}
+
+// consoleImportJob shows the dry run of a checked file, then the progress
+// and the result of its import.
+func (s *Server) consoleImportJob(w http.ResponseWriter, r *http.Request) {
+	c := consoleFrom(r)
+	v, ok := s.imports.view(c.user.ID, chi.URLParam(r, "id"), progressEvery)
+	if !ok {
+		s.fail(w, r, errImportGone)
+		return
+	}
+	jv := importJobView{importView: v, Action: consolePrefix + "/import/" + v.ID + "/apply"}
+	jv.Shown = v.Check.Problems
+	if len(jv.Shown) > maxShownProblems {
+		jv.Shown, jv.Hidden = jv.Shown[:maxShownProblems], len(jv.Shown)-maxShownProblems
+	}
+	if err := v.Check.Ready(); err != nil {
+		jv.NotReady = err.Error()
+	}
+	title := "Import: dry run"
+	switch {
+	case v.Finished:
+		title = "Import: done"
+		if v.Err != nil {
+			title = "Import: failed"
+		}
+	case v.Started:
+		title = "Import: writing"
+		w.Header().Set("Refresh", "2")
+	}
+	s.consoleRender(w, r, http.StatusOK, "importjob", title, jv)
+}
+
+// consoleImportApply starts the import of a checked file that has no bad
+// row, and shows its progress (or its result, when it ends quickly).
+func (s *Server) consoleImportApply(w http.ResponseWriter, r *http.Request) {
+	c := consoleFrom(r)
+	id := chi.URLParam(r, "id")
+	v, ok := s.imports.view(c.user.ID, id, 0)
+	if !ok {
+		s.fail(w, r, errImportGone)
+		return
+	}
+	if err := v.Check.Ready(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	actor := c.actor(s, r)
+	s.imports.start(c.user.ID, id, importWait, func(ctx context.Context, us []users.User, progress func(done, total int)) (store.ImportResult, error) {
+		r, err := s.acct.ApplyImport(ctx, actor, us, progress)
+		if err != nil && accounts.ErrorCode(err) == "" {
+			s.log.ErrorContext(ctx, "console import failed", "err", err)
+			err = errors.New("Nothing was imported: flexidp could not write the users (the problem was logged).")
+		}
+		return r, err
+	})
+	http.Redirect(w, r, consolePrefix+"/import/"+id, http.StatusSeeOther)
+}
