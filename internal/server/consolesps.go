@@ -69,8 +69,8 @@ func spPath(name string) string { return consolePrefix + "/sps/" + url.PathEscap
 
 // spForm is the settings form of a service provider, as text.
 type spForm struct {
-	DisplayName, DefaultRedirectURL, SLOURL, SigningCertificate string
-	Release, Withhold, Static, DefaultRoles, RolesFormat, NameID  string
+	DisplayName, DefaultRedirectURL, SLOURL, SigningCertificate  string
+	Release, Withhold, Static, DefaultRoles, RolesFormat, NameID string
 	SessionNotOnOrAfter                                          string
 	AssignmentRequired, RequireSigned                            bool
 }
@@ -138,6 +138,7 @@ type previewView struct {
 // spPageView is one service provider's page.
 type spPageView struct {
 	SP        sp.ServiceProvider
+	Label     string
 	Form      spForm
 	Signing   string
 	Certs     []certView
@@ -151,7 +152,7 @@ type spPageView struct {
 
 // spPage shows p with the form f (the stored settings, or those posted).
 func (s *Server) spPage(w http.ResponseWriter, r *http.Request, status int, p sp.ServiceProvider, f spForm, msg string, pv *previewView) {
-	v := spPageView{SP: p, Form: f, Signing: accounts.SigningNote(p), Error: msg, Preview: pv}
+	v := spPageView{SP: p, Label: p.Label(), Form: f, Signing: accounts.SigningNote(p), Error: msg, Preview: pv}
 	for _, der := range p.SigningCertificates() {
 		if c, err := x509.ParseCertificate(der); err == nil {
 			v.Certs = append(v.Certs, certView{Subject: c.Subject.String(), Expires: c.NotAfter.UTC()})
@@ -274,7 +275,7 @@ func (s *Server) consoleSPRemovePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.consoleRender(w, r, http.StatusOK, "spremove", "Remove "+p.Label()+"?", p)
+	s.consoleRender(w, r, http.StatusOK, "spremove", "Remove "+p.Label()+"?", &p)
 }
 
 // consoleSPRemove removes the SP once its name is typed again.
