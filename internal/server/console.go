@@ -32,6 +32,7 @@ package server
 import (
 	"context"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,7 +48,13 @@ import (
 const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
-var consolePageNames = []string{"home", "verify", "import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit"}
+var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link",
+	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit"}
+
+// consoleFuncs are the console templates' functions.
+var consoleFuncs = template.FuncMap{
+	"inc": func(i int) int { return i + 1 },
+}
 
 // consoleNav is the console's navigation, in order; an entry shows to the
 // roles that hold its permission.
@@ -163,6 +170,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		r.Get("/", s.consoleHome)
 		r.Get("/verify", s.consoleVerifyPage)
 		r.Post("/verify", s.consoleVerify)
+		s.consoleUserRoutes(r)
 		r.Route("/import", func(r chi.Router) {
 			r.Use(s.can(accounts.ImportExport))
 			r.Get("/", s.consoleImportPage)

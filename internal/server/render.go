@@ -64,7 +64,7 @@ func parsePages() (map[string]*template.Template, error) {
 		pages[name] = t
 	}
 	for _, name := range consolePageNames {
-		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/console/frame.html", "templates/console/"+name+".html")
+		t, err := template.Must(base.Clone()).Funcs(consoleFuncs).ParseFS(web.Templates, "templates/console/frame.html", "templates/console/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template console/%s: %w", name, err)
 		}

@@ -90,6 +90,8 @@ type UserFilter struct {
 	Query string
 	// Role keeps the users that have exactly this Flex role among theirs.
 	Role string
+	// NoRole keeps the users without any Flex role (Flex refuses them).
+	NoRole bool
 	// Team keeps the users whose team is exactly this.
 	Team string
 	// Disabled keeps only disabled users (true) or only enabled ones
@@ -246,6 +248,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 	// ListAudit returns the events matching f, newest (highest ID) first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// CountAudit returns how many events match f, ignoring f.Limit.
+	CountAudit(ctx context.Context, f AuditFilter) (int, error)
 
 	// PutMFA stores m as the user's second factor, replacing a pending
 	// (unconfirmed) one; zero CreatedAt and UpdatedAt are set to now.
