@@ -75,7 +75,7 @@ func KeyActivationSteps(issuer string) []string {
 		"Open " + FlexConsoleSSO + ".",
 		"Check that Identity Provider Issuer is " + issuer + ".",
 		"Replace the X.509 Certificate with the new key's certificate (the whole block, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----).",
-		"Save. Until you do, Flex refuses the sign-ins flexidp now signs with the new key (every replica uses it within 30 seconds).",
+		"Save. Until you do, Flex refuses the sign-ins flexidp now signs with the new key (every replica uses it within IDP_KEY_REFRESH, 30 seconds by default).",
 	}
 }
 

@@ -256,6 +256,11 @@ func (s *Server) consoleSession(next http.Handler) http.Handler {
 			s.fail(w, r, errNoConsole)
 			return
 		}
+		if isImportUpload(r) && !accounts.Allows(u.ConsoleRole, accounts.ImportExport) {
+			// Refused before its body (up to maxImportUpload) is read.
+			s.fail(w, r, errConsoleForbidden)
+			return
+		}
 		if r.Method == http.MethodPost {
 			if err := s.checkCSRF(r); err != nil {
 				s.fail(w, r, err)

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -11,7 +13,6 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/importer"
 	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/users"
 )
 
 // The console's Import page: upload a users file (any format idp users
@@ -73,7 +74,16 @@ func (s *Server) consoleImportCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer file.Close()
-	check, err := s.acct.CheckImport(r.Context(), file, format, true)
+	data, err := io.ReadAll(io.LimitReader(file, maxImportUpload+1))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(data) > maxImportUpload {
+		s.fail(w, r, errImportTooLarge)
+		return
+	}
+	check, err := s.acct.CheckImport(r.Context(), bytes.NewReader(data), format, false)
 	if code := accounts.ErrorCode(err); code != "" {
 		s.importPage(w, r, accountsStatus[code], formatName, err.Error())
 		return
@@ -81,7 +91,7 @@ func (s *Server) consoleImportCheck(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	id, err := s.imports.add(c.user.ID, hdr.Filename, check)
+	id, err := s.imports.add(c.user.ID, hdr.Filename, check, data)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -124,7 +134,9 @@ func (s *Server) consoleImportJob(w http.ResponseWriter, r *http.Request) {
 }
 
 // consoleImportApply starts the import of a checked file that has no bad
-// row, and shows its progress (or its result, when it ends quickly).
+// row, and shows its progress (or its result, when it ends quickly). The
+// file is checked again first, in the background: what is stored may have
+// changed since the dry run.
 func (s *Server) consoleImportApply(w http.ResponseWriter, r *http.Request) {
 	c := consoleFrom(r)
 	id := chi.URLParam(r, "id")
@@ -137,9 +149,19 @@ func (s *Server) consoleImportApply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	actor := c.actor(s, r)
-	s.imports.start(c.user.ID, id, importWait, func(ctx context.Context, us []users.User, progress func(done, total int)) (store.ImportResult, error) {
-		r, err := s.acct.ApplyImport(ctx, actor, us, progress)
+	actor, format := c.actor(s, r), v.Check.Format
+	s.imports.start(c.user.ID, id, importWait, func(ctx context.Context, data []byte, progress func(done, total int)) (store.ImportResult, error) {
+		again, err := s.acct.CheckImport(ctx, bytes.NewReader(data), format, true)
+		if err == nil {
+			err = again.Ready()
+		}
+		if err != nil && accounts.ErrorCode(err) != "" {
+			return store.ImportResult{}, err
+		}
+		var r store.ImportResult
+		if err == nil {
+			r, err = s.acct.ApplyImport(ctx, actor, again.Users, progress)
+		}
 		if err != nil && accounts.ErrorCode(err) == "" {
 			s.log.ErrorContext(ctx, "console import failed", "err", err)
 			err = errors.New("Nothing was imported: flexidp could not write the users (the problem was logged).")

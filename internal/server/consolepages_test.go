@@ -443,3 +443,36 @@ func TestConsoleAudit(t *testing.T) {
 		t.Fatalf("JSON lines export: %q", body)
 	}
 }
+
+// TestConsoleImportChecksAgainAtApply: the file is checked again when it
+// is applied, against the users stored then: a row whose ID now belongs
+// to another email stops the import, and nothing is written.
+func TestConsoleImportChecksAgainAtApply(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	h.consoleUser(t, "manager@example.com", users.ConsoleManager)
+	b := h.consoleSignIn(t, "manager@example.com", nil)
+	agent := h.user(t, "agent@example.com")
+	file := "id,email,full_name,roles\n" + agent.ID + ",agent@example.com,Alex Agent,agent\n,new@example.com,New,agent\n"
+	status, body := b.upload("users.csv", []byte(file), "")
+	samltest.WantStatus(t, "dry run", status, http.StatusOK, body)
+	m := applyRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no apply form:\n%s", body)
+	}
+	if _, err := h.Accounts.UpdateUser(context.Background(), admin, agent.ID, "user.update", func(u *users.User) error {
+		u.Email = "alex@example.com"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := h.snapshot(t)
+	status, body = b.submit(body, m[1], nil)
+	samltest.WantStatus(t, "apply", status, http.StatusOK, body)
+	for i := 0; strings.Contains(body, `id="import-progress"`) && i < 30; i++ {
+		_, body = b.get(strings.TrimSuffix(m[1], "/apply"))
+	}
+	samltest.MustContain(t, body, `id="import-failed"`, "Line 2: ", "belongs to another user")
+	if after := h.snapshot(t); after != before {
+		t.Fatalf("a refused apply changed the store: %s, was %s", after, before)
+	}
+}

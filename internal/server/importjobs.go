@@ -11,13 +11,13 @@ import (
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
-	"github.com/flexidp/flexidp/internal/users"
 )
 
-// The console's imports: a file is checked when uploaded (the dry run),
-// its valid users are kept in this process's memory under a random ID,
-// and applied in the background when the console user confirms; the
-// progress page reads the job until it is done.
+// The console's imports: a file is checked when uploaded (the dry run)
+// and kept, as uploaded, in this process's memory under a random ID; when
+// the console user confirms, it is checked again (the users stored may
+// have changed meanwhile) and applied in the background; the progress
+// page reads the job until it is done.
 const (
 	// maxImportUpload bounds an uploaded users file (the page says so).
 	// The CLI reads files up to importer.MaxFileSize.
@@ -26,8 +26,8 @@ const (
 	// finished import's result stays readable.
 	importKeep = 30 * time.Minute
 	// maxImportJobs bounds the checked files held at once (each up to
-	// maxImportUpload of users), over all console users.
-	maxImportJobs = 16
+	// maxImportUpload), over all console users.
+	maxImportJobs = 8
 	// importWait is how long the apply request waits for a small import
 	// to finish before it shows the progress page instead.
 	importWait = 3 * time.Second
@@ -38,8 +38,8 @@ type importJob struct {
 	id    string
 	owner string                // the console user's ID: nobody else sees the job
 	file  string                // the uploaded file's name, as the browser gave it
-	check *accounts.ImportCheck // without its Users
-	users []users.User          // the valid users, until written
+	check *accounts.ImportCheck // the dry run
+	data  []byte                // the file, until applied
 	at    time.Time             // checked, then finished
 
 	// Set when applied; read under importJobs.mu.
@@ -84,7 +84,7 @@ func (j *importJobs) sweep() {
 
 // add keeps a checked file for owner, replacing the owner's previous
 // checked file not yet applied. errBusyImports when too many are held.
-func (j *importJobs) add(owner, file string, c *accounts.ImportCheck) (string, error) {
+func (j *importJobs) add(owner, file string, c *accounts.ImportCheck, data []byte) (string, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.sweep()
@@ -97,9 +97,7 @@ func (j *importJobs) add(owner, file string, c *accounts.ImportCheck) (string, e
 		return "", errBusyImports
 	}
 	id := randomToken()
-	us := c.Users
-	c.Users = nil
-	j.jobs[id] = &importJob{id: id, owner: owner, file: file, check: c, users: us, at: j.now(), over: make(chan struct{})}
+	j.jobs[id] = &importJob{id: id, owner: owner, file: file, check: c, data: data, at: j.now(), over: make(chan struct{})}
 	return id, nil
 }
 
@@ -137,7 +135,7 @@ func (j *importJobs) view(owner, id string, wait time.Duration) (importView, boo
 // waits. It waits up to wait for the import to finish. ok is false when
 // there is no such job.
 func (j *importJobs) start(owner, id string, wait time.Duration,
-	apply func(ctx context.Context, us []users.User, progress func(done, total int)) (store.ImportResult, error)) (ok bool) {
+	apply func(ctx context.Context, data []byte, progress func(done, total int)) (store.ImportResult, error)) (ok bool) {
 	j.mu.Lock()
 	job, found := j.jobs[id]
 	if !found || job.owner != owner {
@@ -146,7 +144,7 @@ func (j *importJobs) start(owner, id string, wait time.Duration,
 	}
 	first := !job.started
 	job.started = true
-	us := job.users
+	data := job.data
 	j.mu.Unlock()
 	if first {
 		go func() {
@@ -157,10 +155,10 @@ func (j *importJobs) start(owner, id string, wait time.Duration,
 			}
 			// The import belongs to no request: it goes on when the
 			// browser leaves, and is all or nothing (one transaction).
-			r, err := apply(context.Background(), us, progress)
+			r, err := apply(context.Background(), data, progress)
 			j.mu.Lock()
 			job.finished, job.result, job.err, job.at = true, r, err, j.now()
-			job.users = nil // written (or not): free them
+			job.data = nil // written (or not): free it
 			j.mu.Unlock()
 			close(job.over)
 		}()
@@ -173,6 +171,10 @@ func (j *importJobs) start(owner, id string, wait time.Duration,
 	}
 	return true
 }
+
+var errImportTooLarge = &Error{Status: http.StatusRequestEntityTooLarge,
+	Message: fmt.Sprintf("The file is larger than the %d MiB the console accepts. Nothing was imported.", maxImportUpload>>20),
+	Hint:    "Split the file, or import it with idp users import, which reads files up to 512 MiB."}
 
 var errBusyImports = &Error{Status: http.StatusServiceUnavailable, Message: "Too many imports are waiting to be applied on this server right now.",
 	Hint: "Apply or abandon one, or try again in a few minutes."}
@@ -195,9 +197,7 @@ func parseImportUpload(r *http.Request) error {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Err: err,
-			Message: fmt.Sprintf("The file is larger than the %d MiB the console accepts. Nothing was imported.", maxImportUpload>>20),
-			Hint:    "Split the file, or import it with idp users import, which reads files up to 512 MiB."}
+		return &Error{Status: errImportTooLarge.Status, Message: errImportTooLarge.Message, Hint: errImportTooLarge.Hint, Err: err}
 	case err != nil:
 		return &Error{Status: http.StatusBadRequest, Err: err, Message: "The upload could not be read as a form with a file.",
 			Hint: "Choose the file again and upload it."}
