@@ -307,10 +307,10 @@ func (h *testIdP) snapshot(t *testing.T, email string) string {
 	return fmt.Sprintf("%+v|%d|%d", u, len(h.audit(t, store.AuditFilter{Action: "admin"})), h.sessions(t, email))
 }
 
-// TestConsolePermissions: a viewer reads and changes nothing; a manager
+// TestConsolePermissionMatrix: a viewer reads and changes nothing; a manager
 // manages users but is refused console roles (403, nothing changed); an
 // owner may do everything. Every refusal is the 403 page.
-func TestConsolePermissions(t *testing.T) {
+func TestConsolePermissionMatrix(t *testing.T) {
 	h := newTestIdP(t, idpOptions{})
 	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
 	h.consoleUser(t, "manager@example.com", users.ConsoleManager)
