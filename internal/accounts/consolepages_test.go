@@ -1,323 +1,415 @@
 package accounts_test
 
 import (
+	"bytes"
 	"context"
-	"slices"
+	"crypto/x509"
+	"encoding/csv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
-	"github.com/flexidp/flexidp/internal/importer"
+	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
-// TestCheckImport is the one reading of a users file (the CLI's import
-// and the console's Import page): every bad row with its line, field and
-// reason, the counts of what would change, nothing written.
-func TestCheckImport(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	f.addUser(t, "mary@example.com")
-	file := "email,full_name,roles,team\n" +
-		"mary@example.com,Mary Major,agent,Blue\n" +
-		"alex@example.com,Alex,agent,Blue\n" +
-		"sam@example.com,Sam,superviser,Red\n" +
-		"norole@example.com,No Role,,Red\n"
-	c, err := f.svc.CheckImport(ctx, strings.NewReader(file), "", true)
-	if err != nil {
-		t.Fatal(err)
+// wantCode fails unless err is an accounts error of code (and, when field
+// is not "", about field).
+func wantCode(t *testing.T, what string, err error, code accounts.Code, field string) {
+	t.Helper()
+	if accounts.ErrorCode(err) != code {
+		t.Fatalf("%s: error %v (code %q), want code %q", what, err, accounts.ErrorCode(err), code)
 	}
-	if c.Format != importer.CSV || c.Rows != 4 || c.Valid != 3 || c.BadRows() != 1 {
-		t.Fatalf("check %+v", c)
-	}
-	if len(c.Problems) != 1 || c.Problems[0].Line != 4 || c.Problems[0].Field != "roles" || !strings.Contains(c.Problems[0].Reason, "supervisor") {
-		t.Fatalf("problems %+v", c.Problems)
-	}
-	if c.Plan != (store.ImportResult{Created: 2, Updated: 1}) {
-		t.Errorf("plan %+v", c.Plan)
-	}
-	if c.NoRole != 1 || !slices.Equal(c.NoRoleLines, []int{5}) {
-		t.Errorf("no role: %d %v", c.NoRole, c.NoRoleLines)
-	}
-	if len(c.Users) != 3 || c.Users[1].Email != "alex@example.com" {
-		t.Errorf("kept users %+v", c.Users)
-	}
-	if err := c.Ready(); code(err) != accounts.Invalid || !strings.Contains(err.Error(), "nothing was imported") {
-		t.Errorf("Ready with a bad row: %v", err)
-	}
-	if list, _ := f.svc.ListUsers(ctx, store.UserFilter{}); len(list) != 1 {
-		t.Errorf("the check wrote: %d users", len(list))
-	}
-
-	// Without keep, no users are held; a good file is Ready.
-	c, err = f.svc.CheckImport(ctx, strings.NewReader("email,roles\nnew@example.com,agent\n"), importer.CSV, false)
-	if err != nil || c.Users != nil || c.Ready() != nil || c.Plan.Created != 1 {
-		t.Fatalf("good file: %+v, %v", c, err)
-	}
-	// A file with no rows is not Ready.
-	if c, err := f.svc.CheckImport(ctx, strings.NewReader("email,roles\n"), "", false); err != nil || code(c.Ready()) != accounts.Invalid {
-		t.Fatalf("empty file: %+v, %v", c, err)
+	if field != "" && accounts.FieldOf(err) != field {
+		t.Fatalf("%s: error %v is about %q, want %q", what, err, accounts.FieldOf(err), field)
 	}
 }
 
-func TestCheckImportRefusals(t *testing.T) {
-	ctx := context.Background()
+// TestConsoleSecondStep: the console always takes a second factor (its
+// code, or its enrolment now), and nobody without a console role is asked
+// for one.
+func TestConsoleSecondStep(t *testing.T) {
 	f := newFixture(t)
-	u := f.addUser(t, "mary@example.com")
-	for _, c := range []struct {
-		name, file string
-		want       accounts.Code
-		says       string
+	ctx := context.Background()
+	u := f.addUser(t, "ann@example.com")
+	if _, err := f.svc.ConsoleSecondStep(ctx, u); err != accounts.ErrNoConsoleAccess {
+		t.Fatalf("no console role: %v, want ErrNoConsoleAccess", err)
+	}
+	if u, _ = f.svc.Grant(ctx, admin, u.ID, users.ConsoleViewer); u.ConsoleRole != users.ConsoleViewer {
+		t.Fatal("grant failed")
+	}
+	if step, err := f.svc.ConsoleSecondStep(ctx, u); err != nil || step != accounts.Enrol {
+		t.Fatalf("console user without a factor: %v, %v; want Enrol (the password alone never opens the console)", step, err)
+	}
+	if err := f.st.PutMFA(ctx, store.MFA{UserID: u.ID, Secret: []byte("S"), ConfirmedAt: f.now}); err != nil {
+		t.Fatal(err)
+	}
+	if step, err := f.svc.ConsoleSecondStep(ctx, u); err != nil || step != accounts.EnterCode {
+		t.Fatalf("console user with a factor: %v, %v; want EnterCode", step, err)
+	}
+}
+
+// TestNeedsReverify: the last proof covers ReverifyAfter, no longer; no
+// proof at all never does.
+func TestNeedsReverify(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name     string
+		verified time.Time
+		want     bool
 	}{
-		{"not a users file", "\x00\x01 this is a picture", accounts.Invalid, "not a users file"},
-		{"empty", "", accounts.Invalid, "empty"},
-		{"a CSV without email", "name,team\nx,y\n", accounts.Invalid, "email column"},
-		{"an ID of another user", "id,email,roles\n" + u.ID + ",other@example.com,agent\n", accounts.Conflict, "Line 2: "},
+		{"never", time.Time{}, true},
+		{"just now", f.now, false},
+		{"at the limit", f.now.Add(-accounts.ReverifyAfter), false},
+		{"past the limit", f.now.Add(-accounts.ReverifyAfter - time.Second), true},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := f.svc.CheckImport(ctx, strings.NewReader(c.file), "", false)
-			if code(err) != c.want || !strings.Contains(err.Error(), c.says) {
-				t.Fatalf("err = %v (%s), want %s saying %q", err, code(err), c.want, c.says)
-			}
-		})
-	}
-}
-
-func TestFlexSP(t *testing.T) {
-	const conn = "JQ0123456789abcdef0123456789abcdef"
-	const sid = "AC0123456789abcdef0123456789abcdef"
-	for _, c := range []struct {
-		name, acs, audience string
-		entityID, kind      string
-		says                string // an Invalid error saying this
-	}{
-		{"enhanced", "https://login.flex.us1.twilio.com/login/callback?connection=" + conn, "", "urn:flex:" + conn, sp.FlexEnhanced, ""},
-		{"legacy", "https://iam.twilio.com/v1/Accounts/" + sid + "/saml2", "", "https://iam.twilio.com/v1/Accounts/" + sid + "/saml2/metadata", sp.FlexLegacy, ""},
-		{"audience given", "https://example.com/acs", "urn:x", "urn:x", "", ""},
-		{"empty", " ", "", "", "", "ACS URL is required"},
-		{"not flex", "https://example.com/acs", "", "", "", "neither an Enhanced"},
-		{"bad connection", "https://login.flex.us1.twilio.com/login/callback?connection=JQ1", "", "", "", "not a Flex SSO connection ID"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			p, kind, err := accounts.FlexSP("flex", c.acs, c.audience)
-			if c.says != "" {
-				if code(err) != accounts.Invalid || !strings.Contains(err.Error(), c.says) {
-					t.Fatalf("err = %v, want Invalid saying %q", err, c.says)
-				}
-				return
-			}
-			if err != nil || p.EntityID != c.entityID || kind != c.kind || p.ACSURLs[0] != c.acs {
-				t.Fatalf("FlexSP = %+v, %q, %v", p, kind, err)
-			}
-		})
-	}
-	// http is refused when the SP is created, with a sentence.
-	f := newFixture(t)
-	p, _, err := accounts.FlexSP("flex", "http://login.flex.us1.twilio.com/login/callback?connection="+conn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.CreateSP(context.Background(), admin, p); code(err) != accounts.Invalid || !strings.Contains(err.Error(), "must use https") {
-		t.Fatalf("http ACS: %v", err)
-	}
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func TestSPSettingsApply(t *testing.T) {
-	p := flexProvider("flex", "JQ1")
-	p.DisplayName = "keep me"
-	err := accounts.SPSettings{
-		Release: ptr("department, channel.*,"), Withhold: ptr("team"), Static: ptr("location=London; channel.chat.capacity=2"),
-		DefaultRoles: ptr("agent"), RolesFormat: ptr("multi"), SessionNotOnOrAfter: ptr(8 * time.Hour),
-		AssignmentRequired: ptr(true), RequireSignedRequests: ptr(false), SigningCertificatePEM: ptr("  \n"),
-	}.Apply(&p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.DisplayName != "keep me" || !slices.Equal(p.Policy.Release, []string{"department", "channel.*"}) ||
-		!slices.Equal(p.Policy.Withhold, []string{"team"}) || p.Policy.Static["location"].String() != "London" ||
-		p.Policy.Static["channel.chat.capacity"].String() != "2" || !slices.Equal(p.Policy.DefaultRoles, []string{"agent"}) ||
-		p.Policy.RolesFormat != "multi" || p.SessionNotOnOrAfter != 8*time.Hour || !p.AssignmentRequired ||
-		!p.AllowUnsignedRequests || p.SigningCertificatePEM != "" {
-		t.Fatalf("applied %+v", p)
-	}
-	for _, c := range []struct {
-		name string
-		o    accounts.SPSettings
-		says string
-	}{
-		{"static without =", accounts.SPSettings{Static: ptr("location")}, "NAME=VALUE"},
-		{"static of a bad type", accounts.SPSettings{Static: ptr("channel.chat.capacity=many")}, "capacity"},
-		{"unknown role", accounts.SPSettings{DefaultRoles: ptr("superviser")}, "supervisor"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			q := flexProvider("flex", "JQ1")
-			if err := c.o.Apply(&q); code(err) != accounts.Invalid || !strings.Contains(err.Error(), c.says) {
-				t.Fatalf("err = %v, want Invalid saying %q", err, c.says)
-			}
-		})
-	}
-}
-
-// TestPreviewDraft previews settings being edited: nothing is saved, and
-// the preview is that of the draft, not of the stored SP.
-func TestPreviewDraft(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	f.addUser(t, "max@example.com")
-	stored, err := f.svc.CreateSP(ctx, admin, flexProvider("flex", "JQ1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	draft := stored
-	if err := (accounts.SPSettings{Static: ptr("location=Paris"), NameID: ptr("persistent")}).Apply(&draft); err != nil {
-		t.Fatal(err)
-	}
-	recorded := len(f.audit(t, ""))
-	pv, err := f.svc.PreviewDraft(ctx, "max@example.com", draft)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if released(pv, "location") != "Paris" || pv.Released.NameID == "max@example.com" {
-		t.Fatalf("draft preview %+v", pv.Released)
-	}
-	if got, _ := f.svc.GetSP(ctx, "flex"); len(got.Policy.Static) != 0 || len(f.audit(t, "")) != recorded {
-		t.Fatalf("the preview saved or recorded something: %+v", got)
-	}
-	draft.ACSURLs = []string{"http://example.com/acs"}
-	if _, err := f.svc.PreviewDraft(ctx, "max@example.com", draft); code(err) != accounts.Invalid {
-		t.Fatalf("invalid draft: %v", err)
-	}
-	if _, err := f.svc.PreviewDraft(ctx, "nobody@example.com", stored); code(err) != accounts.NotFound {
-		t.Fatalf("unknown user: %v", err)
-	}
-}
-
-func TestAuditPages(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	for i := range 7 {
-		actor := "alice"
-		if i%2 == 1 {
-			actor = "Bob@Example.com"
+		if got := f.svc.NeedsReverify(tc.verified); got != tc.want {
+			t.Errorf("%s: NeedsReverify = %v, want %v", tc.name, got, tc.want)
 		}
-		if err := f.svc.Audit(ctx, store.AuditEvent{Time: t0.Add(time.Duration(i) * time.Minute), Action: "admin.user.update", Actor: actor,
-			Email: "u@example.com"}); err != nil {
+	}
+	for p, want := range map[accounts.Permission]bool{accounts.ManageKeys: true, accounts.ManageSPs: true, accounts.ManageConsoleRoles: true,
+		accounts.ManageUsers: false, accounts.ReadUsers: false, accounts.ImportExport: false} {
+		if accounts.Sensitive(p) != want {
+			t.Errorf("Sensitive(%s) = %v, want %v", p, !want, want)
+		}
+	}
+}
+
+// testKeySet is a key set with an active certificate expiring at active
+// and, if next is not zero, a next one.
+func testKeySet(t *testing.T, active, next time.Time) *saml.KeySet {
+	t.Helper()
+	cert := func(exp time.Time) *x509.Certificate {
+		return &x509.Certificate{Raw: []byte("der-" + exp.Format("2006-01-02")), NotAfter: exp}
+	}
+	ks := &saml.KeySet{Certificate: cert(active)}
+	if !next.IsZero() {
+		ks.Published = []*x509.Certificate{cert(next)}
+	}
+	return ks
+}
+
+func checkStates(h accounts.Health) map[string]string {
+	m := map[string]string{}
+	for _, c := range h.Checks {
+		m[c.ID] = c.State + ": " + c.Text
+	}
+	return m
+}
+
+// TestHealth: the checklist finds a missing Flex SP, an expiring
+// certificate without a next key, users without a role, a locked account,
+// and counts the last 24 hours' sign-ins; the setup values are the ones
+// idp flex setup-values prints.
+func TestHealth(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ks := testKeySet(t, f.now.Add(10*24*time.Hour), time.Time{})
+	h, err := f.svc.Health(ctx, fixtureBase, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := checkStates(h)
+	for id, want := range map[string]string{"flex-sp": "fail:", "certificate": "warn:", "next-key": "warn:", "no-role": "ok:", "locked": "ok:",
+		"signins": "info: Last 24 hours: 0 sign-ins, 0 refused."} {
+		if !strings.HasPrefix(got[id], want) {
+			t.Errorf("empty IdP: check %s = %q, want %q…", id, got[id], want)
+		}
+	}
+	if h.Setup.EntityID != "https://idp.example.com/saml/metadata" || h.Setup.SSO != "https://idp.example.com/saml/sso" ||
+		!strings.Contains(h.Setup.Active.PEM, "BEGIN CERTIFICATE") {
+		t.Errorf("setup values: %+v", h.Setup)
+	}
+
+	// Flex registered, a next key, a user without a role, a disabled one
+	// without a role (not counted: Flex never sees them), a lockout, and
+	// sign-ins inside and outside the last 24 hours.
+	if _, err := f.svc.CreateSP(ctx, admin, sp.ServiceProvider{Name: "flex", EntityID: "urn:flex:JQ0123456789abcdef0123456789abcdef",
+		ACSURLs: []string{"https://login.flex.us1.twilio.com/login/callback?connection=JQ0123456789abcdef0123456789abcdef"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"norole@example.com", "gone@example.com"} {
+		if _, err := f.svc.CreateUser(ctx, admin, accounts.NewUser{User: users.User{Email: email}, NoPassword: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var seen []int64
-	q := accounts.AuditQuery{Limit: 3}
-	for pages := 0; ; pages++ {
-		page, err := f.svc.AuditPage(ctx, q)
-		if err != nil {
+	if _, err := f.svc.Disable(ctx, admin, "gone@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	ann := f.addUser(t, "ann@example.com")
+	for i := 0; i < accounts.DefaultLockout.LockAfter; i++ {
+		if _, err := f.svc.SignIn(ctx, accounts.SignInRequest{Email: ann.Email, Password: "wrong", Address: "198.51.100.1"}); err == nil {
+			t.Fatal("a wrong password signed in")
+		}
+		f.now = f.now.Add(time.Minute) // past the back-off
+	}
+	for _, at := range []time.Time{f.now.Add(-time.Hour), f.now.Add(-25 * time.Hour)} {
+		if err := f.svc.Audit(ctx, store.AuditEvent{Time: at, Action: accounts.AuditSignIn, Actor: ann.Email}); err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range page.Events {
-			seen = append(seen, e.ID)
-		}
-		if page.Next == "" {
-			if pages != 2 {
-				t.Errorf("%d pages, want 3", pages+1)
-			}
-			break
-		}
-		q.After = page.Next
 	}
-	if len(seen) != 7 || !slices.IsSortedFunc(seen, func(a, b int64) int { return int(b - a) }) {
-		t.Fatalf("paged IDs %v, want 7 newest first", seen)
-	}
-	page, err := f.svc.AuditPage(ctx, accounts.AuditQuery{Actor: "bob@example.com", Since: t0.Add(2 * time.Minute), Until: t0.Add(5 * time.Minute)})
-	if err != nil || len(page.Events) != 1 || page.Events[0].Time != t0.Add(3*time.Minute) {
-		t.Fatalf("actor and range: %+v, %v", page, err)
-	}
-	var exported int
-	if err := f.svc.ExportAudit(ctx, accounts.AuditQuery{Actor: "alice", Limit: 1}, func(e store.AuditEvent) error {
-		exported++
-		return nil
-	}); err != nil || exported != 4 {
-		t.Fatalf("export: %d events, %v; want 4", exported, err)
-	}
-	for _, c := range []struct {
-		name string
-		q    accounts.AuditQuery
-	}{
-		{"bad cursor", accounts.AuditQuery{After: "x"}},
-		{"page too big", accounts.AuditQuery{Limit: accounts.MaxAuditPage + 1}},
-		{"range backwards", accounts.AuditQuery{Since: t0, Until: t0}},
-		{"long text", accounts.AuditQuery{Actor: strings.Repeat("a", 300)}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if _, err := f.svc.AuditPage(ctx, c.q); code(err) != accounts.Invalid {
-				t.Fatalf("err = %v, want Invalid", err)
-			}
-		})
-	}
-}
-
-func TestParseWhen(t *testing.T) {
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"":                     {},
-		"2026-03-01":           time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
-		"2026-03-01T08:30":     time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC),
-		"2026-03-01T08:30:00Z": time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC),
-		"24h":                  now.Add(-24 * time.Hour),
-	} {
-		if got, err := accounts.ParseWhen(in, now); err != nil || !got.Equal(want) {
-			t.Errorf("ParseWhen(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	if _, err := accounts.ParseWhen("yesterday", now); code(err) != accounts.Invalid {
-		t.Errorf("ParseWhen(yesterday): %v", err)
-	}
-}
-
-func TestKeyActivationStepsAndExpiry(t *testing.T) {
-	steps := accounts.KeyActivationSteps("https://idp.example.com/saml/metadata")
-	if len(steps) < 3 || !strings.Contains(steps[0], accounts.FlexConsoleSSO) || !strings.Contains(strings.Join(steps, " "), "https://idp.example.com/saml/metadata") {
-		t.Fatalf("steps %q", steps)
-	}
-	f := newFixture(t)
-	k, err := f.svc.AddKey(context.Background(), admin, nil, "https://idp.example.com/saml/metadata")
+	h, err = f.svc.Health(ctx, fixtureBase, testKeySet(t, f.now.Add(400*24*time.Hour), f.now.Add(800*24*time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exp := accounts.KeyExpires(k); !exp.After(f.now.AddDate(1, 0, 0)) {
-		t.Errorf("KeyExpires = %v", exp)
+	got = checkStates(h)
+	for id, want := range map[string]string{"flex-sp": "ok: Flex is registered: flex.", "certificate": "ok:", "next-key": "ok:",
+		"no-role": "warn: 1 enabled user without a Flex role", "locked": "warn: 1 account or address is locked",
+		"signins": "warn: Last 24 hours: 1 sign-in, 10 refused."} {
+		if !strings.HasPrefix(got[id], want) {
+			t.Errorf("check %s = %q, want %q…", id, got[id], want)
+		}
 	}
-	if !accounts.KeyExpires(store.SigningKey{}).IsZero() {
-		t.Error("KeyExpires of a key without a certificate is not zero")
+	if len(h.Locked) != 1 || h.Locked[0].Key != accounts.AccountKey(ann.Email) || h.Locked[0].Email != ann.Email {
+		t.Fatalf("locked: %+v", h.Locked)
+	}
+	if len(h.Setup.SPs) != 1 || h.Setup.SPs[0].Flex != sp.FlexEnhanced || h.Setup.SPs[0].IdPInitiated != "https://idp.example.com/sso/idp/flex" {
+		t.Fatalf("setup SPs: %+v", h.Setup.SPs)
+	}
+
+	// Unlocked: no longer listed.
+	if _, err := f.svc.Unlock(ctx, admin, ann.Email, ""); err != nil {
+		t.Fatal(err)
+	}
+	if locked, err := f.svc.LockedNow(ctx); err != nil || len(locked) != 0 {
+		t.Fatalf("after unlock: %+v, %v", locked, err)
+	}
+	// Expired certificate.
+	h, _ = f.svc.Health(ctx, fixtureBase, testKeySet(t, f.now.Add(-time.Hour), time.Time{}))
+	if got := checkStates(h)["certificate"]; !strings.HasPrefix(got, "fail: The signing certificate expired") {
+		t.Fatalf("expired certificate: %q", got)
 	}
 }
 
-func TestAssignees(t *testing.T) {
-	ctx := context.Background()
+// TestBulk: each action changes the selected users only, records each
+// change, counts the unchanged, and checks the action before touching
+// anybody; the last owner cannot be disabled and is reported.
+func TestBulk(t *testing.T) {
 	f := newFixture(t)
+	ctx := context.Background()
+	a, b, c := f.addUser(t, "a@example.com"), f.addUser(t, "b@example.com"), f.addUser(t, "c@example.com")
+	sel := []string{a.ID, b.Email}
+
+	res, err := f.svc.Bulk(ctx, admin, accounts.BulkAction{Kind: accounts.BulkAddRole, Role: "supervisor"}, sel)
+	if err != nil || res.Changed != 2 || res.Unchanged != 0 {
+		t.Fatalf("add role: %+v, %v", res, err)
+	}
+	res, err = f.svc.Bulk(ctx, admin, accounts.BulkAction{Kind: accounts.BulkAddRole, Role: "supervisor"}, sel)
+	if err != nil || res.Changed != 0 || res.Unchanged != 2 {
+		t.Fatalf("add the same role again: %+v, %v", res, err)
+	}
+	if _, err := f.svc.Bulk(ctx, admin, accounts.BulkAction{Kind: accounts.BulkSetTeam, Team: "Blue"}, []string{a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Bulk(ctx, admin, accounts.BulkAction{Kind: accounts.BulkRemoveRole, Role: "agent"}, sel); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		u     users.User
+		roles string
+		team  string
+	}{{a, "supervisor", "Blue"}, {b, "supervisor", ""}, {c, "agent", ""}} {
+		got, _ := f.st.GetUser(ctx, tc.u.ID)
+		if strings.Join(got.Roles, ",") != tc.roles || got.Team != tc.team {
+			t.Errorf("%s: roles %v team %q, want %s %q", got.Email, got.Roles, got.Team, tc.roles, tc.team)
+		}
+	}
+	events, _ := f.st.ListAudit(ctx, store.AuditFilter{Action: "admin.user.bulk-add-role"})
+	if len(events) != 2 {
+		t.Fatalf("add-role recorded %d events, want 2 (none for the unchanged)", len(events))
+	}
+
+	before, _ := f.st.ListAudit(ctx, store.AuditFilter{})
+	for _, tc := range []struct {
+		name  string
+		a     accounts.BulkAction
+		sel   []string
+		field string
+	}{
+		{"a typo of a role", accounts.BulkAction{Kind: accounts.BulkAddRole, Role: "supervisr"}, sel, "role"},
+		{"no role", accounts.BulkAction{Kind: accounts.BulkRemoveRole}, sel, "role"},
+		{"an unknown action", accounts.BulkAction{Kind: "explode"}, sel, "action"},
+		{"an empty selection", accounts.BulkAction{Kind: accounts.BulkDisable}, nil, "selection"},
+		{"too many", accounts.BulkAction{Kind: accounts.BulkDisable}, make([]string, accounts.MaxBulk+1), "selection"},
+	} {
+		_, err := f.svc.Bulk(ctx, admin, tc.a, tc.sel)
+		wantCode(t, tc.name, err, accounts.Invalid, tc.field)
+	}
+	_, err = f.svc.Bulk(ctx, admin, accounts.BulkAction{Kind: accounts.BulkAddRole, Role: "supervisr"}, sel)
+	if !strings.Contains(err.Error(), `did you mean "supervisor"?`) {
+		t.Fatalf("a typo gets no suggestion: %v", err)
+	}
+	if after, _ := f.st.ListAudit(ctx, store.AuditFilter{}); len(after) != len(before) {
+		t.Fatal("a refused bulk action recorded something")
+	}
+
+	// Disable, with the last owner among the selection.
+	if _, err := f.svc.Grant(ctx, admin, c.ID, users.ConsoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	f.session(t, a, "sess-a")
+	res, err = f.svc.Bulk(ctx, admin, accounts.BulkAction{Kind: accounts.BulkDisable}, []string{a.ID, c.ID, "nobody@example.com"})
+	if err != nil || res.Changed != 1 || len(res.Refused) != 2 || !strings.Contains(res.Refused[0], "last console owner") {
+		t.Fatalf("disable: %+v, %v", res, err)
+	}
+	if got, _ := f.st.GetUser(ctx, a.ID); !got.Disabled {
+		t.Fatal("a is not disabled")
+	}
+	if got, _ := f.st.GetUser(ctx, c.ID); got.Disabled {
+		t.Fatal("the last owner was disabled")
+	}
+	if ss, _ := f.st.ListSessions(ctx, a.ID); len(ss) != 0 {
+		t.Fatal("disabling left a session")
+	}
+}
+
+// TestExportUsers writes the selection in the importer's CSV, without
+// hashes, records the export, and refuses an unknown user.
+func TestExportUsers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
 	a, b := f.addUser(t, "a@example.com"), f.addUser(t, "b@example.com")
-	f.addUser(t, "c@example.com")
-	if _, err := f.svc.CreateSP(ctx, admin, flexProvider("flex", "JQ1")); err != nil {
+	if _, err := f.svc.SetAttributes(ctx, admin, b.ID, []accounts.AttributeInput{{Name: "channel.chat.capacity", Value: "3"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{a.ID, b.ID} {
-		if err := f.svc.Assign(ctx, admin, u, "flex", true); err != nil {
-			t.Fatal(err)
+	var buf bytes.Buffer
+	n, err := f.svc.ExportUsers(ctx, admin, &buf, []string{b.ID, a.Email})
+	if err != nil || n != 2 {
+		t.Fatalf("export: %d, %v", n, err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("CSV: %v, %v\n%s", rows, err, buf.String())
+	}
+	if rows[1][0] != "b@example.com" || rows[2][0] != "a@example.com" || !strings.Contains(buf.String(), "channel.chat.capacity") ||
+		strings.Contains(buf.String(), "argon2id") {
+		t.Fatalf("CSV content:\n%s", buf.String())
+	}
+	if ev, _ := f.st.ListAudit(ctx, store.AuditFilter{Action: "admin.users.export"}); len(ev) != 1 || ev[0].Actor != admin.Name {
+		t.Fatalf("export events: %+v", ev)
+	}
+	buf.Reset()
+	_, err = f.svc.ExportUsers(ctx, admin, &buf, []string{a.ID, "nobody@example.com"})
+	wantCode(t, "export of an unknown user", err, accounts.NotFound, "")
+	if buf.Len() != 0 {
+		t.Fatal("a refused export wrote something")
+	}
+}
+
+// TestSetAttributes: values are parsed with the catalog's types; a bad
+// row changes nothing and names the attribute; empty rows are skipped;
+// the set replaces the old one.
+func TestSetAttributes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.addUser(t, "a@example.com")
+	got, err := f.svc.SetAttributes(ctx, admin, u.ID, []accounts.AttributeInput{
+		{Name: "channel.chat.capacity", Value: " 03 "}, {Name: "skills.intarray", Value: "1, 2"}, {Name: "department", Value: "Sales"}, {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"channel.chat.capacity": "3", "skills.intarray": "1,2", "department": "Sales"}
+	if len(got.Attributes) != len(want) {
+		t.Fatalf("attributes %v", got.Attributes)
+	}
+	for k, v := range want {
+		if got.Attributes[k].String() != v {
+			t.Errorf("%s = %q, want %q", k, got.Attributes[k].String(), v)
 		}
 	}
-	list, more, err := f.svc.Assignees(ctx, "flex")
-	var emails []string
-	for _, u := range list {
-		emails = append(emails, u.Email)
+	if got.Attributes["channel.chat.capacity"].Type != attributes.Int {
+		t.Error("capacity is not an int")
 	}
-	slices.Sort(emails)
-	if err != nil || more || !slices.Equal(emails, []string{"a@example.com", "b@example.com"}) {
-		t.Fatalf("Assignees = %v, %v, %v", emails, more, err)
+	for _, tc := range []struct {
+		name  string
+		rows  []accounts.AttributeInput
+		field string
+	}{
+		{"a negative capacity", []accounts.AttributeInput{{Name: "channel.chat.capacity", Value: "-1"}}, "channel.chat.capacity"},
+		{"not an int", []accounts.AttributeInput{{Name: "channel.voice.capacity", Value: "three"}}, "channel.voice.capacity"},
+		{"a bad boolean", []accounts.AttributeInput{{Name: "channel.voice.availability", Value: "maybe"}}, "channel.voice.availability"},
+		{"a bad custom int array", []accounts.AttributeInput{{Name: "skills.intarray", Value: "1,x"}}, "skills.intarray"},
+		{"an unknown type suffix", []accounts.AttributeInput{{Name: "skills.float", Value: "1"}}, "skills.float"},
+		{"a reserved name", []accounts.AttributeInput{{Name: "roles", Value: "agent"}}, "roles"},
+		{"twice", []accounts.AttributeInput{{Name: "department", Value: "a"}, {Name: "department", Value: "b"}}, "department"},
+		{"a value without a name", []accounts.AttributeInput{{Value: "x"}}, "attributes"},
+	} {
+		_, err := f.svc.SetAttributes(ctx, admin, u.ID, tc.rows)
+		wantCode(t, tc.name, err, accounts.Invalid, tc.field)
 	}
-	if _, _, err := f.svc.Assignees(ctx, "nope"); code(err) != accounts.NotFound {
-		t.Fatalf("Assignees of an unknown SP: %v", err)
+	stored, _ := f.st.GetUser(ctx, u.ID)
+	if len(stored.Attributes) != 3 {
+		t.Fatalf("a refused save changed the attributes: %v", stored.Attributes)
+	}
+	if got, err = f.svc.SetAttributes(ctx, admin, u.ID, nil); err != nil || got.Attributes != nil {
+		t.Fatalf("clearing: %v, %v", got.Attributes, err)
+	}
+}
+
+// TestProfileAndNewUser: the profile form's roles are parsed with the
+// "did you mean" suggestion; a new user is created with a password, or
+// by an invitation link; an existing email is a conflict.
+func TestProfileAndNewUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.addUser(t, "a@example.com")
+	p := accounts.ProfileOf(u)
+	p.Roles, p.Team = "supervisor, agent", " Blue "
+	got, err := f.svc.UpdateProfile(ctx, admin, u.ID, p)
+	if err != nil || strings.Join(got.Roles, ",") != "supervisor,agent" || got.Team != "Blue" {
+		t.Fatalf("update: %+v, %v", got, err)
+	}
+	p.Roles = "agnet"
+	_, err = f.svc.UpdateProfile(ctx, admin, u.ID, p)
+	wantCode(t, "a typo of a role", err, accounts.Invalid, "roles")
+	if !strings.Contains(err.Error(), `did you mean "agent"?`) {
+		t.Fatalf("no suggestion: %v", err)
+	}
+	p.Roles, p.ImageURL = "agent", "javascript:alert(1)"
+	_, err = f.svc.UpdateProfile(ctx, admin, u.ID, p)
+	wantCode(t, "a script URL as image", err, accounts.Invalid, "image_url")
+
+	withPw, link, err := f.svc.NewUserFromProfile(ctx, admin, accounts.Profile{Email: "b@example.com", Roles: "agent"}, goodPassword, fixtureBase, false)
+	if err != nil || link != nil || withPw.PasswordHash == "" {
+		t.Fatalf("new user with a password: %+v, %v, %v", withPw, link, err)
+	}
+	invited, link, err := f.svc.NewUserFromProfile(ctx, admin, accounts.Profile{Email: "c@example.com", Roles: "agent", Team: "Red"}, "", fixtureBase, true)
+	if err != nil || link == nil || !strings.HasPrefix(link.URL, "https://idp.example.com/") || !link.Emailed || invited.Team != "Red" || invited.PasswordHash != "" {
+		t.Fatalf("invited: %+v, %+v, %v", invited, link, err)
+	}
+	_, _, err = f.svc.NewUserFromProfile(ctx, admin, accounts.Profile{Email: "B@example.com"}, "", fixtureBase, false)
+	wantCode(t, "an invitation of an existing email", err, accounts.Conflict, "email")
+	_, _, err = f.svc.NewUserFromProfile(ctx, admin, accounts.Profile{Email: "d@example.com", Roles: "boss"}, "", fixtureBase, false)
+	wantCode(t, "a new user with a bad role", err, accounts.Invalid, "roles")
+	if _, err := f.svc.FindUser(ctx, "d@example.com"); accounts.ErrorCode(err) != accounts.NotFound {
+		t.Fatal("a refused new user was created")
+	}
+}
+
+// TestRevokeUserSession ends one session of the user only.
+func TestRevokeUserSession(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, b := f.addUser(t, "a@example.com"), f.addUser(t, "b@example.com")
+	f.session(t, a, "sa")
+	f.session(t, b, "sb")
+	err := f.svc.RevokeUserSession(ctx, admin, a.ID, "sb")
+	wantCode(t, "another user's session", err, accounts.NotFound, "")
+	if _, err := f.st.GetSession(ctx, "sb"); err != nil {
+		t.Fatal("another user's session was ended")
+	}
+	if err := f.svc.RevokeUserSession(ctx, admin, a.ID, "sa"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.GetSession(ctx, "sa"); err == nil {
+		t.Fatal("the session is still there")
+	}
+	h, err := f.svc.History(ctx, a, 10)
+	if err != nil || len(h) == 0 || h[0].Action != "admin.sessions.revoke" {
+		t.Fatalf("history: %+v, %v", h, err)
 	}
 }

@@ -2,13 +2,17 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -267,4 +271,287 @@ func TestConsoleRefusesForgedPosts(t *testing.T) {
 	if n := h.sessions(t, "owner@example.com"); n != 0 {
 		t.Fatalf("sign-out left %d sessions", n)
 	}
+}
+
+// csrf is the CSRF token of the browser's console pages.
+func (b *consoleBrowser) csrf() string {
+	b.t.Helper()
+	_, page := b.get("/admin")
+	token := samltest.HiddenFields(page)["csrf"]
+	if token == "" {
+		b.t.Fatalf("no CSRF token on the console's home:\n%s", page)
+	}
+	return token
+}
+
+// change posts form (with the CSRF token) to path from the console page
+// on (same origin, with its Referer, as a browser sends it).
+func (b *consoleBrowser) change(on, path string, form url.Values) (int, string) {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", b.csrf())
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.base)
+	req.Header.Set("Referer", b.base+on)
+	return b.Do(req)
+}
+
+// snapshot is what a refused console change must leave alone: the
+// user's stored record and the audit trail's length.
+func (h *testIdP) snapshot(t *testing.T, email string) string {
+	t.Helper()
+	u := h.user(t, email)
+	return fmt.Sprintf("%+v|%d|%d", u, len(h.audit(t, store.AuditFilter{Action: "admin"})), h.sessions(t, email))
+}
+
+// TestConsolePermissionMatrix: a viewer reads and changes nothing; a manager
+// manages users but is refused console roles (403, nothing changed); an
+// owner may do everything. Every refusal is the 403 page.
+func TestConsolePermissionMatrix(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	h.consoleUser(t, "manager@example.com", users.ConsoleManager)
+	h.consoleUser(t, "viewer@example.com", users.ConsoleViewer)
+	agent := h.user(t, "agent@example.com")
+	page := "/admin/users/" + agent.ID
+	changes := []struct {
+		path string
+		form url.Values
+	}{
+		{page + "/profile", url.Values{"email": {"agent@example.com"}, "roles": {"supervisor"}}},
+		{page + "/attributes", url.Values{"attr-name": {"channel.chat.capacity"}, "attr-value": {"5"}}},
+		{page + "/disable", nil},
+		{page + "/unlock", nil},
+		{page + "/reset-mfa", nil},
+		{page + "/sessions/revoke", nil},
+		{page + "/link", nil},
+		{page + "/delete", url.Values{"confirm": {"agent@example.com"}}},
+		{page + "/console-role", url.Values{"console_role": {"owner"}}},
+		{"/admin/users/bulk", url.Values{"id": {agent.ID}, "action": {"add-role"}, "bulk-role": {"supervisor"}}},
+		{"/admin/users/bulk", url.Values{"id": {agent.ID}, "action": {"export"}}},
+		{"/admin/users/new", url.Values{"email": {"new@example.com"}, "roles": {"agent"}, "password": {password}}},
+	}
+
+	viewer := h.consoleSignIn(t, "viewer@example.com", nil)
+	for _, path := range []string{"/admin", "/admin/users", page} {
+		status, body := viewer.get(path)
+		samltest.WantStatus(t, "viewer reads "+path, status, http.StatusOK, body)
+	}
+	if _, body := viewer.get(page); strings.Contains(body, `id="profile-form"`) || strings.Contains(body, `id="delete-form"`) {
+		t.Fatal("the viewer is shown forms that change the user")
+	}
+	status, body := viewer.get("/admin/users/new")
+	samltest.WantStatus(t, "viewer opens Create a user", status, http.StatusForbidden, body)
+	before := h.snapshot(t, "agent@example.com")
+	for _, c := range changes {
+		status, body := viewer.change(page, c.path, c.form)
+		samltest.WantStatus(t, "viewer posts "+c.path, status, http.StatusForbidden, body)
+		samltest.MustContain(t, body, "does not allow this. Nothing was changed.")
+	}
+	if after := h.snapshot(t, "agent@example.com"); after != before {
+		t.Fatalf("a viewer changed the user:\n%s\n%s", before, after)
+	}
+	if _, err := h.Accounts.FindUser(context.Background(), "new@example.com"); err == nil {
+		t.Fatal("a viewer created a user")
+	}
+
+	manager := h.consoleSignIn(t, "manager@example.com", nil)
+	status, body = manager.change(page, page+"/console-role", url.Values{"console_role": {"owner"}})
+	samltest.WantStatus(t, "manager grants a console role", status, http.StatusForbidden, body)
+	if h.user(t, "agent@example.com").ConsoleRole != users.ConsoleNone || h.snapshot(t, "agent@example.com") != before {
+		t.Fatal("a manager's refused grant changed the user")
+	}
+	status, body = manager.change(page, page+"/profile", url.Values{"email": {"agent@example.com"}, "roles": {"agent, supervisor"}, "team": {"Blue"}})
+	samltest.WantStatus(t, "manager saves a profile", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "Saved.")
+	if u := h.user(t, "agent@example.com"); strings.Join(u.Roles, ",") != "agent,supervisor" || u.Team != "Blue" {
+		t.Fatalf("profile not saved: %+v", u)
+	}
+	if ev := h.audit(t, store.AuditFilter{Action: "admin.user.update", User: agent.ID}); len(ev) == 0 {
+		t.Fatal("the change is not recorded")
+	}
+	if ev, _ := h.Store.ListAudit(context.Background(), store.AuditFilter{Action: "admin.user.update", User: agent.ID, Limit: 1}); ev[0].Actor != "manager@example.com" {
+		t.Fatalf("recorded as the actor %q, want the console user", ev[0].Actor)
+	}
+	status, body = manager.change("/admin/users", "/admin/users/bulk", url.Values{"id": {agent.ID}, "action": {"export"}})
+	samltest.WantStatus(t, "manager exports", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "agent@example.com")
+
+	owner := h.consoleSignIn(t, "owner@example.com", nil)
+	status, body = owner.change(page, page+"/console-role", url.Values{"console_role": {"viewer"}})
+	samltest.WantStatus(t, "owner grants a console role", status, http.StatusOK, body)
+	if h.user(t, "agent@example.com").ConsoleRole != users.ConsoleViewer {
+		t.Fatal("the owner's grant was not saved")
+	}
+}
+
+// TestConsoleReverify: a sensitive action (a console role, deleting a
+// user) more than five minutes after the last proof sends the owner to
+// re-verify (password or code), which returns to the page; nothing is
+// done meanwhile.
+func TestConsoleReverify(t *testing.T) {
+	clk := newClock()
+	h := newTestIdP(t, idpOptions{Now: clk.Now})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	agent := h.user(t, "agent@example.com")
+	page := "/admin/users/" + agent.ID
+	b := h.consoleSignIn(t, "owner@example.com", clk.Now)
+
+	clk.Add(accounts.ReverifyAfter - time.Second)
+	status, body := b.change(page, page+"/console-role", url.Values{"console_role": {"viewer"}})
+	samltest.WantStatus(t, "grant within five minutes", status, http.StatusOK, body)
+
+	clk.Add(2 * time.Second)
+	before := h.snapshot(t, "agent@example.com")
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{page + "/console-role", url.Values{"console_role": {"manager"}}},
+		{page + "/delete", url.Values{"confirm": {"agent@example.com"}}},
+	} {
+		status, body = b.change(page, c.path, c.form)
+		samltest.WantStatus(t, "stale "+c.path, status, http.StatusOK, body)
+		samltest.MustContain(t, body, "Confirm it is you", `name="next" value="`+page+`"`)
+	}
+	if h.snapshot(t, "agent@example.com") != before {
+		t.Fatal("a stale sensitive action changed something")
+	}
+	// A wrong password does not verify.
+	status, body = b.change(page, "/admin/verify", url.Values{"password": {"wrong"}, "next": {page}})
+	samltest.WantStatus(t, "re-verify with a wrong password", status, http.StatusUnauthorized, body)
+	// The password verifies and returns to the page; the action is done
+	// when posted again.
+	status, body = b.change(page, "/admin/verify", url.Values{"password": {password}, "next": {page}})
+	samltest.WantStatus(t, "re-verify", status, http.StatusOK, body)
+	samltest.MustContain(t, body, `id="profile-form"`, agent.Email)
+	status, body = b.change(page, page+"/console-role", url.Values{"console_role": {"manager"}})
+	samltest.WantStatus(t, "grant after re-verifying", status, http.StatusOK, body)
+	if h.user(t, "agent@example.com").ConsoleRole != users.ConsoleManager {
+		t.Fatal("the grant after re-verifying was not saved")
+	}
+	if ev := h.audit(t, store.AuditFilter{Action: accounts.AuditConsoleVerify}); len(ev) != 1 {
+		t.Fatalf("re-verifications recorded: %v", ev)
+	}
+
+	// Later, a TOTP code verifies too; a next outside the console is
+	// ignored (no open redirect).
+	clk.Add(accounts.ReverifyAfter + time.Minute)
+	status, body = b.change(page, "/admin/verify", url.Values{"code": {b.code()}, "next": {"https://evil.example/"}})
+	samltest.WantStatus(t, "re-verify with a code", status, http.StatusOK, body)
+	samltest.MustContain(t, body, `id="home-welcome"`)
+	status, body = b.change(page, page+"/delete", url.Values{"confirm": {"agent@example.com"}})
+	samltest.WantStatus(t, "delete after the code", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "The user is deleted.")
+	if _, err := h.Accounts.FindUser(context.Background(), "agent@example.com"); accounts.ErrorCode(err) != accounts.NotFound {
+		t.Fatal("the user was not deleted")
+	}
+}
+
+// TestConsoleUserPage: an unknown user is a 404; a bad attribute or role
+// is a 400 with the sentence next to the field, and changes nothing; a
+// good one is saved and previewed as Flex receives it; a link is shown
+// once.
+func TestConsoleUserPage(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	agent := h.user(t, "agent@example.com")
+	page := "/admin/users/" + agent.ID
+	b := h.consoleSignIn(t, "owner@example.com", nil)
+
+	status, body := b.get("/admin/users/no-such-user")
+	samltest.WantStatus(t, "unknown user", status, http.StatusNotFound, body)
+
+	before := h.snapshot(t, "agent@example.com")
+	status, body = b.change(page, page+"/attributes", url.Values{"attr-name": {"channel.chat.capacity"}, "attr-value": {"-1"}})
+	samltest.WantStatus(t, "negative capacity", status, http.StatusBadRequest, body)
+	samltest.MustContain(t, body, `id="attributes-error"`, "channel.chat.capacity", "negative", `value="-1" aria-label="Value of attribute 1" aria-invalid="true"`)
+	status, body = b.change(page, page+"/profile", url.Values{"email": {agent.Email}, "roles": {"agnet"}})
+	samltest.WantStatus(t, "role typo", status, http.StatusBadRequest, body)
+	samltest.MustContain(t, body, `id="profile-error"`, "did you mean &#34;agent&#34;?", `value="agnet" aria-describedby="roles-hint" aria-invalid="true"`)
+	if h.snapshot(t, "agent@example.com") != before {
+		t.Fatal("a refused change changed the user")
+	}
+
+	status, body = b.change(page, page+"/attributes", url.Values{"attr-name": {"channel.chat.capacity", "skills.stringarray", ""}, "attr-value": {"3", "billing, vip", ""}})
+	samltest.WantStatus(t, "attributes", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "The Flex attributes are saved.", `<th scope="row">channel.chat.capacity</th><td><span class="value">3</span>`)
+	if u := h.user(t, "agent@example.com"); u.Attributes["channel.chat.capacity"].String() != "3" || u.Attributes["skills.stringarray"].String() != "billing,vip" {
+		t.Fatalf("attributes: %v", u.Attributes)
+	}
+
+	status, body = b.change(page, page+"/link", nil)
+	samltest.WantStatus(t, "reset link", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "This link is shown only now", h.URL+"/password?token=")
+	token := body[strings.Index(body, "token=")+6:]
+	token = token[:strings.IndexByte(token, '"')]
+	if _, again := b.get(page); strings.Contains(again, token) {
+		t.Fatal("the link is shown again on the user's page")
+	}
+}
+
+// TestConsoleUsersPage: search, paging and bulk actions; a bad role in a
+// bulk action is a 400 with its suggestion, and changes nobody.
+func TestConsoleUsersPage(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	for i := range 60 {
+		h.addUser(t, users.User{Email: fmt.Sprintf("bulk%02d@example.com", i), Roles: []string{"agent"}, Team: "Pool"})
+	}
+	b := h.consoleSignIn(t, "owner@example.com", nil)
+	status, body := b.get("/admin/users?team=Pool")
+	samltest.WantStatus(t, "search by team", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "60 users match.", "bulk00@example.com", `id="next-page"`)
+	if strings.Contains(body, "bulk59@example.com") {
+		t.Fatal("the first page holds more than a page")
+	}
+	next := regexp.MustCompile(`href="(/admin/users\?[^"]+)" id="next-page"`).FindStringSubmatch(body)
+	status, body = b.get(html.UnescapeString(next[1]))
+	samltest.WantStatus(t, "next page", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "bulk59@example.com", `id="first-page"`)
+	status, body = b.get("/admin/users?q=BULK07")
+	samltest.MustContain(t, body, "1 user matches.", "bulk07@example.com")
+	status, body = b.get("/admin/users?norole=1")
+	samltest.MustContain(t, body, "norole@example.com")
+
+	ids := url.Values{}
+	for _, e := range []string{"bulk01@example.com", "bulk02@example.com"} {
+		ids.Add("id", h.user(t, e).ID)
+	}
+	form := cloneForm(ids)
+	form.Set("action", "add-role")
+	form.Set("bulk-role", "supervisr")
+	form.Set("search", "team=Pool")
+	status, body = b.change("/admin/users?team=Pool", "/admin/users/bulk", form)
+	samltest.WantStatus(t, "bulk with a typo", status, http.StatusBadRequest, body)
+	samltest.MustContain(t, body, "did you mean &#34;supervisor&#34;?", `aria-invalid="true"`, "60 users match.")
+	form.Set("bulk-role", "supervisor")
+	status, body = b.change("/admin/users?team=Pool", "/admin/users/bulk", form)
+	samltest.WantStatus(t, "bulk add role", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "The selected users are changed.", "60 users match.")
+	for _, e := range []string{"bulk01@example.com", "bulk02@example.com", "bulk03@example.com"} {
+		if got, want := strings.Join(h.user(t, e).Roles, ","), map[bool]string{true: "agent", false: "agent,supervisor"}[e == "bulk03@example.com"]; got != want {
+			t.Errorf("%s: roles %s, want %s", e, got, want)
+		}
+	}
+	form.Set("action", "set-team")
+	form.Set("bulk-team", "Gold")
+	if status, body = b.change("/admin/users", "/admin/users/bulk", form); status != http.StatusOK || h.user(t, "bulk01@example.com").Team != "Gold" {
+		t.Fatalf("set team: %d\n%s", status, body)
+	}
+	form.Set("action", "disable")
+	if status, body = b.change("/admin/users", "/admin/users/bulk", form); status != http.StatusOK || !h.user(t, "bulk02@example.com").Disabled {
+		t.Fatalf("disable: %d\n%s", status, body)
+	}
+}
+
+func cloneForm(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }

@@ -20,7 +20,9 @@ const extraAttributeRows = 3
 
 // userView is the A user page.
 type userView struct {
-	User       users.User
+	User users.User
+	// Name is the user's name as Flex shows it.
+	Name       string
 	Profile    accounts.Profile
 	Attributes []attributeRow
 	Catalog    []attributes.Entry
@@ -70,7 +72,7 @@ func (s *Server) consoleUser(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showUser(w http.ResponseWriter, r *http.Request, status int, u users.User, v userView) {
 	ctx := r.Context()
 	role := consoleFrom(r).user.ConsoleRole
-	v.User, v.Catalog, v.Roles = u, attributes.Catalog(), attributes.KnownRoles()
+	v.User, v.Name, v.Catalog, v.Roles = u, u.DisplayName(), attributes.Catalog(), attributes.KnownRoles()
 	v.CanManage, v.CanGrant = accounts.Allows(role, accounts.ManageUsers), accounts.Allows(role, accounts.ManageConsoleRoles)
 	v.ConsoleRoles = []users.ConsoleRole{users.ConsoleNone, users.ConsoleViewer, users.ConsoleManager, users.ConsoleOwner}
 	v.HasMailer = s.acct.HasMailer()
