@@ -19,10 +19,10 @@ import (
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// snapshot counts what the console's pages could change: users, service
+// storeCounts counts what the console's pages could change: users, service
 // providers, assignments, signing keys (by state) and administrative
 // audit events.
-func (h *testIdP) snapshot(t *testing.T) string {
+func (h *testIdP) storeCounts(t *testing.T) string {
 	t.Helper()
 	var parts []string
 	for _, q := range []string{
@@ -35,17 +35,6 @@ func (h *testIdP) snapshot(t *testing.T) string {
 		parts = append(parts, fmt.Sprint(h.count(t, q)))
 	}
 	return strings.Join(parts, " ")
-}
-
-// csrf returns the CSRF token of a console page the browser shows.
-func (b *consoleBrowser) csrf() string {
-	b.t.Helper()
-	_, page := b.get("/admin")
-	tok := samltest.HiddenFields(page)["csrf"]
-	if tok == "" {
-		b.t.Fatalf("no CSRF token on the console's home page:\n%s", page)
-	}
-	return tok
 }
 
 // upload posts a users file to the Import page, as the browser's form.
@@ -89,7 +78,7 @@ func TestConsoleRefusesManagerOnKeysAndSPs(t *testing.T) {
 	h.consoleUser(t, "manager@example.com", users.ConsoleManager)
 	b := h.consoleSignIn(t, "manager@example.com", nil)
 	keyID := activeKey(t, h)
-	before := h.snapshot(t)
+	before := h.storeCounts(t)
 	for _, path := range []string{"/admin/keys", "/admin/keys/" + keyID, "/admin/sps", "/admin/sps/flex", "/admin/sps/flex/remove"} {
 		status, body := b.get(path)
 		samltest.WantStatus(t, "manager GET "+path, status, http.StatusForbidden, body)
@@ -110,7 +99,7 @@ func TestConsoleRefusesManagerOnKeysAndSPs(t *testing.T) {
 		samltest.WantStatus(t, "manager POST "+path, status, http.StatusForbidden, body)
 		samltest.MustContain(t, body, "Nothing was changed.")
 	}
-	if after := h.snapshot(t); after != before {
+	if after := h.storeCounts(t); after != before {
 		t.Fatalf("the manager's refused requests changed the store: %s, was %s", after, before)
 	}
 	// Not in the manager's navigation either.
@@ -147,7 +136,7 @@ func TestConsoleViewerChangesNothing(t *testing.T) {
 	h.consoleUser(t, "viewer@example.com", users.ConsoleViewer)
 	b := h.consoleSignIn(t, "viewer@example.com", nil)
 	keyID := activeKey(t, h)
-	before := h.snapshot(t)
+	before := h.storeCounts(t)
 	status, body := b.upload("users.csv", []byte("email,roles\nnew@example.com,agent\n"), "")
 	samltest.WantStatus(t, "viewer upload", status, http.StatusForbidden, body)
 	csrf := b.csrf()
@@ -161,7 +150,7 @@ func TestConsoleViewerChangesNothing(t *testing.T) {
 		status, body := b.get(path)
 		samltest.WantStatus(t, "viewer GET "+path, status, http.StatusForbidden, body)
 	}
-	if after := h.snapshot(t); after != before {
+	if after := h.storeCounts(t); after != before {
 		t.Fatalf("the viewer's refused requests changed the store: %s, was %s", after, before)
 	}
 	status, body = b.get("/admin/audit")
@@ -180,7 +169,7 @@ func TestConsoleImport(t *testing.T) {
 	samltest.WantStatus(t, "import page", status, http.StatusOK, body)
 	samltest.MustContain(t, body, "Files up to 32 MiB", `enctype="multipart/form-data"`)
 
-	before := h.snapshot(t)
+	before := h.storeCounts(t)
 	bad := "email,full_name,roles,team\nnew1@example.com,New One,agent,Blue\nnew2@example.com,New Two,superviser,Blue\n"
 	status, body, at := b.uploadAt("bad.csv", []byte(bad), "")
 	samltest.WantStatus(t, "dry run of a file with a bad row", status, http.StatusOK, body)
@@ -196,7 +185,7 @@ func TestConsoleImport(t *testing.T) {
 	}
 	status, body = b.post(at+"/apply", url.Values{"csrf": {b.csrf()}})
 	samltest.WantStatus(t, "apply of a bad file", status, http.StatusBadRequest, body)
-	if after := h.snapshot(t); after != before {
+	if after := h.storeCounts(t); after != before {
 		t.Fatalf("a file with a bad row changed the store: %s, was %s", after, before)
 	}
 
@@ -204,7 +193,7 @@ func TestConsoleImport(t *testing.T) {
 	status, body = b.upload("good.csv", []byte(good), "csv")
 	samltest.WantStatus(t, "dry run of a good file", status, http.StatusOK, body)
 	samltest.MustContain(t, body, "2 would be created", "Nothing was written")
-	if after := h.snapshot(t); after != before {
+	if after := h.storeCounts(t); after != before {
 		t.Fatalf("the dry run changed the store: %s, was %s", after, before)
 	}
 	m = applyRE.FindStringSubmatch(body)
@@ -238,7 +227,7 @@ func TestConsoleImportRefusesBadUploads(t *testing.T) {
 	h := newTestIdP(t, idpOptions{})
 	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
 	b := h.consoleSignIn(t, "owner@example.com", nil)
-	before := h.snapshot(t)
+	before := h.storeCounts(t)
 	for _, c := range []struct {
 		name, file, format string
 		content            []byte
@@ -258,7 +247,7 @@ func TestConsoleImportRefusesBadUploads(t *testing.T) {
 			samltest.MustContain(t, body, c.says)
 		})
 	}
-	if after := h.snapshot(t); after != before {
+	if after := h.storeCounts(t); after != before {
 		t.Fatalf("refused uploads changed the store: %s, was %s", after, before)
 	}
 }
@@ -276,7 +265,7 @@ func TestConsoleServiceProviders(t *testing.T) {
 	samltest.MustContain(t, page, `href="/admin/sps/flex"`)
 
 	const conn = "JQfedcba9876543210fedcba9876543210"
-	before := h.snapshot(t)
+	before := h.storeCounts(t)
 	for _, c := range []struct {
 		name, acs string
 		says      string
@@ -292,7 +281,7 @@ func TestConsoleServiceProviders(t *testing.T) {
 			samltest.MustContain(t, body, `id="sp-error"`, c.says)
 		})
 	}
-	if after := h.snapshot(t); after != before {
+	if after := h.storeCounts(t); after != before {
 		t.Fatalf("refused SPs changed the store: %s, was %s", after, before)
 	}
 	status, page = b.submit(page, "/admin/sps", url.Values{"name": {"flex2"}, "display_name": {"Acme (Flex)"},
@@ -465,14 +454,14 @@ func TestConsoleImportChecksAgainAtApply(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	before := h.snapshot(t)
+	before := h.storeCounts(t)
 	status, body = b.submit(body, m[1], nil)
 	samltest.WantStatus(t, "apply", status, http.StatusOK, body)
 	for i := 0; strings.Contains(body, `id="import-progress"`) && i < 30; i++ {
 		_, body = b.get(strings.TrimSuffix(m[1], "/apply"))
 	}
 	samltest.MustContain(t, body, `id="import-failed"`, "Line 2: ", "belongs to another user")
-	if after := h.snapshot(t); after != before {
+	if after := h.storeCounts(t); after != before {
 		t.Fatalf("a refused apply changed the store: %s, was %s", after, before)
 	}
 }
