@@ -61,11 +61,9 @@ func (s *Server) consoleAudit(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		page, err = s.acct.AuditPage(r.Context(), q)
 	}
-	if code := accounts.ErrorCode(err); code != "" {
-		s.consoleRender(w, r, accountsStatus[code], "audit", "Audit log", auditView{Filters: f, Error: err.Error()})
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
+	if s.formRefused(w, r, err, func(status int, msg string) {
+		s.consoleRender(w, r, status, "audit", "Audit log", auditView{Filters: f, Error: msg})
+	}) {
 		return
 	}
 	base := f.query()

@@ -84,11 +84,7 @@ func (s *Server) consoleImportCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	check, err := s.acct.CheckImport(r.Context(), bytes.NewReader(data), format, false)
-	if code := accounts.ErrorCode(err); code != "" {
-		s.importPage(w, r, accountsStatus[code], formatName, err.Error())
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
+	if s.formRefused(w, r, err, func(status int, msg string) { s.importPage(w, r, status, formatName, msg) }) {
 		return
 	}
 	id, err := s.imports.add(c.user.ID, hdr.Filename, check, data)
@@ -169,4 +165,19 @@ func (s *Server) consoleImportApply(w http.ResponseWriter, r *http.Request) {
 		return r, err
 	})
 	http.Redirect(w, r, consolePrefix+"/import/"+id, http.StatusSeeOther)
+}
+
+// formRefused shows a failed form's error, and reports whether there was
+// one: a refusal (4xx, such as an accounts error's sentence) goes back to
+// the form through show; a failure is the error page.
+func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, err error, show func(status int, msg string)) bool {
+	if err == nil {
+		return false
+	}
+	if e := toError(err); e.Status < 500 {
+		show(e.Status, e.Message)
+	} else {
+		s.fail(w, r, err)
+	}
+	return true
 }

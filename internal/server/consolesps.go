@@ -55,11 +55,7 @@ func (s *Server) consoleSPAdd(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		p, err = s.acct.CreateSP(r.Context(), consoleFrom(r).actor(s, r), p)
 	}
-	if code := accounts.ErrorCode(err); code != "" {
-		s.spList(w, r, accountsStatus[code], f, err.Error())
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
+	if s.formRefused(w, r, err, func(status int, msg string) { s.spList(w, r, status, f, msg) }) {
 		return
 	}
 	consoleDone(w, r, spPath(p.Name), "sp-added")
@@ -217,17 +213,14 @@ func (s *Server) consoleSPSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := postedForm(r)
+	showForm := func(status int, msg string) { s.spPage(w, r, status, stored, f, msg, nil) }
 	o, err := f.settings()
 	if r.PostFormValue("action") == "preview" {
 		draft := stored
 		if err == nil {
 			err = o.Apply(&draft)
 		}
-		if code := accounts.ErrorCode(err); code != "" {
-			s.spPage(w, r, accountsStatus[code], stored, f, err.Error(), nil)
-			return
-		} else if err != nil {
-			s.fail(w, r, err)
+		if s.formRefused(w, r, err, showForm) {
 			return
 		}
 		pv, err := s.previewOf(r, strings.TrimSpace(r.PostFormValue("preview_user")), draft, true)
@@ -241,11 +234,7 @@ func (s *Server) consoleSPSave(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		_, err = s.acct.UpdateSP(r.Context(), consoleFrom(r).actor(s, r), name, o.Apply)
 	}
-	if code := accounts.ErrorCode(err); code != "" {
-		s.spPage(w, r, accountsStatus[code], stored, f, err.Error(), nil)
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
+	if s.formRefused(w, r, err, showForm) {
 		return
 	}
 	consoleDone(w, r, spPath(name), "sp-saved")
