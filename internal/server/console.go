@@ -147,11 +147,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 	// The console's own copies of the sign-in endpoints: the same
 	// handlers, with a state that says Console (always a second factor).
 	r.Get("/login", s.consoleLoginPage)
-	r.Post("/login", s.login)
-	r.Post("/login/mfa", s.loginMFA)
-	r.Post("/mfa/setup", s.mfaSetup)
-	r.Post("/mfa/continue", s.mfaContinue)
-	r.Post("/logout", s.logout)
+	s.signInRoutes(r)
 	r.Group(func(r chi.Router) {
 		r.Use(s.consoleSession)
 		r.Get("/", s.consoleHome)

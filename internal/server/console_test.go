@@ -268,6 +268,7 @@ func TestConsoleRefusesForgedPosts(t *testing.T) {
 	// The same form from the console's page is accepted.
 	status, body := b.post("/admin/logout", url.Values{"csrf": {csrf}})
 	samltest.WantStatus(t, "sign-out from the console", status, http.StatusOK, body)
+	samltest.MustContain(t, body, `href="/admin/login"`)
 	if n := h.sessions(t, "owner@example.com"); n != 0 {
 		t.Fatalf("sign-out left %d sessions", n)
 	}
