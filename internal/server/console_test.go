@@ -556,3 +556,24 @@ func cloneForm(v url.Values) url.Values {
 	}
 	return out
 }
+
+// TestConsoleSignInThrottled: the console's sign-in is throttled by the
+// same rules as any sign-in (accounts.SignIn): once the account is locked,
+// the right password is refused too, with a 429 and the wait.
+func TestConsoleSignInThrottled(t *testing.T) {
+	h := newTestIdP(t, idpOptions{Lockout: accounts.LockoutPolicy{BackoffAfter: 100, LockAfter: 3}})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	b := &consoleBrowser{Browser: samltest.NewBrowser(t), t: t, base: h.URL, now: time.Now}
+	for i := range 3 {
+		_, page := b.get("/admin/login")
+		status, body := b.submit(page, "/admin/login", url.Values{"email": {"owner@example.com"}, "password": {"wrong"}})
+		samltest.WantStatus(t, fmt.Sprintf("wrong password %d", i+1), status, http.StatusUnauthorized, body)
+	}
+	_, page := b.get("/admin/login")
+	status, body := b.submit(page, "/admin/login", url.Values{"email": {"owner@example.com"}, "password": {password}})
+	samltest.WantStatus(t, "right password on a locked account", status, http.StatusTooManyRequests, body)
+	samltest.MustContain(t, body, "Try again in")
+	if ev := h.audit(t, store.AuditFilter{Action: accounts.AuditLockout}); len(ev) != 1 {
+		t.Fatalf("lockouts recorded: %v", ev)
+	}
+}

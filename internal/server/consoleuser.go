@@ -175,7 +175,7 @@ func (s *Server) userChange(form string, change func(r *http.Request, actor acco
 		if !ok {
 			return
 		}
-		done, v, err := change(r, consoleFrom(r).actor(s, r), u)
+		done, v, err := change(r, s.consoleActor(r), u)
 		if err != nil {
 			s.refused(w, r, u, v, form, err)
 			return
@@ -276,7 +276,7 @@ func (s *Server) consoleLink(w http.ResponseWriter, r *http.Request) {
 	if u.PasswordHash == "" {
 		purpose = store.TokenInvite
 	}
-	l, err := s.acct.IssueLink(r.Context(), consoleFrom(r).actor(s, r), accounts.LinkRequest{Ref: u.ID, Purpose: purpose,
+	l, err := s.acct.IssueLink(r.Context(), s.consoleActor(r), accounts.LinkRequest{Ref: u.ID, Purpose: purpose,
 		BaseURL: s.cfg.BaseURL, Email: r.PostFormValue("email") == "1"})
 	s.showLink(w, r, l, purpose == store.TokenInvite, err)
 }
@@ -310,7 +310,7 @@ func (s *Server) consoleDelete(w http.ResponseWriter, r *http.Request) {
 			Message: "Type the user's email address to confirm the deletion. Nothing was deleted."})
 		return
 	}
-	if _, err := s.acct.Delete(r.Context(), consoleFrom(r).actor(s, r), u.ID); err != nil {
+	if _, err := s.acct.Delete(r.Context(), s.consoleActor(r), u.ID); err != nil {
 		s.refused(w, r, u, userView{}, "delete", err)
 		return
 	}
@@ -334,7 +334,7 @@ func (s *Server) consoleNewUserPage(w http.ResponseWriter, r *http.Request) {
 // whose link is shown once.
 func (s *Server) consoleNewUser(w http.ResponseWriter, r *http.Request) {
 	p := postedProfile(r)
-	u, link, err := s.acct.NewUserFromProfile(r.Context(), consoleFrom(r).actor(s, r), p, r.PostFormValue("password"),
+	u, link, err := s.acct.NewUserFromProfile(r.Context(), s.consoleActor(r), p, r.PostFormValue("password"),
 		s.cfg.BaseURL, r.PostFormValue("send") == "1")
 	switch {
 	case link != nil:

@@ -134,7 +134,7 @@ func (s *Server) consoleBulk(w http.ResponseWriter, r *http.Request) {
 	q, view := userQuery(search)
 	if kind == "export" {
 		var buf bytes.Buffer
-		if _, err := s.acct.ExportUsers(r.Context(), c.actor(s, r), &buf, ids); err != nil {
+		if _, err := s.acct.ExportUsers(r.Context(), s.consoleActor(r), &buf, ids); err != nil {
 			s.bulkRefused(w, r, q, view, err)
 			return
 		}
@@ -144,7 +144,7 @@ func (s *Server) consoleBulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := accounts.BulkAction{Kind: kind, Role: strings.TrimSpace(r.PostFormValue("bulk-role")), Team: strings.TrimSpace(r.PostFormValue("bulk-team"))}
-	res, err := s.acct.Bulk(r.Context(), c.actor(s, r), a, ids)
+	res, err := s.acct.Bulk(r.Context(), s.consoleActor(r), a, ids)
 	if err != nil {
 		view.BulkRole, view.BulkTeam, view.Kind = a.Role, a.Team, a.Kind
 		s.bulkRefused(w, r, q, view, err)
