@@ -91,7 +91,7 @@ var consoleNotices = map[string]string{
 
 var (
 	errNoConsole = &Error{Status: http.StatusForbidden, Message: "Your account has no access to the admin console.",
-		Hint: "A console owner can grant it (idp users grant EMAIL --console viewer|manager|owner)."}
+		Hint: "A console owner can grant it in the console, or with idp users grant --email EMAIL --console viewer|manager|owner."}
 	errConsoleForbidden = &Error{Status: http.StatusForbidden, Message: "Your console role does not allow this. Nothing was changed.",
 		Hint: "Ask a console owner if you need it."}
 	errCrossOrigin = &Error{Status: http.StatusForbidden, Message: "This form was not sent from the console's own pages. Nothing was changed.",
