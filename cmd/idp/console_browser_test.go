@@ -170,3 +170,33 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("NameID %q", got)
 	}
 }
+
+// TestServeAdminListen: with --admin-listen (IDP_ADMIN_LISTEN) `idp serve`
+// serves the console only on that listener, /admin on the main one is a
+// 404, and both drain on shutdown (the test's cleanup wants exit 0).
+func TestServeAdminListen(t *testing.T) {
+	e, _ := sqliteEnv(t)
+	adminAddr := freeAddr(t)
+	p := e.launchServe("--admin-listen", adminAddr)
+	e.waitReady(p)
+	b := samltest.NewBrowser(t)
+	for _, c := range []struct {
+		url    string
+		status int
+		want   string
+	}{
+		{p.base + "/admin", 404, "There is no page at this address."},
+		{p.base + "/admin/login", 404, "There is no page at this address."},
+		{"http://" + adminAddr + "/admin/login", 200, "Sign in to the admin console"},
+		{"http://" + adminAddr + "/", 200, "Sign in to the admin console"},
+		{"http://" + adminAddr + "/login", 404, "There is no page at this address."},
+		{"http://" + adminAddr + "/saml/metadata", 404, "There is no page at this address."},
+	} {
+		status, body := b.Get(c.url)
+		samltest.WantStatus(t, c.url, status, c.status, body)
+		samltest.MustContain(t, body, c.want)
+	}
+	if logs := p.logs(); !strings.Contains(logs, `"admin console listening"`) {
+		t.Fatalf("serve does not say where the console is:\n%s", logs)
+	}
+}

@@ -58,8 +58,6 @@ type serveOptions struct {
 	// ready, if set, receives the listening address once the server
 	// accepts connections (tests).
 	ready func(addr string)
-	// adminReady, if set, receives the console listener's address (tests).
-	adminReady func(addr string)
 }
 
 func (o *serveOptions) register(env *environment, fs interface {
@@ -235,6 +233,22 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The console's own listener is bound before either serves (ready
+	// means both are), and drains with the main one (below).
+	var as *http.Server
+	var aln net.Listener
+	if o.adminListen != "" {
+		if aln, err = listen(o.adminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin console: %w", err)
+		}
+		defer aln.Close() // on an early return; a no-op after Shutdown
+		as = &http.Server{Handler: srv.ConsoleHandler(), ReadHeaderTimeout: hs.ReadHeaderTimeout, ReadTimeout: hs.ReadTimeout,
+			WriteTimeout: hs.WriteTimeout, IdleTimeout: hs.IdleTimeout, MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog}
+		log.Info("admin console listening", "addr", aln.Addr().String(), "path", "/admin")
+	} else {
+		log.Info("admin console served at /admin on the main listener; set IDP_ADMIN_LISTEN to keep it on an internal address")
+	}
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
 		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))
 	if o.ready != nil {
@@ -247,23 +261,8 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 
 	errc := make(chan error, 3)
 	go func() { errc <- hs.Serve(ln) }()
-	// The console's own listener drains with the main one (below).
-	var as *http.Server
-	if o.adminListen != "" {
-		aln, err := listen(o.adminListen)
-		if err != nil {
-			return fmt.Errorf("admin console: %w", err)
-		}
-		as = &http.Server{Handler: srv.ConsoleHandler(), ReadHeaderTimeout: hs.ReadHeaderTimeout, ReadTimeout: hs.ReadTimeout,
-			WriteTimeout: hs.WriteTimeout, IdleTimeout: hs.IdleTimeout, MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog}
-		defer as.Close() // on an early return; a no-op after Shutdown
-		log.Info("admin console listening", "addr", aln.Addr().String(), "path", "/admin")
-		if o.adminReady != nil {
-			o.adminReady(aln.Addr().String())
-		}
+	if as != nil {
 		go func() { errc <- as.Serve(aln) }()
-	} else {
-		log.Info("admin console served at /admin on the main listener; set IDP_ADMIN_LISTEN to keep it on an internal address")
 	}
 	if o.metricsListen != "" {
 		mln, err := net.Listen("tcp", o.metricsListen)

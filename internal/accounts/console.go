@@ -62,14 +62,11 @@ func (s *Service) ConsoleSecondStep(ctx context.Context, u users.User) (SecondSt
 	if !Allows(u.ConsoleRole, ReadUsers) {
 		return NoSecondStep, ErrNoConsoleAccess
 	}
-	_, enrolled, err := s.ConfirmedFactor(ctx, u.ID)
-	switch {
-	case err != nil:
-		return NoSecondStep, err
-	case enrolled:
-		return EnterCode, nil
+	step, err := s.SecondStepFor(ctx, u)
+	if step == NoSecondStep {
+		step = Enrol // where a Flex sign-in would take the password alone
 	}
-	return Enrol, nil
+	return step, err
 }
 
 // ReverifyAfter is how long a console user's last proof of who they are

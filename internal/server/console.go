@@ -5,29 +5,34 @@ package server
 // (ConsoleHandler). Every rule is an internal/accounts function; these
 // handlers only turn forms into calls and results into pages.
 //
-// Adding a page (see consoleUsers for a complete one):
+// Adding a page (consoleusers.go is a complete example):
 //
 //  1. Template web/templates/console/NAME.html defining "content"; it
-//     renders inside base.html with the console's navigation
+//     renders inside base.html under the console's navigation
 //     (console/frame.html). Add NAME to consolePageNames. The page's data
-//     is .Console.Data; .CSRF goes in every form as the "csrf" field.
-//  2. Handler in a file internal/server/consoleNAME.go:
-//     c := consoleFrom(r) is the signed-in console user (c.user, c.actor(r));
-//     s.consoleRender(w, r, http.StatusOK, "NAME", "Title", data) shows it;
-//     s.fail(w, r, err) shows any error (accounts.Error codes become
-//     400/404/409/503 in toError; consoleForbidden is the 403).
-//  3. Route in consoleRoutes, in the signed-in group, guarded by the
-//     permission it needs: r.With(s.can(accounts.ManageKeys)).Get("/keys", ...).
-//     Every POST in that group is already CSRF- and origin-checked; a
-//     POST guarded by a sensitive permission (accounts.Sensitive) is sent
-//     to re-verify first when the last proof is older than
-//     accounts.ReverifyAfter (s.fresh does the same for other routes).
-//  4. A nav entry in consoleNav, shown to the roles that hold its
-//     permission.
-//  5. A change calls the accounts function with c.actor(r) as the actor
-//     (it audits), then redirects (303) to a page with ?done=KEY, KEY in
-//     consoleNotices; a secret shown once (a link) is rendered in the POST
-//     response itself and never stored for a later page.
+//     is .Console.Data; every form carries {{$.CSRF}} as the "csrf" field
+//     and posts to an /admin/... path. No inline script or style (CSP).
+//  2. Handlers in a file internal/server/consoleNAME.go:
+//     consoleFrom(r).user is the signed-in console user and
+//     s.consoleActor(r) the actor to pass to accounts (it audits);
+//     s.consoleRender(w, r, status, "NAME", "Title", data) shows the page;
+//     s.fail(w, r, err) shows an error page: accounts.Error codes become
+//     400/404/409/503 with their sentence (toError), errConsoleForbidden
+//     is the 403. To show a refusal next to its field instead, render the
+//     page again with toError(err).Message and accounts.FieldOf(err).
+//  3. Routes in a func (s *Server) consoleNAMERoutes(r chi.Router), called
+//     from the signed-in group in consoleRoutes; each route names the
+//     permission it needs: r.With(s.can(accounts.ManageKeys)).Get("/keys", …).
+//     Every POST there is already CSRF- and origin-checked; a POST behind a
+//     sensitive permission (accounts.Sensitive: keys, SPs, console roles)
+//     goes to /admin/verify first when the last proof is older than
+//     accounts.ReverifyAfter, and comes back to the page it was sent from;
+//     s.fresh does the same for any other route.
+//  4. An entry in consoleNav (path, label, the permission that shows it).
+//  5. After a change, redirect (303) to the page with ?done=KEY, KEY in
+//     consoleNotices (consoleDone); a secret shown once (a link) is
+//     rendered in the POST's own response and stored nowhere for a later
+//     page.
 
 import (
 	"context"
@@ -99,7 +104,7 @@ var consoleNotices = map[string]string{
 
 var (
 	errNoConsole = &Error{Status: http.StatusForbidden, Message: "Your account has no access to the admin console.",
-		Hint: "A console owner can grant it (idp users grant EMAIL --console viewer|manager|owner)."}
+		Hint: "A console owner can grant it in the console, or with idp users grant --email EMAIL --console viewer|manager|owner."}
 	errConsoleForbidden = &Error{Status: http.StatusForbidden, Message: "Your console role does not allow this. Nothing was changed.",
 		Hint: "Ask a console owner if you need it."}
 	errCrossOrigin = &Error{Status: http.StatusForbidden, Message: "This form was not sent from the console's own pages. Nothing was changed.",
@@ -112,9 +117,10 @@ type consoleUser struct {
 	user users.User
 }
 
-// actor is who the audit trail names for a change made in the console.
-func (c *consoleUser) actor(s *Server, r *http.Request) accounts.Actor {
-	return accounts.Actor{Name: c.user.Email, Address: s.clientIP(r)}
+// consoleActor is who the audit trail names for a change made in the
+// console: the signed-in console user, from their address.
+func (s *Server) consoleActor(r *http.Request) accounts.Actor {
+	return accounts.Actor{Name: consoleFrom(r).user.Email, Address: s.clientIP(r)}
 }
 
 type consoleKey struct{}
@@ -160,11 +166,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 	// The console's own copies of the sign-in endpoints: the same
 	// handlers, with a state that says Console (always a second factor).
 	r.Get("/login", s.consoleLoginPage)
-	r.Post("/login", s.login)
-	r.Post("/login/mfa", s.loginMFA)
-	r.Post("/mfa/setup", s.mfaSetup)
-	r.Post("/mfa/continue", s.mfaContinue)
-	r.Post("/logout", s.logout)
+	s.signInRoutes(r)
 	r.Group(func(r chi.Router) {
 		r.Use(s.consoleSession)
 		r.Get("/", s.consoleHome)

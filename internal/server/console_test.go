@@ -268,6 +268,7 @@ func TestConsoleRefusesForgedPosts(t *testing.T) {
 	// The same form from the console's page is accepted.
 	status, body := b.post("/admin/logout", url.Values{"csrf": {csrf}})
 	samltest.WantStatus(t, "sign-out from the console", status, http.StatusOK, body)
+	samltest.MustContain(t, body, `href="/admin/login"`)
 	if n := h.sessions(t, "owner@example.com"); n != 0 {
 		t.Fatalf("sign-out left %d sessions", n)
 	}
@@ -554,4 +555,25 @@ func cloneForm(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// TestConsoleSignInThrottled: the console's sign-in is throttled by the
+// same rules as any sign-in (accounts.SignIn): once the account is locked,
+// the right password is refused too, with a 429 and the wait.
+func TestConsoleSignInThrottled(t *testing.T) {
+	h := newTestIdP(t, idpOptions{Lockout: accounts.LockoutPolicy{BackoffAfter: 100, LockAfter: 3}})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	b := &consoleBrowser{Browser: samltest.NewBrowser(t), t: t, base: h.URL, now: time.Now}
+	for i := range 3 {
+		_, page := b.get("/admin/login")
+		status, body := b.submit(page, "/admin/login", url.Values{"email": {"owner@example.com"}, "password": {"wrong"}})
+		samltest.WantStatus(t, fmt.Sprintf("wrong password %d", i+1), status, http.StatusUnauthorized, body)
+	}
+	_, page := b.get("/admin/login")
+	status, body := b.submit(page, "/admin/login", url.Values{"email": {"owner@example.com"}, "password": {password}})
+	samltest.WantStatus(t, "right password on a locked account", status, http.StatusTooManyRequests, body)
+	samltest.MustContain(t, body, "Try again in")
+	if ev := h.audit(t, store.AuditFilter{Action: accounts.AuditLockout}); len(ev) != 1 {
+		t.Fatalf("lockouts recorded: %v", ev)
+	}
 }

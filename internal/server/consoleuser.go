@@ -165,84 +165,92 @@ func postedProfile(r *http.Request) accounts.Profile {
 		ImageURL: f("image_url"), Team: f("team"), Program: f("program"), Roles: f("roles")}
 }
 
+// userChange is a handler of a form of the A user page: it loads the user
+// of the URL (404 when unknown), runs change as the console user, then
+// redirects to the page with the notice change names, or shows the page
+// again with the refusal next to form (v holds what was typed).
+func (s *Server) userChange(form string, change func(r *http.Request, actor accounts.Actor, u users.User) (done string, v userView, err error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.consoleUserID(w, r)
+		if !ok {
+			return
+		}
+		done, v, err := change(r, s.consoleActor(r), u)
+		if err != nil {
+			s.refused(w, r, u, v, form, err)
+			return
+		}
+		consoleDone(w, r, userPath(u), done)
+	}
+}
+
 // consoleProfile saves the profile form (email, names, image, team,
 // program, roles).
-func (s *Server) consoleProfile(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.consoleUserID(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) consoleProfile(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
 	p := postedProfile(r)
-	if _, err := s.acct.UpdateProfile(r.Context(), consoleFrom(r).actor(s, r), u.ID, p); err != nil {
-		s.refused(w, r, u, userView{Profile: p}, "profile", err)
-		return
-	}
-	consoleDone(w, r, userPath(u), "saved")
+	_, err := s.acct.UpdateProfile(r.Context(), actor, u.ID, p)
+	return "saved", userView{Profile: p}, err
 }
 
 // consoleAttributes saves the typed Flex attributes, each checked with
-// the catalog's type for its name.
-func (s *Server) consoleAttributes(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.consoleUserID(w, r)
-	if !ok {
-		return
-	}
+// the catalog's type for its name; the refused row is marked.
+func (s *Server) consoleAttributes(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
 	names, values := r.PostForm["attr-name"], r.PostForm["attr-value"]
 	if len(names) != len(values) {
-		s.refused(w, r, u, userView{}, "attributes", &Error{Status: http.StatusBadRequest, Message: "The attributes form was altered: every row has a name and a value."})
-		return
+		return "", userView{}, &Error{Status: http.StatusBadRequest, Message: "The attributes form was altered: every row has a name and a value."}
 	}
 	rows := make([]accounts.AttributeInput, len(names))
 	for i := range names {
 		rows[i] = accounts.AttributeInput{Name: strings.TrimSpace(names[i]), Value: values[i]}
 	}
-	if _, err := s.acct.SetAttributes(r.Context(), consoleFrom(r).actor(s, r), u.ID, rows); err != nil {
-		v := userView{Attributes: attributeRows(nil, rows)}
-		field := accounts.FieldOf(err)
+	_, err := s.acct.SetAttributes(r.Context(), actor, u.ID, rows)
+	v := userView{Attributes: attributeRows(nil, rows)}
+	if field := accounts.FieldOf(err); field != "" {
 		for i := range v.Attributes {
-			v.Attributes[i].Bad = field != "" && v.Attributes[i].Name == field
+			v.Attributes[i].Bad = v.Attributes[i].Name == field
 		}
-		s.refused(w, r, u, v, "attributes", err)
-		return
 	}
-	consoleDone(w, r, userPath(u), "attributes")
+	return "attributes", v, err
 }
 
-// consoleUserChange applies one of the user page's buttons: disable,
-// enable, unlock, reset-mfa, sessions/revoke.
-func (s *Server) consoleUserChange(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.consoleUserID(w, r)
-	if !ok {
-		return
+// The buttons of the A user page's Access and Sessions sections.
+
+func (s *Server) consoleDisable(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
+	_, err := s.acct.Disable(r.Context(), actor, u.ID)
+	return "disabled", userView{}, err
+}
+
+func (s *Server) consoleEnable(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
+	return "enabled", userView{}, s.acct.Enable(r.Context(), actor, u.ID)
+}
+
+func (s *Server) consoleUnlock(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
+	_, err := s.acct.Unlock(r.Context(), actor, u.ID, "")
+	return "unlocked", userView{}, err
+}
+
+func (s *Server) consoleResetMFA(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
+	_, err := s.acct.ResetMFA(r.Context(), actor, u.ID)
+	return "mfa-reset", userView{}, err
+}
+
+// consoleRevoke signs out the posted session of the user, or all of them.
+func (s *Server) consoleRevoke(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
+	if id := r.PostFormValue("session"); id != "" {
+		return "revoked", userView{}, s.acct.RevokeUserSession(r.Context(), actor, u.ID, id)
 	}
-	ctx, actor := r.Context(), consoleFrom(r).actor(s, r)
-	var err error
-	done := ""
-	switch {
-	case strings.HasSuffix(r.URL.Path, "/disable"):
-		_, err = s.acct.Disable(ctx, actor, u.ID)
-		done = "disabled"
-	case strings.HasSuffix(r.URL.Path, "/enable"):
-		err, done = s.acct.Enable(ctx, actor, u.ID), "enabled"
-	case strings.HasSuffix(r.URL.Path, "/unlock"):
-		_, err = s.acct.Unlock(ctx, actor, u.ID, "")
-		done = "unlocked"
-	case strings.HasSuffix(r.URL.Path, "/reset-mfa"):
-		_, err = s.acct.ResetMFA(ctx, actor, u.ID)
-		done = "mfa-reset"
-	case strings.HasSuffix(r.URL.Path, "/sessions/revoke"):
-		if id := r.PostFormValue("session"); id != "" {
-			err, done = s.acct.RevokeUserSession(ctx, actor, u.ID, id), "revoked"
-		} else {
-			_, _, err = s.acct.RevokeSessions(ctx, actor, u.ID)
-			done = "revoked-all"
-		}
-	}
+	_, _, err := s.acct.RevokeSessions(r.Context(), actor, u.ID)
+	return "revoked-all", userView{}, err
+}
+
+// consoleGrant sets the user's console role (owners only, re-verified).
+func (s *Server) consoleGrant(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
+	role, err := users.ParseConsoleRole(r.PostFormValue("console_role"))
 	if err != nil {
-		s.refused(w, r, u, userView{}, "actions", err)
-		return
+		return "", userView{}, &accounts.Error{Code: accounts.Invalid, Field: "console_role", Message: err.Error(), Err: err}
 	}
-	consoleDone(w, r, userPath(u), done)
+	_, err = s.acct.Grant(r.Context(), actor, u.ID, role)
+	return "granted", userView{}, err
 }
 
 // linkView is the page that shows a password link, once.
@@ -268,7 +276,7 @@ func (s *Server) consoleLink(w http.ResponseWriter, r *http.Request) {
 	if u.PasswordHash == "" {
 		purpose = store.TokenInvite
 	}
-	l, err := s.acct.IssueLink(r.Context(), consoleFrom(r).actor(s, r), accounts.LinkRequest{Ref: u.ID, Purpose: purpose,
+	l, err := s.acct.IssueLink(r.Context(), s.consoleActor(r), accounts.LinkRequest{Ref: u.ID, Purpose: purpose,
 		BaseURL: s.cfg.BaseURL, Email: r.PostFormValue("email") == "1"})
 	s.showLink(w, r, l, purpose == store.TokenInvite, err)
 }
@@ -302,30 +310,11 @@ func (s *Server) consoleDelete(w http.ResponseWriter, r *http.Request) {
 			Message: "Type the user's email address to confirm the deletion. Nothing was deleted."})
 		return
 	}
-	if _, err := s.acct.Delete(r.Context(), consoleFrom(r).actor(s, r), u.ID); err != nil {
+	if _, err := s.acct.Delete(r.Context(), s.consoleActor(r), u.ID); err != nil {
 		s.refused(w, r, u, userView{}, "delete", err)
 		return
 	}
 	consoleDone(w, r, consolePrefix+"/users", "deleted")
-}
-
-// consoleGrant sets the user's console role (owners only, re-verified).
-func (s *Server) consoleGrant(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.consoleUserID(w, r)
-	if !ok {
-		return
-	}
-	role, err := users.ParseConsoleRole(r.PostFormValue("console_role"))
-	if err == nil {
-		_, err = s.acct.Grant(r.Context(), consoleFrom(r).actor(s, r), u.ID, role)
-	} else {
-		err = &accounts.Error{Code: accounts.Invalid, Field: "console_role", Message: err.Error(), Err: err}
-	}
-	if err != nil {
-		s.refused(w, r, u, userView{}, "grant", err)
-		return
-	}
-	consoleDone(w, r, userPath(u), "granted")
 }
 
 // newUserView is the Create a user page.
@@ -345,7 +334,7 @@ func (s *Server) consoleNewUserPage(w http.ResponseWriter, r *http.Request) {
 // whose link is shown once.
 func (s *Server) consoleNewUser(w http.ResponseWriter, r *http.Request) {
 	p := postedProfile(r)
-	u, link, err := s.acct.NewUserFromProfile(r.Context(), consoleFrom(r).actor(s, r), p, r.PostFormValue("password"),
+	u, link, err := s.acct.NewUserFromProfile(r.Context(), s.consoleActor(r), p, r.PostFormValue("password"),
 		s.cfg.BaseURL, r.PostFormValue("send") == "1")
 	switch {
 	case link != nil:

@@ -24,17 +24,17 @@ func (s *Server) consoleUserRoutes(r chi.Router) {
 	r.With(manage).Get("/users/new", s.consoleNewUserPage)
 	r.With(manage).Post("/users/new", s.consoleNewUser)
 	r.With(read).Get("/users/{id}", s.consoleUser)
-	r.With(manage).Post("/users/{id}/profile", s.consoleProfile)
-	r.With(manage).Post("/users/{id}/attributes", s.consoleAttributes)
-	r.With(manage).Post("/users/{id}/disable", s.consoleUserChange)
-	r.With(manage).Post("/users/{id}/enable", s.consoleUserChange)
-	r.With(manage).Post("/users/{id}/unlock", s.consoleUserChange)
-	r.With(manage).Post("/users/{id}/reset-mfa", s.consoleUserChange)
-	r.With(manage).Post("/users/{id}/sessions/revoke", s.consoleUserChange)
+	r.With(manage).Post("/users/{id}/profile", s.userChange("profile", s.consoleProfile))
+	r.With(manage).Post("/users/{id}/attributes", s.userChange("attributes", s.consoleAttributes))
+	r.With(manage).Post("/users/{id}/disable", s.userChange("actions", s.consoleDisable))
+	r.With(manage).Post("/users/{id}/enable", s.userChange("actions", s.consoleEnable))
+	r.With(manage).Post("/users/{id}/unlock", s.userChange("actions", s.consoleUnlock))
+	r.With(manage).Post("/users/{id}/reset-mfa", s.userChange("actions", s.consoleResetMFA))
+	r.With(manage).Post("/users/{id}/sessions/revoke", s.userChange("actions", s.consoleRevoke))
 	r.With(manage).Post("/users/{id}/link", s.consoleLink)
 	// Deleting a user is sensitive though ManageUsers is not.
 	r.With(manage, s.fresh).Post("/users/{id}/delete", s.consoleDelete)
-	r.With(s.can(accounts.ManageConsoleRoles)).Post("/users/{id}/console-role", s.consoleGrant)
+	r.With(s.can(accounts.ManageConsoleRoles)).Post("/users/{id}/console-role", s.userChange("grant", s.consoleGrant))
 }
 
 // usersView is the Users page.
@@ -134,7 +134,7 @@ func (s *Server) consoleBulk(w http.ResponseWriter, r *http.Request) {
 	q, view := userQuery(search)
 	if kind == "export" {
 		var buf bytes.Buffer
-		if _, err := s.acct.ExportUsers(r.Context(), c.actor(s, r), &buf, ids); err != nil {
+		if _, err := s.acct.ExportUsers(r.Context(), s.consoleActor(r), &buf, ids); err != nil {
 			s.bulkRefused(w, r, q, view, err)
 			return
 		}
@@ -144,7 +144,7 @@ func (s *Server) consoleBulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := accounts.BulkAction{Kind: kind, Role: strings.TrimSpace(r.PostFormValue("bulk-role")), Team: strings.TrimSpace(r.PostFormValue("bulk-team"))}
-	res, err := s.acct.Bulk(r.Context(), c.actor(s, r), a, ids)
+	res, err := s.acct.Bulk(r.Context(), s.consoleActor(r), a, ids)
 	if err != nil {
 		view.BulkRole, view.BulkTeam, view.Kind = a.Role, a.Team, a.Kind
 		s.bulkRefused(w, r, q, view, err)

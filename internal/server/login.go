@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
@@ -179,5 +180,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, store.AuditEvent{Action: accounts.AuditLogout, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: "logout page"})
 	}
 	s.setCookie(w, sessionCookie, "", -1)
-	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out"})
+	// The console's sign-out (on its own listener too) offers its sign-in.
+	prefix := ""
+	if strings.HasPrefix(r.URL.Path, consolePrefix+"/") {
+		prefix = consolePrefix
+	}
+	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out", Prefix: prefix})
 }

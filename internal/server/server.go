@@ -165,11 +165,8 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.crossOrigin)
 		r.Get("/", s.home)
 		r.Get("/login", s.loginPage)
-		r.Post("/login", s.login)
-		r.Post("/login/mfa", s.loginMFA)
+		s.signInRoutes(r)
 		r.Get("/mfa/setup", s.mfaSetupPage)
-		r.Post("/mfa/setup", s.mfaSetup)
-		r.Post("/mfa/continue", s.mfaContinue)
 		r.Get("/password", s.passwordPage)
 		r.Post("/password", s.setPassword)
 		r.Get("/password/forgot", s.forgotPage)
@@ -182,12 +179,22 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/sso/idp/{sp}", s.idpInitiated)
 		r.Post("/sso/idp/{sp}", s.idpInitiated)
 		r.Get("/logout", s.logoutPage)
-		r.Post("/logout", s.logout)
 	})
 	if !s.cfg.ConsoleSeparate {
 		r.Route(consolePrefix, s.consoleRoutes)
 	}
 	return r
+}
+
+// signInRoutes are the forms of a sign-in (password, code, enrolment, the
+// recovery codes' continue) and the sign-out: the public pages' and the
+// admin console's (whose state says Console) are the same handlers.
+func (s *Server) signInRoutes(r chi.Router) {
+	r.Post("/login", s.login)
+	r.Post("/login/mfa", s.loginMFA)
+	r.Post("/mfa/setup", s.mfaSetup)
+	r.Post("/mfa/continue", s.mfaContinue)
+	r.Post("/logout", s.logout)
 }
 
 // frame sets what every listener's router has: the middleware, the
