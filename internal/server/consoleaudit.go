@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
 )
@@ -123,4 +125,13 @@ func (s *Server) consoleAuditExport(w http.ResponseWriter, r *http.Request) {
 		s.log.WarnContext(r.Context(), "audit export ended early", "request_id", requestIDFrom(r.Context()), "err", err)
 	}
 	flush()
+}
+
+// consoleAuditRoutes mounts the Audit log page (accounts.ReadAudit).
+func (s *Server) consoleAuditRoutes(r chi.Router) {
+	r.Route("/audit", func(r chi.Router) {
+		r.Use(s.can(accounts.ReadAudit))
+		r.Get("/", s.consoleAudit)
+		r.Get("/export", s.consoleAuditExport)
+	})
 }

@@ -145,7 +145,7 @@ func (s *Server) consoleImportApply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	actor, format := c.actor(s, r), v.Check.Format
+	actor, format := s.consoleActor(r), v.Check.Format
 	s.imports.start(c.user.ID, id, importWait, func(ctx context.Context, data []byte, progress func(done, total int)) (store.ImportResult, error) {
 		again, err := s.acct.CheckImport(ctx, bytes.NewReader(data), format, true)
 		if err == nil {
@@ -180,4 +180,15 @@ func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, err error, 
 		s.fail(w, r, err)
 	}
 	return true
+}
+
+// consoleImportRoutes mounts the Import page (accounts.ImportExport).
+func (s *Server) consoleImportRoutes(r chi.Router) {
+	r.Route("/import", func(r chi.Router) {
+		r.Use(s.can(accounts.ImportExport))
+		r.Get("/", s.consoleImportPage)
+		r.Post("/", s.consoleImportCheck)
+		r.Get("/{id}", s.consoleImportJob)
+		r.Post("/{id}/apply", s.consoleImportApply)
+	})
 }

@@ -102,7 +102,7 @@ func (s *Server) consoleKeyAdd(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNoKeySealer)
 		return
 	}
-	if _, err := s.acct.AddKey(r.Context(), consoleFrom(r).actor(s, r), s.cfg.KeySealer, s.idp.EntityID()); err != nil {
+	if _, err := s.acct.AddKey(r.Context(), s.consoleActor(r), s.cfg.KeySealer, s.idp.EntityID()); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -118,7 +118,7 @@ func (s *Server) consoleKeyState(state store.KeyState) http.HandlerFunc {
 			return
 		}
 		id := chi.URLParam(r, "id")
-		if _, err := s.acct.SetKeyState(r.Context(), consoleFrom(r).actor(s, r), id, state); err != nil {
+		if _, err := s.acct.SetKeyState(r.Context(), s.consoleActor(r), id, state); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -140,4 +140,16 @@ func (s *Server) reloadKeys(r *http.Request) {
 	if err := s.cfg.KeyLoader.Reload(r.Context()); err != nil {
 		s.log.WarnContext(r.Context(), "reload signing keys after a console change", "err", err)
 	}
+}
+
+// consoleKeyRoutes mounts the Keys pages (accounts.ManageKeys).
+func (s *Server) consoleKeyRoutes(r chi.Router) {
+	r.Route("/keys", func(r chi.Router) {
+		r.Use(s.can(accounts.ManageKeys))
+		r.Get("/", s.consoleKeys)
+		r.Post("/", s.consoleKeyAdd)
+		r.Get("/{id}", s.consoleKey)
+		r.Post("/{id}/activate", s.consoleKeyState(store.KeyActive))
+		r.Post("/{id}/retire", s.consoleKeyState(store.KeyRetired))
+	})
 }

@@ -53,7 +53,7 @@ func (s *Server) consoleSPAdd(w http.ResponseWriter, r *http.Request) {
 		err = accounts.SPSettings{DisplayName: &f.DisplayName}.Apply(&p)
 	}
 	if err == nil {
-		p, err = s.acct.CreateSP(r.Context(), consoleFrom(r).actor(s, r), p)
+		p, err = s.acct.CreateSP(r.Context(), s.consoleActor(r), p)
 	}
 	if s.formRefused(w, r, err, func(status int, msg string) { s.spList(w, r, status, f, msg) }) {
 		return
@@ -232,7 +232,7 @@ func (s *Server) consoleSPSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		_, err = s.acct.UpdateSP(r.Context(), consoleFrom(r).actor(s, r), name, o.Apply)
+		_, err = s.acct.UpdateSP(r.Context(), s.consoleActor(r), name, o.Apply)
 	}
 	if s.formRefused(w, r, err, showForm) {
 		return
@@ -245,7 +245,7 @@ func (s *Server) consoleSPSave(w http.ResponseWriter, r *http.Request) {
 func (s *Server) consoleSPAssign(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	assign := r.PostFormValue("action") != "unassign"
-	err := s.acct.Assign(r.Context(), consoleFrom(r).actor(s, r), strings.TrimSpace(r.PostFormValue("user")), name, assign)
+	err := s.acct.Assign(r.Context(), s.consoleActor(r), strings.TrimSpace(r.PostFormValue("user")), name, assign)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -274,9 +274,23 @@ func (s *Server) consoleSPRemove(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &Error{Status: http.StatusBadRequest, Message: "Type the service provider's name to confirm its removal. Nothing was removed."})
 		return
 	}
-	if err := s.acct.RemoveSP(r.Context(), consoleFrom(r).actor(s, r), name); err != nil {
+	if err := s.acct.RemoveSP(r.Context(), s.consoleActor(r), name); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	consoleDone(w, r, consolePrefix+"/sps", "sp-removed")
+}
+
+// consoleSPRoutes mounts the Service providers pages (accounts.ManageSPs).
+func (s *Server) consoleSPRoutes(r chi.Router) {
+	r.Route("/sps", func(r chi.Router) {
+		r.Use(s.can(accounts.ManageSPs))
+		r.Get("/", s.consoleSPs)
+		r.Post("/", s.consoleSPAdd)
+		r.Get("/{name}", s.consoleSP)
+		r.Post("/{name}", s.consoleSPSave)
+		r.Post("/{name}/assign", s.consoleSPAssign)
+		r.Get("/{name}/remove", s.consoleSPRemovePage)
+		r.Post("/{name}/remove", s.consoleSPRemove)
+	})
 }
