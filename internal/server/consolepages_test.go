@@ -47,16 +47,28 @@ func (b *consoleBrowser) upload(name string, content []byte, format string) (int
 // uploadAt is upload, with the address of the page it ends on.
 func (b *consoleBrowser) uploadAt(name string, content []byte, format string) (int, string, string) {
 	b.t.Helper()
+	return b.postFile("/admin/import", "file", name, content, url.Values{"format": {format}})
+}
+
+// postFile posts a form with a file (field, named name; none when name is
+// "") and the fields of extra to path, as a browser's upload form of the
+// console; it returns the status, the page and where it ends.
+func (b *consoleBrowser) postFile(path, field, name string, content []byte, extra url.Values) (int, string, string) {
+	b.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	_ = mw.WriteField("csrf", b.csrf())
-	_ = mw.WriteField("format", format)
+	for k, vs := range extra {
+		for _, v := range vs {
+			_ = mw.WriteField(k, v)
+		}
+	}
 	if name != "" {
-		fw, _ := mw.CreateFormFile("file", name)
+		fw, _ := mw.CreateFormFile(field, name)
 		_, _ = fw.Write(content)
 	}
 	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, b.base+"/admin/import", &body)
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Origin", b.base)
 	resp, err := b.C.Do(req)
@@ -463,5 +475,49 @@ func TestConsoleImportChecksAgainAtApply(t *testing.T) {
 	samltest.MustContain(t, body, `id="import-failed"`, "Line 2: ", "belongs to another user")
 	if after := h.storeCounts(t); after != before {
 		t.Fatalf("a refused apply changed the store: %s, was %s", after, before)
+	}
+}
+
+// TestConsoleSPCertificateUpload: an owner uploads the SP's signing
+// certificate as a PEM file, checked as a pasted one; a file that is not a
+// certificate is refused with a sentence and changes nothing; a manager
+// cannot upload one.
+func TestConsoleSPCertificateUpload(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	h.consoleUser(t, "manager@example.com", users.ConsoleManager)
+	cert := samltest.SignRequests(t, samltest.FlexSP(t, h.URL))
+
+	m := h.consoleSignIn(t, "manager@example.com", nil)
+	status, body, _ := m.postFile("/admin/sps/flex/certificate", "certificate", "flex.pem", cert, nil)
+	samltest.WantStatus(t, "manager uploads a certificate", status, http.StatusForbidden, body)
+
+	b := h.consoleSignIn(t, "owner@example.com", nil)
+	before := h.storeCounts(t)
+	for _, c := range []struct {
+		name    string
+		content []byte
+		status  int
+		says    string
+	}{
+		{"not PEM", []byte("hello"), http.StatusBadRequest, "signing_certificate"},
+		{"a private key", []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), http.StatusBadRequest, "is not a CERTIFICATE"},
+		{"empty", nil, http.StatusBadRequest, "The certificate file is empty."},
+		{"too large", bytes.Repeat([]byte("a"), 300<<10), http.StatusRequestEntityTooLarge, "larger than the 256 KiB"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, body, _ := b.postFile("/admin/sps/flex/certificate", "certificate", "x.pem", c.content, nil)
+			samltest.WantStatus(t, c.name, status, c.status, body)
+			samltest.MustContain(t, body, c.says)
+		})
+	}
+	if p, _ := h.Accounts.GetSP(context.Background(), "flex"); p.SigningCertificatePEM != "" || h.storeCounts(t) != before {
+		t.Fatalf("refused uploads changed the SP or the store: %q", p.SigningCertificatePEM)
+	}
+	status, body, _ = b.postFile("/admin/sps/flex/certificate", "certificate", "flex.pem", cert, nil)
+	samltest.WantStatus(t, "upload", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "settings are saved", "must be signed with its registered certificate")
+	if p, _ := h.Accounts.GetSP(context.Background(), "flex"); p.SigningCertificatePEM != string(cert) || !p.RequiresSignedRequests() {
+		t.Fatalf("stored certificate %q", p.SigningCertificatePEM)
 	}
 }

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"crypto/x509"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -240,6 +243,47 @@ func (s *Server) consoleSPSave(w http.ResponseWriter, r *http.Request) {
 	consoleDone(w, r, spPath(name), "sp-saved")
 }
 
+// maxCertificateFile bounds an uploaded certificate file (a PEM bundle of
+// a few certificates).
+const maxCertificateFile = 64 << 10
+
+// consoleSPCertificate registers the request-signing certificate(s) of an
+// uploaded PEM file, checked as a pasted one is (accounts.SPSettings,
+// sp.Validate); the other settings stay as they are.
+func (s *Server) consoleSPCertificate(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	stored, err := s.acct.GetSP(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	showForm := func(status int, msg string) { s.spPage(w, r, status, stored, formOf(stored), msg, nil) }
+	file, _, err := r.FormFile("certificate")
+	if err != nil {
+		showForm(http.StatusBadRequest, "Choose a certificate file (PEM) to upload.")
+		return
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxCertificateFile+1))
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	case len(data) > maxCertificateFile:
+		showForm(http.StatusRequestEntityTooLarge, fmt.Sprintf("The certificate file is larger than %d KiB: it is not a PEM certificate.", maxCertificateFile>>10))
+		return
+	case len(bytes.TrimSpace(data)) == 0:
+		showForm(http.StatusBadRequest, "The certificate file is empty.")
+		return
+	}
+	pem := string(data)
+	_, err = s.acct.UpdateSP(r.Context(), s.consoleActor(r), name, accounts.SPSettings{SigningCertificatePEM: &pem}.Apply)
+	if s.formRefused(w, r, err, showForm) {
+		return
+	}
+	consoleDone(w, r, spPath(name), "sp-saved")
+}
+
 // consoleSPAssign assigns a user (by email or ID) to the SP, or removes
 // the assignment.
 func (s *Server) consoleSPAssign(w http.ResponseWriter, r *http.Request) {
@@ -290,6 +334,7 @@ func (s *Server) consoleSPRoutes(r chi.Router) {
 		r.Get("/{name}", s.consoleSP)
 		r.Post("/{name}", s.consoleSPSave)
 		r.Post("/{name}/assign", s.consoleSPAssign)
+		r.Post("/{name}/certificate", s.consoleSPCertificate)
 		r.Get("/{name}/remove", s.consoleSPRemovePage)
 		r.Post("/{name}/remove", s.consoleSPRemove)
 	})

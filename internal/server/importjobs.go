@@ -179,25 +179,33 @@ var errImportTooLarge = &Error{Status: http.StatusRequestEntityTooLarge,
 var errBusyImports = &Error{Status: http.StatusServiceUnavailable, Message: "Too many imports are waiting to be applied on this server right now.",
 	Hint: "Apply or abandon one, or try again in a few minutes."}
 
+// isUpload reports whether r posts a form with a file (multipart): the
+// console's users file and SP certificate uploads.
+func isUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+}
+
 // isImportUpload reports whether r posts a users file to the console's
 // Import page: the one request whose body may be larger than a form's.
 func isImportUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && r.URL.Path == consolePrefix+"/import" &&
-		strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+	return isUpload(r) && r.URL.Path == consolePrefix+"/import"
 }
 
-// importMemory is how much of an upload is held in memory; the rest of
+// uploadMemory is how much of an upload is held in memory; the rest of
 // the file goes to a temporary file, removed after the request.
-const importMemory = 4 << 20
+const uploadMemory = 4 << 20
 
-// parseImportUpload reads the multipart form of an import upload; a file
-// over the limit is refused with a sentence that gives it.
-func parseImportUpload(r *http.Request) error {
-	err := r.ParseMultipartForm(importMemory)
+// parseUpload reads the multipart form of an upload; a file over the
+// limit is refused with a sentence that gives it.
+func parseUpload(r *http.Request) error {
+	err := r.ParseMultipartForm(uploadMemory)
 	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooBig):
+	case errors.As(err, &tooBig) && isImportUpload(r):
 		return &Error{Status: errImportTooLarge.Status, Message: errImportTooLarge.Message, Hint: errImportTooLarge.Hint, Err: err}
+	case errors.As(err, &tooBig):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Err: err,
+			Message: fmt.Sprintf("The file is larger than the %d KiB flexidp accepts here. Nothing was changed.", maxFormBytes>>10)}
 	case err != nil:
 		return &Error{Status: http.StatusBadRequest, Err: err, Message: "The upload could not be read as a form with a file.",
 			Hint: "Choose the file again and upload it."}

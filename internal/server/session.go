@@ -193,8 +193,8 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (s *Server) checkCSRF(r *http.Request) error {
-	if isImportUpload(r) {
-		if err := parseImportUpload(r); err != nil {
+	if isUpload(r) {
+		if err := parseUpload(r); err != nil {
 			return err
 		}
 	}
