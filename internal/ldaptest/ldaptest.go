@@ -14,6 +14,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -29,6 +30,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/flexidp/flexidp/internal/samltest"
 )
 
@@ -39,6 +42,8 @@ const (
 	GroupsDN   = "ou=groups," + BaseDN
 	ServiceDN  = "cn=flexidp,ou=service," + BaseDN
 	ServicePW  = "service-secret"
+	RootDN     = "cn=root," + BaseDN // the directory's administrator
+	RootPW     = "root-secret"
 	AliceDN    = "cn=Alice Agent," + UsersDN // in agents (hence floor-staff, via loop-a and loop-b)
 	AlicePW    = "alice-secret"
 	SamDN      = "cn=Sam Supervisor," + UsersDN // team-leads ⊂ supervisors ⊂ floor-staff
@@ -79,7 +84,8 @@ TLSCertificateFile {{dir}}/server.pem
 TLSCertificateKeyFile {{dir}}/server.key
 database mdb
 suffix "` + BaseDN + `"
-rootdn "cn=root,` + BaseDN + `"
+rootdn "` + RootDN + `"
+rootpw ` + RootPW + `
 directory {{dir}}/data
 maxsize 16777216
 access to attrs=userPassword by anonymous auth by * none
@@ -136,6 +142,27 @@ type Server struct {
 	CAPEM []byte
 	// Dir holds the configuration, the data and slapd.log.
 	Dir string
+}
+
+// Replace sets attr of the entry dn to values, as the directory's
+// administrator (a leaver disabled, a name changed).
+func (s *Server) Replace(t testing.TB, dn, attr string, values ...string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CAPEM)
+	c, err := ldap.DialURL(s.LDAPS, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(RootDN, RootPW); err != nil {
+		t.Fatal(err)
+	}
+	m := ldap.NewModifyRequest(dn, nil)
+	m.Replace(attr, values)
+	if err := c.Modify(m); err != nil {
+		t.Fatalf("ldaptest: replace %s of %s: %v", attr, dn, err)
+	}
 }
 
 // Binary returns the path of slapd, or "" when it is not installed.
