@@ -365,9 +365,14 @@ func (d *Directory) with(ctx context.Context, f func(*conn) error) error {
 	}
 }
 
-// Check connects and binds as the service account (readiness).
+// Check asks a server for its root DSE as the service account
+// (readiness): a pooled connection that died is noticed too.
 func (d *Directory) Check(ctx context.Context) error {
-	return d.with(ctx, func(*conn) error { return nil })
+	return d.with(ctx, func(c *conn) error {
+		_, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+			"(objectClass=*)", []string{"1.1"}, nil))
+		return err
+	})
 }
 
 // Authenticate finds the user whose sign-in name is login, checks

@@ -13,6 +13,10 @@ import (
 // password: the page does not reveal which accounts exist.
 const errBadCredentials = "Wrong email or password."
 
+// errDirectoryDown is shown when the directory that checks the password
+// cannot be reached: nothing is wrong with what the person typed.
+const errDirectoryDown = "We could not reach your organisation's directory to check your password. Nothing is wrong with your password: try again in a minute."
+
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 }
@@ -67,6 +71,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, accounts.ErrBadCredentials):
 		s.cfg.Metrics.signIn("bad_credentials")
 		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, errBadCredentials)
+		return
+	case errors.Is(err, accounts.ErrDirectoryUnavailable):
+		// Not a password error: the directory that checks it is down.
+		s.cfg.Metrics.signIn("directory_unavailable")
+		w.Header().Set("Retry-After", "30")
+		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), spName), email, errDirectoryDown)
 		return
 	case errors.Is(err, accounts.ErrDisabled):
 		s.cfg.Metrics.signIn("disabled")
