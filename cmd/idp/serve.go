@@ -189,8 +189,12 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	// The forgot-password page emails reset links when IDP_SMTP_* is set.
+	secrets, err := directorySealer(o.keyEncryption)
+	if err != nil {
+		return err
+	}
 	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base,
-		MFARequiredRoles: mfaRoles}
+		MFARequiredRoles: mfaRoles, Secrets: secrets}
 	m, err := mailerFromEnv(env)
 	if err != nil {
 		return err
