@@ -434,6 +434,32 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	return users.User{}, errUnknownUser
 }
 
+// SignInRoute is what the login page shows of the sources.
+type SignInRoute struct {
+	// EmailFirst: sources besides flexidp's own passwords are configured,
+	// so the page asks for the email first and then says whose password
+	// it wants.
+	EmailFirst bool
+	// Source is the source that signs in the email's domain ("" when no
+	// source names it). It depends on the domain only, never on whether
+	// an account exists.
+	Source string
+}
+
+// RouteFor returns the login page's route for email ("" before it is
+// known).
+func (s *Service) RouteFor(ctx context.Context, email string) (SignInRoute, error) {
+	ds, err := s.st.ListDirectories(ctx)
+	if err != nil || len(ds) == 0 {
+		return SignInRoute{}, err
+	}
+	r := SignInRoute{EmailFirst: true}
+	if named := sourcesFor(ds, users.NormalizeEmail(email)); len(named) > 0 && len(named[0].Domains) > 0 {
+		r.Source = named[0].Name
+	}
+	return r, nil
+}
+
 // sourcesFor returns the sources that sign in login's email domain, or,
 // when none names it, the sources that name no domain.
 func sourcesFor(ds []store.Directory, login string) []store.Directory {

@@ -281,3 +281,54 @@ func TestMapGroups(t *testing.T) {
 		t.Errorf("MapGroups = %v", got)
 	}
 }
+
+// TestDirectoryRouting: each email domain goes to the source an
+// administrator named for it, and only there; a login no source names
+// goes to the sources that name no domain.
+func TestDirectoryRouting(t *testing.T) {
+	ctx := context.Background()
+	s := ldaptest.Start(t)
+	f := newFixture(t)
+	corp := ldapSource(s)
+	corp.Domains = []string{"acme.test"}
+	down := ldapSource(s)
+	down.Name, down.Domains, down.LDAP.URLs = "partner", []string{"partner.test"}, []string{deadLDAPS(t)}
+	for _, src := range []accounts.Source{corp, down} {
+		if _, err := f.svc.AddDirectory(ctx, admin, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// partner is down, but acme.test never asks it.
+	if _, err := signIn(f, "alice@acme.test", ldaptest.AlicePW); err != nil {
+		t.Fatalf("acme.test through corp: %v", err)
+	}
+	// partner.test is partner's only: down means "try again".
+	if _, err := signIn(f, "someone@partner.test", "x"); !errors.Is(err, accounts.ErrDirectoryUnavailable) {
+		t.Fatalf("partner.test: %v, want ErrDirectoryUnavailable", err)
+	}
+	// No source names "alice" (no domain), and none is open.
+	if _, err := signIn(f, "sam", ldaptest.SamPW); !errors.Is(err, accounts.ErrBadCredentials) {
+		t.Fatalf("a login no source names: %v", err)
+	}
+	// A local contractor keeps a flexidp password.
+	f.addUser(t, "contractor@example.com")
+	if _, err := signIn(f, "contractor@example.com", goodPassword); err != nil {
+		t.Fatalf("local contractor: %v", err)
+	}
+	for _, tc := range []struct {
+		email string
+		want  accounts.SignInRoute
+	}{
+		{"", accounts.SignInRoute{EmailFirst: true}},
+		{"Bob@ACME.test", accounts.SignInRoute{EmailFirst: true, Source: "corp"}},
+		{"x@partner.test", accounts.SignInRoute{EmailFirst: true, Source: "partner"}},
+		{"contractor@example.com", accounts.SignInRoute{EmailFirst: true}},
+	} {
+		if got, err := f.svc.RouteFor(ctx, tc.email); err != nil || got != tc.want {
+			t.Errorf("RouteFor(%q) = %+v, %v; want %+v", tc.email, got, err, tc.want)
+		}
+	}
+	if got, _ := newFixture(t).svc.RouteFor(ctx, "a@acme.test"); got.EmailFirst {
+		t.Error("without sources the page asks for the email first")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -120,4 +121,47 @@ func TestDirectorySignInEndToEnd(t *testing.T) {
 	if strings.Join(byDir, ",") != "admin.user.disable,admin.user.update,admin.user.add" {
 		t.Errorf("the directory's changes in the audit trail: %v", byDir)
 	}
+}
+
+// TestEmailFirstLogin: with a source configured the login page asks for
+// the email first, in plain forms (no script), then for the password of
+// the source that signs in that domain.
+func TestEmailFirstLogin(t *testing.T) {
+	ctx := context.Background()
+	dir := ldaptest.Start(t)
+	h := newTestIdP(t, idpOptions{})
+	sp := samltest.FlexSP(t, h.URL)
+	b := samltest.NewBrowser(t)
+	page, _ := b.StartSignIn(sp)
+	if !strings.Contains(page, `name="password"`) || strings.Contains(page, `name="step"`) {
+		t.Fatalf("without sources the password is asked at once:\n%s", page)
+	}
+	if _, err := h.Accounts.AddDirectory(ctx, admin, accounts.Source{Name: "corp", Kind: accounts.KindLDAP, Password: ldaptest.ServicePW,
+		Domains: []string{"acme.test"}, LDAP: accounts.LDAPSettings{URLs: []string{dir.LDAPS}, CAPEM: string(dir.CAPEM),
+			BindDN: ldaptest.ServiceDN, UserBase: ldaptest.UsersDN}}); err != nil {
+		t.Fatal(err)
+	}
+	page, reqID := b.StartSignIn(sp)
+	if strings.Contains(page, `name="password"`) || !strings.Contains(page, `name="step" value="email"`) {
+		t.Fatalf("with a source the email comes first:\n%s", page)
+	}
+	f := samltest.HiddenFields(page)
+	step := func(email string) (int, string) {
+		return b.Post(h.URL+"/login", url.Values{"csrf": {f["csrf"]}, "state": {f["state"]}, "step": {"email"}, "email": {email}})
+	}
+	status, body := step("")
+	samltest.WantStatus(t, "no email", status, http.StatusBadRequest, body)
+	samltest.MustContain(t, body, "Enter your email.")
+	status, body = step("Alice@Acme.test")
+	samltest.WantStatus(t, "email step", status, http.StatusOK, body)
+	samltest.MustContain(t, body, `name="password"`, `value="Alice@Acme.test"`, "Your corp directory password")
+	// A local domain: a plain password prompt, which says nothing of accounts.
+	_, local := step("agent@example.com")
+	samltest.MustContain(t, local, `name="password"`)
+	if strings.Contains(local, "directory password") {
+		t.Error("a domain no source names was sent to a directory")
+	}
+	status, body = b.Login(h.URL, local, "agent@example.com", password)
+	samltest.WantStatus(t, "local password after the email step", status, http.StatusOK, body)
+	samltest.Accepts(t, sp, samltest.Form(t, body), reqID)
 }

@@ -37,8 +37,13 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 		s.fail(w, r, err)
 		return
 	}
+	route, err := s.acct.RouteFor(r.Context(), email)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, status, "login", page{Title: "Sign in", CSRF: s.csrfToken(w, r), State: state,
-		SPName: spLabel, Email: email, Error: msg})
+		SPName: spLabel, Email: email, Error: msg, EmailFirst: route.EmailFirst && email == "", Source: route.Source})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +55,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	spName := st.spName()
 	email := users.NormalizeEmail(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
+	if r.PostFormValue("step") == "email" {
+		// Email first (sources are configured): now ask for the password
+		// of the source that signs in this email's domain.
+		status, msg := http.StatusOK, ""
+		if email == "" {
+			status, msg = http.StatusBadRequest, "Enter your email."
+		}
+		s.showLogin(w, r, status, st, s.spLabel(r.Context(), spName), email, msg)
+		return
+	}
 	if email == "" || password == "" {
 		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, "Enter your email and password.")
 		return
