@@ -208,6 +208,12 @@ func runDirList(ctx context.Context, env *environment, args []string) error {
 	})
 }
 
+// rows returns a writer of "key: value" lines, aligned once flushed.
+func rows(env *environment) (*tabwriter.Writer, func(k, v string)) {
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	return tw, func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+}
+
 func runDirShow(ctx context.Context, env *environment, args []string) error {
 	return onDirectory(ctx, env, "idp directories show", "--name NAME", "Show a source's settings (never its password).", args, nil,
 		func(svc *accounts.Service, _ *flag.FlagSet, name string) error {
@@ -216,8 +222,7 @@ func runDirShow(ctx context.Context, env *environment, args []string) error {
 				return err
 			}
 			l := s.LDAP
-			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-			row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+			tw, row := rows(env)
 			row("name", s.Name)
 			row("kind", s.Kind)
 			row("servers", strings.Join(l.URLs, " "))
@@ -271,8 +276,7 @@ func runDirTest(ctx context.Context, env *environment, args []string) error {
 				return nil
 			}
 			e := p.Entry
-			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-			row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+			tw, row := rows(env)
 			row("DN", e.DN)
 			row("email", e.Email)
 			row("name", e.FullName)

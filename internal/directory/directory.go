@@ -389,32 +389,28 @@ func (d *Directory) Authenticate(ctx context.Context, login, password string) (E
 	if login == "" {
 		return Entry{}, ErrNoUser
 	}
-	var e Entry
-	err := d.with(ctx, func(c *conn) error {
-		var err error
-		if e, err = d.find(c, login); err != nil {
-			return err
-		}
-		if err := d.bindAs(c, e.DN, password); err != nil {
-			return err
-		}
-		if e.Disabled, err = d.matches(c, e.DN, d.cfg.DisabledFilter); err != nil {
-			return err
-		}
-		e.Groups, err = d.groups(c, e.DN)
-		return err
-	})
-	return e, err
+	return d.read(ctx, login, &password)
 }
 
 // Lookup finds the user whose sign-in name is login, without a password
 // (a periodic sync, the CLI's test).
 func (d *Directory) Lookup(ctx context.Context, login string) (Entry, error) {
+	return d.read(ctx, login, nil)
+}
+
+// read finds the user, checks *password when it is given, and reads
+// their disabled state and groups.
+func (d *Directory) read(ctx context.Context, login string, password *string) (Entry, error) {
 	var e Entry
 	err := d.with(ctx, func(c *conn) error {
 		var err error
 		if e, err = d.find(c, login); err != nil {
 			return err
+		}
+		if password != nil {
+			if err := d.bindAs(c, e.DN, *password); err != nil {
+				return err
+			}
 		}
 		if e.Disabled, err = d.matches(c, e.DN, d.cfg.DisabledFilter); err != nil {
 			return err

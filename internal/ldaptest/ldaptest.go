@@ -144,9 +144,9 @@ type Server struct {
 	Dir string
 }
 
-// Replace sets attr of the entry dn to values, as the directory's
-// administrator (a leaver disabled, a name changed).
-func (s *Server) Replace(t testing.TB, dn, attr string, values ...string) {
+// Dial connects to the server over ldaps://, trusting its CA only; the
+// connection is not bound.
+func (s *Server) Dial(t testing.TB) *ldap.Conn {
 	t.Helper()
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.CAPEM)
@@ -154,6 +154,14 @@ func (s *Server) Replace(t testing.TB, dn, attr string, values ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// Replace sets attr of the entry dn to values, as the directory's
+// administrator (a leaver disabled, a name changed).
+func (s *Server) Replace(t testing.TB, dn, attr string, values ...string) {
+	t.Helper()
+	c := s.Dial(t)
 	defer c.Close()
 	if err := c.Bind(RootDN, RootPW); err != nil {
 		t.Fatal(err)

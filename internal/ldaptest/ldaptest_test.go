@@ -1,8 +1,6 @@
 package ldaptest
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -12,12 +10,7 @@ import (
 // anonymous search, and lets the service account read the tree.
 func TestStart(t *testing.T) {
 	s := Start(t)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.CAPEM)
-	c, err := ldap.DialURL(s.LDAPS, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := s.Dial(t)
 	defer c.Close()
 	search := ldap.NewSearchRequest(UsersDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(sAMAccountName=alice)", []string{"mail"}, nil)
