@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/flexidp/flexidp/internal/browsertest"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/ldaptest"
 	"github.com/flexidp/flexidp/internal/samltest"
@@ -87,5 +90,44 @@ func TestDirectoriesCommands(t *testing.T) {
 	}
 	if out := e.cliWant(1, "", "directories", "show", "--name", "corp"); !strings.Contains(out, `There is no source named "corp"`) {
 		t.Errorf("show after remove: %s", out)
+	}
+}
+
+// TestBrowserDirectorySignIn: with a source configured, the login page
+// in Chromium asks for the email, then for the source's password, and
+// signs the agent in; both steps pass the axe-core scan.
+func TestBrowserDirectorySignIn(t *testing.T) {
+	browsertest.RequireAxe(t)
+	dir := ldaptest.Start(t)
+	ctx := newChromium(t)
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "idp.db")
+	sqlitetest.Open(t, db).Close()
+	ca := filepath.Join(tmp, "ca.pem")
+	if err := os.WriteFile(ca, dir.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, getenv: map[string]string{"IDP_DATABASE_URL": "sqlite://" + db, "IDP_DIRECTORY_BIND_PASSWORD": ldaptest.ServicePW}}
+	e.cli("", "directories", "add", "--name", "corp", "--url", dir.LDAPS, "--ca-file", ca, "--bind-dn", ldaptest.ServiceDN,
+		"--user-base", ldaptest.UsersDN, "--domains", "acme.test")
+	base := e.startServe()
+
+	steps := []struct {
+		page    string
+		actions []chromedp.Action[chromedp.Void]
+	}{
+		{"login, email first", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/login"), chromedp.WaitVisible(chromedp.ID("email"))}},
+		{"login, directory password", []chromedp.Action[chromedp.Void]{chromedp.SendKeys(chromedp.ID("email"), "alice@acme.test"),
+			chromedp.Click(submit), chromedp.WaitVisible(chromedp.ID("password-hint"))}},
+	}
+	for _, s := range steps {
+		if err := chromedp.Do(ctx, s.actions...); err != nil {
+			t.Fatalf("%s: %v", s.page, err)
+		}
+		browsertest.AssertAccessible(ctx, t, s.page)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), ldaptest.AlicePW), chromedp.Click(submit),
+		chromedp.WaitVisible(chromedp.ID("mfa-setup"))); err != nil {
+		t.Fatalf("directory sign-in in Chromium: %v", err)
 	}
 }
