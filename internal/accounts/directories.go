@@ -520,20 +520,12 @@ func (s *Service) directorySignIn(ctx context.Context, d store.Directory, login,
 func (s *Service) syncEntry(ctx context.Context, src Source, e directory.Entry) (users.User, error) {
 	actor := Actor{Name: "directory:" + src.Name}
 	groups := MapGroups(src.LDAP.Groups, e.Groups)
-	apply := func(u *users.User) {
-		u.Email = users.NormalizeEmail(e.Email)
-		u.FullName, u.GivenName, u.FamilyName = e.FullName, e.GivenName, e.FamilyName
-		if e.Disabled && !u.Disabled {
-			u.Disable()
-		}
-	}
 	link, err := s.st.GetLinkByExternalID(ctx, src.Name, e.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		if e.Disabled {
 			return users.User{}, errUnknownUser // a leaver never gets an account
 		}
-		u := users.User{ID: s.NewUserID()}
-		apply(&u)
+		u := users.User{ID: s.NewUserID(), Email: users.NormalizeEmail(e.Email), FullName: e.FullName, GivenName: e.GivenName, FamilyName: e.FamilyName}
 		if err := u.Validate(); err != nil {
 			return users.User{}, fmt.Errorf("directory %s entry %s: %w", src.Name, e.DN, err)
 		}
@@ -558,14 +550,31 @@ func (s *Service) syncEntry(ctx context.Context, src Source, e directory.Entry) 
 	} else if err != nil {
 		return users.User{}, fmt.Errorf("look up directory link: %w", err)
 	}
+	return s.keepInStep(ctx, src, link, &e, groups)
+}
+
+// keepInStep applies the directory's entry e to the linked user (nil: the
+// entry left the directory, and the user is disabled), audited with the
+// actor "directory:<name>".
+func (s *Service) keepInStep(ctx context.Context, src Source, link store.DirectoryLink, e *directory.Entry, groups []string) (users.User, error) {
+	actor := Actor{Name: "directory:" + src.Name}
+	reason := "disabled in the directory"
+	if e == nil {
+		reason = "no longer in the directory"
+	}
 	var before users.User
 	u, err := s.st.UpdateUser(ctx, link.UserID, func(cur users.User) (users.User, error) {
 		before = cur
-		apply(&cur)
-		if err := cur.Validate(); err != nil {
-			return cur, err
+		if e == nil {
+			cur.Disable()
+			return cur, nil
 		}
-		return cur, nil
+		cur.Email = users.NormalizeEmail(e.Email)
+		cur.FullName, cur.GivenName, cur.FamilyName = e.FullName, e.GivenName, e.FamilyName
+		if e.Disabled && !cur.Disabled {
+			cur.Disable()
+		}
+		return cur, cur.Validate()
 	})
 	if errors.Is(err, store.ErrConflict) {
 		// The directory's new email belongs to another account.
@@ -580,12 +589,80 @@ func (s *Service) syncEntry(ctx context.Context, src Source, e directory.Entry) 
 			return users.User{}, err
 		}
 		_ = s.audit(ctx, actor, Change{Action: "user.disable", User: &u, Before: UserView(before), After: UserView(u),
-			Reason: "disabled in the directory; " + sessionsEnded(ended)})
+			Reason: reason + "; " + sessionsEnded(ended)})
 	} else if !slices.Equal(viewKey(before), viewKey(u)) {
 		_ = s.audit(ctx, actor, Change{Action: "user.update", User: &u, Before: UserView(before), After: UserView(u), Reason: "kept in step with the directory"})
 	}
 	s.auditGroups(ctx, actor, u, groups)
 	return u, nil
+}
+
+// DirectorySyncInterval is how often a server re-reads every directory
+// user (SyncDirectories), so that a leaver's live sessions end without
+// waiting for their next sign-in.
+const DirectorySyncInterval = 15 * time.Minute
+
+// DirectorySync is what one SyncDirectories run did.
+type DirectorySync struct {
+	Checked, Disabled int
+}
+
+// SyncDirectories re-reads the entry of every user linked to a source and
+// keeps the user in step: one whose entry is disabled, deleted or moved
+// out of the users' base is disabled and their sessions end. A source
+// that cannot be reached is skipped (an outage disables nobody) and
+// reported in the error.
+func (s *Service) SyncDirectories(ctx context.Context) (DirectorySync, error) {
+	var sum DirectorySync
+	ds, err := s.st.ListDirectories(ctx)
+	if err != nil {
+		return sum, err
+	}
+	var errs []error
+	for _, d := range ds {
+		dir, src, err := s.live(d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		links, err := s.st.ListDirectoryLinks(ctx, d.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+	links:
+		for _, link := range links {
+			e, err := dir.Entry(ctx, link.ExternalID)
+			var entry *directory.Entry // nil: the entry left the directory
+			switch {
+			case err == nil:
+				entry = &e
+			case !errors.Is(err, directory.ErrNoUser):
+				errs = append(errs, unavailable(d.Name, err))
+				break links // the source is down: nobody is disabled, next time
+			}
+			u, err := s.st.GetUser(ctx, link.UserID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			sum.Checked++
+			if u.Disabled {
+				continue
+			}
+			var groups []string
+			if entry != nil {
+				groups = MapGroups(src.LDAP.Groups, entry.Groups)
+			}
+			after, err := s.keepInStep(ctx, src, link, entry, groups)
+			if err != nil && !errors.Is(err, errUnknownUser) {
+				errs = append(errs, err)
+			} else if after.Disabled {
+				sum.Disabled++
+			}
+		}
+	}
+	return sum, errors.Join(errs...)
 }
 
 // auditGroups records the flexidp groups the user's directory groups map

@@ -332,3 +332,70 @@ func TestDirectoryRouting(t *testing.T) {
 		t.Error("without sources the page asks for the email first")
 	}
 }
+
+// TestSyncDirectories: the periodic sync disables a user whose entry is
+// disabled or gone (their sessions end, before any next sign-in), keeps
+// the others in step, and disables nobody while the source is down.
+func TestSyncDirectories(t *testing.T) {
+	ctx := context.Background()
+	s := ldaptest.Start(t)
+	f := newFixture(t)
+	if _, err := f.svc.AddDirectory(ctx, admin, ldapSource(s)); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := signIn(f, "alice", ldaptest.AlicePW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sam, err := signIn(f, "sam", ldaptest.SamPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.session(t, alice, "alice-session")
+	f.session(t, sam, "sam-session")
+	if sum, err := f.svc.SyncDirectories(ctx); err != nil || sum != (accounts.DirectorySync{Checked: 2}) {
+		t.Fatalf("sync with nothing changed = %+v, %v", sum, err)
+	}
+
+	// The source goes away: nobody is disabled.
+	working := s.LDAPS
+	setURLs := func(urls ...string) {
+		t.Helper()
+		if _, err := f.svc.UpdateDirectory(ctx, admin, "corp", func(src *accounts.Source) error { src.LDAP.URLs = urls; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setURLs(deadLDAPS(t))
+	s.Replace(t, ldaptest.AliceDN, "userAccountControl", "514")
+	if _, err := f.svc.SyncDirectories(ctx); !errors.Is(err, accounts.ErrDirectoryUnavailable) {
+		t.Fatalf("sync during an outage: %v, want ErrDirectoryUnavailable", err)
+	}
+	if u, _ := f.st.GetUser(ctx, alice.ID); u.Disabled {
+		t.Fatal("an outage disabled a user")
+	}
+
+	// Back: alice is disabled there, sam deleted.
+	setURLs(working)
+	s.Delete(t, ldaptest.SamDN)
+	sum, err := f.svc.SyncDirectories(ctx)
+	if err != nil || sum != (accounts.DirectorySync{Checked: 2, Disabled: 2}) {
+		t.Fatalf("sync = %+v, %v; want both disabled", sum, err)
+	}
+	for _, u := range []users.User{alice, sam} {
+		got, _ := f.st.GetUser(ctx, u.ID)
+		ss, _ := f.st.ListSessions(ctx, u.ID)
+		if !got.Disabled || len(ss) != 0 {
+			t.Errorf("%s: disabled %v, %d sessions; want disabled without sessions", u.Email, got.Disabled, len(ss))
+		}
+	}
+	var reasons []string
+	for _, e := range f.audit(t, "admin.user.disable") {
+		if e.Actor != "directory:corp" {
+			t.Errorf("disabled by %q", e.Actor)
+		}
+		reasons = append(reasons, e.Reason)
+	}
+	if joined := strings.Join(reasons, "|"); !strings.Contains(joined, "no longer in the directory") || !strings.Contains(joined, "disabled in the directory") {
+		t.Errorf("reasons %q", joined)
+	}
+}

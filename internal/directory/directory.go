@@ -398,6 +398,37 @@ func (d *Directory) Lookup(ctx context.Context, login string) (Entry, error) {
 	return d.read(ctx, login, nil)
 }
 
+// Entry reads the user entry dn again (a periodic sync): ErrNoUser when
+// it is gone, or no longer a user under the base.
+func (d *Directory) Entry(ctx context.Context, dn string) (Entry, error) {
+	var e Entry
+	err := d.with(ctx, func(c *conn) error {
+		res, err := c.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+			d.cfg.UserFilter, profileAttrs, nil))
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || (err == nil && len(res.Entries) == 0) {
+			return ErrNoUser
+		} else if err != nil {
+			return fmt.Errorf("read user: %w", err)
+		}
+		if !underBase(res.Entries[0].DN, d.cfg.UserBase) {
+			return ErrNoUser
+		}
+		e = entryOf(res.Entries[0])
+		if e.Disabled, err = d.matches(c, e.DN, d.cfg.DisabledFilter); err != nil {
+			return err
+		}
+		e.Groups, err = d.groups(c, e.DN)
+		return err
+	})
+	return e, err
+}
+
+func underBase(dn, base string) bool {
+	p, err1 := ldap.ParseDN(dn)
+	b, err2 := ldap.ParseDN(base)
+	return err1 == nil && err2 == nil && (b.AncestorOfFold(p) || b.EqualFold(p))
+}
+
 // read finds the user, checks *password when it is given, and reads
 // their disabled state and groups.
 func (d *Directory) read(ctx context.Context, login string, password *string) (Entry, error) {
@@ -442,13 +473,17 @@ func (d *Directory) find(c *conn, login string) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("search user: %w", err)
 	}
-	r := res.Entries[0]
+	return entryOf(res.Entries[0]), nil
+}
+
+// entryOf reads the profile of a user entry.
+func entryOf(r *ldap.Entry) Entry {
 	name := r.GetAttributeValue("displayName")
 	if name == "" {
 		name = r.GetAttributeValue("cn")
 	}
 	return Entry{DN: r.DN, ID: Canonical(r.DN), Email: r.GetAttributeValue("mail"), FullName: name,
-		GivenName: r.GetAttributeValue("givenName"), FamilyName: r.GetAttributeValue("sn")}, nil
+		GivenName: r.GetAttributeValue("givenName"), FamilyName: r.GetAttributeValue("sn")}
 }
 
 // bindAs checks the user's password on c, then binds c back to the

@@ -194,3 +194,23 @@ func TestCanonical(t *testing.T) {
 		t.Errorf("%q != %q", a, b)
 	}
 }
+
+// TestEntry: the periodic sync's re-read finds a user by DN, and not one
+// deleted or outside the users' base.
+func TestEntry(t *testing.T) {
+	s := ldaptest.Start(t)
+	d, err := New(config(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	e, err := d.Entry(t.Context(), Canonical(ldaptest.BobDN))
+	if err != nil || e.DN != ldaptest.BobDN || !e.Disabled || e.Email != "bob@acme.test" {
+		t.Fatalf("Entry(bob) = %+v, %v", e, err)
+	}
+	for _, dn := range []string{ldaptest.CarlDN, "cn=Nobody," + ldaptest.UsersDN, ldaptest.AgentsDN} {
+		if _, err := d.Entry(t.Context(), dn); !errors.Is(err, ErrNoUser) {
+			t.Errorf("Entry(%s): %v, want ErrNoUser", dn, err)
+		}
+	}
+}

@@ -173,6 +173,20 @@ func (s *Server) Replace(t testing.TB, dn, attr string, values ...string) {
 	}
 }
 
+// Delete removes the entry dn, as the directory's administrator (a
+// leaver deleted).
+func (s *Server) Delete(t testing.TB, dn string) {
+	t.Helper()
+	c := s.Dial(t)
+	defer c.Close()
+	if err := c.Bind(RootDN, RootPW); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Del(ldap.NewDelRequest(dn, nil)); err != nil {
+		t.Fatalf("ldaptest: delete %s: %v", dn, err)
+	}
+}
+
 // Binary returns the path of slapd, or "" when it is not installed.
 func Binary() string {
 	if p, err := exec.LookPath("slapd"); err == nil {

@@ -295,6 +295,9 @@ type Store interface {
 	LinkUser(ctx context.Context, l DirectoryLink) error
 	// GetUserLink returns the link of the user.
 	GetUserLink(ctx context.Context, userID string) (DirectoryLink, error)
+	// ListDirectoryLinks returns the links of the directory, ordered by
+	// user ID.
+	ListDirectoryLinks(ctx context.Context, directory string) ([]DirectoryLink, error)
 	// GetLinkByExternalID returns the link of the directory's entry.
 	GetLinkByExternalID(ctx context.Context, directory, externalID string) (DirectoryLink, error)
 

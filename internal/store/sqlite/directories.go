@@ -50,6 +50,11 @@ func (s *Store) GetUserLink(ctx context.Context, userID string) (store.Directory
 	return l, wrap("get directory link", err)
 }
 
+// ListDirectoryLinks implements store.Store.
+func (s *Store) ListDirectoryLinks(ctx context.Context, directory string) ([]store.DirectoryLink, error) {
+	return linkRecord.list(ctx, s, "list directory links", "WHERE directory = ?", "", directory)
+}
+
 // GetLinkByExternalID implements store.Store.
 func (s *Store) GetLinkByExternalID(ctx context.Context, directory, externalID string) (store.DirectoryLink, error) {
 	l, err := linkRecord.get(ctx, s.r, "directory = ? AND external_id = ?", directory, externalID)

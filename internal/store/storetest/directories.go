@@ -82,6 +82,19 @@ func testDirectories(t *testing.T, s store.Store) {
 	if _, err := s.GetUserLink(ctx, "u2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetUserLink of an unlinked user: %v", err)
 	}
+	if err := s.LinkUser(ctx, store.DirectoryLink{UserID: "u2", Directory: "b-first", ExternalID: "cn=b"}); err != nil {
+		t.Fatal(err)
+	}
+	links, err := s.ListDirectoryLinks(ctx, "corp")
+	if err != nil || len(links) != 1 || links[0] != byUser {
+		t.Fatalf("ListDirectoryLinks(corp) = %+v, %v", links, err)
+	}
+	if links, err := s.ListDirectoryLinks(ctx, "none"); err != nil || len(links) != 0 {
+		t.Fatalf("ListDirectoryLinks of a missing source = %+v, %v", links, err)
+	}
+	if err := s.DeleteDirectory(ctx, "b-first"); err != nil {
+		t.Fatal(err)
+	}
 	// Removing the user removes its link; removing the source, the rest.
 	if err := s.LinkUser(ctx, store.DirectoryLink{UserID: "u2", Directory: "corp", ExternalID: "cn=b,dc=acme"}); err != nil {
 		t.Fatal(err)
