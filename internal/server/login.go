@@ -39,8 +39,8 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 	}
 	route, err := s.acct.RouteFor(r.Context(), email)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		// The plain form still signs local accounts and directory users in.
+		s.log.WarnContext(r.Context(), "login page: list sign-in sources", "err", err)
 	}
 	s.render(w, r, status, "login", page{Title: "Sign in", CSRF: s.csrfToken(w, r), State: state,
 		SPName: spLabel, Email: email, Error: msg, EmailFirst: route.EmailFirst && email == "", Source: route.Source})
