@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -214,6 +215,9 @@ type Directory struct {
 	mu   sync.Mutex
 	// ad caches whether the servers are Active Directory; nil: unknown.
 	ad *bool
+	// closed: Close was called (the source changed); connections in use
+	// are closed when they come back instead of pooled.
+	closed atomic.Bool
 }
 
 // conn is a service connection: bound as the service account.
@@ -234,8 +238,9 @@ func New(cfg Config) (*Directory, error) {
 	return d, nil
 }
 
-// Close closes the idle connections.
+// Close closes the idle connections, and those in use as they come back.
 func (d *Directory) Close() {
+	d.closed.Store(true)
 	for {
 		select {
 		case c := <-d.idle:
@@ -318,6 +323,10 @@ func (d *Directory) get(ctx context.Context) (*conn, error) {
 
 // put keeps c for the next request, or closes it when the pool is full.
 func (d *Directory) put(c *conn) {
+	if d.closed.Load() {
+		c.Close()
+		return
+	}
 	select {
 	case d.idle <- c:
 	default:

@@ -149,6 +149,25 @@ func TestPoolReuse(t *testing.T) {
 	}
 }
 
+// TestCloseInUse: a connection in use when the source changed (Close) is
+// closed when it comes back, not pooled for ever.
+func TestCloseInUse(t *testing.T) {
+	s := ldaptest.Start(t)
+	d, err := New(config(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	d.put(c)
+	if len(d.idle) != 0 || !c.IsClosing() {
+		t.Errorf("after Close: %d idle, closing %v; want the connection closed", len(d.idle), c.IsClosing())
+	}
+}
+
 func TestValidate(t *testing.T) {
 	ok := Config{URLs: []string{"ldaps://dc1.acme.test"}, CAPEM: mustCA(t), BindDN: "cn=svc,dc=acme,dc=test", BindPassword: "x", UserBase: "dc=acme,dc=test"}
 	if err := ok.Validate(); err != nil {
