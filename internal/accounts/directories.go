@@ -413,11 +413,14 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	if err != nil {
 		return users.User{}, fmt.Errorf("list sources: %w", err)
 	}
-	if len(ds) == 0 {
+	candidates := sourcesFor(ds, login)
+	if len(candidates) == 0 {
+		// No source signs this login in: refused as an unknown local
+		// account is, after the same hashing time.
 		return s.authenticate(ctx, login, password)
 	}
 	var down error
-	for _, d := range sourcesFor(ds, login) {
+	for _, d := range candidates {
 		u, err := s.directorySignIn(ctx, d, login, password, nil)
 		switch {
 		case errors.Is(err, errUnknownUser):
