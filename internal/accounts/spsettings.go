@@ -85,14 +85,14 @@ func (o SPSettings) Apply(p *sp.ServiceProvider) error {
 	set(&p.Policy.RolesFormat, o.RolesFormat)
 	set(&p.Policy.NameID, o.NameID)
 	if o.Release != nil {
-		p.Policy.Release = splitList(*o.Release, ",")
+		p.Policy.Release = SplitList(*o.Release, ",")
 	}
 	if o.Withhold != nil {
-		p.Policy.Withhold = splitList(*o.Withhold, ",")
+		p.Policy.Withhold = SplitList(*o.Withhold, ",")
 	}
 	if o.Static != nil {
 		static := attributes.Set{}
-		for _, kv := range splitList(*o.Static, ";") {
+		for _, kv := range SplitList(*o.Static, ";") {
 			name, raw, ok := strings.Cut(kv, "=")
 			if !ok {
 				return errorf(Invalid, "Static attributes: %q is not NAME=VALUE.", kv)
@@ -131,8 +131,8 @@ func (o SPSettings) Apply(p *sp.ServiceProvider) error {
 	return nil
 }
 
-// splitList splits s at sep, trimming spaces and dropping empty parts.
-func splitList(s, sep string) []string {
+// SplitList splits s at sep, trimming spaces and dropping empty parts.
+func SplitList(s, sep string) []string {
 	var out []string
 	for _, p := range strings.Split(s, sep) {
 		if p = strings.TrimSpace(p); p != "" {

@@ -330,5 +330,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("no signing key\n"))
 		return
 	}
+	// A directory that is down does not make flexidp unready (local
+	// accounts and other sources still sign in): it is detail, and a
+	// metric. The cause goes to the log only.
+	health, err := s.acct.DirectoryStatus(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "readiness: list directories", "err", err)
+	}
 	_, _ = w.Write([]byte("ready\n"))
+	for _, h := range health {
+		s.cfg.Metrics.directory(h.Name, h.Err == nil)
+		state := "ok"
+		if h.Err != nil {
+			state = "unreachable"
+			s.log.WarnContext(ctx, "readiness: directory unreachable", "directory", h.Name, "err", h.Err)
+		}
+		_, _ = fmt.Fprintf(w, "directory %s: %s\n", h.Name, state)
+	}
 }
