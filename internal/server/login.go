@@ -9,9 +9,10 @@ import (
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// errBadCredentials is the one message for an unknown email and a wrong
-// password: the page does not reveal which accounts exist.
-const errBadCredentials = "Wrong email or password."
+// errBadCredentials is the one message (a catalog key) for an unknown
+// email and a wrong password: the page does not reveal which accounts
+// exist.
+const errBadCredentials = "login.bad_credentials"
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/launcher", http.StatusSeeOther)
@@ -33,7 +34,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "login", page{Title: "Sign in", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, status, "login", page{Title: "title.login", CSRF: s.csrfToken(w, r), State: state,
 		SPName: spLabel, Email: email, Error: msg})
 }
 
@@ -47,7 +48,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	email := users.NormalizeEmail(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
 	if email == "" || password == "" {
-		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, "Enter your email and password.")
+		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, tr(r, "login.missing"))
 		return
 	}
 
@@ -58,15 +59,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Metrics.signIn("throttled")
 		// Decided before the account is looked up: the same page, status
 		// and timing for existing and unknown accounts.
-		msg := "Too many failed sign-ins for this account or from this network. Try again in " + retryAfter(w, throttled.Wait) + "."
+		key := "login.throttled"
 		if throttled.Crowded {
-			msg = "Too many sign-ins for this account at the same moment. Try again in " + retryAfter(w, throttled.Wait) + "."
+			key = "login.crowded"
 		}
+		msg := tr(r, key, "wait", retryAfter(w, throttled.Wait))
 		s.showLogin(w, r, http.StatusTooManyRequests, st, s.spLabel(r.Context(), spName), email, msg)
 		return
 	case errors.Is(err, accounts.ErrBadCredentials):
 		s.cfg.Metrics.signIn("bad_credentials")
-		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, errBadCredentials)
+		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, tr(r, errBadCredentials))
 		return
 	case errors.Is(err, accounts.ErrDisabled):
 		s.cfg.Metrics.signIn("disabled")
@@ -146,11 +148,11 @@ func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "launcher", page{Title: "Your applications", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
+	s.render(w, r, http.StatusOK, "launcher", page{Title: "title.launcher", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
 }
 
 func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "logout", page{Title: "Sign out", CSRF: s.csrfToken(w, r)})
+	s.render(w, r, http.StatusOK, "logout", page{Title: "title.logout", CSRF: s.csrfToken(w, r)})
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -166,5 +168,5 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, store.AuditEvent{Action: accounts.AuditLogout, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: "logout page"})
 	}
 	s.setCookie(w, sessionCookie, "", -1)
-	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out"})
+	s.render(w, r, http.StatusOK, "loggedout", page{Title: "title.loggedout"})
 }

@@ -7,12 +7,17 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/web"
 )
 
 // page is the data every template receives.
 type page struct {
-	Title     string
+	// Title is the catalog key of the page's title.
+	Title string
+	// Lang is the language of the page; Langs the language switch.
+	Lang      string
+	Langs     []langLink
 	Dev       bool
 	DevData   string
 	RequestID string
@@ -44,21 +49,43 @@ type page struct {
 
 type app struct{ Name, Label, EntityID string }
 
-func parsePages() (map[string]*template.Template, error) {
-	base, err := template.ParseFS(web.Templates, "templates/base.html")
-	if err != nil {
-		return nil, fmt.Errorf("parse base template: %w", err)
+// pageNames are the public pages, each a template in web/templates.
+var pageNames = []string{"login", "error", "launcher", "post", "loggedout", "logout",
+	"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account"}
+
+// templateFuncs are the functions of the templates in lang: t (a
+// catalog sentence as text) and th (one with its <strong> or <code>).
+func templateFuncs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":  func(key string, args ...any) string { return i18n.T(lang, key, args...) },
+		"th": func(key string, args ...any) template.HTML { return i18n.HTML(lang, key, args...) },
 	}
-	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout",
-		"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account"} {
-		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
+}
+
+// parsePages parses every page once per language: pages[lang][name].
+func parsePages() (map[string]map[string]*template.Template, error) {
+	all := map[string]map[string]*template.Template{}
+	for _, lang := range i18n.Languages {
+		base, err := template.New("base.html").Funcs(templateFuncs(lang)).ParseFS(web.Templates, "templates/base.html")
 		if err != nil {
-			return nil, fmt.Errorf("parse template %s: %w", name, err)
+			return nil, fmt.Errorf("parse base template: %w", err)
 		}
-		pages[name] = t
+		pages := map[string]*template.Template{}
+		for _, name := range pageNames {
+			t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
+			if err != nil {
+				return nil, fmt.Errorf("parse template %s: %w", name, err)
+			}
+			pages[name] = t
+		}
+		all[lang] = pages
 	}
-	return pages, nil
+	return all, nil
+}
+
+// tr is the catalog sentence key, with args, in the language of r.
+func tr(r *http.Request, key string, args ...any) string {
+	return i18n.T(i18n.FromContext(r.Context()), key, args...)
 }
 
 // render executes a page into a buffer first, so a template error never
@@ -67,13 +94,17 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p.Dev, p.DevData = s.cfg.Dev, s.cfg.DevData
 	p.Brand = s.brandView()
 	p.RequestID = requestIDFrom(r.Context())
+	p.Lang = i18n.FromContext(r.Context())
+	p.Langs = langLinks(r, p.Lang, p.Token)
 	var buf bytes.Buffer
-	if err := s.pages[name].ExecuteTemplate(&buf, "base", p); err != nil {
+	if err := s.pages[p.Lang][name].ExecuteTemplate(&buf, "base", p); err != nil {
 		s.log.ErrorContext(r.Context(), "render template", "template", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", p.Lang)
+	w.Header().Add("Vary", "Accept-Language, Cookie")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -81,7 +112,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // renderPost renders the auto-submitting HTTP-POST binding form. The CSP
 // allows posting to exactly the ACS URL's origin and nowhere else.
 func (s *Server) renderPost(w http.ResponseWriter, r *http.Request, spName, acs, samlResponse, relayState string) {
-	s.renderForm(w, r, page{Title: "Signing in", SPName: spName, ACSURL: acs, SAMLResponse: samlResponse, RelayState: relayState})
+	s.renderForm(w, r, page{Title: "title.post", SPName: spName, ACSURL: acs, SAMLResponse: samlResponse, RelayState: relayState})
 }
 
 // renderForm renders p with the auto-POST template, allowing the form to

@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -75,7 +76,7 @@ type Config struct {
 	Branding Branding
 }
 
-var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
+var errNoPage = refusal(http.StatusNotFound, "error.no_page", "")
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
@@ -84,7 +85,7 @@ type Server struct {
 	idp    *saml.IdP
 	acct   *accounts.Service
 	log    *slog.Logger
-	pages  map[string]*template.Template
+	pages  map[string]map[string]*template.Template // [lang][name]
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
@@ -128,7 +129,7 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody, s.language)
 
 	r.Handle("/static/*", s.static())
 	r.Get("/branding.css", s.brandingCSS)
@@ -175,7 +176,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNoPage) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
+		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: i18n.M("error.method", "method", logMethod(r.Method))})
 	})
 	return r
 }
