@@ -307,3 +307,28 @@ func TestForgotEmailInReadersLanguage(t *testing.T) {
 			i18n.T(c.lang, "email.ignore"))
 	}
 }
+
+// TestLanguageSwitchStaysOnSite: the switch's redirect and links name a
+// path of this site, never another host, whatever the address asked.
+func TestLanguageSwitchStaysOnSite(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	for _, path := range []string{"//evil.example/x", "/\\evil.example", "///evil.example"} {
+		req, _ := http.NewRequest(http.MethodGet, h.URL+"/", nil)
+		req.URL.Path, req.URL.RawQuery = path, "lang=fr"
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/") ||
+			strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
+			t.Errorf("GET %s?lang=fr: %d to %q, want 303 to a path of this site", path, resp.StatusCode, loc)
+		}
+		req.URL.RawQuery = ""
+		status, body := samltest.NewBrowser(t).Do(req)
+		samltest.WantStatus(t, path, status, http.StatusNotFound, body)
+		if strings.Contains(body, `href="//`) || strings.Contains(body, `href="/\`) {
+			t.Errorf("GET %s: the switch links to another host:\n%s", path, body)
+		}
+	}
+}

@@ -29,8 +29,7 @@ func (s *Server) language(next http.Handler) http.Handler {
 				if lang, known := i18n.Supported(chosen); known {
 					s.setCookie(w, langCookie, lang, langCookieAge)
 				}
-				u := *r.URL
-				u.RawQuery = rest
+				u := url.URL{Path: localPath(r.URL.Path), RawQuery: rest}
 				w.Header().Set("Cache-Control", "no-store")
 				http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 				return
@@ -38,6 +37,13 @@ func (s *Server) language(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(i18n.NewContext(r.Context(), s.requestLang(r))))
 	})
+}
+
+// localPath is p as a path on this site: a path that starts with two
+// slashes (or a backslash) would be read by browsers as another host
+// ("//evil.example"), so the switch's redirect and links never carry one.
+func localPath(p string) string {
+	return "/" + strings.TrimLeft(p, "/\\")
 }
 
 // requestLang is the remembered choice, else the best match for
@@ -95,7 +101,7 @@ var getPage = map[string]string{
 // langLinks are the links of the language switch on the page answering
 // r: the same address (a page shown after a form: its page) with ?lang=.
 func langLinks(r *http.Request, current, token string) []langLink {
-	u := url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	u := url.URL{Path: localPath(r.URL.Path), RawQuery: r.URL.RawQuery}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		u.RawQuery = ""
 		if p, ok := getPage[r.URL.Path]; ok {
