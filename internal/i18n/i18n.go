@@ -1,16 +1,19 @@
 // Package i18n is flexidp's one message catalog: every sentence a person
 // reads on a public page, in an error or in an email, in every language
 // flexidp ships. Each language is one JSON file in locales/ (embedded),
-// mapping a key to a sentence, or to its plural forms {"one", "other"}.
+// named by its BCP 47 tag, mapping a key to a sentence, or to its plural
+// forms ({"one": ..., "other": ...}, and "zero", "two", "few" or "many"
+// where the language's CLDR rules have them).
 //
-// Sentences take named arguments written {name}; the argument named count
-// also chooses the plural form. Only <strong> and <code> may appear as
-// markup, and only sentences shown with HTML (the template function th)
+// Sentences take named arguments written {name}; the integer argument
+// named count also chooses the plural form, by CLDR's rules
+// (golang.org/x/text/feature/plural). Only <strong> and <code> may appear
+// as markup, and only sentences shown with HTML (the template function th)
 // use them; everything else is escaped.
 //
 // Adding a language is adding one file: TestCatalogComplete names every
-// key it lacks, every extra key and every placeholder that differs from
-// English.
+// key it lacks, every extra key, every plural form its rules need and
+// every placeholder that differs from English.
 package i18n
 
 import (
@@ -25,6 +28,7 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
 )
 
@@ -35,30 +39,43 @@ const Default = "en"
 //go:embed locales/*.json
 var files embed.FS
 
-// entry is a sentence, or its plural forms (one and other).
+// PluralForms are the names of CLDR's plural forms, in their usual order.
+var PluralForms = []string{"zero", "one", "two", "few", "many", "other"}
+
+var formNames = map[plural.Form]string{plural.Zero: "zero", plural.One: "one", plural.Two: "two",
+	plural.Few: "few", plural.Many: "many", plural.Other: "other"}
+
+// entry is a sentence (Text), or its plural forms by name (Forms).
 type entry struct {
-	One, Other string
-	Plural     bool
+	Text  string
+	Forms map[string]string
 }
 
 func (e *entry) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '{' {
-		var forms struct{ One, Other string }
-		if err := json.Unmarshal(b, &forms); err != nil {
+		e.Forms = map[string]string{}
+		if err := json.Unmarshal(b, &e.Forms); err != nil {
 			return err
 		}
-		*e = entry{One: forms.One, Other: forms.Other, Plural: true}
+		for name := range e.Forms {
+			if !slices.Contains(PluralForms, name) {
+				return fmt.Errorf("%q is not a plural form (%s)", name, strings.Join(PluralForms, ", "))
+			}
+		}
+		if e.Forms["other"] == "" {
+			return fmt.Errorf("a plural needs its \"other\" form")
+		}
 		return nil
 	}
-	e.Plural = false
-	return json.Unmarshal(b, &e.Other)
+	return json.Unmarshal(b, &e.Text)
 }
 
 var (
 	catalog = map[string]map[string]entry{}
-	// Languages lists the shipped languages, English first, then in the
-	// order of the switch.
-	Languages = []string{Default, "es", "pt-BR", "fr"}
+	// Languages lists the shipped languages (one file each), English
+	// first, then by tag: the order of the switch.
+	Languages []string
+	tags      = map[string]language.Tag{}
 	matcher   language.Matcher
 )
 
@@ -76,18 +93,26 @@ func init() {
 		if err := json.Unmarshal(b, &m); err != nil {
 			panic(fmt.Sprintf("i18n: %s: %v", name, err))
 		}
-		catalog[strings.TrimSuffix(path.Base(name), ".json")] = m
-	}
-	for _, l := range Languages {
-		if catalog[l] == nil {
-			panic("i18n: no catalog for " + l)
+		lang := strings.TrimSuffix(path.Base(name), ".json")
+		tag, err := language.Parse(lang)
+		if err != nil {
+			panic(fmt.Sprintf("i18n: %s is not named by a BCP 47 language tag: %v", name, err))
+		}
+		catalog[lang], tags[lang] = m, tag
+		if lang != Default {
+			Languages = append(Languages, lang)
 		}
 	}
-	tags := make([]language.Tag, len(Languages))
-	for i, l := range Languages {
-		tags[i] = language.MustParse(l)
+	if catalog[Default] == nil {
+		panic("i18n: no catalog for " + Default)
 	}
-	matcher = language.NewMatcher(tags)
+	slices.Sort(Languages)
+	Languages = append([]string{Default}, Languages...)
+	supported := make([]language.Tag, len(Languages))
+	for i, l := range Languages {
+		supported[i] = tags[l]
+	}
+	matcher = language.NewMatcher(supported)
 }
 
 // Supported returns flexidp's spelling of lang ("pt-br" -> "pt-BR") if
@@ -164,24 +189,28 @@ func lookup(lang, key string, args []any) string {
 			return key
 		}
 	}
-	if !e.Plural {
-		return e.Other
+	if e.Forms == nil {
+		return e.Text
 	}
 	n, _ := arg(args, "count").(int)
-	if pluralOne(lang, n) {
-		return e.One
+	if s, ok := e.Forms[PluralForm(lang, n)]; ok {
+		return s
 	}
-	return e.Other
+	return e.Forms["other"]
 }
 
-// pluralOne is CLDR's cardinal rule for the integer n: "one" is 1 in
-// English and Spanish, 0 and 1 in French and Brazilian Portuguese.
-func pluralOne(lang string, n int) bool {
-	switch lang {
-	case "fr", "pt-BR":
-		return n == 0 || n == 1
+// PluralForm is the name of the plural form of the integer n in lang, by
+// CLDR's cardinal rules: "one" is 1 in English and Spanish, 0 and 1 in
+// French and Brazilian Portuguese.
+func PluralForm(lang string, n int) string {
+	tag, ok := tags[lang]
+	if !ok {
+		tag = language.Make(lang)
 	}
-	return n == 1
+	if n < 0 {
+		n = -n
+	}
+	return formNames[plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0)]
 }
 
 func arg(args []any, name string) any {
@@ -250,17 +279,18 @@ func Keys(lang string) []string {
 	return keys
 }
 
-// Forms returns the sentences of key in lang: one, or the plural forms
-// one and other (for tests and tools).
-func Forms(lang, key string) []string {
+// Forms returns the sentences of key in lang by plural form ("" for a
+// sentence that is not a plural), or nil when lang lacks key (for tests
+// and tools).
+func Forms(lang, key string) map[string]string {
 	e, ok := catalog[lang][key]
 	switch {
 	case !ok:
 		return nil
-	case e.Plural:
-		return []string{e.One, e.Other}
+	case e.Forms != nil:
+		return e.Forms
 	}
-	return []string{e.Other}
+	return map[string]string{"": e.Text}
 }
 
 // Placeholders returns the {names} in s, sorted and without repeats.

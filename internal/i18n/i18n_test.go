@@ -9,36 +9,57 @@ import (
 )
 
 // TestCatalogComplete: every key of English exists, non-empty, in every
-// shipped language, with the same placeholders and markup and the same
-// shape (plain or plural); no language has a key English lacks. Adding a
-// language is adding its file: this test lists what it still lacks.
+// shipped language, with the same placeholders and markup; a plural has
+// every form the language's CLDR rules use for whole numbers (and no
+// other); no language has a key English lacks. Adding a language is
+// adding its file: this test lists what it still lacks.
 func TestCatalogComplete(t *testing.T) {
 	en := Keys(Default)
 	if len(en) < 100 {
 		t.Fatalf("English catalog has %d keys; it did not load", len(en))
 	}
 	markupRE := regexp.MustCompile(`</?[a-z]+>`)
-	for _, lang := range Languages[1:] {
+	for _, lang := range Languages {
 		t.Run(lang, func(t *testing.T) {
+			needed := map[string]bool{}
+			for n := range 1001 {
+				needed[PluralForm(lang, n)] = true
+			}
 			for _, key := range en {
 				want, got := Forms(Default, key), Forms(lang, key)
+				_, wantPlain := want[""]
+				_, gotPlain := got[""]
 				switch {
 				case got == nil:
 					t.Errorf("%s lacks %q (English: %q)", lang, key, want)
 					continue
-				case len(got) != len(want):
-					t.Errorf("%s: %q has %d forms, English %d (plain or {\"one\", \"other\"})", lang, key, len(got), len(want))
+				case wantPlain != gotPlain:
+					t.Errorf("%s: %q must be %s, like English", lang, key, map[bool]string{true: "a sentence", false: `a plural {"one": ..., "other": ...}`}[wantPlain])
 					continue
 				}
-				for i := range want {
-					if strings.TrimSpace(got[i]) == "" {
+				ref := want["other"]
+				if wantPlain {
+					ref = want[""]
+				}
+				for form, s := range got {
+					if strings.TrimSpace(s) == "" {
 						t.Errorf("%s: %q is empty", lang, key)
 					}
-					if w, g := Placeholders(want[i]), Placeholders(got[i]); !slices.Equal(w, g) {
+					if !gotPlain && !needed[form] {
+						t.Errorf("%s: %q has the form %q, which %s never uses", lang, key, form, lang)
+					}
+					if w, g := Placeholders(ref), Placeholders(s); !slices.Equal(w, g) {
 						t.Errorf("%s: %q has placeholders %v, English %v", lang, key, g, w)
 					}
-					if w, g := markupRE.FindAllString(want[i], -1), markupRE.FindAllString(got[i], -1); !slices.Equal(w, g) {
+					if w, g := markupRE.FindAllString(ref, -1), markupRE.FindAllString(s, -1); !slices.Equal(w, g) {
 						t.Errorf("%s: %q has markup %v, English %v", lang, key, g, w)
+					}
+				}
+				if !gotPlain {
+					for form := range needed {
+						if _, ok := got[form]; !ok {
+							t.Errorf("%s: %q lacks the plural form %q", lang, key, form)
+						}
 					}
 				}
 			}
@@ -48,6 +69,14 @@ func TestCatalogComplete(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLanguagesFromFiles: the shipped languages are the catalog's files,
+// English first.
+func TestLanguagesFromFiles(t *testing.T) {
+	if want := []string{"en", "es", "fr", "pt-BR"}; !slices.Equal(Languages, want) {
+		t.Errorf("Languages = %v, want %v", Languages, want)
 	}
 }
 
@@ -120,6 +149,7 @@ func TestPlurals(t *testing.T) {
 		{"es", 1, "Se cerró 1 sesión más."},
 		{"es", 3, "Se cerraron 3 sesiones más."},
 		{"fr", 0, "0 autre session a été déconnectée."},
+		{"pt-BR", 0, "0 outra sessão foi encerrada."},
 		{"fr", 2, "2 autres sessions ont été déconnectées."},
 		{"pt-BR", 1, "1 outra sessão foi encerrada."},
 		{"pt-BR", 5, "5 outras sessões foram encerradas."},
