@@ -332,3 +332,32 @@ func TestLanguageSwitchStaysOnSite(t *testing.T) {
 		}
 	}
 }
+
+// TestLanguageSwitchKeepsSignIn: on the login page answering a wrong
+// password for an SP, the switch keeps the sign-in for that SP: its link
+// shows the login page for the same SP in the new language, and signing
+// in there answers the SP.
+func TestLanguageSwitchKeepsSignIn(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	b := browserIn(t, "en")
+	page, _ := b.StartSignIn(samltest.FlexSP(t, h.URL))
+	status, page := b.Login(h.URL, page, "agent@example.com", "wrong password")
+	samltest.WantStatus(t, "wrong password", status, http.StatusUnauthorized, page)
+	m := regexp.MustCompile(`href="(/login\?state=[^"]+)" lang="fr"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no switch link keeping the sign-in:\n%s", page)
+	}
+	_, page = b.Get(h.URL + html.UnescapeString(m[1]))
+	if pageLang(page) != "fr" {
+		t.Fatalf("after the switch, page in %q, want fr:\n%s", pageLang(page), page)
+	}
+	samltest.MustContain(t, page, string(i18n.HTML("fr", "login.continue_to", "sp", "flex")))
+	status, page = b.Login(h.URL, page, "agent@example.com", password)
+	samltest.WantStatus(t, "sign-in after the switch", status, http.StatusOK, page)
+	samltest.MustContain(t, page, `name="SAMLResponse"`, `<html lang="fr">`)
+
+	// A state that is not flexidp's is refused with a sentence.
+	status, page = browserIn(t, "fr").Get(h.URL + "/login?state=forged.state")
+	samltest.WantStatus(t, "forged state", status, http.StatusBadRequest, page)
+	samltest.MustContain(t, page, html.EscapeString(i18n.T("fr", "error.bad_state")))
+}

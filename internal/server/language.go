@@ -87,7 +87,8 @@ type langLink struct {
 
 // getPage is the page a form posted to path shows again when the reader
 // switches language there: the switch is a link, so it cannot re-post
-// the form (a pending sign-in starts again at the login page).
+// the form. A sign-in for an SP keeps its SP (switchState): it starts
+// again at the login page for that SP.
 var getPage = map[string]string{
 	"/login/mfa":               "/login",
 	"/mfa/continue":            "/login",
@@ -98,17 +99,21 @@ var getPage = map[string]string{
 	"/account/sessions/revoke": "/account",
 }
 
-// langLinks are the links of the language switch on the page answering
-// r: the same address (a page shown after a form: its page) with ?lang=.
-func langLinks(r *http.Request, current, token string) []langLink {
+// langLinks are the links of the language switch on the page p answers
+// r with: the same address (a page shown after a form: its page) with
+// ?lang=.
+func (s *Server) langLinks(r *http.Request, current string, p page) []langLink {
 	u := url.URL{Path: localPath(r.URL.Path), RawQuery: r.URL.RawQuery}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		u.RawQuery = ""
 		if p, ok := getPage[r.URL.Path]; ok {
 			u.Path = p
 		}
-		if u.Path == "/password" && token != "" {
-			u.RawQuery = "token=" + url.QueryEscape(token)
+		if u.Path == "/password" && p.Token != "" {
+			u.RawQuery = "token=" + url.QueryEscape(p.Token)
+		}
+		if state := s.switchState(p.State); state != "" {
+			u.Path, u.RawQuery = "/login", "state="+url.QueryEscape(state)
 		}
 	}
 	rest, _, _ := takeLang(u.RawQuery)
@@ -121,4 +126,21 @@ func langLinks(r *http.Request, current, token string) []langLink {
 		links[i] = langLink{Lang: l, Name: i18n.Name(l), Href: (&url.URL{Path: u.Path, RawQuery: q}).RequestURI(), Current: l == current}
 	}
 	return links
+}
+
+// switchState is the login state a language switch link carries from a
+// page answering a form (state, as the form carries it): only the
+// sign-in's SP request, never a verified password, a pending second
+// factor or an enrolment secret, so the link holds nothing a URL should
+// not. "" when there is no SP to keep.
+func (s *Server) switchState(state string) string {
+	st, err := s.decodeState(state)
+	if err != nil || st.Req == nil && st.IdPInit == "" {
+		return ""
+	}
+	v, err := s.encodeState(loginState{Req: st.Req, IdPInit: st.IdPInit})
+	if err != nil {
+		return ""
+	}
+	return v
 }

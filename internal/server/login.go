@@ -23,7 +23,15 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 		return
 	}
-	s.showLogin(w, r, http.StatusOK, loginState{}, "", "", "")
+	// ?state= is a sign-in for an SP that a language switch link carries
+	// from a page answering a form (switchState): its SP request only.
+	st, err := s.decodeState(r.URL.Query().Get("state"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st = loginState{Req: st.Req, IdPInit: st.IdPInit}
+	s.showLogin(w, r, http.StatusOK, st, s.spLabel(r.Context(), st.spName()), "", "")
 }
 
 // showLogin renders the login form for the pending sign-in st; spLabel is

@@ -95,7 +95,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p.Brand = s.brandView()
 	p.RequestID = requestIDFrom(r.Context())
 	p.Lang = i18n.FromContext(r.Context())
-	p.Langs = langLinks(r, p.Lang, p.Token)
+	p.Langs = s.langLinks(r, p.Lang, p)
 	var buf bytes.Buffer
 	if err := s.pages[p.Lang][name].ExecuteTemplate(&buf, "base", p); err != nil {
 		s.log.ErrorContext(r.Context(), "render template", "template", name, "err", err)
