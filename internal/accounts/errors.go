@@ -42,8 +42,8 @@ type Error struct {
 	// Field is the input at fault ("email", "roles", an attribute's
 	// name), when one is: a form shows Message next to it (FieldOf).
 	Field string
-	Key     string
-	Args    []any
+	Key   string
+	Args  []any
 	// Err is the underlying cause, for the log; may be nil.
 	Err error
 }
