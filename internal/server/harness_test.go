@@ -50,6 +50,9 @@ type idpOptions struct {
 	Store *sqlite.Store
 	// Branding is the organisation's name, logo, colour and support line.
 	Branding server.Branding
+	// Wrap, if set, wraps the store the account service and the server
+	// use (a countingStore); keys and seeding use it unwrapped.
+	Wrap func(store.Store) store.Store
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -97,7 +100,11 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if roles == nil {
 		roles = []string{"admin"}
 	}
-	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
+	var served store.Store = h.Store
+	if opts.Wrap != nil {
+		served = opts.Wrap(h.Store)
+	}
+	h.Accounts = accounts.New(accounts.Config{Store: served, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
 		MFARequiredRoles: roles})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
@@ -122,7 +129,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}
-	srv, err := server.New(cfg, h.Store, h.IdP, hs, log)
+	srv, err := server.New(cfg, served, h.IdP, hs, log)
 	if err != nil {
 		t.Fatal(err)
 	}
