@@ -1,0 +1,71 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/flexidp/flexidp/internal/samltest"
+)
+
+// TestGroupCommands: idp groups create, list, show, add, set, remove and
+// delete on both store backends; idp users show and preview give the
+// effective profile with the source of each value; a membership that
+// would give two different teams is refused with a sentence naming the
+// user, the attribute and the groups, and nothing changes.
+func TestGroupCommands(t *testing.T) {
+	for _, backend := range []struct {
+		name string
+		env  func(t *testing.T) *testEnv
+	}{
+		{"sqlite", func(t *testing.T) *testEnv { e, _ := sqliteEnv(t); return e }},
+		{"postgres", newTestEnv},
+	} {
+		t.Run(backend.name, func(t *testing.T) {
+			e := backend.env(t)
+			setupFlex(t, e)
+			out := e.cli("", "groups", "create", "--actor", "ops", "--name", "Sales-ES", "--roles", "agent,wfo.team_leader",
+				"--team", "Sales-ES", "--description", "Spanish sales", "skills.stringarray=spanish,sales", "channel.chat.capacity=3")
+			samltest.MustContain(t, out, "created group Sales-ES")
+			samltest.MustContain(t, e.cliWant(1, "", "groups", "create", "--name", "SALES-es"), `A group named "SALES-es" already exists`)
+			samltest.MustContain(t, e.cliWant(1, "", "groups", "create", "--name", "Bad", "channel.chat.capacity=-1"), "channel.chat.capacity", "negative")
+			samltest.MustContain(t, e.cliWant(2, "", "groups", "add", "--group", "Sales-ES"), "give at least one user")
+			samltest.MustContain(t, e.cliWant(1, "", "groups", "show", "--group", "nope"), `There is no group named "nope"`)
+
+			samltest.MustContain(t, e.cli("", "groups", "add", "--group", "sales-es", "agent@example.com", "Sam.Supervisor@example.com"),
+				"added 2 user(s) to group Sales-ES")
+			samltest.MustContain(t, e.cli("", "groups", "list"), "Sales-ES", "agent,wfo.team_leader", "channel.chat.capacity,skills.stringarray")
+			samltest.MustContain(t, e.cli("", "groups", "show", "--group", "Sales-ES"), "members:", "2", "agent@example.com", "Sam.Supervisor@Example.com")
+
+			show := e.cli("", "users", "show", "--email", "agent@example.com")
+			samltest.MustContain(t, show, "groups:", "Sales-ES",
+				"effective roles:", "agent,wfo.team_leader  (user, group Sales-ES)",
+				"effective team:", "Sales-ES  (group Sales-ES)",
+				"effective channel.chat.capacity:", "3  (group Sales-ES)")
+			// Sam has a team of his own: it wins.
+			samltest.MustContain(t, e.cli("", "users", "show", "--email", "sam.supervisor@example.com"), "Sales  (user)")
+			preview := e.cli("", "users", "preview", "--email", "agent@example.com", "--sp", "flex")
+			samltest.MustContain(t, preview, `"Sales-ES"`, "(group Sales-ES)", `"spanish,sales"`, "(user)")
+
+			e.cli("", "groups", "create", "--name", "Support", "--team", "Support")
+			refused := e.cliWant(1, "", "groups", "add", "--group", "Support", "agent@example.com")
+			samltest.MustContain(t, refused, `agent@example.com would receive conflicting values of team ("Sales-ES" from group Sales-ES, "Support" from group Support)`)
+			if strings.Contains(e.cli("", "groups", "show", "--group", "Support"), "agent@example.com") {
+				t.Fatal("a refused add added the user")
+			}
+
+			samltest.MustContain(t, e.cli("", "groups", "set", "--group", "Sales-ES", "--unset-attr", "channel.chat.capacity", "skills.stringarray=spanish"),
+				"updated group Sales-ES")
+			show = e.cli("", "users", "show", "--email", "agent@example.com")
+			if strings.Contains(show, "channel.chat.capacity") || !strings.Contains(show, "effective skills.stringarray:") {
+				t.Fatalf("after groups set:\n%s", show)
+			}
+			samltest.MustContain(t, e.cli("", "groups", "remove", "--group", "Sales-ES", "agent@example.com"), "removed 1 user(s) from group Sales-ES")
+			samltest.MustContain(t, e.cli("", "groups", "delete", "--group", "Sales-ES"), "deleted group Sales-ES")
+			show = e.cli("", "users", "show", "--email", "sam.supervisor@example.com")
+			if strings.Contains(show, "Sales-ES") {
+				t.Fatalf("a deleted group still shows:\n%s", show)
+			}
+			samltest.MustContain(t, e.cli("", "audit", "search", "--action", "admin.group.add"), "ops")
+		})
+	}
+}
