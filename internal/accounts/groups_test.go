@@ -8,6 +8,7 @@ import (
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -290,5 +291,31 @@ func TestDeleteGroupChangesProfile(t *testing.T) {
 	}
 	if d.Before["team"] != "Leads" || d.After["team"] != "" {
 		t.Fatalf("audited profile: before %v after %v", d.Before, d.After)
+	}
+}
+
+// TestGroupRoleRequiresSecondFactor: a role a group gives counts for
+// MFARequiredRoles like the user's own: a member of a group carrying
+// admin must enrol a second factor.
+func TestGroupRoleRequiresSecondFactor(t *testing.T) {
+	ctx := context.Background()
+	st := sqlitetest.New(t)
+	svc := accounts.New(accounts.Config{Store: st, MFARequiredRoles: []string{"admin"},
+		Hasher: users.NewHasher(users.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1)})
+	u, err := svc.CreateUser(ctx, admin, accounts.NewUser{User: users.User{Email: "a@example.com", Roles: []string{"agent"}}, NoPassword: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if step, err := svc.SecondStepFor(ctx, u); err != nil || step != accounts.NoSecondStep {
+		t.Fatalf("an agent: step %v, %v", step, err)
+	}
+	if _, err := svc.CreateGroup(ctx, admin, users.Group{Name: "Admins", Roles: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.AddMembers(ctx, admin, "Admins", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if step, err := svc.SecondStepFor(ctx, u); err != nil || step != accounts.Enrol {
+		t.Fatalf("an agent in the Admins group: step %v, %v; want Enrol", step, err)
 	}
 }
