@@ -1,10 +1,13 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/store"
 )
 
 // TestGroupCommands: idp groups create, list, show, add, set, remove and
@@ -67,5 +70,41 @@ func TestGroupCommands(t *testing.T) {
 			}
 			samltest.MustContain(t, e.cli("", "audit", "search", "--action", "admin.group.add"), "ops")
 		})
+	}
+}
+
+// TestImportGroupsColumn: the groups column makes imported users members;
+// a row naming a group that does not exist is refused with its line, the
+// field and the reason, in the dry run too, and nothing is written.
+func TestImportGroupsColumn(t *testing.T) {
+	e, st := sqliteEnv(t)
+	e.cli("", "groups", "create", "--name", "Sales-ES", "--roles", "agent", "--team", "Sales-ES")
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bad := write("bad.csv", "email,roles,groups\nana@example.com,,sales-es\nluis@example.com,agent,Sales-EN\n")
+	for _, dry := range []bool{true, false} {
+		args := []string{"users", "import", bad}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		out := e.cliWant(1, "", args...)
+		samltest.MustContain(t, out, `line 3: groups: there is no group named "Sales-EN"`, "nothing was imported")
+	}
+	if list, _ := st.ListUsers(t.Context(), store.UserFilter{}); len(list) != 0 {
+		t.Fatalf("%d users written by a refused import", len(list))
+	}
+	good := write("good.ndjson", `{"email":"ana@example.com","groups":["sales-es"]}`+"\n"+`{"email":"luis@example.com","roles":["supervisor"]}`+"\n")
+	samltest.MustContain(t, e.cli("", "users", "import", good), "imported 2 users: 2 created", "group Sales-ES: 1 member listed")
+	samltest.MustContain(t, e.cli("", "users", "show", "--email", "ana@example.com"), "groups:", "effective roles:", "agent  (group Sales-ES)")
+	samltest.MustContain(t, e.cli("", "users", "import", good), "nothing to change")
+	if evs := e.cli("", "audit", "search", "--action", "admin.group.member-add"); strings.Count(evs, "ana@example.com") != 1 {
+		t.Fatalf("importing twice audited the membership other than once:\n%s", evs)
 	}
 }

@@ -174,6 +174,7 @@ func TestGroupValidate(t *testing.T) {
 		{"no name", Group{}, false},
 		{"spaces around the name", Group{Name: " Sales "}, false},
 		{"control character", Group{Name: "Sa\x01les"}, false},
+		{"comma", Group{Name: "Sales,ES"}, false},
 		{"unknown role", Group{Name: "S", Roles: []string{"agnet"}}, false},
 		{"reserved attribute", Group{Name: "S", Attributes: attributes.Set{"team": attributes.Value{}}}, false},
 		{"negative capacity", Group{Name: "S", Attributes: attributes.Set{"channel.chat.capacity": attributes.NewInt(-1)}}, false},

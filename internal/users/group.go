@@ -57,6 +57,9 @@ func (g *Group) Validate() error {
 	if g.Name != NormalizeGroupName(g.Name) {
 		return &ValidationError{Field: "name", Reason: fmt.Sprintf("%q has spaces around it", g.Name)}
 	}
+	if strings.Contains(g.Name, ",") {
+		return &ValidationError{Field: "name", Reason: fmt.Sprintf("%q contains a comma, and lists of groups (an import's groups column) are comma-separated", g.Name)}
+	}
 	if err := checkText("description", g.Description, MaxGroupDescriptionLen, false); err != nil {
 		return err
 	}
