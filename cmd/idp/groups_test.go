@@ -104,6 +104,12 @@ func TestImportGroupsColumn(t *testing.T) {
 	samltest.MustContain(t, e.cli("", "users", "import", good), "imported 2 users: 2 created", "group Sales-ES: 1 member listed")
 	samltest.MustContain(t, e.cli("", "users", "show", "--email", "ana@example.com"), "groups:", "effective roles:", "agent  (group Sales-ES)")
 	samltest.MustContain(t, e.cli("", "users", "import", good), "nothing to change")
+	// Export writes the memberships back, in a form import reads.
+	samltest.MustContain(t, e.cli("", "users", "export"), `"email":"ana@example.com"`, `"groups":["Sales-ES"]`)
+	csv := e.cli("", "users", "export", "--format", "csv")
+	samltest.MustContain(t, csv, "disabled,id,groups")
+	samltest.MustContain(t, e.cli("", "users", "import", "--dry-run", write("export.csv", strings.SplitN(csv, "exported", 2)[0])),
+		"dry run: 0 would be created, 0 updated, 2 unchanged")
 	if evs := e.cli("", "audit", "search", "--action", "admin.group.member-add"); strings.Count(evs, "ana@example.com") != 1 {
 		t.Fatalf("importing twice audited the membership other than once:\n%s", evs)
 	}

@@ -354,21 +354,25 @@ database. FILE is created with mode 0600.`)
 		return usageError{fmt.Sprintf("idp users export: --format %q: use ndjson or csv", *formatName)}
 	}
 	var list []users.User
+	var groups map[string][]string
 	err := withService(ctx, env, *dbURL, func(svc *accounts.Service) (err error) {
-		list, err = svc.ListUsers(ctx, store.UserFilter{})
+		if list, err = svc.ListUsers(ctx, store.UserFilter{}); err != nil {
+			return err
+		}
+		groups, err = svc.Memberships(ctx)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	if *out == "" {
-		return write(env.stdout, list, *withHashes)
+		return write(env.stdout, list, *withHashes, importer.WithGroups(groups))
 	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := write(f, list, *withHashes); err != nil {
+	if err := write(f, list, *withHashes, importer.WithGroups(groups)); err != nil {
 		f.Close()
 		return err
 	}

@@ -45,6 +45,26 @@ func (s *Service) GroupMembers(ctx context.Context, ref string) ([]users.User, e
 	return s.st.GroupMembers(ctx, g.ID)
 }
 
+// Memberships returns the names of every user's groups, by user ID, in
+// group-name order (for an export): one store query per group.
+func (s *Service) Memberships(ctx context.Context) (map[string][]string, error) {
+	gs, err := s.st.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, g := range gs {
+		members, err := s.st.GroupMembers(ctx, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			out[m.ID] = append(out[m.ID], g.Name)
+		}
+	}
+	return out, nil
+}
+
 // GroupsOf returns the groups u is a member of, ordered by name, in one
 // store query.
 func (s *Service) GroupsOf(ctx context.Context, u users.User) ([]users.Group, error) {
