@@ -434,18 +434,9 @@ func runUsersSetAttr(ctx context.Context, env *environment, args []string) error
 			if len(pairs) == 0 {
 				return usageError{"idp users set-attr: give at least one NAME=VALUE"}
 			}
-			for _, p := range pairs {
-				name, raw, ok := strings.Cut(p, "=")
-				if !ok {
-					return usageError{fmt.Sprintf("%q is not NAME=VALUE", p)}
-				}
-				v, err := attributes.Parse(name, raw)
-				if err != nil {
-					return err
-				}
-				values[name] = v
-			}
-			return values.Validate()
+			var err error
+			values, err = parseAttrs(pairs)
+			return err
 		}}
 	return updateUser(ctx, env, c, args, "user.set-attr", "set attributes of", func(u *users.User) error {
 		if u.Attributes == nil {
