@@ -266,14 +266,19 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
-		showEffective(row, u, gs)
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return showEffective(env.stdout, u, gs)
 	})
 }
 
 // showEffective writes u's groups and effective profile (what release
-// works on: users.Effective), each value with where it came from.
-func showEffective(row func(k, v string), u users.User, gs []users.Group) {
+// works on: users.Effective), each value with where it came from, aligned
+// on its own below the user's fields.
+func showEffective(w io.Writer, u users.User, gs []users.Group) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	p, err := users.Effective(u, gs)
 	row("groups", strings.Join(p.Groups, ","))
 	if err != nil {
@@ -296,6 +301,7 @@ func showEffective(row func(k, v string), u users.User, gs []users.Group) {
 	for _, n := range p.User.Attributes.Names() {
 		row("effective "+n, with(p.User.Attributes[n].String(), n))
 	}
+	return tw.Flush()
 }
 
 func runUsersUpdate(ctx context.Context, env *environment, args []string) error {
