@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
@@ -64,6 +65,10 @@ func toError(err error) *Error {
 	if errors.As(err, &tooBig) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "The request is larger than flexidp accepts.", Err: err}
 	}
+	var acctErr *accounts.Error
+	if errors.As(err, &acctErr) {
+		return &Error{Status: accountsStatus[acctErr.Code], Message: acctErr.Message, Err: err}
+	}
 	var re *saml.RequestError
 	if errors.As(err, &re) {
 		return &Error{Status: http.StatusBadRequest, Message: re.Reason, Err: err}
@@ -92,6 +97,14 @@ func toError(err error) *Error {
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "Internal error.",
 		Hint: "The problem was logged; quote the request ID to your administrator.", Err: err}
+}
+
+// accountsStatus is the HTTP status of each accounts.Error code.
+var accountsStatus = map[accounts.Code]int{
+	accounts.Invalid:     http.StatusBadRequest,
+	accounts.NotFound:    http.StatusNotFound,
+	accounts.Conflict:    http.StatusConflict,
+	accounts.Unavailable: http.StatusServiceUnavailable,
 }
 
 // logLevel is the level of a request that ended with status: a refusal

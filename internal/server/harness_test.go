@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
@@ -53,6 +54,12 @@ type idpOptions struct {
 	// Wrap, if set, wraps the store the account service and the server
 	// use (a countingStore); keys and seeding use it unwrapped.
 	Wrap func(store.Store) store.Store
+	// Now is the clock of the server and the account service; nil is
+	// time.Now.
+	Now func() time.Time
+	// ConsoleSeparate serves the admin console on its own listener
+	// (ConsoleURL), as IDP_ADMIN_LISTEN does.
+	ConsoleSeparate bool
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -65,6 +72,9 @@ type testIdP struct {
 	Store    *sqlite.Store
 	Accounts *accounts.Service
 	IdP      *saml.IdP
+	// ConsoleURL is where the admin console is: URL, or its own
+	// listener's URL with ConsoleSeparate.
+	ConsoleURL string
 	// path is the database file.
 	path string
 }
@@ -105,7 +115,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 		served = opts.Wrap(h.Store)
 	}
 	h.Accounts = accounts.New(accounts.Config{Store: served, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
-		MFARequiredRoles: roles})
+		MFARequiredRoles: roles, Now: opts.Now})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {
@@ -125,7 +135,8 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if opts.Store == nil {
 		h.seed(t)
 	}
-	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding}
+	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding, Now: opts.Now,
+		ConsoleSeparate: opts.ConsoleSeparate}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}
@@ -138,6 +149,12 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	ts.Listener = ln
 	ts.Start()
 	t.Cleanup(ts.Close)
+	h.ConsoleURL = h.URL
+	if opts.ConsoleSeparate {
+		cs := httptest.NewServer(srv.ConsoleHandler())
+		t.Cleanup(cs.Close)
+		h.ConsoleURL = cs.URL
+	}
 	return h
 }
 

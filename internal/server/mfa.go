@@ -46,6 +46,12 @@ func (s *Server) mfaIssuer() string { return "flexidp " + s.cfg.BaseURL.Host }
 // reports whether it did (the sign-in then continues there).
 func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.User, st loginState) bool {
 	step, err := s.acct.SecondStepFor(r.Context(), u)
+	if st.Console {
+		step, err = s.acct.ConsoleSecondStep(r.Context(), u)
+		if errors.Is(err, accounts.ErrNoConsoleAccess) {
+			err = errNoConsole
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return true
@@ -68,7 +74,7 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st 
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfa", page{Title: "Two-step verification", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, status, "mfa", page{Title: "Two-step verification", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg})
 }
 
@@ -115,7 +121,7 @@ func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
 		QR:     template.URL(qr), // a data:image/png URI built here, never from input
 		Secret: groups(key.Secret)})
@@ -203,7 +209,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.completeSignIn(w, r, u, st.proven(), "password+"+method)
+	s.completeSignIn(w, r, u, st.proven(), method)
 }
 
 // errEnrolled answers an enrolment of a user whose second factor is on.
@@ -296,7 +302,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	if st.User != "" {
 		// Enrolment proved the second factor: the sign-in completes, and
 		// the recovery codes page continues it.
-		if _, err := s.startSession(w, r, u); err != nil {
+		if _, err := s.startSession(w, r, u, "totp"); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -306,14 +312,24 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Codes: codes})
 }
 
 // proven is st once its second factor is proven: the sign-in it
 // continues, with nothing of the pending password or enrolment.
 func (st loginState) proven() loginState {
-	return loginState{Req: st.Req, IdPInit: st.IdPInit}
+	return loginState{Req: st.Req, IdPInit: st.IdPInit, Console: st.Console}
+}
+
+// prefix is where the forms of st post: the console's own copies of the
+// sign-in endpoints (which exist on its separate listener too), or the
+// public ones.
+func (st loginState) prefix() string {
+	if st.Console {
+		return consolePrefix
+	}
+	return ""
 }
 
 // mfaContinue resumes a sign-in after the recovery codes were shown.

@@ -40,6 +40,11 @@ type page struct {
 	ACSURL, SAMLResponse, RelayState string
 	// account page
 	Account *accountView
+	// Prefix is where the sign-in forms post: "" (the public pages) or
+	// the admin console's prefix.
+	Prefix string
+	// Console is the admin console's frame and page (console.go).
+	Console *consoleView
 }
 
 type app struct{ Name, Label, EntityID string }
@@ -57,6 +62,13 @@ func parsePages() (map[string]*template.Template, error) {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
 		}
 		pages[name] = t
+	}
+	for _, name := range consolePageNames {
+		t, err := template.Must(base.Clone()).Funcs(consoleFuncs).ParseFS(web.Templates, "templates/console/frame.html", "templates/console/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template console/%s: %w", name, err)
+		}
+		pages["console/"+name] = t
 	}
 	return pages, nil
 }
