@@ -53,7 +53,7 @@ import (
 const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
-var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link"}
+var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link", "groups", "group"}
 
 // consoleFuncs are the console templates' functions.
 var consoleFuncs = template.FuncMap{
@@ -68,25 +68,29 @@ var consoleNav = []struct {
 }{
 	{consolePrefix, "Home", accounts.ReadUsers},
 	{consolePrefix + "/users", "Users", accounts.ReadUsers},
+	{consolePrefix + "/groups", "Groups", accounts.ReadUsers},
 }
 
 // consoleNotices are the sentences a page shows after a change, by the
 // key the change's redirect carries (?done=KEY): a URL cannot put words
 // of its own on a console page.
 var consoleNotices = map[string]string{
-	"created":     "The user is created.",
-	"saved":       "Saved.",
-	"roles":       "The roles are saved.",
-	"attributes":  "The Flex attributes are saved.",
-	"disabled":    "The user is disabled and signed out everywhere.",
-	"enabled":     "The user is enabled.",
-	"unlocked":    "The account is unlocked.",
-	"mfa-reset":   "Two-step verification is reset: the user sets it up again at the next sign-in.",
-	"revoked":     "The session is signed out.",
-	"revoked-all": "Every session of the user is signed out.",
-	"granted":     "The console role is saved.",
-	"deleted":     "The user is deleted.",
-	"bulk":        "The selected users are changed.",
+	"created":       "The user is created.",
+	"saved":         "Saved.",
+	"roles":         "The roles are saved.",
+	"attributes":    "The Flex attributes are saved.",
+	"disabled":      "The user is disabled and signed out everywhere.",
+	"enabled":       "The user is enabled.",
+	"unlocked":      "The account is unlocked.",
+	"mfa-reset":     "Two-step verification is reset: the user sets it up again at the next sign-in.",
+	"revoked":       "The session is signed out.",
+	"revoked-all":   "Every session of the user is signed out.",
+	"granted":       "The console role is saved.",
+	"deleted":       "The user is deleted.",
+	"bulk":          "The selected users are changed.",
+	"group-created": "The group is created. Add its members below.",
+	"group-members": "The members are saved; they receive the group's roles and attributes at their next sign-in.",
+	"group-deleted": "The group is deleted; its members no longer receive what it gave them.",
 }
 
 var (
@@ -160,6 +164,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		r.Get("/verify", s.consoleVerifyPage)
 		r.Post("/verify", s.consoleVerify)
 		s.consoleUserRoutes(r)
+		s.consoleGroupRoutes(r)
 	})
 }
 
