@@ -79,7 +79,7 @@ func TestGroupsChangeTheResponse(t *testing.T) {
 	}
 	// The account page's "what Flex receives about you" says where from.
 	_, page = b.Get(h.URL + "/account")
-	samltest.MustContain(t, page, `<td class="source">group Sales-ES</td>`, `<td class="source">user</td>`, "agent, wfo.team_leader")
+	samltest.MustContain(t, page, `<td class="source">group Sales-ES</td>`, `<td class="source">you</td>`, "agent, wfo.team_leader")
 	if calls["UserGroups"] != 1 {
 		t.Errorf("the SSO loaded the user's groups %d times, want once: %v", calls["UserGroups"], calls)
 	}
