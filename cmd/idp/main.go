@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"keys":        {summary: "manage signing keys", sub: keysCommands()},
 		"sessions":    {summary: "list and revoke users' IdP sessions", sub: sessionsCommands()},
 		"audit":       {summary: "read the audit log", sub: auditCommands()},
+		"tokens":      {summary: "manage API tokens for SCIM and the admin API", sub: tokensCommands()},
 	}
 }
 
@@ -131,6 +132,7 @@ func printUsage(w io.Writer, prefix string, cmds map[string]command) {
 var readOnly = map[string]bool{
 	"idp users list": true, "idp users show": true, "idp users preview": true, "idp users export": true,
 	"idp sp list": true, "idp sp show": true, "idp sessions list": true, "idp keys list": true,
+	"idp tokens list": true,
 }
 
 // changesAccounts reports whether the command named name is an admin
@@ -139,7 +141,7 @@ func changesAccounts(name string) bool {
 	if readOnly[name] {
 		return false
 	}
-	for _, group := range []string{"idp users ", "idp sp ", "idp keys ", "idp sessions "} {
+	for _, group := range []string{"idp users ", "idp sp ", "idp keys ", "idp sessions ", "idp tokens "} {
 		if strings.HasPrefix(name, group) {
 			return true
 		}
