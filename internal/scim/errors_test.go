@@ -65,7 +65,9 @@ func TestTokenRefusals(t *testing.T) {
 func TestSCIMErrors(t *testing.T) {
 	e := newEnv(t, backends[0].open(t))
 	id := must(t, e.scim("POST", "/Users", newUserBody), 201, "create").json(t)["id"].(string)
-	patch := func(ops string) string { return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + ops + `]}` }
+	patch := func(ops string) string {
+		return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + ops + `]}`
+	}
 	filter := func(f string) string { return "/Users?filter=" + url.QueryEscape(f) }
 	for _, c := range []struct {
 		name, method, path, body string

@@ -9,10 +9,10 @@ import (
 
 var alice = map[string]any{
 	"schemas": []any{SchemaUser}, "id": "u1", "externalId": "00uAbc", "userName": "Alice@Example.com", "displayName": "Alice Smith",
-	"active": true,
-	"name":   map[string]any{"givenName": "Alice", "familyName": "Smith"},
-	"emails": []any{map[string]any{"value": "alice@example.com", "type": "work", "primary": true}},
-	"meta":   map[string]any{"lastModified": "2026-05-04T09:00:00Z"},
+	"active":       true,
+	"name":         map[string]any{"givenName": "Alice", "familyName": "Smith"},
+	"emails":       []any{map[string]any{"value": "alice@example.com", "type": "work", "primary": true}},
+	"meta":         map[string]any{"lastModified": "2026-05-04T09:00:00Z"},
 	SchemaFlexUser: map[string]any{"team": "Sales-ES", "roles": []any{"agent", "supervisor"}},
 }
 
