@@ -426,3 +426,9 @@ func writeResource(w http.ResponseWriter, status int, location, ver string, v an
 	}
 	writeJSON(w, "application/scim+json", status, v)
 }
+
+// Mounts returns the SCIM server and the admin API by the path prefix
+// they are served under (server.Config.Provisioning).
+func (h *Handler) Mounts() map[string]http.Handler {
+	return map[string]http.Handler{SCIMPrefix: h.SCIM(), APIPrefix: h.API()}
+}

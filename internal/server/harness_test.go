@@ -18,6 +18,7 @@ import (
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/scim"
 	"github.com/flexidp/flexidp/internal/server"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
@@ -50,6 +51,9 @@ type idpOptions struct {
 	Store *sqlite.Store
 	// Branding is the organisation's name, logo, colour and support line.
 	Branding server.Branding
+	// Provisioning serves SCIM and the admin API (internal/scim), as serve
+	// does.
+	Provisioning bool
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -121,6 +125,11 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
+	}
+	if opts.Provisioning {
+		cfg.Provisioning = func(addr func(*http.Request) string) map[string]http.Handler {
+			return scim.New(scim.Config{Accounts: h.Accounts, BaseURL: base, ClientAddr: addr, Log: log}).Mounts()
+		}
 	}
 	srv, err := server.New(cfg, h.Store, h.IdP, hs, log)
 	if err != nil {

@@ -73,6 +73,12 @@ type Config struct {
 	// Branding is the organisation's name, logo, accent colour and
 	// support line; the zero value shows flexidp's own.
 	Branding Branding
+	// Provisioning, if set, returns the handlers to mount by path prefix
+	// (the SCIM server and the admin API, internal/scim), given the
+	// server's rule for a request's client address. They get the request
+	// IDs, metrics, recovery, headers and body limit of every route, and
+	// authenticate with API tokens, not sessions.
+	Provisioning func(clientAddr func(*http.Request) string) map[string]http.Handler
 }
 
 var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
@@ -134,6 +140,11 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/branding.css", s.brandingCSS)
 	r.Get("/branding/logo", s.brandingLogo)
 	r.Get("/healthz", s.healthz)
+	if s.cfg.Provisioning != nil {
+		for prefix, h := range s.cfg.Provisioning(s.clientIP) {
+			r.Mount(prefix, h)
+		}
+	}
 	r.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {
 		r.Handle("/metrics", s.cfg.Metrics.Protected(s.cfg.MetricsToken))
