@@ -53,10 +53,14 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 		return err
 	}
 	defer st.Close()
-	if *dryRun {
-		return dryRunImport(ctx, env, svc, pos[0], format, *skipInvalid)
+	known, err := knownGroups(ctx, svc)
+	if err != nil {
+		return err
 	}
-	res, err := readUsersFile(env, pos[0], format)
+	if *dryRun {
+		return dryRunImport(ctx, env, svc, pos[0], format, *skipInvalid, known)
+	}
+	res, err := readUsersFile(env, pos[0], format, known)
 	if err != nil {
 		return err
 	}
@@ -81,7 +85,7 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	if plan.Created+plan.Updated == 0 {
 		// No progress bar for a write that writes nothing.
 		fmt.Fprintf(env.stdout, "nothing to change: %s already up to date\n", allUsers(plan.Unchanged))
-		return nil
+		return addImportedMembers(ctx, env, svc, res.Records)
 	}
 	p := newProgressMeter(env.stderr, "writing")
 	r, err := svc.ApplyImport(ctx, env.admin(), us, p.report)
@@ -90,13 +94,54 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 		return err
 	}
 	fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
+	return addImportedMembers(ctx, env, svc, res.Records)
+}
+
+// knownGroups is the importer's look-up of the stored groups (one query),
+// so that a row naming a group that does not exist is refused like a bad
+// value.
+func knownGroups(ctx context.Context, svc *accounts.Service) (importer.Option, error) {
+	gs, err := svc.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]users.Group, len(gs))
+	for _, g := range gs {
+		byName[strings.ToLower(g.Name)] = g
+	}
+	return importer.KnownGroups(func(name string) (users.Group, bool) {
+		g, ok := byName[strings.ToLower(name)]
+		return g, ok
+	}), nil
+}
+
+// addImportedMembers adds the imported users to the groups their rows
+// name (an import adds memberships; it never removes one), one group at a
+// time through the service, which audits each and refuses a conflict.
+func addImportedMembers(ctx context.Context, env *environment, svc *accounts.Service, recs []importer.Record) error {
+	byGroup := map[string][]string{}
+	var order []string
+	for _, r := range recs {
+		for _, g := range r.Groups {
+			if _, ok := byGroup[g]; !ok {
+				order = append(order, g)
+			}
+			byGroup[g] = append(byGroup[g], r.User.Email)
+		}
+	}
+	for _, g := range order {
+		if err := svc.AddMembers(ctx, env.admin(), g, byGroup[g]...); err != nil {
+			return fmt.Errorf("the users were imported, but not the members of group %s: %w", g, err)
+		}
+		fmt.Fprintf(env.stdout, "group %s: %s listed\n", g, count(len(byGroup[g]), "member", "members"))
+	}
 	return nil
 }
 
-func readUsersFile(env *environment, name string, format importer.Format) (*importer.Result, error) {
+func readUsersFile(env *environment, name string, format importer.Format, opts ...importer.Option) (*importer.Result, error) {
 	var res *importer.Result
 	err := withUsersFile(env, name, func(in io.Reader) (err error) {
-		res, err = importer.Parse(in, format)
+		res, err = importer.Parse(in, format, opts...)
 		return err
 	})
 	return res, err
@@ -178,7 +223,7 @@ func (l *noRoleLines) warn(env *environment) {
 // is compared with the stored one as soon as it is read and only its
 // outcome is kept, so a file of a million users needs memory for a
 // million emails, not a million users.
-func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, name string, format importer.Format, skipInvalid bool) error {
+func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, name string, format importer.Format, skipInvalid bool, opts ...importer.Option) error {
 	plan, err := svc.NewImportPlan(ctx)
 	if err != nil {
 		return err
@@ -189,7 +234,7 @@ func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, 
 		sum, err = importer.Scan(in, format, func(r importer.Record) error {
 			noRoles.add(r)
 			return plan.Add(r.User)
-		})
+		}, opts...)
 		return err
 	})
 	if err != nil {
@@ -309,21 +354,25 @@ database. FILE is created with mode 0600.`)
 		return usageError{fmt.Sprintf("idp users export: --format %q: use ndjson or csv", *formatName)}
 	}
 	var list []users.User
+	var groups map[string][]string
 	err := withService(ctx, env, *dbURL, func(svc *accounts.Service) (err error) {
-		list, err = svc.ListUsers(ctx, store.UserFilter{})
+		if list, err = svc.ListUsers(ctx, store.UserFilter{}); err != nil {
+			return err
+		}
+		groups, err = svc.Memberships(ctx)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	if *out == "" {
-		return write(env.stdout, list, *withHashes)
+		return write(env.stdout, list, *withHashes, importer.WithGroups(groups))
 	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := write(f, list, *withHashes); err != nil {
+	if err := write(f, list, *withHashes, importer.WithGroups(groups)); err != nil {
 		f.Close()
 		return err
 	}

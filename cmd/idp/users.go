@@ -262,8 +262,40 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		for _, n := range u.Attributes.Names() {
 			row("attr "+n, u.Attributes[n].String())
 		}
+		gs, err := svc.GroupsOf(ctx, u)
+		if err != nil {
+			return err
+		}
+		showEffective(row, u, gs)
 		return tw.Flush()
 	})
+}
+
+// showEffective writes u's groups and effective profile (what release
+// works on: users.Effective), each value with where it came from.
+func showEffective(row func(k, v string), u users.User, gs []users.Group) {
+	p, err := users.Effective(u, gs)
+	row("groups", strings.Join(p.Groups, ","))
+	if err != nil {
+		row("effective", "REFUSED: "+err.Error())
+	}
+	with := func(v, name string) string {
+		if src := p.Source(name); src != "" {
+			return v + "  (" + src + ")"
+		}
+		return v
+	}
+	if len(p.User.Roles) > 0 {
+		row("effective roles", with(strings.Join(p.User.Roles, ","), "roles"))
+	}
+	for _, f := range []struct{ name, v string }{{"team", p.User.Team}, {"program", p.User.Program}} {
+		if f.v != "" {
+			row("effective "+f.name, with(f.v, f.name))
+		}
+	}
+	for _, n := range p.User.Attributes.Names() {
+		row("effective "+n, with(p.User.Attributes[n].String(), n))
+	}
 }
 
 func runUsersUpdate(ctx context.Context, env *environment, args []string) error {

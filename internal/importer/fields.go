@@ -3,6 +3,7 @@ package importer
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -191,4 +192,45 @@ func shorten(s string) string {
 		s = string(rs[:60]) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// setGroups reads the names of the user's groups: a comma-separated list
+// (CSV) or a JSON array, each name trimmed, none empty or twice.
+func (r *row) setGroups(field string, names []string) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		switch k := strings.ToLower(n); {
+		case n == "":
+			r.fail(field, "an empty group name")
+			return
+		case seen[k]:
+			r.fail(field, fmt.Sprintf("group %q is listed twice", n))
+			return
+		default:
+			seen[k] = true
+			r.groups = append(r.groups, n)
+		}
+	}
+}
+
+// checkGroups refuses a row that names a group that does not exist, or
+// whose groups would give the user conflicting values (KnownGroups).
+func (p *parser) checkGroups(r *row) {
+	if p.group == nil || len(r.groups) == 0 {
+		return
+	}
+	gs := make([]users.Group, 0, len(r.groups))
+	for i, n := range r.groups {
+		g, ok := p.group(n)
+		if !ok {
+			r.fail("groups", fmt.Sprintf("there is no group named %q (create it first: idp groups create --name %q)", n, n))
+			return
+		}
+		r.groups[i] = g.Name
+		gs = append(gs, g)
+	}
+	if _, err := users.Effective(r.u, gs); err != nil {
+		r.fail("groups", err.Error())
+	}
 }

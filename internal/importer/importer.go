@@ -72,6 +72,23 @@ type Record struct {
 	// the file carries one (flexidp's own formats); CreatedAt and
 	// UpdatedAt are zero.
 	User users.User
+	// Groups are the names of the groups the file makes the user a member
+	// of (the groups column or field), as stored when KnownGroups was
+	// given; nil when the file names none.
+	Groups []string
+}
+
+// Option changes how Parse and Scan read a file.
+type Option func(*parser)
+
+// KnownGroups makes a row that names a group lookup does not find a
+// problem of the row (line, field groups, reason), as a bad value is: the
+// dry run reports it and nothing is imported. lookup finds a group by
+// name, case-insensitively. The user's profile merged with the groups
+// named (users.Effective) must be one Flex accepts, without conflicts.
+// Without this option group names are only checked for form.
+func KnownGroups(lookup func(name string) (users.Group, bool)) Option {
+	return func(p *parser) { p.group = lookup }
 }
 
 // Problem is one reason why a row (or the file) cannot be imported.
@@ -128,12 +145,12 @@ var bom = []byte("\xEF\xBB\xBF")
 // format cannot be told (ErrFormat); everything wrong inside the file is
 // in Result.Problems. A UTF-8 byte order mark and CRLF line ends are
 // accepted. Parse keeps every valid user; Scan keeps none.
-func Parse(r io.Reader, f Format) (*Result, error) {
+func Parse(r io.Reader, f Format, opts ...Option) (*Result, error) {
 	var recs []Record
 	sum, err := Scan(r, f, func(rec Record) error {
 		recs = append(recs, rec)
 		return nil
-	})
+	}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +199,7 @@ func (s *Summary) BadRows() int { return s.Rows - s.Valid }
 // handed to each may be named in Summary.Retracted at the end, when its
 // email appears again further down. An error from each stops Scan and is
 // returned.
-func Scan(r io.Reader, f Format, each func(Record) error) (*Summary, error) {
+func Scan(r io.Reader, f Format, each func(Record) error, opts ...Option) (*Summary, error) {
 	cr := &countingReader{r: io.LimitReader(r, MaxFileSize+1)}
 	br := bufio.NewReaderSize(cr, detectBytes)
 	if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
@@ -201,6 +218,9 @@ func Scan(r io.Reader, f Format, each func(Record) error) (*Summary, error) {
 		return nil, err
 	}
 	p := parser{each: each, seen: map[string]firstRow{}}
+	for _, o := range opts {
+		o(&p)
+	}
 	switch trimmed := bytes.TrimLeft(head, " \t\r\n"); {
 	case f == CSV, f == Okta:
 		p.csv(br, f)
@@ -270,6 +290,7 @@ func Detect(data []byte) (Format, error) {
 type row struct {
 	line     int
 	u        users.User
+	groups   []string
 	problems []Problem
 }
 
@@ -312,8 +333,9 @@ type parser struct {
 	handed   int                 // rows handed to each
 	seen     map[string]firstRow // lower-cased email -> its first row
 	dups     map[string][]firstRow
-	problems []Problem // about the file, not one row
-	rowProbs []Problem // about rows, in row order
+	problems []Problem                             // about the file, not one row
+	rowProbs []Problem                             // about rows, in row order
+	group    func(name string) (users.Group, bool) // KnownGroups, or nil
 }
 
 // firstRow is where an email was seen, for duplicate messages.
@@ -368,6 +390,8 @@ func (p *parser) flush() {
 		// that keeps the contract of Record.
 		if err := r.u.Validate(); err != nil {
 			r.failErr("", err)
+		} else {
+			p.checkGroups(r)
 		}
 	}
 	p.rowProbs = append(p.rowProbs, r.problems...)
@@ -379,7 +403,7 @@ func (p *parser) flush() {
 		return
 	}
 	p.handed++
-	if err := p.each(Record{Line: r.line, User: r.u}); err != nil {
+	if err := p.each(Record{Line: r.line, User: r.u, Groups: r.groups}); err != nil {
 		p.err = err
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // Error is an error the person in front of the browser should read.
@@ -69,6 +71,12 @@ func toError(err error) *Error {
 	if errors.Is(err, attributes.ErrNoRole) {
 		return &Error{Status: errNoRole.Status, Message: errNoRole.Message, Hint: errNoRole.Hint, Err: err}
 	}
+	var ce *users.ConflictError
+	if errors.As(err, &ce) {
+		return &Error{Status: http.StatusUnprocessableEntity,
+			Message: "Flex would refuse your sign-in: your groups give conflicting values of " + conflictNames(ce) + ".",
+			Hint:    "Nothing was sent to Flex. Ask your administrator to make your groups agree (idp preview shows the conflict).", Err: err}
+	}
 	var ae *attributes.Error
 	if errors.As(err, &ae) {
 		return &Error{Status: http.StatusUnprocessableEntity,
@@ -112,4 +120,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.log.LogAttrs(r.Context(), logLevel(e.Status), msg, attrs...)
 	s.render(w, r, e.Status, "error", page{Title: http.StatusText(e.Status), Message: e.Message, Hint: e.Hint})
+}
+
+// conflictNames lists the attributes of a conflict ("team, channel.chat.capacity").
+func conflictNames(ce *users.ConflictError) string {
+	names := make([]string, len(ce.Conflicts))
+	for i, c := range ce.Conflicts {
+		names[i] = c.Attribute
+	}
+	return strings.Join(names, ", ")
 }

@@ -54,6 +54,9 @@ type idpOptions struct {
 	// Provisioning serves SCIM and the admin API (internal/scim), as serve
 	// does.
 	Provisioning bool
+	// Wrap, if set, wraps the store the account service and the server
+	// use (a countingStore); keys and seeding use it unwrapped.
+	Wrap func(store.Store) store.Store
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -101,7 +104,11 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if roles == nil {
 		roles = []string{"admin"}
 	}
-	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
+	var served store.Store = h.Store
+	if opts.Wrap != nil {
+		served = opts.Wrap(h.Store)
+	}
+	h.Accounts = accounts.New(accounts.Config{Store: served, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
 		MFARequiredRoles: roles})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
@@ -131,7 +138,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 			return scim.New(scim.Config{Accounts: h.Accounts, BaseURL: base, ClientAddr: addr, Log: log}).Mounts()
 		}
 	}
-	srv, err := server.New(cfg, h.Store, h.IdP, hs, log)
+	srv, err := server.New(cfg, served, h.IdP, hs, log)
 	if err != nil {
 		t.Fatal(err)
 	}
