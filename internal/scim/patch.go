@@ -124,7 +124,10 @@ func applyOp(doc map[string]any, op, path string, value any, core, ext string, k
 				}
 				continue
 			}
-			if strings.EqualFold(k, "schemas") {
+			// Okta repeats the id (and some clients the schemas and meta)
+			// in the value of a replace without a path: the same id is no
+			// change.
+			if strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta") || (strings.EqualFold(k, "id") && v == doc["id"]) {
 				continue
 			}
 			if err := applyOp(doc, op, k, v, core, ext, known); err != nil {
