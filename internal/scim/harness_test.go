@@ -28,10 +28,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // backends are the stores the handler tests run on.
 var backends = []struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }{
-	{"sqlite", func(t *testing.T) store.Store { return sqlitetest.New(t) }},
-	{"postgres", func(t *testing.T) store.Store {
+	{"sqlite", func(t testing.TB) store.Store { return sqlitetest.New(t) }},
+	{"postgres", func(t testing.TB) store.Store {
 		s, err := postgres.Open(t.Context(), pgtest.URL(t))
 		if err != nil {
 			t.Fatal(err)
@@ -47,7 +47,7 @@ var backends = []struct {
 // env is the SCIM server and admin API over a real store, behind an
 // httptest server, with a token of each kind.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    store.Store
 	svc   *accounts.Service
 	srv   *httptest.Server
@@ -57,7 +57,7 @@ type env struct {
 
 var fastHash = users.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
-func newEnv(t *testing.T, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store) *env {
 	t.Helper()
 	e := &env{t: t, st: st, now: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}
 	e.svc = accounts.New(accounts.Config{Store: st, Hasher: users.NewHasher(fastHash, 2), Now: func() time.Time { return e.now }})
@@ -183,3 +183,5 @@ func compact(s string) string {
 	}
 	return b.String()
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
