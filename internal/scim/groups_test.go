@@ -110,6 +110,11 @@ func TestEntraGroupSequence(t *testing.T) {
 			}
 			must(t, e.scim("PATCH", "/Groups/"+g, patch(`{"op":"Add","path":"members","value":[{"$ref":null,"value":"`+alice+`"},{"$ref":null,"value":"`+bob+`"}]}`)), 200, "add")
 			wantMembers(t, e, g, "alice@example.com", "bob@example.com")
+			u := must(t, e.scim("GET", "/Users/"+alice, ""), 200, "alice").json(t)
+			if gs, _ := u["groups"].([]any); len(gs) != 1 || field(gs[0].(map[string]any), "value") != g {
+				t.Fatalf("alice's groups = %v, want the group", u["groups"])
+			}
+			scimError(t, e.scim("PATCH", "/Users/"+alice, patch(`{"op":"add","path":"groups","value":[{"value":"x"}]}`)), 400, "mutability", "groups of a user")
 			pv, err := e.svc.Profile(context.Background(), mustUser(t, e, alice))
 			if err != nil || pv.User.Team != "Sales-ES" {
 				t.Fatalf("alice's effective profile: %+v (%v), want team Sales-ES from the group", pv.User, err)

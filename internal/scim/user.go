@@ -43,7 +43,9 @@ type userResource struct {
 	Active      *flexBool       `json:"active,omitempty"`
 	Flex        *flexExtension  `json:"urn:flexidp:params:scim:schemas:extension:flex:2.0:User,omitempty"`
 	Meta        *meta           `json:"meta,omitempty"`
-	Groups      json.RawMessage `json:"groups,omitempty"`
+	// Groups is read-only (RFC 7643 4.1.2): membership changes through
+	// the Groups endpoint.
+	Groups []multiValueRef `json:"groups,omitempty"`
 }
 
 type userName struct {

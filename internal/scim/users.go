@@ -38,8 +38,22 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
 	h.writeUser(w, r, http.StatusOK, u)
 }
 
-func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u users.User) {
+// withGroups is u's SCIM form with the groups u is a member of.
+func (h *Handler) withGroups(ctx context.Context, u users.User) (userResource, error) {
 	res := toUser(u, h.base("Users"))
+	gs, err := h.acct.GroupsOf(ctx, u)
+	for _, g := range gs {
+		res.Groups = append(res.Groups, multiValueRef{Value: g.ID, Display: g.Name, Ref: h.base("Groups/" + g.ID), Type: "direct"})
+	}
+	return res, err
+}
+
+func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u users.User) {
+	res, err := h.withGroups(r.Context(), u)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	out, err := project(res, splitList(q.Get("attributes")), splitList(q.Get("excludedAttributes")))
 	if err != nil {
@@ -275,12 +289,15 @@ func (h *Handler) respondUsers(w http.ResponseWriter, r *http.Request, q listQue
 		}
 	}
 	start, count := q.page()
-	base := h.base("Users")
 	resp := listResponse{Schemas: []string{schemaList}, StartIndex: start, Resources: []any{}}
 	add := func(u users.User) error {
 		resp.TotalResults++
 		if resp.TotalResults >= start && len(resp.Resources) < count {
-			out, err := project(toUser(u, base), q.Attributes, q.ExcludedAttributes)
+			res, err := h.withGroups(ctx, u)
+			if err != nil {
+				return err
+			}
+			out, err := project(res, q.Attributes, q.ExcludedAttributes)
 			if err != nil {
 				return err
 			}
