@@ -32,17 +32,17 @@ const (
 // URL, active the opposite of disabled; the flexidp extension carries the
 // Flex roles, team, program and typed attributes.
 type userResource struct {
-	Schemas     []string        `json:"schemas"`
-	ID          string          `json:"id,omitempty"`
-	ExternalID  string          `json:"externalId,omitempty"`
-	UserName    string          `json:"userName"`
-	Name        *userName       `json:"name,omitempty"`
-	DisplayName string          `json:"displayName,omitempty"`
-	Emails      []multiValue    `json:"emails,omitempty"`
-	Photos      []multiValue    `json:"photos,omitempty"`
-	Active      *flexBool       `json:"active,omitempty"`
-	Flex        *flexExtension  `json:"urn:flexidp:params:scim:schemas:extension:flex:2.0:User,omitempty"`
-	Meta        *meta           `json:"meta,omitempty"`
+	Schemas     []string       `json:"schemas"`
+	ID          string         `json:"id,omitempty"`
+	ExternalID  string         `json:"externalId,omitempty"`
+	UserName    string         `json:"userName"`
+	Name        *userName      `json:"name,omitempty"`
+	DisplayName string         `json:"displayName,omitempty"`
+	Emails      []multiValue   `json:"emails,omitempty"`
+	Photos      []multiValue   `json:"photos,omitempty"`
+	Active      *flexBool      `json:"active,omitempty"`
+	Flex        *flexExtension `json:"urn:flexidp:params:scim:schemas:extension:flex:2.0:User,omitempty"`
+	Meta        *meta          `json:"meta,omitempty"`
 	// Groups is read-only (RFC 7643 4.1.2): membership changes through
 	// the Groups endpoint.
 	Groups []multiValueRef `json:"groups,omitempty"`
