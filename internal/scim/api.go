@@ -26,7 +26,7 @@ var openAPI []byte
 // API returns the admin JSON API router, to be mounted at APIPrefix.
 func (h *Handler) API() http.Handler {
 	r := chi.NewRouter()
-	r.Use(h.recoverAPI, h.limit)
+	r.Use(h.recoverWith(writeAPIError), h.limit)
 	r.Get("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
@@ -66,21 +66,6 @@ func writeAPIError(w http.ResponseWriter, e *Error) {
 
 func (h *Handler) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	writeAPIError(w, h.problem(r.Context(), err))
-}
-
-func (h *Handler) recoverAPI(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				h.log.ErrorContext(r.Context(), "api: panic", "panic", v)
-				writeAPIError(w, &Error{Status: http.StatusInternalServerError, Detail: "Internal error."})
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
 }
 
 // scope refuses, with 403, a token without s.

@@ -43,23 +43,32 @@ func (h *Handler) resourceTypeList() []map[string]any {
 }
 
 func (h *Handler) resourceTypes(w http.ResponseWriter, r *http.Request) {
-	list := h.resourceTypeList()
+	writeAll(w, h.resourceTypeList())
+}
+
+func (h *Handler) resourceType(w http.ResponseWriter, r *http.Request) {
+	writeOne(w, h.resourceTypeList(), chi.URLParam(r, "name"), "There is no such resource type.")
+}
+
+// writeAll answers a discovery list: all of it, in one page.
+func writeAll(w http.ResponseWriter, list []map[string]any) {
 	res := make([]any, len(list))
-	for i, t := range list {
-		res[i] = t
+	for i, x := range list {
+		res[i] = x
 	}
 	writeJSON(w, "application/scim+json", http.StatusOK, listResponse{Schemas: []string{schemaList}, TotalResults: len(res),
 		StartIndex: 1, ItemsPerPage: len(res), Resources: res})
 }
 
-func (h *Handler) resourceType(w http.ResponseWriter, r *http.Request) {
-	for _, t := range h.resourceTypeList() {
-		if strings.EqualFold(t["id"].(string), chi.URLParam(r, "name")) {
-			writeJSON(w, "application/scim+json", http.StatusOK, t)
+// writeOne answers the item of list whose id is id (in any case).
+func writeOne(w http.ResponseWriter, list []map[string]any, id, notFound string) {
+	for _, x := range list {
+		if strings.EqualFold(x["id"].(string), id) {
+			writeJSON(w, "application/scim+json", http.StatusOK, x)
 			return
 		}
 	}
-	writeSCIMError(w, &Error{Status: http.StatusNotFound, Detail: "There is no such resource type."})
+	writeSCIMError(w, &Error{Status: http.StatusNotFound, Detail: notFound})
 }
 
 // attr describes one attribute of a schema (RFC 7643 section 7).
@@ -119,22 +128,8 @@ func (h *Handler) schemaList() []map[string]any {
 	}
 }
 
-func (h *Handler) schemas(w http.ResponseWriter, r *http.Request) {
-	list := h.schemaList()
-	res := make([]any, len(list))
-	for i, s := range list {
-		res[i] = s
-	}
-	writeJSON(w, "application/scim+json", http.StatusOK, listResponse{Schemas: []string{schemaList}, TotalResults: len(res),
-		StartIndex: 1, ItemsPerPage: len(res), Resources: res})
-}
+func (h *Handler) schemas(w http.ResponseWriter, r *http.Request) { writeAll(w, h.schemaList()) }
 
 func (h *Handler) schema(w http.ResponseWriter, r *http.Request) {
-	for _, s := range h.schemaList() {
-		if strings.EqualFold(s["id"].(string), chi.URLParam(r, "urn")) {
-			writeJSON(w, "application/scim+json", http.StatusOK, s)
-			return
-		}
-	}
-	writeSCIMError(w, &Error{Status: http.StatusNotFound, Detail: "There is no such schema."})
+	writeOne(w, h.schemaList(), chi.URLParam(r, "urn"), "There is no such schema.")
 }

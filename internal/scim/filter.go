@@ -222,32 +222,22 @@ func (p *parser) enter() error {
 	return nil
 }
 
-func (p *parser) or() (expr, error) {
-	left, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.keyword("or") {
-		right, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		left = logical{"or", left, right}
-	}
-	return left, nil
-}
+func (p *parser) or() (expr, error) { return p.binary("or", p.and) }
 
-func (p *parser) and() (expr, error) {
-	left, err := p.unary()
+func (p *parser) and() (expr, error) { return p.binary("and", p.unary) }
+
+// binary parses operands joined by the keyword op, left to right.
+func (p *parser) binary(op string, operand func() (expr, error)) (expr, error) {
+	left, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.keyword("and") {
-		right, err := p.unary()
+	for p.keyword(op) {
+		right, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		left = logical{"and", left, right}
+		left = logical{op, left, right}
 	}
 	return left, nil
 }

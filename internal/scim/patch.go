@@ -206,30 +206,18 @@ func applyOp(doc map[string]any, op, path string, value any, core, ext string, k
 			}
 			kept = append(kept, el)
 		}
-		if kept == nil {
-			delete(container, key)
-		} else {
-			container[key] = kept
-		}
+		setList(container, key, kept)
 		return nil
 	}
 
 	if p.sub != "" {
 		switch c := cur.(type) {
 		case map[string]any:
-			if op == "remove" {
-				delete(c, keyOf(c, p.sub))
-			} else {
-				c[keyOf(c, p.sub)] = value
-			}
+			setSub(c, op, p.sub, value)
 		case []any:
 			for _, el := range c {
 				if m, ok := el.(map[string]any); ok {
-					if op == "remove" {
-						delete(m, keyOf(m, p.sub))
-					} else {
-						m[keyOf(m, p.sub)] = value
-					}
+					setSub(m, op, p.sub, value)
 				}
 			}
 		case nil:
@@ -257,11 +245,7 @@ func applyOp(doc map[string]any, op, path string, value any, core, ext string, k
 					kept = append(kept, el)
 				}
 			}
-			if kept == nil {
-				delete(container, key)
-			} else {
-				container[key] = kept
-			}
+			setList(container, key, kept)
 			return nil
 		}
 		delete(container, key)
@@ -297,6 +281,25 @@ func applyOp(doc map[string]any, op, path string, value any, core, ext string, k
 		container[key] = value
 	}
 	return nil
+}
+
+// setSub sets (or, for remove, deletes) the sub-attribute sub of m.
+func setSub(m map[string]any, op, sub string, value any) {
+	if op == "remove" {
+		delete(m, keyOf(m, sub))
+	} else {
+		m[keyOf(m, sub)] = value
+	}
+}
+
+// setList stores list under key, or removes key when list is empty: an
+// attribute with no values is unassigned (RFC 7643 2.5).
+func setList(m map[string]any, key string, list []any) {
+	if len(list) == 0 {
+		delete(m, key)
+	} else {
+		m[key] = list
+	}
 }
 
 // keyOf returns the key of m that names attr case-insensitively, or attr.

@@ -73,7 +73,7 @@ const (
 // endpoint needs a token with the scim scope.
 func (h *Handler) SCIM() http.Handler {
 	r := chi.NewRouter()
-	r.Use(h.recoverSCIM, h.limit, h.authenticate(writeSCIMError, accounts.ScopeSCIM))
+	r.Use(h.recoverWith(writeSCIMError), h.limit, h.authenticate(writeSCIMError, accounts.ScopeSCIM))
 	r.Get("/ServiceProviderConfig", h.serviceProviderConfig)
 	r.Get("/ResourceTypes", h.resourceTypes)
 	r.Get("/ResourceTypes/{name}", h.resourceType)
@@ -189,18 +189,22 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeSCIMError(w, h.problem(r.Context(), err))
 }
 
-func (h *Handler) recoverSCIM(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
+// recoverWith turns a panic into an internal error written by write (a
+// SCIM or a JSON error); the detail goes to the log.
+func (h *Handler) recoverWith(write func(http.ResponseWriter, *Error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					write(w, h.problem(r.Context(), fmt.Errorf("panic: %v", v)))
 				}
-				h.fail(w, r, fmt.Errorf("panic: %v", v))
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 func (h *Handler) limit(next http.Handler) http.Handler {
