@@ -151,10 +151,13 @@ func (h *Handler) setUser(ctx context.Context, actor accounts.Actor, id string, 
 	return h.user(ctx, id)
 }
 
+// profileChanged reports whether b differs from a in what a user change
+// records (accounts.UserView), so that a PUT or PATCH that changes nothing
+// writes nothing and leaves no audit event.
 func profileChanged(a, b users.User) bool {
 	ja, _ := json.Marshal(accounts.UserView(a))
 	jb, _ := json.Marshal(accounts.UserView(b))
-	return string(ja) != string(jb) || a.ExternalID != b.ExternalID
+	return string(ja) != string(jb)
 }
 
 func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
