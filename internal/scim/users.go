@@ -308,13 +308,37 @@ func (h *Handler) respondUsers(w http.ResponseWriter, r *http.Request, q listQue
 		}
 		return nil
 	}
-	if err := h.eachUser(ctx, f, add); err != nil {
+	total := -1
+	if f == nil {
+		// Without a filter the store counts, and the walk stops once the
+		// page is full.
+		n, err := h.acct.Store().CountUsers(ctx, store.UserFilter{})
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		total = n
+		inner := add
+		add = func(u users.User) error {
+			if len(resp.Resources) >= count {
+				return errPageFull
+			}
+			return inner(u)
+		}
+	}
+	if err := h.eachUser(ctx, f, add); err != nil && !errors.Is(err, errPageFull) {
 		h.fail(w, r, err)
 		return
+	}
+	if total >= 0 {
+		resp.TotalResults = total
 	}
 	resp.ItemsPerPage = len(resp.Resources)
 	writeJSON(w, "application/scim+json", http.StatusOK, resp)
 }
+
+// errPageFull stops eachUser once a list page without a filter is full.
+var errPageFull = errors.New("page full")
 
 // eachUser calls fn for every user matching f, in email order. The
 // filters provisioning clients send before each change (userName eq,
