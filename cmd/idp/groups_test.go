@@ -104,12 +104,25 @@ func TestImportGroupsColumn(t *testing.T) {
 	samltest.MustContain(t, e.cli("", "users", "import", good), "imported 2 users: 2 created", "group Sales-ES: 1 member listed")
 	samltest.MustContain(t, e.cli("", "users", "show", "--email", "ana@example.com"), "groups:", "effective roles:", "agent  (group Sales-ES)")
 	samltest.MustContain(t, e.cli("", "users", "import", good), "nothing to change")
+	// An import that drops the own team of a member of two groups that
+	// disagree on the team would uncover their conflict: refused, with
+	// the row's line, in the dry run too.
+	e.cli("", "groups", "create", "--name", "Support", "--team", "Support")
+	e.cli(password+"\n", "users", "add", "--email", "mia@example.com", "--roles", "agent", "--team", "Mine")
+	e.cli("", "groups", "add", "--group", "Sales-ES", "mia@example.com")
+	e.cli("", "groups", "add", "--group", "Support", "mia@example.com")
+	drop := write("drop.csv", "email,roles\nmia@example.com,agent\n")
+	for _, args := range [][]string{{"users", "import", drop, "--dry-run"}, {"users", "import", drop}} {
+		samltest.MustContain(t, e.cliWant(1, "", args...),
+			`line 2: groups: mia@example.com would receive conflicting values of team ("Sales-ES" from group Sales-ES, "Support" from group Support)`)
+	}
+	samltest.MustContain(t, e.cli("", "users", "show", "--email", "mia@example.com"), "Mine  (user)")
 	// Export writes the memberships back, in a form import reads.
 	samltest.MustContain(t, e.cli("", "users", "export"), `"email":"ana@example.com"`, `"groups":["Sales-ES"]`)
 	csv := e.cli("", "users", "export", "--format", "csv")
 	samltest.MustContain(t, csv, "disabled,id,groups")
 	samltest.MustContain(t, e.cli("", "users", "import", "--dry-run", write("export.csv", strings.SplitN(csv, "exported", 2)[0])),
-		"dry run: 0 would be created, 0 updated, 2 unchanged")
+		"dry run: 0 would be created, 0 updated, 3 unchanged")
 	if evs := e.cli("", "audit", "search", "--action", "admin.group.member-add"); strings.Count(evs, "ana@example.com") != 1 {
 		t.Fatalf("importing twice audited the membership other than once:\n%s", evs)
 	}

@@ -53,14 +53,16 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 		return err
 	}
 	defer st.Close()
-	known, err := knownGroups(ctx, svc)
+	if *dryRun {
+		return dryRunImport(ctx, env, svc, pos[0], format, *skipInvalid)
+	}
+	// The groups of each row are checked against the users and groups
+	// stored now, as the dry run checks them.
+	check, err := svc.NewImportPlan(ctx)
 	if err != nil {
 		return err
 	}
-	if *dryRun {
-		return dryRunImport(ctx, env, svc, pos[0], format, *skipInvalid, known)
-	}
-	res, err := readUsersFile(env, pos[0], format, known)
+	res, err := readUsersFile(env, pos[0], format, importer.GroupCheck(check.CheckGroups))
 	if err != nil {
 		return err
 	}
@@ -95,24 +97,6 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	}
 	fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
 	return addImportedMembers(ctx, env, svc, res.Records)
-}
-
-// knownGroups is the importer's look-up of the stored groups (one query),
-// so that a row naming a group that does not exist is refused like a bad
-// value.
-func knownGroups(ctx context.Context, svc *accounts.Service) (importer.Option, error) {
-	gs, err := svc.ListGroups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	byName := make(map[string]users.Group, len(gs))
-	for _, g := range gs {
-		byName[strings.ToLower(g.Name)] = g
-	}
-	return importer.KnownGroups(func(name string) (users.Group, bool) {
-		g, ok := byName[strings.ToLower(name)]
-		return g, ok
-	}), nil
 }
 
 // addImportedMembers adds the imported users to the groups their rows
@@ -223,7 +207,7 @@ func (l *noRoleLines) warn(env *environment) {
 // is compared with the stored one as soon as it is read and only its
 // outcome is kept, so a file of a million users needs memory for a
 // million emails, not a million users.
-func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, name string, format importer.Format, skipInvalid bool, opts ...importer.Option) error {
+func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, name string, format importer.Format, skipInvalid bool) error {
 	plan, err := svc.NewImportPlan(ctx)
 	if err != nil {
 		return err
@@ -234,7 +218,7 @@ func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, 
 		sum, err = importer.Scan(in, format, func(r importer.Record) error {
 			noRoles.add(r)
 			return plan.Add(r.User)
-		}, opts...)
+		}, importer.GroupCheck(plan.CheckGroups))
 		return err
 	})
 	if err != nil {

@@ -266,14 +266,19 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
-		showEffective(row, u, gs)
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return showEffective(env.stdout, u, gs)
 	})
 }
 
 // showEffective writes u's groups and effective profile (what release
-// works on: users.Effective), each value with where it came from.
-func showEffective(row func(k, v string), u users.User, gs []users.Group) {
+// works on: users.Effective), each value with where it came from, aligned
+// on its own below the user's fields.
+func showEffective(w io.Writer, u users.User, gs []users.Group) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	p, err := users.Effective(u, gs)
 	row("groups", strings.Join(p.Groups, ","))
 	if err != nil {
@@ -296,6 +301,7 @@ func showEffective(row func(k, v string), u users.User, gs []users.Group) {
 	for _, n := range p.User.Attributes.Names() {
 		row("effective "+n, with(p.User.Attributes[n].String(), n))
 	}
+	return tw.Flush()
 }
 
 func runUsersUpdate(ctx context.Context, env *environment, args []string) error {
@@ -434,18 +440,9 @@ func runUsersSetAttr(ctx context.Context, env *environment, args []string) error
 			if len(pairs) == 0 {
 				return usageError{"idp users set-attr: give at least one NAME=VALUE"}
 			}
-			for _, p := range pairs {
-				name, raw, ok := strings.Cut(p, "=")
-				if !ok {
-					return usageError{fmt.Sprintf("%q is not NAME=VALUE", p)}
-				}
-				v, err := attributes.Parse(name, raw)
-				if err != nil {
-					return err
-				}
-				values[name] = v
-			}
-			return values.Validate()
+			var err error
+			values, err = parseAttrs(pairs)
+			return err
 		}}
 	return updateUser(ctx, env, c, args, "user.set-attr", "set attributes of", func(u *users.User) error {
 		if u.Attributes == nil {

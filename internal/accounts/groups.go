@@ -112,15 +112,7 @@ func groupTaken(g users.Group, err error) error {
 // members conflicting values (users.Effective) is refused, with a
 // Conflict error naming the member, the attribute and the groups.
 func (s *Service) UpdateGroup(ctx context.Context, actor Actor, ref string, change func(*users.Group) error) (users.Group, error) {
-	before, err := s.GetGroup(ctx, ref)
-	if err != nil {
-		return before, err
-	}
-	members, err := s.st.GroupMembers(ctx, before.ID)
-	if err != nil {
-		return before, err
-	}
-	theirs, err := s.st.MembersGroups(ctx, before.ID)
+	before, members, theirs, err := s.groupAndMembers(ctx, ref)
 	if err != nil {
 		return before, err
 	}
@@ -156,15 +148,7 @@ func (s *Service) UpdateGroup(ctx context.Context, actor Actor, ref string, chan
 // effective profile changes: every member's change is audited with the
 // profile before and after, so the trail shows what they lost.
 func (s *Service) DeleteGroup(ctx context.Context, actor Actor, ref string) (users.Group, error) {
-	g, err := s.GetGroup(ctx, ref)
-	if err != nil {
-		return g, err
-	}
-	members, err := s.st.GroupMembers(ctx, g.ID)
-	if err != nil {
-		return g, err
-	}
-	theirs, err := s.st.MembersGroups(ctx, g.ID)
+	g, members, theirs, err := s.groupAndMembers(ctx, ref)
 	if err != nil {
 		return g, err
 	}
@@ -179,6 +163,21 @@ func (s *Service) DeleteGroup(ctx context.Context, actor Actor, ref string) (use
 			Before: ProfileView(m, was), After: ProfileView(m, removeGroup(was, g.ID))}))
 	}
 	return g, errors.Join(errs...)
+}
+
+// groupAndMembers returns the group, its members and every group of each
+// member (by user ID): what a change of the group must check and audit.
+func (s *Service) groupAndMembers(ctx context.Context, ref string) (users.Group, []users.User, map[string][]users.Group, error) {
+	g, err := s.GetGroup(ctx, ref)
+	if err != nil {
+		return g, nil, nil, err
+	}
+	members, err := s.st.GroupMembers(ctx, g.ID)
+	if err != nil {
+		return g, nil, nil, err
+	}
+	theirs, err := s.st.MembersGroups(ctx, g.ID)
+	return g, members, theirs, err
 }
 
 // AddMembers makes the users (by email or ID) members of the group. A

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/store"
@@ -15,23 +16,71 @@ import (
 // writing: a file read as a stream needs memory for its emails, not its
 // users.
 type ImportPlan struct {
-	byEmail map[string]users.User // the stored users
-	ids     map[string]bool
-	outcome map[string]byte // lower-cased email -> 'c'reated, 'u'pdated, 'n'ot changed
+	byEmail  map[string]users.User // the stored users
+	ids      map[string]bool
+	outcome  map[string]byte          // lower-cased email -> 'c'reated, 'u'pdated, 'n'ot changed
+	groups   map[string]users.Group   // the stored groups, by lower-cased name
+	groupsOf map[string][]users.Group // the stored memberships, by user ID
 }
 
-// NewImportPlan starts a plan against the users stored now.
+// NewImportPlan starts a plan against the users and groups stored now.
 func (s *Service) NewImportPlan(ctx context.Context) (*ImportPlan, error) {
 	existing, err := s.st.ListUsers(ctx, store.UserFilter{})
 	if err != nil {
 		return nil, err
 	}
-	p := &ImportPlan{byEmail: make(map[string]users.User, len(existing)), ids: make(map[string]bool, len(existing)), outcome: map[string]byte{}}
+	p := &ImportPlan{byEmail: make(map[string]users.User, len(existing)), ids: make(map[string]bool, len(existing)), outcome: map[string]byte{},
+		groups: map[string]users.Group{}, groupsOf: map[string][]users.Group{}}
 	for _, u := range existing {
 		p.byEmail[strings.ToLower(u.Email)] = u
 		p.ids[u.ID] = true
 	}
+	gs, err := s.st.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gs {
+		p.groups[strings.ToLower(g.Name)] = g
+		members, err := s.st.GroupMembers(ctx, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			p.groupsOf[m.ID] = append(p.groupsOf[m.ID], g)
+		}
+	}
 	return p, nil
+}
+
+// CheckGroups is the import's rule for the groups of u, a user of the
+// file, who names the groups names: each must exist, and u's profile as
+// the import would store it, merged with their groups (the stored ones
+// and those named), must have no conflict (users.Effective). It returns
+// the names as stored. For importer.GroupCheck, which refuses the row
+// with the error's sentence.
+func (p *ImportPlan) CheckGroups(u users.User, names []string) ([]string, error) {
+	merged := u
+	var gs []users.Group
+	if old, ok := p.byEmail[strings.ToLower(u.Email)]; ok {
+		merged, _ = store.MergeImport(old, u)
+		gs = slices.Clone(p.groupsOf[old.ID])
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		g, ok := p.groups[strings.ToLower(n)]
+		if !ok {
+			return nil, fmt.Errorf("there is no group named %q (create it first: idp groups create --name %q)", n, n)
+		}
+		out = append(out, g.Name)
+		if !slices.ContainsFunc(gs, func(x users.Group) bool { return x.ID == g.ID }) {
+			gs = append(gs, g)
+		}
+	}
+	if len(gs) == 0 {
+		return out, nil
+	}
+	_, err := users.Effective(merged, gs)
+	return out, err
 }
 
 // Add counts what importing u would do. A new user whose ID belongs to

@@ -214,23 +214,18 @@ func (r *row) setGroups(field string, names []string) {
 	}
 }
 
-// checkGroups refuses a row that names a group that does not exist, or
-// whose groups would give the user conflicting values (KnownGroups).
+// checkGroups refuses a row whose groups GroupCheck refuses, and keeps
+// the names as stored.
 func (p *parser) checkGroups(r *row) {
-	if p.group == nil || len(r.groups) == 0 {
+	if p.groupCheck == nil {
 		return
 	}
-	gs := make([]users.Group, 0, len(r.groups))
-	for i, n := range r.groups {
-		g, ok := p.group(n)
-		if !ok {
-			r.fail("groups", fmt.Sprintf("there is no group named %q (create it first: idp groups create --name %q)", n, n))
-			return
-		}
-		r.groups[i] = g.Name
-		gs = append(gs, g)
-	}
-	if _, err := users.Effective(r.u, gs); err != nil {
+	names, err := p.groupCheck(r.u, r.groups)
+	if err != nil {
 		r.fail("groups", err.Error())
+		return
+	}
+	if len(r.groups) > 0 {
+		r.groups = names
 	}
 }

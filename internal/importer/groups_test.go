@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 )
 
 // TestGroupsColumn: the groups column (CSV) and field (JSON) name the
-// user's groups; with KnownGroups, a group that does not exist or groups
+// user's groups; with GroupCheck, a group that does not exist or groups
 // that give conflicting values refuse the row with its line, the field and
 // the reason, as a bad value does.
 func TestGroupsColumn(t *testing.T) {
@@ -18,7 +19,21 @@ func TestGroupsColumn(t *testing.T) {
 		"support":  {Name: "Support", Team: "Support"},
 		"chat":     {Name: "Chat"},
 	}
-	lookup := KnownGroups(func(n string) (users.Group, bool) { g, ok := known[strings.ToLower(n)]; return g, ok })
+	// The store's check is accounts.ImportPlan.CheckGroups; this one has
+	// the same shape on a map.
+	lookup := GroupCheck(func(u users.User, names []string) ([]string, error) {
+		var gs []users.Group
+		var out []string
+		for _, n := range names {
+			g, ok := known[strings.ToLower(n)]
+			if !ok {
+				return nil, fmt.Errorf("there is no group named %q (create it first: idp groups create --name %q)", n, n)
+			}
+			gs, out = append(gs, g), append(out, g.Name)
+		}
+		_, err := users.Effective(u, gs)
+		return out, err
+	})
 	for _, c := range []struct {
 		name, file string
 		format     Format

@@ -73,7 +73,7 @@ type Record struct {
 	// UpdatedAt are zero.
 	User users.User
 	// Groups are the names of the groups the file makes the user a member
-	// of (the groups column or field), as stored when KnownGroups was
+	// of (the groups column or field), as stored when GroupCheck was
 	// given; nil when the file names none.
 	Groups []string
 }
@@ -81,14 +81,17 @@ type Record struct {
 // Option changes how Parse and Scan read a file.
 type Option func(*parser)
 
-// KnownGroups makes a row that names a group lookup does not find a
-// problem of the row (line, field groups, reason), as a bad value is: the
-// dry run reports it and nothing is imported. lookup finds a group by
-// name, case-insensitively. The user's profile merged with the groups
-// named (users.Effective) must be one Flex accepts, without conflicts.
-// Without this option group names are only checked for form.
-func KnownGroups(lookup func(name string) (users.Group, bool)) Option {
-	return func(p *parser) { p.group = lookup }
+// GroupCheck checks the groups of every valid row with check, given the
+// row's user and the group names it lists (none, for a row without any:
+// the import may still change a user who is a member of groups). check
+// returns the names as stored, or an error whose text becomes a problem
+// of the row (line, field groups, reason), as a bad value does: the dry
+// run reports it and nothing is imported. Without this option group
+// names are only checked for form. (accounts.ImportPlan.CheckGroups is
+// the store's check: the groups exist, and the profile merged with them
+// has no conflict.)
+func GroupCheck(check func(u users.User, names []string) ([]string, error)) Option {
+	return func(p *parser) { p.groupCheck = check }
 }
 
 // Problem is one reason why a row (or the file) cannot be imported.
@@ -326,16 +329,16 @@ func (r *row) failErr(field string, err error) {
 // next one starts (newRow) or the file ends (flush), and is then checked
 // and, if valid, handed to each.
 type parser struct {
-	each     func(Record) error
-	err      error               // from each, or from reading: stops the parse
-	cur      *row                // the row being read
-	rows     int                 // rows read
-	handed   int                 // rows handed to each
-	seen     map[string]firstRow // lower-cased email -> its first row
-	dups     map[string][]firstRow
-	problems []Problem                             // about the file, not one row
-	rowProbs []Problem                             // about rows, in row order
-	group    func(name string) (users.Group, bool) // KnownGroups, or nil
+	each       func(Record) error
+	err        error               // from each, or from reading: stops the parse
+	cur        *row                // the row being read
+	rows       int                 // rows read
+	handed     int                 // rows handed to each
+	seen       map[string]firstRow // lower-cased email -> its first row
+	dups       map[string][]firstRow
+	problems   []Problem                                            // about the file, not one row
+	rowProbs   []Problem                                            // about rows, in row order
+	groupCheck func(u users.User, names []string) ([]string, error) // GroupCheck, or nil
 }
 
 // firstRow is where an email was seen, for duplicate messages.
