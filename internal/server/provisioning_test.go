@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -122,5 +123,38 @@ func TestSCIMGroupChangesTheResponse(t *testing.T) {
 	got = samltest.Values(samltest.Accepts(t, sp, samltest.Form(t, body), reqID))
 	if strings.Join(got["skills.stringarray"], "|") != "spanish,sales,chat" {
 		t.Fatalf("skills after the group changed: %v", got["skills.stringarray"])
+	}
+}
+
+// TestSCIMMetricsClosedLabels: SCIM and API requests are counted under
+// their route pattern, never under the user IDs, filters or garbage in
+// their paths, so a connector cannot grow the metrics.
+func TestSCIMMetricsClosedLabels(t *testing.T) {
+	h := newTestIdP(t, idpOptions{Provisioning: true, MetricsToken: "metrics-secret-token-0123456789"})
+	_, token, err := h.Accounts.CreateToken(context.Background(), admin, accounts.NewToken{Name: "okta", Scopes: []accounts.Scope{accounts.ScopeSCIM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		scimRequest(t, h.URL, token, "GET", fmt.Sprintf("/Users/unknown-%d", i), "")
+		scimRequest(t, h.URL, token, "GET", fmt.Sprintf("/Nope%d/x", i), "")
+		scimRequest(t, h.URL, "", "GET", fmt.Sprintf("/Groups/%d", i), "")
+	}
+	req, _ := http.NewRequest("GET", h.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer metrics-secret-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	if !strings.Contains(text, `route="/scim/v2/Users/{id}"`) {
+		t.Fatalf("no SCIM route pattern in the metrics:\n%.2000s", text)
+	}
+	for _, bad := range []string{"unknown-1", "Nope1", "Groups/1\""} {
+		if strings.Contains(text, bad) {
+			t.Fatalf("the metrics carry %q from a request path", bad)
+		}
 	}
 }
