@@ -17,6 +17,7 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/scim"
 	"github.com/flexidp/flexidp/internal/server"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/users"
@@ -217,6 +218,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
 		Branding: branding, ConsoleSeparate: o.adminListen != "",
 		KeySealer: sealer, KeyLoader: loader,
+		Provisioning: func(addr func(*http.Request) string) map[string]http.Handler {
+			return scim.New(scim.Config{Accounts: svc, BaseURL: base, ClientAddr: addr, Log: log}).Mounts()
+		},
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err

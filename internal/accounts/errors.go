@@ -24,6 +24,12 @@ const (
 	// Unavailable: a dependency needed for the change is missing or down
 	// (no mailer configured, SMTP refused).
 	Unavailable Code = "unavailable"
+	// Unauthorized: the caller's credential (an API token) is missing or
+	// not valid.
+	Unauthorized Code = "unauthorized"
+	// Forbidden: the caller is known but may not do this (a token without
+	// the scope).
+	Forbidden Code = "forbidden"
 )
 
 // Error is a failure a person can act on: Message is a sentence for them.

@@ -215,6 +215,9 @@ func UserView(u users.User) map[string]any {
 	if u.ConsoleRole != users.ConsoleNone {
 		m["console_role"] = string(u.ConsoleRole)
 	}
+	if u.ExternalID != "" {
+		m["external_id"] = u.ExternalID
+	}
 	return m
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/scim"
 	"github.com/flexidp/flexidp/internal/server"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
@@ -51,6 +52,9 @@ type idpOptions struct {
 	Store *sqlite.Store
 	// Branding is the organisation's name, logo, colour and support line.
 	Branding server.Branding
+	// Provisioning serves SCIM and the admin API (internal/scim), as serve
+	// does.
+	Provisioning bool
 	// Wrap, if set, wraps the store the account service and the server
 	// use (a countingStore); keys and seeding use it unwrapped.
 	Wrap func(store.Store) store.Store
@@ -140,6 +144,11 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 		ConsoleSeparate: opts.ConsoleSeparate, KeySealer: keySealer, KeyLoader: loader}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
+	}
+	if opts.Provisioning {
+		cfg.Provisioning = func(addr func(*http.Request) string) map[string]http.Handler {
+			return scim.New(scim.Config{Accounts: h.Accounts, BaseURL: base, ClientAddr: addr, Log: log}).Mounts()
+		}
 	}
 	srv, err := server.New(cfg, served, h.IdP, hs, log)
 	if err != nil {

@@ -86,6 +86,12 @@ type Config struct {
 	// (its own listener, IDP_ADMIN_LISTEN); Handler then answers 404
 	// under /admin.
 	ConsoleSeparate bool
+	// Provisioning, if set, returns the handlers to mount by path prefix
+	// (the SCIM server and the admin API, internal/scim), given the
+	// server's rule for a request's client address. They get the request
+	// IDs, metrics, recovery, headers and body limit of every route, and
+	// authenticate with API tokens, not sessions.
+	Provisioning func(clientAddr func(*http.Request) string) map[string]http.Handler
 }
 
 var errNoPage = refusal(http.StatusNotFound, "error.no_page", "")
@@ -146,6 +152,11 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	s.frame(r)
 	r.Get("/healthz", s.healthz)
+	if s.cfg.Provisioning != nil {
+		for prefix, h := range s.cfg.Provisioning(s.clientIP) {
+			r.Mount(prefix, h)
+		}
+	}
 	r.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {
 		r.Handle("/metrics", s.cfg.Metrics.Protected(s.cfg.MetricsToken))

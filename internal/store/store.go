@@ -102,6 +102,9 @@ type UserFilter struct {
 	After UserCursor
 	// Limit caps the result; 0 means no limit. CountUsers ignores it.
 	Limit int
+	// ExternalID keeps the users with exactly this external ID (SCIM
+	// externalId), when set.
+	ExternalID string
 }
 
 // UserCursor is a position in ListUsers' order (case-folded email, then
@@ -129,6 +132,8 @@ const SettingBaseURL = "base_url"
 // or not) for those conditions. Returned slices are never shared with the
 // store. Timestamps are returned in UTC, truncated to microseconds.
 type Store interface {
+	APITokenStore
+
 	// CreateUser stores a new user. u.ID must be set by the caller;
 	// CreatedAt/UpdatedAt are set by the store when zero. ErrConflict if
 	// the ID or the email (case-insensitively) is taken.

@@ -42,6 +42,9 @@ type User struct {
 	// new password, a removed second factor, disabling. A sign-in whose
 	// password was checked under another version must start again.
 	CredentialVersion int64
+	// ExternalID is the identifier a provisioning client (an IdP's SCIM
+	// connector, an HR system) keeps for the user; "" when none.
+	ExternalID string
 	// ConsoleRole is what the user may do in the admin console; "" (none)
 	// for almost everyone. It is separate from the Flex Roles: a Flex
 	// admin is not a console user. Change it with accounts.Service.Grant.
@@ -141,6 +144,9 @@ func (u *User) Validate() error {
 		if err := validateImageURL(u.ImageURL); err != nil {
 			return err
 		}
+	}
+	if len(u.ExternalID) > 256 {
+		return &ValidationError{Field: "external_id", Reason: "is longer than 256 characters"}
 	}
 	if err := validateFlex(u.Roles, u.Team, u.Program, u.Attributes); err != nil {
 		return err

@@ -119,6 +119,9 @@ func userWhere(f store.UserFilter, paging bool) (string, []any) {
 	if f.Disabled != nil {
 		conds = append(conds, `disabled = `+arg(*f.Disabled)+`::boolean`)
 	}
+	if f.ExternalID != "" {
+		conds = append(conds, `external_id = `+arg(f.ExternalID)+`::text`)
+	}
 	if paging && !f.After.IsZero() {
 		// The same expressions as the ORDER BY, so the index serves both.
 		e, id := arg(f.After.Email), arg(f.After.ID)

@@ -126,6 +126,10 @@ func userWhere(f store.UserFilter, paging bool) (string, []any, error) {
 		conds = append(conds, `disabled = ?`)
 		args = append(args, *f.Disabled)
 	}
+	if f.ExternalID != "" {
+		conds = append(conds, `external_id = ?`)
+		args = append(args, f.ExternalID)
+	}
 	if paging && !f.After.IsZero() {
 		conds = append(conds, `(email_key, id) > (?, ?)`)
 		args = append(args, emailKey(f.After.Email), f.After.ID)

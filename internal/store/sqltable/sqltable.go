@@ -119,11 +119,11 @@ var Users = Table[users.User]{
 	Noun: "user",
 	Name: "users",
 	Cols: []string{"id", "email", "full_name", "given_name", "family_name", "image_url", "roles",
-		"team", "program", "attributes", "password_hash", "disabled", "credential_version", "created_at", "updated_at", "console_role"},
+		"team", "program", "attributes", "password_hash", "disabled", "credential_version", "created_at", "updated_at", "console_role", "external_id"},
 	Fields: func(u *users.User) []Field {
 		return []Field{v(&u.ID), v(&u.Email), v(&u.FullName), v(&u.GivenName), v(&u.FamilyName), v(&u.ImageURL), {&u.Roles, List},
 			v(&u.Team), v(&u.Program), {&u.Attributes, JSON}, v(&u.PasswordHash), v(&u.Disabled), v(&u.CredentialVersion),
-			tm(&u.CreatedAt), tm(&u.UpdatedAt), v(&u.ConsoleRole)}
+			tm(&u.CreatedAt), tm(&u.UpdatedAt), v(&u.ConsoleRole), v(&u.ExternalID)}
 	},
 	Key:     func(u *users.User) *string { return &u.ID },
 	Created: func(u *users.User) *time.Time { return &u.CreatedAt },

@@ -74,6 +74,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RoundTrip", testRoundTrip},
 		{"Settings", testSettings},
 		{"Directories", testDirectories},
+		{"APITokens", testAPITokens},
+		{"ExternalID", testExternalID},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
