@@ -190,7 +190,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	// The forgot-password page emails reset links when IDP_SMTP_* is set.
 	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base,
-		MFARequiredRoles: mfaRoles}
+		MFARequiredRoles: mfaRoles, PasskeyRequiredRoles: o.hardening.passkeys()}
 	m, err := mailerFromEnv(env)
 	if err != nil {
 		return err

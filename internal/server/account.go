@@ -20,6 +20,11 @@ type accountView struct {
 	TwoStep  string
 	Sessions []sessionView
 	Releases []accounts.Release
+	// Passkeys are the user's; PasskeyRequired: a role requires one;
+	// PasskeysOff: the server cannot use passkeys (its base URL).
+	Passkeys        []store.Passkey
+	PasskeyRequired bool
+	PasskeysOff     bool
 	// Notice reports the change just made.
 	Notice string
 }
@@ -50,6 +55,11 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	v.MFAOn = on
+	if v.Passkeys, err = s.acct.Passkeys(ctx, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.PasskeyRequired, v.PasskeysOff = s.acct.PasskeyRequired(u), !s.acct.PasskeysAvailable()
 	list, err := s.store.ListSessions(ctx, u.ID)
 	if err != nil {
 		s.fail(w, r, err)

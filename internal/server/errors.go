@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
@@ -57,6 +58,10 @@ func toError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var acct *accounts.Error
+	if errors.As(err, &acct) && accountStatus[acct.Code] != 0 {
+		return &Error{Status: accountStatus[acct.Code], Message: acct.Message, Err: err}
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,6 +51,11 @@ type idpOptions struct {
 	Store *sqlite.Store
 	// Branding is the organisation's name, logo, colour and support line.
 	Branding server.Branding
+	// PasskeyRequiredRoles are the roles that must use a passkey.
+	PasskeyRequiredRoles []string
+	// Localhost names the server http://localhost:port rather than by its
+	// address: passkeys need a host name (the relying party ID).
+	Localhost bool
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -89,6 +95,9 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 		t.Fatal(err)
 	}
 	h.URL = "http://" + ln.Addr().String()
+	if opts.Localhost {
+		h.URL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
 	base, _ := url.Parse(h.URL)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -98,7 +107,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 		roles = []string{"admin"}
 	}
 	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
-		MFARequiredRoles: roles})
+		MFARequiredRoles: roles, PasskeyRequiredRoles: opts.PasskeyRequiredRoles})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {

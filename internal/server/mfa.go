@@ -54,22 +54,45 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.Us
 		return false
 	}
 	st.User, st.Bind, st.Cred = u.ID, s.browserBinding(r), u.CredentialVersion
-	if step == accounts.EnterCode {
-		s.showMFA(w, r, http.StatusOK, st, "")
-	} else {
+	switch step {
+	case accounts.EnterCode:
+		s.showMFA(w, r, http.StatusOK, u, st, "")
+	case accounts.EnrolPasskey:
+		s.startPasskeyEnrol(w, r, http.StatusOK, u, st, "", "")
+	default:
 		s.startEnrol(w, r, u, st)
 	}
 	return true
 }
 
-func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st loginState, msg string) {
-	state, err := s.encodeState(st)
+// showMFA shows the second step of u's sign-in: the factors u may use
+// (accounts.Service.FactorsFor), a passkey with a new ceremony (one
+// challenge per page shown), a code, or both.
+func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, u users.User, st loginState, msg string) {
+	f, err := s.acct.FactorsFor(r.Context(), u)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfa", page{Title: "Two-step verification", CSRF: s.csrfToken(w, r), State: state,
-		SPName: s.spLabel(r.Context(), st.spName()), Error: msg})
+	p := page{Title: "Two-step verification", SPName: s.spLabel(r.Context(), st.spName()), Error: msg, NoCode: !f.Code}
+	st.Passkey = nil
+	if f.Passkeys > 0 && s.acct.PasskeysAvailable() {
+		c, err := s.acct.BeginPasskeySignIn(r.Context(), u)
+		if err == nil {
+			err = s.sealCeremony(&st, c)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p.Passkey = &passkeyView{Mode: "get", Options: string(c.Options), Action: "/login/passkey"}
+	}
+	if p.State, err = s.encodeState(st); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.CSRF = s.csrfToken(w, r)
+	s.render(w, r, status, "mfa", p)
 }
 
 // startEnrol starts an enrolment of u with a new secret, carried sealed
@@ -160,6 +183,8 @@ func (s *Server) codeRefusal(w http.ResponseWriter, err error) string {
 		return "That code has already been used. Wait for the next one."
 	case errors.Is(err, accounts.ErrWrongCode):
 		return "That code is not valid. Check the time on your phone and use the newest code."
+	case errors.Is(err, accounts.ErrPasskeyRequired):
+		return accounts.ErrPasskeyRequired.Message
 	}
 	return ""
 }
@@ -167,8 +192,11 @@ func (s *Server) codeRefusal(w http.ResponseWriter, err error) string {
 // codeStatus is the HTTP status of a refused code.
 func codeStatus(err error) int {
 	var throttled *accounts.ThrottledError
-	if errors.As(err, &throttled) {
+	switch {
+	case errors.As(err, &throttled):
 		return http.StatusTooManyRequests
+	case errors.Is(err, accounts.ErrPasskeyRequired):
+		return http.StatusForbidden
 	}
 	return http.StatusUnauthorized
 }
@@ -190,6 +218,10 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if !ok && s.acct.PasskeyRequired(u) {
+		s.showMFA(w, r, http.StatusForbidden, u, st, accounts.ErrPasskeyRequired.Message)
+		return
+	}
 	if !ok {
 		s.fail(w, r, errBadState) // reset meanwhile: start again
 		return
@@ -199,7 +231,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	method, ok := s.checkCode(w, r, u, secret, m.RecoveryCodes, func(status int, msg string) { s.showMFA(w, r, status, st, msg) })
+	method, ok := s.checkCode(w, r, u, secret, m.RecoveryCodes, func(status int, msg string) { s.showMFA(w, r, status, u, st, msg) })
 	if !ok {
 		return
 	}

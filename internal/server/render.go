@@ -40,6 +40,10 @@ type page struct {
 	ACSURL, SAMLResponse, RelayState string
 	// account page
 	Account *accountView
+	// Passkey is the passkey ceremony the page offers, if any; NoCode
+	// hides the code form of the second step (a role requires a passkey).
+	Passkey *passkeyView
+	NoCode  bool
 }
 
 type app struct{ Name, Label, EntityID string }
@@ -51,8 +55,8 @@ func parsePages() (map[string]*template.Template, error) {
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout",
-		"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account"} {
-		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
+		"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account", "passkey"} {
+		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html", "templates/ceremony.html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
 		}

@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/mfa"
+	"github.com/flexidp/flexidp/internal/passkeytest"
+	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+var passkeyOptionsRE = regexp.MustCompile(`data-options="([^"]*)"`)
+
+// passkeyOptions returns the ceremony options a page offers.
+func passkeyOptions(t *testing.T, body string) []byte {
+	t.Helper()
+	m := passkeyOptionsRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no passkey ceremony in page:\n%s", body)
+	}
+	return []byte(html.UnescapeString(m[1]))
+}
+
+// postPasskey posts a passkey answer with the form fields of body.
+func postPasskey(b *samltest.Browser, base, path, body string, answer []byte, extra url.Values) (int, string) {
+	f := samltest.HiddenFields(body)
+	v := url.Values{"csrf": {f["csrf"]}, "state": {f["state"]}, "credential": {string(answer)}}
+	for k, x := range extra {
+		v[k] = x
+	}
+	return b.Post(base+path, v)
+}
+
+// TestPasskeySecondStep: a passkey registered on the account page (after
+// the current password) is offered at the next sign-in and completes it;
+// its answer posted again, or an answer over another challenge, is
+// refused with a sentence and starts no session.
+func TestPasskeySecondStep(t *testing.T) {
+	h := newTestIdP(t, idpOptions{Localhost: true})
+	base := h.URL
+	a := passkeytest.New(base)
+
+	b, _ := passwordPage(t, base, "agent@example.com", password)
+	_, acct := b.Get(base + "/account")
+	f := samltest.HiddenFields(acct)
+	status, body := b.Post(base+"/account/passkeys/new", url.Values{"csrf": {f["csrf"]}, "name": {"Laptop"}, "current": {"wrong wrong"}})
+	samltest.WantStatus(t, "add a passkey, wrong password", status, http.StatusUnauthorized, body)
+	status, body = b.Post(base+"/account/passkeys/new", url.Values{"csrf": {f["csrf"]}, "name": {"Laptop"}, "current": {password}})
+	samltest.WantStatus(t, "add a passkey", status, http.StatusOK, body)
+	created, err := a.Create(passkeyOptions(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body = postPasskey(b, base, "/passkey/setup", body, created, url.Values{"name": {"Laptop"}})
+	samltest.WantStatus(t, "register the passkey", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "Your passkey “Laptop” is added.", "<td>Laptop</td>")
+
+	// The second step offers the passkey, and the code form only to a
+	// user with TOTP.
+	b2, page := passwordPage(t, base, "agent@example.com", password)
+	samltest.MustContain(t, page, "Use a passkey", `src="/static/passkey.js"`)
+	if regexp.MustCompile(`name="code"`).MatchString(page) {
+		t.Error("the second step offers a code form to a user without TOTP")
+	}
+	answer, err := a.Get(passkeyOptions(t, page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body = postPasskey(b2, base, "/login/passkey", page, answer, nil)
+	samltest.WantStatus(t, "sign-in with the passkey", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "Your applications")
+	if got := h.audit(t, store.AuditFilter{Action: "signin.success", User: "agent@example.com", Limit: 1}); len(got) != 1 || !regexp.MustCompile(`password\+passkey`).MatchString(got[0]) {
+		t.Errorf("sign-in audit: %v", got)
+	}
+
+	sessions := h.sessions(t, "agent@example.com")
+	for _, tc := range []struct {
+		name   string
+		answer func(page string) []byte
+		page   func() (*samltest.Browser, string)
+	}{
+		{"answer replayed", func(string) []byte { return answer }, func() (*samltest.Browser, string) { return b2, page }},
+		{"another challenge", func(string) []byte {
+			x, _ := a.Sign("c29tZSBvdGhlciBjaGFsbGVuZ2Ugb2YgMzIgYnl0ZXM")
+			return x
+		}, func() (*samltest.Browser, string) { return passwordPage(t, base, "agent@example.com", password) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bb, pg := tc.page()
+			status, body := postPasskey(bb, base, "/login/passkey", pg, tc.answer(pg), nil)
+			if status != http.StatusUnauthorized && status != http.StatusTooManyRequests {
+				t.Fatalf("status %d, want a refusal:\n%s", status, body)
+			}
+			samltest.MustContain(t, body, `role="alert"`, "Use a passkey")
+			if n := h.sessions(t, "agent@example.com"); n != sessions {
+				t.Fatalf("%d sessions after a refused passkey, want %d", n, sessions)
+			}
+		})
+	}
+}
+
+// TestPasskeyRequiredRole: a role that requires a passkey is asked to
+// register one after the password, even with TOTP on; a TOTP code is
+// refused with a sentence; the new passkey completes the sign-in.
+func TestPasskeyRequiredRole(t *testing.T) {
+	h := newTestIdP(t, idpOptions{Localhost: true, PasskeyRequiredRoles: []string{"admin"}})
+	base := h.URL
+	ctx := context.Background()
+	root := h.addUser(t, users.User{Email: "root@example.com", Roles: []string{"admin"}})
+	secret := "JBSWY3DPEHPK3PXP"
+	if err := h.Store.PutMFA(ctx, store.MFA{UserID: root.ID, Secret: []byte(secret), ConfirmedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b, page := passwordPage(t, base, "root@example.com", password)
+	samltest.MustContain(t, page, "Your role requires a passkey", "Create the passkey")
+	code, err := mfa.Code(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := samltest.HiddenFields(page)
+	status, body := b.Post(base+"/login/mfa", url.Values{"csrf": {f["csrf"]}, "state": {f["state"]}, "code": {code}})
+	samltest.WantStatus(t, "TOTP code of a passkey role", status, http.StatusForbidden, body)
+	samltest.MustContain(t, body, "Your role requires a passkey: codes from an authenticator app and recovery codes are not accepted")
+	if n := h.sessions(t, "root@example.com"); n != 0 {
+		t.Fatalf("a TOTP code started %d session(s)", n)
+	}
+
+	a := passkeytest.New(base)
+	created, err := a.Create(passkeyOptions(t, page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body = postPasskey(b, base, "/passkey/setup", page, created, url.Values{"name": {""}})
+	samltest.WantStatus(t, "unnamed passkey", status, http.StatusUnauthorized, body)
+	samltest.MustContain(t, body, "Give the passkey a name")
+	created, _ = a.Create(passkeyOptions(t, body))
+	status, body = postPasskey(b, base, "/passkey/setup", body, created, url.Values{"name": {"Security key"}})
+	samltest.WantStatus(t, "passkey enrolment at sign-in", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "Your applications")
+	if n := h.sessions(t, "root@example.com"); n != 1 {
+		t.Fatalf("%d sessions after the enrolment, want 1", n)
+	}
+}
