@@ -13,7 +13,7 @@ import (
 // hardeningOptions configure sign-in throttling and the second factor
 // (README.md, "Configuration").
 type hardeningOptions struct {
-	lockout   accounts.LockoutPolicy
+	lockout      accounts.LockoutPolicy
 	mfaRoles     string
 	passkeyRoles string
 	mfaSecret    string
