@@ -213,13 +213,16 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if s.acct.PasskeyRequired(u) {
+		// CheckCode refuses (and records) any code of such a user; the
+		// page continues with the passkey, or its registration.
+		_, err := s.acct.CheckCode(r.Context(), u, "", r.PostFormValue("code"), nil, s.clientIP(r))
+		s.passkeyInstead(w, r, u, st, err)
+		return
+	}
 	m, ok, err := s.acct.ConfirmedFactor(r.Context(), u.ID)
 	if err != nil {
 		s.fail(w, r, err)
-		return
-	}
-	if !ok && s.acct.PasskeyRequired(u) {
-		s.showMFA(w, r, http.StatusForbidden, u, st, accounts.ErrPasskeyRequired.Message)
 		return
 	}
 	if !ok {

@@ -57,6 +57,26 @@ func (s *Server) passkeyRefusal(w http.ResponseWriter, err error) (int, string) 
 	return 0, ""
 }
 
+// passkeyInstead answers a code refused because a role of u requires a
+// passkey (err, accounts.ErrPasskeyRequired): the second step again with
+// the sentence, or the registration of a first passkey.
+func (s *Server) passkeyInstead(w http.ResponseWriter, r *http.Request, u users.User, st loginState, err error) {
+	if !errors.Is(err, accounts.ErrPasskeyRequired) {
+		s.fail(w, r, err)
+		return
+	}
+	f, err := s.acct.FactorsFor(r.Context(), u)
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+	case f.Passkeys > 0:
+		s.showMFA(w, r, http.StatusForbidden, u, st, accounts.ErrPasskeyRequired.Message)
+	default:
+		st.Passkey = nil
+		s.startPasskeyEnrol(w, r, http.StatusForbidden, u, st, "", accounts.ErrPasskeyRequired.Message)
+	}
+}
+
 // loginPasskey checks the passkey step of a sign-in whose password is
 // verified (the ceremony showMFA began), then completes it.
 func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) {

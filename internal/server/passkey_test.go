@@ -127,7 +127,9 @@ func TestPasskeyRequiredRole(t *testing.T) {
 	f := samltest.HiddenFields(page)
 	status, body := b.Post(base+"/login/mfa", url.Values{"csrf": {f["csrf"]}, "state": {f["state"]}, "code": {code}})
 	samltest.WantStatus(t, "TOTP code of a passkey role", status, http.StatusForbidden, body)
-	samltest.MustContain(t, body, "Your role requires a passkey: codes from an authenticator app and recovery codes are not accepted")
+	samltest.MustContain(t, body, "Your role requires a passkey: codes from an authenticator app and recovery codes are not accepted",
+		"Create the passkey") // the sign-in continues with the registration
+	page = body
 	if n := h.sessions(t, "root@example.com"); n != 0 {
 		t.Fatalf("a TOTP code started %d session(s)", n)
 	}
