@@ -290,19 +290,11 @@ func (s *Server) enrollingUser(r *http.Request, st loginState) (users.User, erro
 // factor stored, and only if the user has no confirmed one yet. The
 // recovery codes are shown once.
 func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.postedState(w, r)
+	st, u, ok := s.postedEnrolment(w, r)
 	if !ok {
 		return
 	}
-	u, err := s.enrollingUser(r, st)
-	if errors.Is(err, errNoSession) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	}
-	var secret string
-	if err == nil {
-		secret, err = s.enrolSecret(st)
-	}
+	secret, err := s.enrolSecret(st)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -329,13 +321,10 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	state := ""
 	if st.User != "" {
-		// Enrolment proved the second factor: the sign-in completes, and
-		// the recovery codes page continues it.
-		if _, err := s.startSession(w, r, u); err != nil {
-			s.fail(w, r, err)
+		// The recovery codes page continues the sign-in.
+		if _, ok := s.enrolledSignIn(w, r, u, st, "password+totp (enrolment)"); !ok {
 			return
 		}
-		s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: "password+totp (enrolment)"})
 		if state, err = s.encodeState(st.proven()); err != nil {
 			s.fail(w, r, err)
 			return
@@ -343,6 +332,38 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state,
 		SPName: s.spLabel(r.Context(), st.spName()), Codes: codes})
+}
+
+// postedEnrolment checks the form posted to end an enrolment (a TOTP
+// secret's or a passkey's) and returns its state and user (see
+// enrollingUser); on failure it has answered and ok is false.
+func (s *Server) postedEnrolment(w http.ResponseWriter, r *http.Request) (st loginState, u users.User, ok bool) {
+	st, ok = s.postedState(w, r)
+	if !ok {
+		return st, u, false
+	}
+	u, err := s.enrollingUser(r, st)
+	if errors.Is(err, errNoSession) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return st, u, false
+	} else if err != nil {
+		s.fail(w, r, err)
+		return st, u, false
+	}
+	return st, u, true
+}
+
+// enrolledSignIn completes the sign-in st was pending on, whose second
+// step the enrolment just confirmed proved (reason, for the audit trail):
+// it starts the session. On failure it has answered and ok is false.
+func (s *Server) enrolledSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, reason string) (store.Session, bool) {
+	sess, err := s.startSession(w, r, u)
+	if err != nil {
+		s.fail(w, r, err)
+		return sess, false
+	}
+	s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: reason})
+	return sess, true
 }
 
 // proven is st once its second factor is proven: the sign-in it

@@ -131,19 +131,11 @@ func (s *Server) startPasskeyEnrol(w http.ResponseWriter, r *http.Request, statu
 // sign-in whose password is verified (the sign-in then completes: the new
 // passkey proved the second step), or from the account page.
 func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.postedState(w, r)
+	st, u, ok := s.postedEnrolment(w, r)
 	if !ok {
 		return
 	}
-	u, err := s.enrollingUser(r, st)
-	if errors.Is(err, errNoSession) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	}
-	var session []byte
-	if err == nil {
-		session, err = s.ceremonySession(st)
-	}
+	session, err := s.ceremonySession(st)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -165,15 +157,9 @@ func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	// The new passkey proved the second step: the sign-in completes.
-	sess, err := s.startSession(w, r, u)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if sess, ok := s.enrolledSignIn(w, r, u, st, "password+passkey (enrolment)"); ok {
+		s.proceed(w, r, u, sess, st.proven())
 	}
-	s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(),
-		Reason: "password+passkey (enrolment)"})
-	s.proceed(w, r, u, sess, st.proven())
 }
 
 // addPasskey starts adding a passkey from the account page, once the
