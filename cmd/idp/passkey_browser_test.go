@@ -219,3 +219,15 @@ func TestBrowserPasskey(t *testing.T) {
 		t.Errorf("after the required passkey: at %s, want the launcher", loc)
 	}
 }
+
+// TestPasskeyRolesNeedHostName: idp serve refuses to start with roles that
+// require a passkey when its base URL is an IP address (no relying party
+// ID), rather than leave those users unable to sign in; with a host name
+// it starts.
+func TestPasskeyRolesNeedHostName(t *testing.T) {
+	e, _ := sqliteEnv(t)
+	e.getenv["IDP_PASSKEY_REQUIRED_ROLES"] = "admin"
+	out := e.cliWant(1, "", "serve", "--listen", freeAddr(t), "--base-url", "http://127.0.0.1:8080", "--signin-time-floor", "0")
+	samltest.MustContain(t, out, "IDP_PASSKEY_REQUIRED_ROLES", "name a host, not an IP address")
+	e.startServeLocalhost()
+}

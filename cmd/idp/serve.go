@@ -199,6 +199,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		acfg.Mailer = m // never a nil *mailer in the interface
 	}
 	svc := accounts.New(acfg)
+	if len(acfg.PasskeyRequiredRoles) > 0 && !svc.PasskeysAvailable() {
+		return fmt.Errorf("IDP_PASSKEY_REQUIRED_ROLES needs passkeys, and passkeys need IDP_BASE_URL to name a host, not an IP address (%s)", base)
+	}
 	// The CLI prints links and Console values with the base URL the server
 	// runs with (baseURLFor).
 	if err := svc.RecordBaseURL(ctx, base.String()); err != nil {
