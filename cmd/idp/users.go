@@ -255,6 +255,7 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		row("console_role", u.ConsoleRole.String())
 		row("password", accounts.PasswordKind(u.PasswordHash))
 		row("two_step", svc.TwoStepStatus(ctx, u))
+		row("passkeys", svc.PasskeyStatus(ctx, u))
 		row("sign_in_lock", svc.LockStatus(ctx, u))
 		row("assigned_sps", strings.Join(assigned, ","))
 		row("created", u.CreatedAt.Format("2006-01-02 15:04:05Z"))

@@ -434,3 +434,27 @@ func (s *Service) credentialsChanged(ctx context.Context, userID string) error {
 	})
 	return notFoundAs(err, "The user no longer exists.")
 }
+
+// PasskeyStatus describes u's passkeys in a sentence, for administrators.
+func (s *Service) PasskeyStatus(ctx context.Context, u users.User) string {
+	list, err := s.st.ListPasskeys(ctx, u.ID)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	var names []string
+	for _, p := range list {
+		used := "never used"
+		if !p.LastUsedAt.IsZero() {
+			used = "last used " + p.LastUsedAt.Format(time.DateOnly)
+		}
+		names = append(names, fmt.Sprintf("%q (%s)", p.Name, used))
+	}
+	status := "none"
+	if len(names) > 0 {
+		status = strings.Join(names, ", ")
+	}
+	if s.PasskeyRequired(u) {
+		status += "; a role requires one"
+	}
+	return status
+}

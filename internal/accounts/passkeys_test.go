@@ -333,3 +333,28 @@ func TestResetMFARemovesPasskeys(t *testing.T) {
 		t.Errorf("reset of nothing: %v", err)
 	}
 }
+
+// TestPasskeyStatus: idp users show names a user's passkeys and their
+// last use, and says when a role requires one.
+func TestPasskeyStatus(t *testing.T) {
+	ctx := context.Background()
+	f := passkeyFixture(t)
+	boss := f.userWith(t, "boss@example.com", "admin")
+	agent := f.userWith(t, "agent@example.com", "agent")
+	a := f.addPasskey(t, agent, "Laptop")
+	if err := f.signInWith(t, agent, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.addPasskey(t, agent, "Key")
+	for _, tc := range []struct {
+		u    users.User
+		want string
+	}{
+		{boss, "none; a role requires one"},
+		{agent, `"Laptop" (last used ` + f.now.Format(time.DateOnly) + `), "Key" (never used)`},
+	} {
+		if got := f.svc.PasskeyStatus(ctx, tc.u); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.u.Email, got, tc.want)
+		}
+	}
+}
