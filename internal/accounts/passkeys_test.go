@@ -345,13 +345,15 @@ func TestPasskeyStatus(t *testing.T) {
 	if err := f.signInWith(t, agent, a, nil); err != nil {
 		t.Fatal(err)
 	}
+	used := f.now
+	f.now = f.now.Add(time.Minute) // listed oldest first
 	f.addPasskey(t, agent, "Key")
 	for _, tc := range []struct {
 		u    users.User
 		want string
 	}{
 		{boss, "none; a role requires one"},
-		{agent, `"Laptop" (last used ` + f.now.Format(time.DateOnly) + `), "Key" (never used)`},
+		{agent, `"Laptop" (last used ` + used.Format(time.DateOnly) + `), "Key" (never used)`},
 	} {
 		if got := f.svc.PasskeyStatus(ctx, tc.u); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.u.Email, got, tc.want)
