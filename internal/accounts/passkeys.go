@@ -172,13 +172,28 @@ func credentialOf(p store.Passkey) (webauthn.Credential, error) {
 	return c, nil
 }
 
-// ceremony encodes what a Begin function of go-webauthn returned.
-func ceremony(options any, session *webauthn.SessionData) (Ceremony, error) {
+// Kinds of ceremony: a session begun for one kind never ends the other,
+// so a sign-in's challenge cannot be answered with a new credential.
+const (
+	registration = "create"
+	signIn       = "get"
+)
+
+// ceremonySession is the Session of a Ceremony: its kind and
+// go-webauthn's session data.
+type ceremonySession struct {
+	Kind string                `json:"kind"`
+	Data *webauthn.SessionData `json:"data"`
+}
+
+// ceremony encodes what a Begin function of go-webauthn returned for a
+// ceremony of kind.
+func ceremony(kind string, options any, session *webauthn.SessionData) (Ceremony, error) {
 	o, err := json.Marshal(options)
 	if err != nil {
 		return Ceremony{}, err
 	}
-	sd, err := json.Marshal(session)
+	sd, err := json.Marshal(ceremonySession{Kind: kind, Data: session})
 	return Ceremony{Options: o, Session: sd}, err
 }
 
@@ -203,7 +218,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, u users.User) (C
 	if err != nil {
 		return Ceremony{}, fmt.Errorf("begin passkey registration: %w", err)
 	}
-	return ceremony(creation, session)
+	return ceremony(registration, creation, session)
 }
 
 // CheckPasskeyName returns name trimmed, or an Invalid error.
@@ -235,7 +250,7 @@ func (s *Service) AddPasskey(ctx context.Context, u users.User, session, respons
 	if err != nil {
 		return store.Passkey{}, err
 	}
-	sd, err := s.useSession(ctx, u, session)
+	sd, err := s.useSession(ctx, u, registration, session)
 	if err != nil {
 		return store.Passkey{}, err
 	}
@@ -273,13 +288,18 @@ func (s *Service) AddPasskey(ctx context.Context, u users.User, session, respons
 		Details: Details(map[string]string{"passkey": p.ID, "name": p.Name})})
 }
 
-// useSession decodes the session data of a ceremony begun for u and uses
-// up its challenge: of two answers to one challenge, only the first is
-// checked, and a replayed answer is refused whatever it holds.
-func (s *Service) useSession(ctx context.Context, u users.User, session []byte) (webauthn.SessionData, error) {
-	var sd webauthn.SessionData
-	if err := json.Unmarshal(session, &sd); err != nil || sd.Challenge == "" {
-		return sd, fmt.Errorf("passkey ceremony: bad session data: %v", err) // the caller sealed it: a bug
+// useSession decodes the session data of a ceremony of kind begun for u
+// and uses up its challenge: of two answers to one challenge, only the
+// first is checked, and a replayed answer is refused whatever it holds.
+func (s *Service) useSession(ctx context.Context, u users.User, kind string, session []byte) (webauthn.SessionData, error) {
+	var cs ceremonySession
+	if err := json.Unmarshal(session, &cs); err != nil || cs.Data == nil || cs.Data.Challenge == "" {
+		return webauthn.SessionData{}, fmt.Errorf("passkey ceremony: bad session data: %v", err) // the caller sealed it: a bug
+	}
+	sd := *cs.Data
+	if cs.Kind != kind {
+		return sd, &Error{Code: Invalid, Message: "This passkey request is not for this page. Start again.",
+			Err: fmt.Errorf("%w: a %q ceremony ended as %q", ErrPasskeyRefused, cs.Kind, kind)}
 	}
 	if !bytes.Equal(sd.UserID, []byte(u.ID)) {
 		return sd, fmt.Errorf("passkey ceremony of user %q ended by %q", sd.UserID, u.ID)
@@ -310,7 +330,7 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, u users.User) (Ceremon
 	if err != nil {
 		return Ceremony{}, fmt.Errorf("begin passkey sign-in: %w", err)
 	}
-	return ceremony(assertion, session)
+	return ceremony(signIn, assertion, session)
 }
 
 // CheckPasskey checks the passkey step of u's sign-in, begun with
@@ -341,7 +361,7 @@ func passkeyRefused(why string, err error) error {
 }
 
 func (s *Service) verifyPasskey(ctx context.Context, u users.User, session, response []byte, address string) error {
-	sd, err := s.useSession(ctx, u, session)
+	sd, err := s.useSession(ctx, u, signIn, session)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package accounts_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -358,5 +360,56 @@ func TestPasskeyStatus(t *testing.T) {
 		if got := f.svc.PasskeyStatus(ctx, tc.u); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.u.Email, got, tc.want)
 		}
+	}
+}
+
+// TestPasskeyCeremonyKinds: a ceremony ends only as the kind it was begun
+// as: an assertion over a registration's challenge does not sign in, and
+// a new credential over a sign-in's challenge is not added.
+func TestPasskeyCeremonyKinds(t *testing.T) {
+	ctx := context.Background()
+	f := passkeyFixture(t)
+	u := f.userWith(t, "lee@example.com", "agent")
+	a := f.addPasskey(t, u, "Laptop")
+
+	reg, err := f.svc.BeginPasskeyRegistration(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts struct {
+		PublicKey struct {
+			Challenge string `json:"challenge"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal(reg.Options, &opts); err != nil {
+		t.Fatal(err)
+	}
+	assertion, err := a.Sign(opts.PublicKey.Challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.CheckPasskey(ctx, u, reg.Session, assertion, ""); !errors.Is(err, accounts.ErrPasskeyRefused) {
+		t.Errorf("sign-in with a registration's session: %v, want a refusal", err)
+	}
+
+	f.now = f.now.Add(f.svc.Lockout().MaxDelay)
+	get, err := f.svc.BeginPasskeySignIn(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(get.Options, &opts); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := json.Marshal(map[string]any{"publicKey": map[string]any{"challenge": opts.PublicKey.Challenge,
+		"rp": map[string]string{"id": fixtureBase.Hostname()}, "user": map[string]string{"id": base64.RawURLEncoding.EncodeToString([]byte(u.ID))}}})
+	created, err := passkeytest.New(fixtureBase.String()).Create(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.AddPasskey(ctx, u, get.Session, created, "Mine", ""); accounts.ErrorCode(err) != accounts.Invalid {
+		t.Errorf("registration with a sign-in's session: %v, want Invalid", err)
+	}
+	if list, _ := f.svc.Passkeys(ctx, u); len(list) != 1 {
+		t.Errorf("%d passkeys, want 1", len(list))
 	}
 }

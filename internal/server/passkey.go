@@ -136,6 +136,14 @@ func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	session, err := s.ceremonySession(st)
+	if err == nil && st.User != "" {
+		// A sign-in registers a passkey only when its role requires one
+		// and the user has none: never in place of a passkey they have.
+		var step accounts.SecondStep
+		if step, err = s.acct.SecondStepFor(r.Context(), u); err == nil && step != accounts.EnrolPasskey {
+			err = errBadState
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

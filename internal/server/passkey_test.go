@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -148,5 +150,57 @@ func TestPasskeyRequiredRole(t *testing.T) {
 	samltest.MustContain(t, body, "Your applications")
 	if n := h.sessions(t, "root@example.com"); n != 1 {
 		t.Fatalf("%d sessions after the enrolment, want 1", n)
+	}
+}
+
+// TestPasskeyCeremonyKinds: the sign-in's passkey challenge cannot be
+// used to register a passkey. Someone with only the password of a user
+// who has a passkey reaches the second step; their own authenticator
+// answers its challenge with a new credential, posted to the
+// registration: refused, with no session and no passkey added.
+func TestPasskeyCeremonyKinds(t *testing.T) {
+	h := newTestIdP(t, idpOptions{Localhost: true})
+	base, ctx := h.URL, context.Background()
+	agent := h.user(t, "agent@example.com")
+	c, err := h.Accounts.BeginPasskeyRegistration(ctx, agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := passkeytest.New(base).Create(c.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Accounts.AddPasskey(ctx, agent, c.Session, created, "Laptop", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	attacker, page := passwordPage(t, base, "agent@example.com", password)
+	opts := passkeyOptions(t, page)
+	// The sign-in's options, made into registration options for the
+	// attacker's authenticator (same challenge and user handle).
+	var get struct {
+		PublicKey struct {
+			Challenge string `json:"challenge"`
+			RPID      string `json:"rpId"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal(opts, &get); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := json.Marshal(map[string]any{"publicKey": map[string]any{"challenge": get.PublicKey.Challenge,
+		"rp": map[string]string{"id": get.PublicKey.RPID}, "user": map[string]string{"id": base64.RawURLEncoding.EncodeToString([]byte(agent.ID))}}})
+	answer, err := passkeytest.New(base).Create(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := postPasskey(attacker, base, "/passkey/setup", page, answer, url.Values{"name": {"Mine"}})
+	if status < 400 || status >= 500 {
+		t.Fatalf("registration over the sign-in's challenge: status %d, want a refusal:\n%s", status, body)
+	}
+	if n := h.sessions(t, "agent@example.com"); n != 0 {
+		t.Fatalf("%d sessions after a forged registration", n)
+	}
+	if list, _ := h.Accounts.Passkeys(ctx, agent); len(list) != 1 {
+		t.Fatalf("%d passkeys after a forged registration, want 1", len(list))
 	}
 }
