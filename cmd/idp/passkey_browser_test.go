@@ -51,7 +51,8 @@ func addVirtualAuthenticator(ctx context.Context, t *testing.T) {
 // TestBrowserPasskey drives Chromium with a virtual authenticator: an
 // agent adds a passkey on the account page (after the current password),
 // signs out, signs in to an SP with the password and the passkey, and the
-// Response the browser posts is verified by crewjam and xmlsec1. An admin
+// Response the browser posts is verified by crewjam and xmlsec1; then the
+// passkey confirms its own removal. An admin
 // whose role requires a passkey, with TOTP on, is refused a TOTP code and
 // registers a passkey to finish signing in. Every passkey page is scanned
 // with axe-core (no serious or critical violation).
@@ -180,6 +181,19 @@ func TestBrowserPasskey(t *testing.T) {
 	samltest.VerifyWithXmlsec(t, doc, getBody(t, base+"/saml/certificate.pem"))
 	if trail := e.cli("", "audit", "search", "--user", "agent@example.com", "--action", "signin.success"); !strings.Contains(trail, "password+passkey") {
 		t.Errorf("audit trail lacks the passkey sign-in:\n%s", trail)
+	}
+
+	// The passkey confirms its own removal on the account page.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/account"),
+		chromedp.WaitVisible(chromedp.ID("passkey-button")),
+		chromedp.Click(chromedp.ID("passkey-button")),
+		chromedp.WaitVisible(chromedp.ID("passkeys-none")))
+	if err != nil {
+		t.Fatalf("remove the passkey with the passkey: %v", err)
+	}
+	if notice := browserValue(ctx, t, chromedp.Text(chromedp.ID("account-notice"))); !strings.Contains(notice, "“Work laptop” is removed") {
+		t.Errorf("after removing: %q", notice)
 	}
 
 	// The admin's role requires a passkey: after the password, the page

@@ -403,14 +403,34 @@ func (s *Service) verifyPasskey(ctx context.Context, u users.User, session, resp
 
 var errClone = errors.New("possible cloned authenticator")
 
-// RemovePasskey removes u's passkey id once u has typed their current
-// password again (checked and throttled as ChangePassword checks it): a
+// Proof is what a signed-in user gives again before a change of their
+// factors: their current password, or a passkey's Answer to a sign-in
+// ceremony begun for them (its Session), when Answer is set.
+type Proof struct {
+	Password        string
+	Session, Answer []byte
+}
+
+// check checks p as ChangePassword checks a password (a wrong one counts
+// as a failed sign-in), or as CheckPasskey checks a passkey (a refusal
+// counts as a wrong code); what names the change in the audit trail.
+func (s *Service) check(ctx context.Context, u users.User, p Proof, address, what string) error {
+	if p.Answer != nil {
+		return s.CheckPasskey(ctx, u, p.Session, p.Answer, address)
+	}
+	_, err := s.checkCurrentPassword(ctx, u, p.Password, address, what)
+	return err
+}
+
+// RemovePasskey removes u's passkey id once u has proved who they are
+// again (proof: the current password, or one of their passkeys): a
 // stolen session alone cannot remove a factor. The last passkey of a user
 // whose role requires one stays (ErrLastPasskey). The removal is a new
 // credential version (a sign-in past its password starts again), and is
 // audited. It returns the passkey removed, or what ChangePassword's check
-// returns, a NotFound error, ErrLastPasskey, or an internal error.
-func (s *Service) RemovePasskey(ctx context.Context, u users.User, id, current, address string) (store.Passkey, error) {
+// or CheckPasskey returns, a NotFound error, ErrLastPasskey, or an
+// internal error.
+func (s *Service) RemovePasskey(ctx context.Context, u users.User, id string, proof Proof, address string) (store.Passkey, error) {
 	list, err := s.st.ListPasskeys(ctx, u.ID)
 	if err != nil {
 		return store.Passkey{}, err
@@ -422,7 +442,7 @@ func (s *Service) RemovePasskey(ctx context.Context, u users.User, id, current, 
 	if len(list) == 1 && s.PasskeyRequired(u) {
 		return store.Passkey{}, ErrLastPasskey
 	}
-	if _, err := s.checkCurrentPassword(ctx, u, current, address, "passkey removal"); err != nil {
+	if err := s.check(ctx, u, proof, address, "passkey removal"); err != nil {
 		return store.Passkey{}, err
 	}
 	if err := s.st.DeletePasskey(ctx, u.ID, id); err != nil {

@@ -259,7 +259,7 @@ func TestPasskeyPolicy(t *testing.T) {
 }
 
 // TestRemovePasskey: removal needs the current password (a wrong one
-// counts as a failed sign-in); the last passkey of a role that requires
+// counts as a failed sign-in) or a passkey's answer (used once); the last passkey of a role that requires
 // one stays; a removal is a new credential version, audited; another
 // user's passkey is not found.
 func TestRemovePasskey(t *testing.T) {
@@ -278,20 +278,20 @@ func TestRemovePasskey(t *testing.T) {
 		{"another user's", theirs.ID(), goodPassword, nil},
 		{"unknown", "nope", goodPassword, nil},
 	} {
-		_, err := f.svc.RemovePasskey(ctx, boss, tc.id, tc.password, "")
+		_, err := f.svc.RemovePasskey(ctx, boss, tc.id, accounts.Proof{Password: tc.password}, "")
 		if tc.want != nil && !errors.Is(err, tc.want) || tc.want == nil && accounts.ErrorCode(err) != accounts.NotFound {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
 	second := f.addPasskey(t, boss, "Second")
-	if _, err := f.svc.RemovePasskey(ctx, boss, first.ID(), "wrong wrong wrong", ""); !errors.Is(err, accounts.ErrWrongCurrentPassword) {
+	if _, err := f.svc.RemovePasskey(ctx, boss, first.ID(), accounts.Proof{Password: "wrong wrong wrong"}, ""); !errors.Is(err, accounts.ErrWrongCurrentPassword) {
 		t.Fatalf("wrong password: %v", err)
 	}
 	if n := len(f.audit(t, accounts.AuditSignInFailure)); n != 1 {
 		t.Errorf("%d sign-in failures for the wrong password, want 1", n)
 	}
 	before, _ := f.st.GetUser(ctx, boss.ID)
-	p, err := f.svc.RemovePasskey(ctx, boss, first.ID(), goodPassword, "192.0.2.9")
+	p, err := f.svc.RemovePasskey(ctx, boss, first.ID(), accounts.Proof{Password: goodPassword}, "192.0.2.9")
 	if err != nil || p.Name != "First" {
 		t.Fatalf("remove: %+v, %v", p, err)
 	}
@@ -305,7 +305,34 @@ func TestRemovePasskey(t *testing.T) {
 	if ev := f.audit(t, accounts.AuditPasskeyRemoved); len(ev) != 1 || ev[0].UserID != boss.ID {
 		t.Errorf("passkey.removed events: %+v", ev)
 	}
-	if _, err := f.svc.RemovePasskey(ctx, boss, second.ID(), goodPassword, ""); !errors.Is(err, accounts.ErrLastPasskey) {
+
+	// A passkey's answer proves it too, once.
+	third := f.addPasskey(t, boss, "Third")
+	c, err := f.svc.BeginPasskeySignIn(ctx, boss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := third.Get(c.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPasskey := accounts.Proof{Session: c.Session, Answer: answer}
+	if _, err := f.svc.RemovePasskey(ctx, boss, second.ID(), byPasskey, ""); err != nil {
+		t.Fatalf("remove with a passkey's answer: %v", err)
+	}
+	f.addPasskey(t, boss, "Fourth")
+	f.now = f.now.Add(f.svc.Lockout().MaxDelay)
+	if _, err := f.svc.RemovePasskey(ctx, boss, third.ID(), byPasskey, ""); !errors.Is(err, accounts.ErrPasskeyRefused) {
+		t.Fatalf("the same answer again: %v", err)
+	}
+	if _, err := f.svc.RemovePasskey(ctx, boss, third.ID(), accounts.Proof{Password: goodPassword}, ""); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := f.svc.Passkeys(ctx, boss)
+	if len(list) != 1 || list[0].Name != "Fourth" {
+		t.Fatalf("left: %+v", list)
+	}
+	if _, err := f.svc.RemovePasskey(ctx, boss, list[0].ID, accounts.Proof{Password: goodPassword}, ""); !errors.Is(err, accounts.ErrLastPasskey) {
 		t.Errorf("now the last one: %v", err)
 	}
 }

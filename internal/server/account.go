@@ -60,6 +60,24 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	v.PasskeyRequired, v.PasskeysOff = s.acct.PasskeyRequired(u), !s.acct.PasskeysAvailable()
+	p := page{Title: "Your account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v}
+	if len(v.Passkeys) > 0 && !v.PasskeysOff {
+		// A passkey can confirm a removal instead of the password: a
+		// ceremony bound to this browser and session, one per page shown.
+		st := loginState{Bind: s.browserBinding(r), Sess: sessionBinding(sess)}
+		c, err := s.acct.BeginPasskeySignIn(ctx, u)
+		if err == nil {
+			err = s.sealCeremony(&st, c)
+		}
+		if err == nil {
+			p.State, err = s.encodeState(st)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p.Passkey = &passkeyView{Mode: "get", Options: string(c.Options), Action: "/account/passkeys/remove"}
+	}
 	list, err := s.store.ListSessions(ctx, u.ID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -72,7 +90,7 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "account", page{Title: "Your account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v})
+	s.render(w, r, status, "account", p)
 }
 
 // accountPost checks the CSRF token and the session of a form posted from

@@ -189,13 +189,33 @@ func (s *Server) addPasskey(w http.ResponseWriter, r *http.Request) {
 }
 
 // removePasskey removes one of the signed-in user's passkeys
-// (accounts.Service.RemovePasskey: the current password is required).
+// (accounts.Service.RemovePasskey): the current password is required, or
+// a passkey's answer to the ceremony the account page began (its state is
+// bound to this browser and this session).
 func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
 	sess, u, ok := s.accountPost(w, r)
 	if !ok {
 		return
 	}
-	p, err := s.acct.RemovePasskey(r.Context(), u, r.PostFormValue("passkey"), r.PostFormValue("current"), s.clientIP(r))
+	proof := accounts.Proof{Password: r.PostFormValue("current")}
+	if answer := r.PostFormValue("credential"); answer != "" {
+		st, err := s.decodeState(r.PostFormValue("state"))
+		if err == nil {
+			_, err = s.enrollingUser(r, st) // st belongs to this browser and session
+		}
+		if err == nil {
+			proof.Session, err = s.ceremonySession(st)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		proof.Answer = []byte(answer)
+	} else if proof.Password == "" {
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, "Enter your current password, or confirm with one of your passkeys.", "")
+		return
+	}
+	p, err := s.acct.RemovePasskey(r.Context(), u, r.PostFormValue("passkey"), proof, s.clientIP(r))
 	if s.accountRefusal(w, r, sess, u, err) {
 		return
 	}

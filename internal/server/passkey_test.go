@@ -82,6 +82,13 @@ func TestPasskeySecondStep(t *testing.T) {
 		t.Errorf("sign-in audit: %v", got)
 	}
 
+	// On the account page, a removal needs the password or the passkey.
+	_, acct = b2.Get(base + "/account")
+	f = samltest.HiddenFields(acct)
+	status, body = b2.Post(base+"/account/passkeys/remove", url.Values{"csrf": {f["csrf"]}, "passkey": {a.ID()}})
+	samltest.WantStatus(t, "remove with neither password nor passkey", status, http.StatusBadRequest, body)
+	samltest.MustContain(t, body, "Enter your current password, or confirm with one of your passkeys.", "<td>Laptop</td>")
+
 	sessions := h.sessions(t, "agent@example.com")
 	for _, tc := range []struct {
 		name   string
@@ -106,6 +113,22 @@ func TestPasskeySecondStep(t *testing.T) {
 			}
 		})
 	}
+
+	// The passkey confirms its own removal; its answer does not work twice.
+	_, acct = b2.Get(base + "/account")
+	removal, err := a.Get(passkeyOptions(t, acct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body = postPasskey(b2, base, "/account/passkeys/remove", acct, removal, url.Values{"passkey": {a.ID()}})
+	samltest.WantStatus(t, "remove, confirmed with the passkey", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "Your passkey “Laptop” is removed.", `id="passkeys-none"`)
+	// Its state is bound to this session: another browser cannot use it.
+	other, _ := passwordPage(t, base, "agent@example.com", password)
+	_, otherAcct := other.Get(base + "/account")
+	status, body = other.Post(base+"/account/passkeys/remove", url.Values{"csrf": {samltest.HiddenFields(otherAcct)["csrf"]},
+		"state": {samltest.HiddenFields(acct)["state"]}, "credential": {string(removal)}, "passkey": {a.ID()}})
+	samltest.WantStatus(t, "the removal's state in another browser", status, http.StatusBadRequest, body)
 }
 
 // TestPasskeyRequiredRole: a role that requires a passkey is asked to

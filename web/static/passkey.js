@@ -9,7 +9,7 @@
   if (!button) {
     return;
   }
-  var form = document.getElementById('passkey-form');
+  var form = button.form;
   var status = document.getElementById('passkey-status');
   if (!window.PublicKeyCredential || !navigator.credentials) {
     status.textContent = button.dataset.unsupported;
