@@ -46,6 +46,7 @@ type serveOptions struct {
 	hardening       hardeningOptions
 	branding        brandingOptions
 	metricsListen   string
+	adminListen     string
 	metricsToken    string
 	pprof           bool
 
@@ -79,6 +80,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
 	fs.BoolVar(&o.pprof, "pprof", envBool(env, "IDP_PPROF", false), "also serve /debug/pprof on the metrics listener (needs --metrics-listen) (IDP_PPROF)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this (internal) address; without it or a token, /metrics is not served (IDP_METRICS_LISTEN)")
+	fs.StringVar(&o.adminListen, "admin-listen", envOr(env, "IDP_ADMIN_LISTEN", ""), "serve the admin console (/admin) only on this (internal) address; without it the console is at /admin on the main listener (IDP_ADMIN_LISTEN)")
 	fs.StringVar(&o.metricsToken, "metrics-token", envOr(env, "IDP_METRICS_TOKEN", ""), "bearer token /metrics requires; with it and no --metrics-listen, /metrics is served on the main listener (IDP_METRICS_TOKEN; prefer the environment)")
 	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
 	fs.StringVar(&o.signinFloor, "signin-time-floor", envOr(env, "IDP_SIGNIN_TIME_FLOOR", "auto"), "least time a password check takes, so that it does not tell kinds of stored hash (imported bcrypt, argon2) or unknown emails apart: auto (measured at start for the slowest hash imports allow), a duration, or 0 for none (IDP_SIGNIN_TIME_FLOOR)")
@@ -212,7 +214,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
 		Accounts: svc, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
-		Branding: branding,
+		Branding: branding, ConsoleSeparate: o.adminListen != "",
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err
@@ -233,6 +235,22 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The console's own listener is bound before either serves (ready
+	// means both are), and drains with the main one (below).
+	var as *http.Server
+	var aln net.Listener
+	if o.adminListen != "" {
+		if aln, err = listen(o.adminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin console: %w", err)
+		}
+		defer aln.Close() // on an early return; a no-op after Shutdown
+		as = &http.Server{Handler: srv.ConsoleHandler(), ReadHeaderTimeout: hs.ReadHeaderTimeout, ReadTimeout: hs.ReadTimeout,
+			WriteTimeout: hs.WriteTimeout, IdleTimeout: hs.IdleTimeout, MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog}
+		log.Info("admin console listening", "addr", aln.Addr().String(), "path", "/admin")
+	} else {
+		log.Info("admin console served at /admin on the main listener; set IDP_ADMIN_LISTEN to keep it on an internal address")
+	}
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
 		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))
 	if o.ready != nil {
@@ -243,8 +261,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	defer stopBG()
 	go housekeeping(bg, log, svc, loader, o.keyRefresh)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- hs.Serve(ln) }()
+	if as != nil {
+		go func() { errc <- as.Serve(aln) }()
+	}
 	if o.metricsListen != "" {
 		mln, err := net.Listen("tcp", o.metricsListen)
 		if err != nil {
@@ -279,7 +300,19 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	hs.RegisterOnShutdown(func() { log.Info("stopped accepting connections") })
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	shut := make(chan error, 1)
+	go func() {
+		if as == nil {
+			shut <- nil
+			return
+		}
+		shut <- as.Shutdown(sctx)
+	}()
+	err = hs.Shutdown(sctx)
+	if aerr := <-shut; err == nil && aerr != nil {
+		err = fmt.Errorf("admin console: %w", aerr)
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	svc.WaitMail() // reset links being emailed (each send is bounded)

@@ -32,6 +32,9 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// Field is the input at fault ("email", "roles", an attribute's
+	// name), when one is: a form shows Message next to it (FieldOf).
+	Field string
 	// Err is the underlying cause, for the log; may be nil.
 	Err error
 }

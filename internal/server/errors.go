@@ -67,6 +67,10 @@ func toError(err error) *Error {
 	if errors.As(err, &tooBig) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "The request is larger than flexidp accepts.", Err: err}
 	}
+	var acctErr *accounts.Error
+	if errors.As(err, &acctErr) {
+		return &Error{Status: accountsStatus[acctErr.Code], Message: acctErr.Message, Err: err}
+	}
 	var re *saml.RequestError
 	if errors.As(err, &re) {
 		return &Error{Status: http.StatusBadRequest, Message: re.Reason, Err: err}
@@ -89,6 +93,14 @@ func toError(err error) *Error {
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "Internal error.",
 		Hint: "The problem was logged; quote the request ID to your administrator.", Err: err}
+}
+
+// accountsStatus is the HTTP status of each accounts.Error code.
+var accountsStatus = map[accounts.Code]int{
+	accounts.Invalid:     http.StatusBadRequest,
+	accounts.NotFound:    http.StatusNotFound,
+	accounts.Conflict:    http.StatusConflict,
+	accounts.Unavailable: http.StatusServiceUnavailable,
 }
 
 // logLevel is the level of a request that ended with status: a refusal

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
@@ -56,6 +57,12 @@ type idpOptions struct {
 	// Localhost names the server http://localhost:port rather than by its
 	// address: passkeys need a host name (the relying party ID).
 	Localhost bool
+	// Now is the clock of the server and the account service; nil is
+	// time.Now.
+	Now func() time.Time
+	// ConsoleSeparate serves the admin console on its own listener
+	// (ConsoleURL), as IDP_ADMIN_LISTEN does.
+	ConsoleSeparate bool
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -68,6 +75,9 @@ type testIdP struct {
 	Store    *sqlite.Store
 	Accounts *accounts.Service
 	IdP      *saml.IdP
+	// ConsoleURL is where the admin console is: URL, or its own
+	// listener's URL with ConsoleSeparate.
+	ConsoleURL string
 	// path is the database file.
 	path string
 }
@@ -107,7 +117,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 		roles = []string{"admin"}
 	}
 	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
-		MFARequiredRoles: roles, PasskeyRequiredRoles: opts.PasskeyRequiredRoles})
+		MFARequiredRoles: roles, PasskeyRequiredRoles: opts.PasskeyRequiredRoles, Now: opts.Now})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {
@@ -127,7 +137,8 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if opts.Store == nil {
 		h.seed(t)
 	}
-	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding}
+	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding, Now: opts.Now,
+		ConsoleSeparate: opts.ConsoleSeparate}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}
@@ -140,6 +151,12 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	ts.Listener = ln
 	ts.Start()
 	t.Cleanup(ts.Close)
+	h.ConsoleURL = h.URL
+	if opts.ConsoleSeparate {
+		cs := httptest.NewServer(srv.ConsoleHandler())
+		t.Cleanup(cs.Close)
+		h.ConsoleURL = cs.URL
+	}
 	return h
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
@@ -33,7 +34,11 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "login", page{Title: "Sign in", CSRF: s.csrfToken(w, r), State: state,
+	title := "Sign in"
+	if st.Console {
+		title = "Sign in to the admin console"
+	}
+	s.render(w, r, status, "login", page{Title: title, CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: spLabel, Email: email, Error: msg})
 }
 
@@ -85,7 +90,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if s.secondFactor(w, r, u, st) {
 		return
 	}
-	s.completeSignIn(w, r, u, st, "password")
+	s.completeSignIn(w, r, u, st, "")
 }
 
 // spName is the SP a pending sign-in is for, if any.
@@ -97,9 +102,14 @@ func (st loginState) spName() string {
 }
 
 // completeSignIn starts the session of u, who proved who they are with
-// method, and continues where the sign-in started.
-func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, method string) {
-	sess, err := s.startSession(w, r, u)
+// the password and factor (a second factor, "" for none), and continues
+// where the sign-in started.
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, factor string) {
+	method := "password"
+	if factor != "" {
+		method += "+" + factor
+	}
+	sess, err := s.startSession(w, r, u, factor)
 	if err != nil {
 		s.cfg.Metrics.signIn("error")
 		s.fail(w, r, err)
@@ -115,6 +125,10 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.
 // launcher.
 func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState) {
 	name := st.spName()
+	if st.Console {
+		http.Redirect(w, r, consolePrefix, http.StatusSeeOther)
+		return
+	}
 	if name == "" {
 		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 		return
@@ -166,5 +180,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, store.AuditEvent{Action: accounts.AuditLogout, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: "logout page"})
 	}
 	s.setCookie(w, sessionCookie, "", -1)
-	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out"})
+	// The console's sign-out (on its own listener too) offers its sign-in.
+	prefix := ""
+	if strings.HasPrefix(r.URL.Path, consolePrefix+"/") {
+		prefix = consolePrefix
+	}
+	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out", Prefix: prefix})
 }

@@ -46,6 +46,12 @@ func (s *Server) mfaIssuer() string { return "flexidp " + s.cfg.BaseURL.Host }
 // reports whether it did (the sign-in then continues there).
 func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.User, st loginState) bool {
 	step, err := s.acct.SecondStepFor(r.Context(), u)
+	if st.Console {
+		step, err = s.acct.ConsoleSecondStep(r.Context(), u)
+		if errors.Is(err, accounts.ErrNoConsoleAccess) {
+			err = errNoConsole
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return true
@@ -74,7 +80,7 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, u u
 		s.fail(w, r, err)
 		return
 	}
-	p := page{Title: "Two-step verification", SPName: s.spLabel(r.Context(), st.spName()), Error: msg, NoCode: !f.Code}
+	p := page{Title: "Two-step verification", Prefix: st.prefix(), SPName: s.spLabel(r.Context(), st.spName()), Error: msg, NoCode: !f.Code}
 	st.Passkey = nil
 	if f.Passkeys > 0 && s.acct.PasskeysAvailable() {
 		c, err := s.acct.BeginPasskeySignIn(r.Context(), u)
@@ -85,7 +91,7 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, u u
 			s.fail(w, r, err)
 			return
 		}
-		p.Passkey = &passkeyView{Mode: "get", Options: string(c.Options), Action: "/login/passkey"}
+		p.Passkey = &passkeyView{Mode: "get", Options: string(c.Options), Action: st.prefix() + "/login/passkey"}
 	}
 	if p.State, err = s.encodeState(st); err != nil {
 		s.fail(w, r, err)
@@ -138,7 +144,7 @@ func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
 		QR:     template.URL(qr), // a data:image/png URI built here, never from input
 		Secret: groups(key.Secret)})
@@ -238,7 +244,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.completeSignIn(w, r, u, st.proven(), "password+"+method)
+	s.completeSignIn(w, r, u, st.proven(), method)
 }
 
 // errEnrolled answers an enrolment of a user whose second factor is on.
@@ -322,7 +328,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	state := ""
 	if st.User != "" {
 		// The recovery codes page continues the sign-in.
-		if _, ok := s.enrolledSignIn(w, r, u, st, "password+totp (enrolment)"); !ok {
+		if _, ok := s.enrolledSignIn(w, r, u, st, "totp"); !ok {
 			return
 		}
 		if state, err = s.encodeState(st.proven()); err != nil {
@@ -330,7 +336,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Codes: codes})
 }
 
@@ -354,22 +360,33 @@ func (s *Server) postedEnrolment(w http.ResponseWriter, r *http.Request) (st log
 }
 
 // enrolledSignIn completes the sign-in st was pending on, whose second
-// step the enrolment just confirmed proved (reason, for the audit trail):
+// step the enrolment of factor ("totp", "passkey") just confirmed proved:
 // it starts the session. On failure it has answered and ok is false.
-func (s *Server) enrolledSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, reason string) (store.Session, bool) {
-	sess, err := s.startSession(w, r, u)
+func (s *Server) enrolledSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, factor string) (store.Session, bool) {
+	sess, err := s.startSession(w, r, u, factor)
 	if err != nil {
 		s.fail(w, r, err)
 		return sess, false
 	}
-	s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: reason})
+	s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(),
+		Reason: "password+" + factor + " (enrolment)"})
 	return sess, true
 }
 
 // proven is st once its second factor is proven: the sign-in it
 // continues, with nothing of the pending password or enrolment.
 func (st loginState) proven() loginState {
-	return loginState{Req: st.Req, IdPInit: st.IdPInit}
+	return loginState{Req: st.Req, IdPInit: st.IdPInit, Console: st.Console}
+}
+
+// prefix is where the forms of st post: the console's own copies of the
+// sign-in endpoints (which exist on its separate listener too), or the
+// public ones.
+func (st loginState) prefix() string {
+	if st.Console {
+		return consolePrefix
+	}
+	return ""
 }
 
 // mfaContinue resumes a sign-in after the recovery codes were shown.

@@ -102,7 +102,7 @@ func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.completeSignIn(w, r, u, st.proven(), "password+passkey")
+	s.completeSignIn(w, r, u, st.proven(), "passkey")
 }
 
 // startPasskeyEnrol shows the page that adds a passkey to u, with a new
@@ -122,9 +122,9 @@ func (s *Server) startPasskeyEnrol(w http.ResponseWriter, r *http.Request, statu
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "passkey", page{Title: "Add a passkey", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, status, "passkey", page{Title: "Add a passkey", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
-		Passkey: &passkeyView{Mode: "create", Options: string(c.Options), Action: "/passkey/setup", Name: name}})
+		Passkey: &passkeyView{Mode: "create", Options: string(c.Options), Action: st.prefix() + "/passkey/setup", Name: name}})
 }
 
 // passkeySetup ends the registration startPasskeyEnrol began: during a
@@ -165,7 +165,7 @@ func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if sess, ok := s.enrolledSignIn(w, r, u, st, "password+passkey (enrolment)"); ok {
+	if sess, ok := s.enrolledSignIn(w, r, u, st, "passkey"); ok {
 		s.proceed(w, r, u, sess, st.proven())
 	}
 }

@@ -171,8 +171,8 @@ func TestPasskeyRequiredRole(t *testing.T) {
 	status, body = postPasskey(b, base, "/passkey/setup", body, created, url.Values{"name": {"Security key"}})
 	samltest.WantStatus(t, "passkey enrolment at sign-in", status, http.StatusOK, body)
 	samltest.MustContain(t, body, "Your applications")
-	if n := h.sessions(t, "root@example.com"); n != 1 {
-		t.Fatalf("%d sessions after the enrolment, want 1", n)
+	if ss, err := h.Store.ListSessions(ctx, root.ID); err != nil || len(ss) != 1 || ss[0].SecondFactor != "passkey" {
+		t.Fatalf("sessions after the enrolment: %+v, %v; want one, with the passkey as its factor", ss, err)
 	}
 }
 
@@ -225,5 +225,57 @@ func TestPasskeyCeremonyKinds(t *testing.T) {
 	}
 	if list, _ := h.Accounts.Passkeys(ctx, agent); len(list) != 1 {
 		t.Fatalf("%d passkeys after a forged registration, want 1", len(list))
+	}
+}
+
+// TestPasskeyConsoleSignIn: the admin console takes a passkey as its
+// second factor (its own copies of the sign-in forms, under /admin), and
+// the session records "passkey" as the factor it proved, as a Flex
+// sign-in's does.
+func TestPasskeyConsoleSignIn(t *testing.T) {
+	h := newTestIdP(t, idpOptions{Localhost: true})
+	ctx := context.Background()
+	owner := h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	c, err := h.Accounts.BeginPasskeyRegistration(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := passkeytest.New(h.URL)
+	created, err := a.Create(c.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Accounts.AddPasskey(ctx, owner, c.Session, created, "Key", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	b := &consoleBrowser{Browser: samltest.NewBrowser(t), t: t, base: h.URL, now: time.Now}
+	_, page := b.get("/admin/login")
+	status, page := b.submit(page, "/admin/login", url.Values{"email": {"owner@example.com"}, "password": {password}})
+	samltest.WantStatus(t, "console password", status, http.StatusOK, page)
+	samltest.MustContain(t, page, `action="/admin/login/passkey"`)
+	answer, err := a.Get(passkeyOptions(t, page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, page = b.submit(page, "/admin/login/passkey", url.Values{"credential": {string(answer)}})
+	samltest.WantStatus(t, "console passkey", status, http.StatusOK, page)
+	samltest.MustContain(t, page, `id="home-welcome"`)
+
+	// A Flex sign-in with the passkey records it on its session too.
+	fb, fpage := passwordPage(t, h.URL, "owner@example.com", password)
+	if answer, err = a.Get(passkeyOptions(t, fpage)); err != nil {
+		t.Fatal(err)
+	}
+	status, fpage = postPasskey(fb, h.URL, "/login/passkey", fpage, answer, nil)
+	samltest.WantStatus(t, "Flex sign-in with the passkey", status, http.StatusOK, fpage)
+	ss, err := h.Store.ListSessions(ctx, owner.ID)
+	if err != nil || len(ss) != 2 {
+		t.Fatalf("sessions: %v, %v", ss, err)
+	}
+	for _, s := range ss {
+		if s.SecondFactor != "passkey" || s.VerifiedAt.IsZero() {
+			t.Errorf("session records factor %q verified at %v; want passkey", s.SecondFactor, s.VerifiedAt)
+		}
 	}
 }

@@ -44,6 +44,11 @@ type page struct {
 	// hides the code form of the second step (a role requires a passkey).
 	Passkey *passkeyView
 	NoCode  bool
+	// Prefix is where the sign-in forms post: "" (the public pages) or
+	// the admin console's prefix.
+	Prefix string
+	// Console is the admin console's frame and page (console.go).
+	Console *consoleView
 }
 
 type app struct{ Name, Label, EntityID string }
@@ -61,6 +66,13 @@ func parsePages() (map[string]*template.Template, error) {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
 		}
 		pages[name] = t
+	}
+	for _, name := range consolePageNames {
+		t, err := template.Must(base.Clone()).Funcs(consoleFuncs).ParseFS(web.Templates, "templates/console/frame.html", "templates/console/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template console/%s: %w", name, err)
+		}
+		pages["console/"+name] = t
 	}
 	return pages, nil
 }

@@ -73,6 +73,10 @@ type Config struct {
 	// Branding is the organisation's name, logo, accent colour and
 	// support line; the zero value shows flexidp's own.
 	Branding Branding
+	// ConsoleSeparate serves the admin console only on ConsoleHandler
+	// (its own listener, IDP_ADMIN_LISTEN); Handler then answers 404
+	// under /admin.
+	ConsoleSeparate bool
 }
 
 var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
@@ -128,11 +132,7 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
-
-	r.Handle("/static/*", s.static())
-	r.Get("/branding.css", s.brandingCSS)
-	r.Get("/branding/logo", s.brandingLogo)
+	s.frame(r)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {
@@ -154,13 +154,8 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.crossOrigin)
 		r.Get("/", s.home)
 		r.Get("/login", s.loginPage)
-		r.Post("/login", s.login)
-		r.Post("/login/mfa", s.loginMFA)
-		r.Post("/login/passkey", s.loginPasskey)
-		r.Post("/passkey/setup", s.passkeySetup)
+		s.signInRoutes(r)
 		r.Get("/mfa/setup", s.mfaSetupPage)
-		r.Post("/mfa/setup", s.mfaSetup)
-		r.Post("/mfa/continue", s.mfaContinue)
 		r.Get("/password", s.passwordPage)
 		r.Post("/password", s.setPassword)
 		r.Get("/password/forgot", s.forgotPage)
@@ -175,13 +170,37 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/sso/idp/{sp}", s.idpInitiated)
 		r.Post("/sso/idp/{sp}", s.idpInitiated)
 		r.Get("/logout", s.logoutPage)
-		r.Post("/logout", s.logout)
 	})
+	if !s.cfg.ConsoleSeparate {
+		r.Route(consolePrefix, s.consoleRoutes)
+	}
+	return r
+}
+
+// signInRoutes are the forms of a sign-in (password, code, passkey,
+// enrolment of either, the recovery codes' continue) and the sign-out: the public pages' and the
+// admin console's (whose state says Console) are the same handlers.
+func (s *Server) signInRoutes(r chi.Router) {
+	r.Post("/login", s.login)
+	r.Post("/login/mfa", s.loginMFA)
+	r.Post("/login/passkey", s.loginPasskey)
+	r.Post("/passkey/setup", s.passkeySetup)
+	r.Post("/mfa/setup", s.mfaSetup)
+	r.Post("/mfa/continue", s.mfaContinue)
+	r.Post("/logout", s.logout)
+}
+
+// frame sets what every listener's router has: the middleware, the
+// static files and branding, and the error pages.
+func (s *Server) frame(r chi.Router) {
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
+	r.Handle("/static/*", s.static())
+	r.Get("/branding.css", s.brandingCSS)
+	r.Get("/branding/logo", s.brandingLogo)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNoPage) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
 	})
-	return r
 }
 
 // static serves the embedded files under /static/, and a 404 for

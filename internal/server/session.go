@@ -133,7 +133,10 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 // startSession creates a session for u and sets its cookie. A session
 // the browser already has (a ForceAuthn sign-in, or one as another user)
 // ends first: the cookie it replaces must not stay valid on the server.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User) (store.Session, error) {
+// factor is the second factor the sign-in proved ("totp", "recovery
+// code"), "" for a password alone: the admin console accepts only a
+// session with one.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User, factor string) (store.Session, error) {
 	if old := s.cookie(r, sessionCookie); old != "" {
 		if err := s.store.DeleteSession(r.Context(), hashToken(old)); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.Session{}, fmt.Errorf("end previous session: %w", err)
@@ -151,6 +154,10 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.Us
 		ExpiresAt:    now.Add(s.cfg.SessionLifetime),
 		RemoteAddr:   s.clientIP(r),
 		UserAgent:    truncate(r.UserAgent(), 256),
+		SecondFactor: factor,
+	}
+	if factor != "" {
+		sess.VerifiedAt = now
 	}
 	if err := s.store.CreateSession(r.Context(), sess); err != nil {
 		return store.Session{}, fmt.Errorf("create session: %w", err)
@@ -230,8 +237,11 @@ type loginState struct {
 	Passkey []byte `json:"p,omitempty"`
 	// Sess ties an enrolment started from the launcher to the session
 	// that started it (sessionBinding).
-	Sess    string `json:"s,omitempty"`
-	Expires int64  `json:"e"`
+	Sess string `json:"s,omitempty"`
+	// Console is a sign-in to the admin console: it always takes a second
+	// factor, and ends on the console's home page.
+	Console bool  `json:"a,omitempty"`
+	Expires int64 `json:"e"`
 }
 
 // loginStateTTL is how long a login form stays usable; a verified

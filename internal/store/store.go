@@ -50,6 +50,14 @@ type Session struct {
 	ExpiresAt  time.Time
 	RemoteAddr string
 	UserAgent  string
+	// SecondFactor is how the user proved a second factor in this session
+	// ("totp", "recovery code", later "passkey"); "" for a password-only
+	// session. The admin console accepts only a session that has one.
+	SecondFactor string
+	// VerifiedAt is when the user last proved who they are in this session
+	// (the sign-in, or a re-verification for a sensitive console action);
+	// zero for a password-only session.
+	VerifiedAt time.Time
 }
 
 // KeyState is the life-cycle state of a signing key.
@@ -82,6 +90,8 @@ type UserFilter struct {
 	Query string
 	// Role keeps the users that have exactly this Flex role among theirs.
 	Role string
+	// NoRole keeps the users without any Flex role (Flex refuses them).
+	NoRole bool
 	// Team keeps the users whose team is exactly this.
 	Team string
 	// Disabled keeps only disabled users (true) or only enabled ones
@@ -188,6 +198,9 @@ type Store interface {
 	GetSession(ctx context.Context, id string) (Session, error)
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, id string, at time.Time) error
+	// VerifySession records that the session's user proved who they are
+	// again at at (VerifiedAt). ErrNotFound if the session does not exist.
+	VerifySession(ctx context.Context, id string, at time.Time) error
 	// ListSessions returns the user's sessions, newest first.
 	ListSessions(ctx context.Context, userID string) ([]Session, error)
 	// DeleteSession removes one session; ErrNotFound if it does not exist.
@@ -232,6 +245,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 	// ListAudit returns the events matching f, newest (highest ID) first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// CountAudit returns how many events match f, ignoring f.Limit.
+	CountAudit(ctx context.Context, f AuditFilter) (int, error)
 
 	// PutMFA stores m as the user's second factor, replacing a pending
 	// (unconfirmed) one; zero CreatedAt and UpdatedAt are set to now.

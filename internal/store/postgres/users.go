@@ -110,6 +110,9 @@ func userWhere(f store.UserFilter, paging bool) (string, []any) {
 	if f.Role != "" {
 		conds = append(conds, arg(f.Role)+`::text = ANY(roles)`)
 	}
+	if f.NoRole {
+		conds = append(conds, `coalesce(cardinality(roles), 0) = 0`)
+	}
 	if f.Team != "" {
 		conds = append(conds, `team = `+arg(f.Team)+`::text`)
 	}

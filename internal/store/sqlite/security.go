@@ -113,6 +113,25 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (store.Audi
 
 // ListAudit returns the matching events, newest first.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	where, args := auditWhere(f)
+	q := `SELECT ` + auditCols + ` FROM audit_events` + where + " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	return collect(ctx, s, "list audit events", scanAudit, q, args...)
+}
+
+// CountAudit returns how many events match f, ignoring f.Limit.
+func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error) {
+	where, args := auditWhere(f)
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&n)
+	return n, wrap("count audit events", err)
+}
+
+// auditWhere is the WHERE clause (or "") of f, with its arguments.
+func auditWhere(f store.AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	if f.User != "" {
@@ -132,16 +151,10 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		where = append(where, "at < ?")
 		args = append(args, micros(f.Until))
 	}
-	q := `SELECT ` + auditCols + ` FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	q += " ORDER BY id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
-	return collect(ctx, s, "list audit events", scanAudit, q, args...)
+	return " WHERE " + strings.Join(where, " AND "), args
 }
 
 var mfaRecord = newRecord(sqltable.MFA, "user_id")

@@ -157,10 +157,10 @@ var Sessions = Table[store.Session]{
 	Noun: "session",
 	Name: "sessions",
 	Cols: []string{"id", "user_id", "session_index", "authn_instant", "created_at", "last_seen_at",
-		"expires_at", "remote_addr", "user_agent"},
+		"expires_at", "remote_addr", "user_agent", "second_factor", "verified_at"},
 	Fields: func(s *store.Session) []Field {
 		return []Field{v(&s.ID), v(&s.UserID), v(&s.Index), tm(&s.AuthnInstant), tm(&s.CreatedAt), tm(&s.LastSeenAt),
-			tm(&s.ExpiresAt), v(&s.RemoteAddr), v(&s.UserAgent)}
+			tm(&s.ExpiresAt), v(&s.RemoteAddr), v(&s.UserAgent), v(&s.SecondFactor), tm(&s.VerifiedAt)}
 	},
 	Key:     func(s *store.Session) *string { return &s.ID },
 	Created: func(s *store.Session) *time.Time { return &s.CreatedAt },
