@@ -4,7 +4,8 @@
 # end-to-end sign-ins checked by independent SAML implementations.
 #
 # On a fresh Debian/Ubuntu machine it installs what the tests need when it
-# can (root or sudo): postgresql, xmlsec1, python3-onelogin-saml2, chromium;
+# can (root or sudo): postgresql, xmlsec1, python3-onelogin-saml2, chromium,
+# slapd and ldap-utils (the directory sign-in tests start a real OpenLDAP);
 # and axe-core (npm) for the accessibility scans of the browser tests.
 # Extra arguments go to `go test` (e.g. ./scripts/test.sh -run SignIn ./cmd/...);
 # without them the deployment files are checked too (deploy/kubernetes/validate,
@@ -17,6 +18,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/
 command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
 /usr/bin/python3 -c 'import onelogin.saml2' 2>/dev/null || missing+=(python3-onelogin-saml2)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || missing+=(slapd ldap-utils)
 
 if ((${#missing[@]})); then
   if command -v apt-get >/dev/null; then

@@ -73,7 +73,7 @@ func readCertFile(path string) (*x509.Certificate, error) {
 // added to the admin commands it suggests, so they reach this database.
 func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider, dbFlag string) {
 	v := accounts.SetupValuesFor(baseURL, ks, sps)
-	fmt.Fprintf(w, `Twilio Console > Flex > Manage > Single sign-on (SSO): paste these values.
+	fmt.Fprintf(w, accounts.FlexConsoleSSO+`: paste these values.
 
   Identity Provider Issuer:  %s
   Single Sign-On URL:        %s

@@ -2,7 +2,7 @@ package main
 
 import (
 	"log/slog"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -62,11 +62,5 @@ func (o *hardeningOptions) passkeys() []string { return roleList(o.passkeyRoles)
 
 // roleList parses a comma-separated list of roles; "none" is none.
 func roleList(s string) []string {
-	var roles []string
-	for _, r := range strings.Split(s, ",") {
-		if r = strings.TrimSpace(r); r != "" && r != "none" {
-			roles = append(roles, r)
-		}
-	}
-	return roles
+	return slices.DeleteFunc(accounts.SplitList(s, ","), func(r string) bool { return r == "none" })
 }

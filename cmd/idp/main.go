@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"keys":        {summary: "manage signing keys", sub: keysCommands()},
 		"sessions":    {summary: "list and revoke users' IdP sessions", sub: sessionsCommands()},
 		"audit":       {summary: "read the audit log", sub: auditCommands()},
+		"directories": {summary: "connect LDAP / Active Directory sources people sign in through", sub: directoriesCommands()},
 	}
 }
 

@@ -191,8 +191,12 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	// The forgot-password page emails reset links when IDP_SMTP_* is set.
+	secrets, err := directorySealer(o.keyEncryption)
+	if err != nil {
+		return err
+	}
 	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base,
-		MFARequiredRoles: mfaRoles, PasskeyRequiredRoles: o.hardening.passkeys()}
+		MFARequiredRoles: mfaRoles, PasskeyRequiredRoles: o.hardening.passkeys(), Secrets: secrets}
 	m, err := mailerFromEnv(env)
 	if err != nil {
 		return err
@@ -215,6 +219,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		Accounts: svc, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
 		Branding: branding, ConsoleSeparate: o.adminListen != "",
+		KeySealer: sealer, KeyLoader: loader,
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err
@@ -333,15 +338,28 @@ func listen(addr string) (net.Listener, error) {
 }
 
 // housekeeping reloads keys (rotation done on another replica or by the
-// CLI) and sweeps expired sessions and stale throttle records.
+// CLI), sweeps expired sessions and stale throttle records, and every
+// accounts.DirectorySyncInterval re-reads the directory users.
 func housekeeping(ctx context.Context, log *slog.Logger, svc *accounts.Service, loader *keys.Loader, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var synced time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if time.Since(synced) >= accounts.DirectorySyncInterval {
+			// Leavers' sessions end without waiting for their next sign-in.
+			synced = time.Now()
+			sum, err := svc.SyncDirectories(ctx)
+			if err != nil {
+				log.Warn("directory sync", "err", err)
+			}
+			if sum.Disabled > 0 {
+				log.Info("directory sync disabled users", "count", sum.Disabled, "checked", sum.Checked)
+			}
 		}
 		if err := loader.Reload(ctx); err != nil {
 			log.Warn("reload signing keys", "err", err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/flexidp/flexidp/internal/importer"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -116,4 +118,106 @@ func (s *Service) ApplyImport(ctx context.Context, actor Actor, us []users.User,
 	}
 	return r, s.audit(ctx, actor, Change{Action: "user.import",
 		Reason: fmt.Sprintf("%d created, %d updated, %d unchanged", r.Created, r.Updated, r.Unchanged)})
+}
+
+// MaxNoRoleLines is how many lines of users without a role an ImportCheck
+// names.
+const MaxNoRoleLines = 10
+
+// ImportCheck is what a users file holds and what importing it would do:
+// the one reading of a file for idp users import (with or without
+// --dry-run) and the console's Import page.
+type ImportCheck struct {
+	// Format is the format read, given or detected.
+	Format importer.Format
+	// Rows is the number of user rows in the file; Valid of them have no
+	// problem.
+	Rows, Valid int
+	// Problems are every problem found (line, field, reason), by line.
+	Problems []importer.Problem
+	// Plan counts what applying the valid users would do now.
+	Plan store.ImportResult
+	// NoRole counts the valid users without a Flex role (Flex refuses them
+	// until they have one); NoRoleLines are the first MaxNoRoleLines of
+	// their lines.
+	NoRole      int
+	NoRoleLines []int
+	// Users are the valid users in file order, when CheckImport was asked
+	// to keep them.
+	Users []users.User
+}
+
+// BadRows is the number of rows with at least one problem.
+func (c *ImportCheck) BadRows() int { return c.Rows - c.Valid }
+
+// Ready returns nil when the file can be imported whole: it has users and
+// no row has a problem. Otherwise it is the Invalid error that says why
+// nothing is written.
+func (c *ImportCheck) Ready() error {
+	switch {
+	case len(c.Problems) > 0:
+		return errorf(Invalid, "%d of %d rows have problems (listed with their lines); nothing was imported: fix them and upload the file again.", c.BadRows(), c.Rows)
+	case c.Valid == 0:
+		return errorf(Invalid, "The file holds no users; nothing was imported.")
+	}
+	return nil
+}
+
+// CheckImport reads a users file in format f ("" to detect it) and counts
+// what importing it would do, without writing. The file is read as a
+// stream: each user is compared with the stored one as soon as it is read,
+// so without keep a file of a million users needs memory for a million
+// emails, not a million users; with keep the valid users are returned in
+// Users, for ApplyImport. A file that cannot be read as users (unknown
+// format, too large) is an Invalid error whose message says why; what is
+// wrong inside the file is in Problems. A user whose ID belongs to another
+// stored user stops the check with a Conflict naming the line.
+func (s *Service) CheckImport(ctx context.Context, r io.Reader, f importer.Format, keep bool) (*ImportCheck, error) {
+	plan, err := s.NewImportPlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &ImportCheck{}
+	var kept []importer.Record
+	sum, err := importer.Scan(r, f, func(rec importer.Record) error {
+		if len(rec.User.Roles) == 0 {
+			c.NoRole++
+			if len(c.NoRoleLines) < MaxNoRoleLines {
+				c.NoRoleLines = append(c.NoRoleLines, rec.Line)
+			}
+		}
+		if err := plan.Add(rec.User); err != nil {
+			if e, ok := err.(*Error); ok {
+				return &Error{Code: e.Code, Message: fmt.Sprintf("Line %d: %s", rec.Line, e.Message), Err: e.Err}
+			}
+			return err
+		}
+		if keep {
+			kept = append(kept, rec)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, importer.ErrFormat):
+		msg := strings.TrimPrefix(err.Error(), importer.ErrFormat.Error()+": ")
+		return nil, &Error{Code: Invalid, Err: err, Message: "This is not a users file flexidp reads (CSV, JSON, NDJSON, Auth0 or Okta): " + msg + "."}
+	case errors.Is(err, importer.ErrTooLarge):
+		return nil, &Error{Code: Invalid, Err: err, Message: fmt.Sprintf("The file is larger than %d MiB; split it.", importer.MaxFileSize>>20)}
+	case err != nil:
+		return nil, err
+	}
+	c.Format, c.Rows, c.Valid, c.Problems = sum.Format, sum.Rows, sum.Valid, sum.Problems
+	c.Plan = plan.Result(sum.Retracted)
+	if keep {
+		retracted := make(map[string]bool, len(sum.Retracted))
+		for _, e := range sum.Retracted {
+			retracted[e] = true
+		}
+		for _, rec := range kept {
+			if !retracted[strings.ToLower(rec.User.Email)] {
+				c.Users = append(c.Users, rec.User)
+			}
+		}
+	}
+	return c, nil
 }

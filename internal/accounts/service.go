@@ -52,6 +52,9 @@ type Config struct {
 	// and recovery codes are refused to them. Any user may add passkeys.
 	// Passkeys need a BaseURL whose host is a name (the relying party ID).
 	PasskeyRequiredRoles []string
+	// Secrets seals the directories' secrets (bind passwords) at rest;
+	// nil stores them in the clear.
+	Secrets Sealer
 }
 
 // Service applies the rules of accounts and administration to a store.
@@ -73,13 +76,16 @@ type Service struct {
 	// WebAuthn relying party (nil: passkeys are unavailable).
 	passkeyFor []string
 	rp         *webauthn.WebAuthn
+	secrets    Sealer
+	// dirs holds the live connections to the directories.
+	dirs dirCache
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, baseURL: cfg.BaseURL, log: cfg.Log,
 		lockout: cfg.Lockout.WithDefaults(), policy: cfg.Passwords,
-		mfaFor: slices.Clone(cfg.MFARequiredRoles), passkeyFor: slices.Clone(cfg.PasskeyRequiredRoles)}
+		mfaFor: slices.Clone(cfg.MFARequiredRoles), passkeyFor: slices.Clone(cfg.PasskeyRequiredRoles), secrets: cfg.Secrets}
 	if s.hasher == nil {
 		s.hasher = users.NewHasher(users.DefaultParams, 1)
 	}

@@ -50,6 +50,8 @@ type SignInRequest struct {
 // records a refusal in the audit trail. It returns the user, or
 // *ThrottledError (decided before the account is looked up: the same for
 // existing and unknown accounts), ErrBadCredentials, ErrDisabled,
+// ErrDirectoryUnavailable (the directory that checks the password could
+// not be reached: try again, no failure counted),
 // users.ErrBusy (every hashing slot taken: neither a success nor a
 // failure), or an internal error. A success is recorded by the caller once
 // the sign-in completes (after any second factor).
@@ -65,7 +67,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, er
 	} else if err != nil {
 		return users.User{}, err
 	}
-	u, err := s.authenticate(ctx, email, req.Password)
+	u, err := s.routeSignIn(ctx, email, req.Password)
 	switch {
 	case errors.Is(err, errUnknownUser), errors.Is(err, errNoPassword), errors.Is(err, errWrongPassword):
 		locked := attempt.Failed(ctx)
@@ -76,10 +78,17 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, er
 				Reason: "too many failed sign-ins", Details: Details(map[string]any{"keys": locked, "for": s.lockout.LockFor.String()})})
 		}
 		return users.User{}, ErrBadCredentials
+	case errors.Is(err, ErrDirectoryUnavailable):
+		// No verdict on the password: the attempt does not count.
+		attempt.Refund(ctx)
+		fail.Reason = "directory unavailable"
+		_ = s.Audit(ctx, fail)
+		return users.User{}, err
 	case err != nil:
 		// Neither a success nor a failure: a saturated hasher (say so at
-		// once rather than hash for a browser that has given up), or an
-		// internal error.
+		// once rather than hash for a browser that has given up), a
+		// directory that cannot be reached (ErrDirectoryUnavailable), or
+		// an internal error.
 		attempt.Refund(ctx)
 		return users.User{}, err
 	}

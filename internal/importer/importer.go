@@ -121,6 +121,9 @@ func (r *Result) Users() []users.User {
 // ErrFormat reports a file whose format cannot be told or read at all.
 var ErrFormat = errors.New("importer: unrecognised file format")
 
+// ErrTooLarge reports a file larger than MaxFileSize.
+var ErrTooLarge = fmt.Errorf("the file is larger than %d MiB; split it", MaxFileSize>>20)
+
 var bom = []byte("\xEF\xBB\xBF")
 
 // Parse reads a whole file of users in format f, or in the format Detect
@@ -216,7 +219,7 @@ func Scan(r io.Reader, f Format, each func(Record) error) (*Summary, error) {
 	p.flush()
 	switch {
 	case cr.n > MaxFileSize:
-		return nil, fmt.Errorf("the file is larger than %d MiB; split it", MaxFileSize>>20)
+		return nil, ErrTooLarge
 	case p.err != nil:
 		return nil, p.err
 	}

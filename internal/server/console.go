@@ -53,7 +53,8 @@ import (
 const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
-var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link"}
+var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link",
+	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit"}
 
 // consoleFuncs are the console templates' functions.
 var consoleFuncs = template.FuncMap{
@@ -68,6 +69,10 @@ var consoleNav = []struct {
 }{
 	{consolePrefix, "Home", accounts.ReadUsers},
 	{consolePrefix + "/users", "Users", accounts.ReadUsers},
+	{consolePrefix + "/import", "Import", accounts.ImportExport},
+	{consolePrefix + "/sps", "Service providers", accounts.ManageSPs},
+	{consolePrefix + "/keys", "Keys", accounts.ManageKeys},
+	{consolePrefix + "/audit", "Audit log", accounts.ReadAudit},
 }
 
 // consoleNotices are the sentences a page shows after a change, by the
@@ -87,6 +92,14 @@ var consoleNotices = map[string]string{
 	"granted":     "The console role is saved.",
 	"deleted":     "The user is deleted.",
 	"bulk":        "The selected users are changed.",
+	"sp-added":    "The service provider is added.",
+	"sp-saved":    "The service provider's settings are saved.",
+	"sp-removed":  "The service provider is removed, with its assignments.",
+	"assigned":    "The user is assigned.",
+	"unassigned":  "The assignment is removed.",
+	"key-added":   "A next key is added: it is published in the metadata, and does not sign yet.",
+	"key-active":  "The key is now active and signs every Response. Do the steps below in the Twilio Console now.",
+	"key-retired": "The key is retired: it is no longer published.",
 }
 
 var (
@@ -160,6 +173,10 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		r.Get("/verify", s.consoleVerifyPage)
 		r.Post("/verify", s.consoleVerify)
 		s.consoleUserRoutes(r)
+		s.consoleImportRoutes(r)
+		s.consoleSPRoutes(r)
+		s.consoleKeyRoutes(r)
+		s.consoleAuditRoutes(r)
 	})
 }
 
@@ -213,6 +230,11 @@ func (s *Server) consoleSession(next http.Handler) http.Handler {
 			return
 		case !accounts.Allows(u.ConsoleRole, accounts.ReadUsers):
 			s.fail(w, r, errNoConsole)
+			return
+		}
+		if isImportUpload(r) && !accounts.Allows(u.ConsoleRole, accounts.ImportExport) {
+			// Refused before its body (up to maxImportUpload) is read.
+			s.fail(w, r, errConsoleForbidden)
 			return
 		}
 		if r.Method == http.MethodPost {

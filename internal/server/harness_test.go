@@ -131,14 +131,15 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.Load(ctx, keys.LoaderConfig{Store: h.Store, Sealer: keySealer, CommonName: h.IdP.EntityID(), Log: log}, h.IdP); err != nil {
+	loader, err := keys.Load(ctx, keys.LoaderConfig{Store: h.Store, Sealer: keySealer, CommonName: h.IdP.EntityID(), Log: log}, h.IdP)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if opts.Store == nil {
 		h.seed(t)
 	}
 	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding, Now: opts.Now,
-		ConsoleSeparate: opts.ConsoleSeparate}
+		ConsoleSeparate: opts.ConsoleSeparate, KeySealer: keySealer, KeyLoader: loader}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}

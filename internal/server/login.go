@@ -14,6 +14,10 @@ import (
 // password: the page does not reveal which accounts exist.
 const errBadCredentials = "Wrong email or password."
 
+// errDirectoryDown is shown when the directory that checks the password
+// cannot be reached: nothing is wrong with what the person typed.
+const errDirectoryDown = "We could not reach your organisation's directory to check your password. Nothing is wrong with your password: try again in a minute."
+
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 }
@@ -38,8 +42,13 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 	if st.Console {
 		title = "Sign in to the admin console"
 	}
+	route, err := s.acct.RouteFor(r.Context(), email)
+	if err != nil {
+		// The plain form still signs local accounts and directory users in.
+		s.log.WarnContext(r.Context(), "login page: list sign-in sources", "err", err)
+	}
 	s.render(w, r, status, "login", page{Title: title, CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
-		SPName: spLabel, Email: email, Error: msg})
+		SPName: spLabel, Email: email, Error: msg, EmailFirst: route.EmailFirst && email == "", Source: route.Source})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +60,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	spName := st.spName()
 	email := users.NormalizeEmail(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
+	if r.PostFormValue("step") == "email" {
+		// Email first (sources are configured): now ask for the password
+		// of the source that signs in this email's domain.
+		status, msg := http.StatusOK, ""
+		if email == "" {
+			status, msg = http.StatusBadRequest, "Enter your email."
+		}
+		s.showLogin(w, r, status, st, s.spLabel(r.Context(), spName), email, msg)
+		return
+	}
 	if email == "" || password == "" {
 		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, "Enter your email and password.")
 		return
@@ -72,6 +91,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, accounts.ErrBadCredentials):
 		s.cfg.Metrics.signIn("bad_credentials")
 		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, errBadCredentials)
+		return
+	case errors.Is(err, accounts.ErrDirectoryUnavailable):
+		// Not a password error: the directory that checks it is down.
+		s.cfg.Metrics.signIn("directory_unavailable")
+		w.Header().Set("Retry-After", "30")
+		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), spName), email, errDirectoryDown)
 		return
 	case errors.Is(err, accounts.ErrDisabled):
 		s.cfg.Metrics.signIn("disabled")

@@ -21,8 +21,11 @@ type page struct {
 
 	// error
 	Message, Hint string
-	// login
+	// login; EmailFirst asks only for the email (sources are configured),
+	// Source names the source whose password is asked for
 	Error, Email, State, SPName string
+	EmailFirst                  bool
+	Source                      string
 	// launcher
 	Apps  []app
 	MFAOn bool

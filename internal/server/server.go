@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -73,6 +74,13 @@ type Config struct {
 	// Branding is the organisation's name, logo, accent colour and
 	// support line; the zero value shows flexidp's own.
 	Branding Branding
+	// KeySealer seals the private keys the console's Keys page generates
+	// (the key-encryption key, as for idp keys add). KeyLoader, when set,
+	// reloads this process's signing keys as soon as the console changes
+	// them (other replicas within their refresh interval); with keys read
+	// from files (not FromStore) the Keys page changes nothing.
+	KeySealer *keys.Sealer
+	KeyLoader *keys.Loader
 	// ConsoleSeparate serves the admin console only on ConsoleHandler
 	// (its own listener, IDP_ADMIN_LISTEN); Handler then answers 404
 	// under /admin.
@@ -92,6 +100,8 @@ type Server struct {
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
+	// imports are the console's checked users files and running imports.
+	imports *importJobs
 }
 
 // New returns a Server.
@@ -119,13 +129,14 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 		return nil, err
 	}
 	return &Server{
-		cfg:    cfg,
-		store:  st,
-		idp:    idp,
-		acct:   cfg.Accounts,
-		log:    log,
-		pages:  pages,
-		secure: cfg.BaseURL.Scheme == "https",
+		cfg:     cfg,
+		store:   st,
+		idp:     idp,
+		acct:    cfg.Accounts,
+		log:     log,
+		pages:   pages,
+		secure:  cfg.BaseURL.Scheme == "https",
+		imports: newImportJobs(cfg.Now),
 	}, nil
 }
 
@@ -283,7 +294,11 @@ func csp(formAction string) string {
 
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.Method == http.MethodPost && isImportUpload(r) {
+			limit = maxImportUpload + maxFormBytes // the file, and the form around it
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -319,5 +334,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("no signing key\n"))
 		return
 	}
+	// A directory that is down does not make flexidp unready (local
+	// accounts and other sources still sign in): it is detail, and a
+	// metric. The cause goes to the log only.
+	health, err := s.acct.DirectoryStatus(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "readiness: list directories", "err", err)
+	}
 	_, _ = w.Write([]byte("ready\n"))
+	for _, h := range health {
+		s.cfg.Metrics.directory(h.Name, h.Err == nil)
+		state := "ok"
+		if h.Err != nil {
+			state = "unreachable"
+			s.log.WarnContext(ctx, "readiness: directory unreachable", "directory", h.Name, "err", h.Err)
+		}
+		_, _ = fmt.Fprintf(w, "directory %s: %s\n", h.Name, state)
+	}
 }

@@ -193,6 +193,11 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (s *Server) checkCSRF(r *http.Request) error {
+	if isUpload(r) {
+		if err := parseUpload(r); err != nil {
+			return err
+		}
+	}
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

@@ -190,6 +190,9 @@ type Store interface {
 	// Assignments returns the names of the SPs the user is assigned to,
 	// ordered by name.
 	Assignments(ctx context.Context, userID string) ([]string, error)
+	// Assignees returns the IDs of at most limit users assigned to the
+	// SP, ordered by ID (0: no limit).
+	Assignees(ctx context.Context, spName string, limit int) ([]string, error)
 
 	// CreateSession stores a new session. ErrConflict if the ID is taken.
 	CreateSession(ctx context.Context, s Session) error
@@ -307,6 +310,31 @@ type Store interface {
 	PutSetting(ctx context.Context, name, value string) error
 	// GetSetting returns the value stored under name; ErrNotFound if none.
 	GetSetting(ctx context.Context, name string) (string, error)
+
+	// CreateDirectory stores a new upstream source; zero CreatedAt and
+	// UpdatedAt are set to now. ErrConflict if the name is taken.
+	CreateDirectory(ctx context.Context, d Directory) error
+	// GetDirectory returns the source with that name.
+	GetDirectory(ctx context.Context, name string) (Directory, error)
+	// ListDirectories returns every source, ordered by name.
+	ListDirectories(ctx context.Context) ([]Directory, error)
+	// UpdateDirectory is UpdateUser's counterpart for sources; Name must
+	// not change.
+	UpdateDirectory(ctx context.Context, name string, update func(Directory) (Directory, error)) (Directory, error)
+	// DeleteDirectory removes the source and its links (the users stay).
+	DeleteDirectory(ctx context.Context, name string) error
+	// LinkUser records that l.UserID came from l.ExternalID in
+	// l.Directory; a zero CreatedAt is set to now. ErrConflict if the
+	// user is linked already or the entry is linked to another user,
+	// ErrNotFound if the user or the source does not exist.
+	LinkUser(ctx context.Context, l DirectoryLink) error
+	// GetUserLink returns the link of the user.
+	GetUserLink(ctx context.Context, userID string) (DirectoryLink, error)
+	// ListDirectoryLinks returns the links of the directory, ordered by
+	// user ID.
+	ListDirectoryLinks(ctx context.Context, directory string) ([]DirectoryLink, error)
+	// GetLinkByExternalID returns the link of the directory's entry.
+	GetLinkByExternalID(ctx context.Context, directory, externalID string) (DirectoryLink, error)
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

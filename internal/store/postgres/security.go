@@ -137,6 +137,12 @@ func auditWhere(f store.AuditFilter) (string, []any) {
 		p := arg(f.User)
 		where = append(where, "(user_id = "+p+" OR lower(email COLLATE \"und-x-icu\") = lower("+p+" COLLATE \"und-x-icu\"))")
 	}
+	if f.Actor != "" {
+		where = append(where, "lower(actor COLLATE \"C\") = lower("+arg(f.Actor)+" COLLATE \"C\")")
+	}
+	if f.Before > 0 {
+		where = append(where, "id < "+arg(f.Before))
+	}
 	if f.Action != "" {
 		p := arg(f.Action)
 		where = append(where, "(action = "+p+" OR starts_with(action, "+p+" || '.'))")

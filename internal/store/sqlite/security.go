@@ -138,6 +138,14 @@ func auditWhere(f store.AuditFilter) (string, []any) {
 		where = append(where, "(user_id = ? OR email_key = ?)")
 		args = append(args, f.User, strings.ToLower(f.User))
 	}
+	if f.Actor != "" {
+		where = append(where, "lower(actor) = lower(?)")
+		args = append(args, f.Actor)
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
 	if f.Action != "" {
 		// substr, not LIKE, so that % and _ match themselves.
 		where = append(where, "(action = ? OR substr(action, 1, ?) = ?)")

@@ -230,6 +230,31 @@ var Tokens = Table[store.Token]{
 	Created: func(t *store.Token) *time.Time { return &t.CreatedAt },
 }
 
+// Directories is the directories table.
+var Directories = Table[store.Directory]{
+	Noun: "directory",
+	Name: "directories",
+	Cols: []string{"name", "kind", "config", "secret", "domains", "created_at", "updated_at"},
+	Fields: func(d *store.Directory) []Field {
+		return []Field{v(&d.Name), v(&d.Kind), v(&d.Config), {&d.Secret, Bytes}, {&d.Domains, List}, tm(&d.CreatedAt), tm(&d.UpdatedAt)}
+	},
+	Key:     func(d *store.Directory) *string { return &d.Name },
+	Created: func(d *store.Directory) *time.Time { return &d.CreatedAt },
+	Updated: func(d *store.Directory) *time.Time { return &d.UpdatedAt },
+}
+
+// DirectoryLinks is the directory_links table.
+var DirectoryLinks = Table[store.DirectoryLink]{
+	Noun: "directory link",
+	Name: "directory_links",
+	Cols: []string{"user_id", "directory", "external_id", "created_at"},
+	Fields: func(l *store.DirectoryLink) []Field {
+		return []Field{v(&l.UserID), v(&l.Directory), v(&l.ExternalID), tm(&l.CreatedAt)}
+	},
+	Key:     func(l *store.DirectoryLink) *string { return &l.UserID },
+	Created: func(l *store.DirectoryLink) *time.Time { return &l.CreatedAt },
+}
+
 // Encoder returns the column value of a field of a Kind other than Value,
 // as one backend keeps it.
 type Encoder func(col string, f Field) (any, error)

@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateKeepsKey", testUpdateKeepsKey},
 		{"RoundTrip", testRoundTrip},
 		{"Settings", testSettings},
+		{"Directories", testDirectories},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
