@@ -50,13 +50,13 @@ var (
 	ErrPasskeyRefused = errors.New("passkey not accepted")
 	// ErrPasskeyRequired refuses a code (TOTP or recovery) to a user a
 	// role of whom requires a passkey (Config.PasskeyRequiredRoles).
-	ErrPasskeyRequired = &Error{Code: Invalid, Message: "Your role requires a passkey: codes from an authenticator app and recovery codes are not accepted for your account. Use your passkey."}
+	ErrPasskeyRequired = &Error{Code: Invalid, Message: "Your role requires a passkey: codes from an authenticator app and recovery codes are not accepted for your account. Use your passkey.", Key: "passkey.required_refused"}
 	// ErrLastPasskey refuses to remove the last passkey of a user whose
 	// role requires one.
-	ErrLastPasskey = &Error{Code: Conflict, Message: "Your role requires a passkey, and this is your only one: add another passkey before you remove it."}
+	ErrLastPasskey = &Error{Code: Conflict, Message: "Your role requires a passkey, and this is your only one: add another passkey before you remove it.", Key: "passkey.last"}
 	// ErrPasskeysUnavailable: flexidp's base URL is not one a browser
 	// accepts for passkeys (no host name, or an IP address).
-	ErrPasskeysUnavailable = &Error{Code: Unavailable, Message: "Passkeys are not available on this server: its base URL must name a host (not an IP address)."}
+	ErrPasskeysUnavailable = &Error{Code: Unavailable, Message: "Passkeys are not available on this server: its base URL must name a host (not an IP address).", Key: "passkey.unavailable"}
 )
 
 // newRelyingParty returns the WebAuthn relying party of flexidp at base:
@@ -211,7 +211,8 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, u users.User) (C
 		return Ceremony{}, err
 	}
 	if len(list) >= MaxPasskeys {
-		return Ceremony{}, errorf(Conflict, "You have %d passkeys, the most an account may have: remove one first.", len(list))
+		return Ceremony{}, &Error{Code: Conflict, Message: fmt.Sprintf("You have %d passkeys, the most an account may have: remove one first.", len(list)),
+			Key: "passkey.too_many", Args: []any{"count", len(list)}}
 	}
 	creation, session, err := s.rp.BeginRegistration(pu,
 		webauthn.WithExclusions(webauthn.Credentials(pu.creds).CredentialDescriptors()))
@@ -226,11 +227,12 @@ func CheckPasskeyName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return "", errorf(Invalid, "Give the passkey a name, such as “Work laptop”.")
+		return "", &Error{Code: Invalid, Message: "Give the passkey a name, such as “Work laptop”.", Key: "passkey.name_empty"}
 	case utf8.RuneCountInString(name) > maxPasskeyName:
-		return "", errorf(Invalid, "The passkey's name is too long: at most %d characters.", maxPasskeyName)
+		return "", &Error{Code: Invalid, Message: fmt.Sprintf("The passkey's name is too long: at most %d characters.", maxPasskeyName),
+			Key: "passkey.name_long", Args: []any{"max", maxPasskeyName}}
 	case strings.IndexFunc(name, unicode.IsControl) >= 0 || !utf8.ValidString(name):
-		return "", errorf(Invalid, "The passkey's name has characters that cannot be shown.")
+		return "", &Error{Code: Invalid, Message: "The passkey's name has characters that cannot be shown.", Key: "passkey.name_chars"}
 	}
 	return name, nil
 }
@@ -254,7 +256,7 @@ func (s *Service) AddPasskey(ctx context.Context, u users.User, session, respons
 	if err != nil {
 		return store.Passkey{}, err
 	}
-	notAdded := &Error{Code: Invalid, Message: "The passkey was not added: your browser's answer could not be verified. Try again."}
+	notAdded := &Error{Code: Invalid, Message: "The passkey was not added: your browser's answer could not be verified. Try again.", Key: "passkey.not_added"}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
 		notAdded.Err = err
@@ -278,7 +280,7 @@ func (s *Service) AddPasskey(ctx context.Context, u users.User, session, respons
 	}
 	switch err := s.st.CreatePasskey(ctx, p); {
 	case errors.Is(err, store.ErrConflict):
-		return store.Passkey{}, errorf(Conflict, "This passkey is registered already.")
+		return store.Passkey{}, &Error{Code: Conflict, Message: "This passkey is registered already.", Key: "passkey.registered"}
 	case errors.Is(err, store.ErrNotFound):
 		return store.Passkey{}, errorf(NotFound, "The user no longer exists.")
 	case err != nil:
@@ -298,7 +300,7 @@ func (s *Service) useSession(ctx context.Context, u users.User, kind string, ses
 	}
 	sd := *cs.Data
 	if cs.Kind != kind {
-		return sd, &Error{Code: Invalid, Message: "This passkey request is not for this page. Start again.",
+		return sd, &Error{Code: Invalid, Message: "This passkey request is not for this page. Start again.", Key: "passkey.wrong_kind",
 			Err: fmt.Errorf("%w: a %q ceremony ended as %q", ErrPasskeyRefused, cs.Kind, kind)}
 	}
 	if !bytes.Equal(sd.UserID, []byte(u.ID)) {
@@ -306,7 +308,7 @@ func (s *Service) useSession(ctx context.Context, u users.User, kind string, ses
 	}
 	err := s.st.ConsumeOnce(ctx, "webauthn:"+sd.Challenge, s.now().Add(challengeTTL))
 	if errors.Is(err, store.ErrConflict) {
-		return sd, &Error{Code: Invalid, Message: "This passkey request was used already. Start again.", Err: ErrPasskeyRefused}
+		return sd, &Error{Code: Invalid, Message: "This passkey request was used already. Start again.", Key: "passkey.used", Err: ErrPasskeyRefused}
 	}
 	return sd, err
 }
@@ -324,7 +326,7 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, u users.User) (Ceremon
 		return Ceremony{}, err
 	}
 	if len(list) == 0 {
-		return Ceremony{}, errorf(Conflict, "You have no passkey.")
+		return Ceremony{}, &Error{Code: Conflict, Message: "You have no passkey.", Key: "passkey.none"}
 	}
 	assertion, session, err := s.rp.BeginLogin(pu)
 	if err != nil {
@@ -356,7 +358,7 @@ func (s *Service) CheckPasskey(ctx context.Context, u users.User, session, respo
 // passkeyRefused is the error of a refused passkey assertion; why goes
 // to the audit trail.
 func passkeyRefused(why string, err error) error {
-	return &Error{Code: Invalid, Message: "Your passkey was not accepted. Try again, or use another passkey.",
+	return &Error{Code: Invalid, Message: "Your passkey was not accepted. Try again, or use another passkey.", Key: "passkey.refused",
 		Err: fmt.Errorf("%w: %s: %v", ErrPasskeyRefused, why, err)}
 }
 
@@ -437,7 +439,7 @@ func (s *Service) RemovePasskey(ctx context.Context, u users.User, id string, pr
 	}
 	i := slices.IndexFunc(list, func(p store.Passkey) bool { return p.ID == id })
 	if i < 0 {
-		return store.Passkey{}, errorf(NotFound, "You have no such passkey; it may have been removed already.")
+		return store.Passkey{}, &Error{Code: NotFound, Message: "You have no such passkey; it may have been removed already.", Key: "passkey.not_found"}
 	}
 	if len(list) == 1 && s.PasskeyRequired(u) {
 		return store.Passkey{}, ErrLastPasskey

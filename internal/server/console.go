@@ -42,6 +42,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/flexidp/flexidp/internal/i18n"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -103,12 +105,12 @@ var consoleNotices = map[string]string{
 }
 
 var (
-	errNoConsole = &Error{Status: http.StatusForbidden, Message: "Your account has no access to the admin console.",
-		Hint: "A console owner can grant it in the console, or with idp users grant --email EMAIL --console viewer|manager|owner."}
-	errConsoleForbidden = &Error{Status: http.StatusForbidden, Message: "Your console role does not allow this. Nothing was changed.",
-		Hint: "Ask a console owner if you need it."}
-	errCrossOrigin = &Error{Status: http.StatusForbidden, Message: "This form was not sent from the console's own pages. Nothing was changed.",
-		Hint: "Reload the page and try again."}
+	errNoConsole = &Error{Status: http.StatusForbidden, Message: i18n.Raw("Your account has no access to the admin console."),
+		Hint: i18n.Raw("A console owner can grant it in the console, or with idp users grant --email EMAIL --console viewer|manager|owner.")}
+	errConsoleForbidden = &Error{Status: http.StatusForbidden, Message: i18n.Raw("Your console role does not allow this. Nothing was changed."),
+		Hint: i18n.Raw("Ask a console owner if you need it.")}
+	errCrossOrigin = &Error{Status: http.StatusForbidden, Message: i18n.Raw("This form was not sent from the console's own pages. Nothing was changed."),
+		Hint: i18n.Raw("Reload the page and try again.")}
 )
 
 // consoleUser is the signed-in console user of a request.
@@ -388,7 +390,7 @@ func (s *Server) consoleVerify(w http.ResponseWriter, r *http.Request) {
 		var throttled *accounts.ThrottledError
 		switch {
 		case errors.As(err, &throttled):
-			refuse(http.StatusTooManyRequests, "Too many wrong passwords for this account. Try again in "+retryAfter(w, throttled.Wait)+".")
+			refuse(http.StatusTooManyRequests, "Too many wrong passwords for this account. Try again in "+retryAfter(w, throttled.Wait).String()+".")
 			return
 		case errors.Is(err, accounts.ErrBadCredentials):
 			refuse(http.StatusUnauthorized, "That password is not right.")

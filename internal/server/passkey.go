@@ -43,16 +43,16 @@ func (s *Server) ceremonySession(st loginState) ([]byte, error) {
 
 // passkeyRefusal is the sentence for a refused passkey step ("" when err
 // is not a refusal); a throttled one sets Retry-After.
-func (s *Server) passkeyRefusal(w http.ResponseWriter, err error) (int, string) {
+func (s *Server) passkeyRefusal(w http.ResponseWriter, r *http.Request, err error) (int, string) {
 	var throttled *accounts.ThrottledError
 	var e *accounts.Error
 	switch {
 	case errors.As(err, &throttled):
-		return http.StatusTooManyRequests, "Too many failed attempts. Try again in " + retryAfter(w, throttled.Wait) + "."
+		return http.StatusTooManyRequests, tr(r, "passkey.throttled", "wait", retryAfter(w, throttled.Wait))
 	case errors.As(err, &e) && e.Code == accounts.Invalid:
-		return http.StatusUnauthorized, e.Message
+		return http.StatusUnauthorized, accountsRefusal(r, err)
 	case errors.As(err, &e) && e.Code == accounts.Conflict:
-		return http.StatusConflict, e.Message
+		return http.StatusConflict, accountsRefusal(r, err)
 	}
 	return 0, ""
 }
@@ -70,10 +70,10 @@ func (s *Server) passkeyInstead(w http.ResponseWriter, r *http.Request, u users.
 	case err != nil:
 		s.fail(w, r, err)
 	case f.Passkeys > 0:
-		s.showMFA(w, r, http.StatusForbidden, u, st, accounts.ErrPasskeyRequired.Message)
+		s.showMFA(w, r, http.StatusForbidden, u, st, tr(r, "passkey.required_refused"))
 	default:
 		st.Passkey = nil
-		s.startPasskeyEnrol(w, r, http.StatusForbidden, u, st, "", accounts.ErrPasskeyRequired.Message)
+		s.startPasskeyEnrol(w, r, http.StatusForbidden, u, st, "", tr(r, "passkey.required_refused"))
 	}
 }
 
@@ -95,7 +95,7 @@ func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = s.acct.CheckPasskey(r.Context(), u, session, []byte(r.PostFormValue("credential")), s.clientIP(r))
-	if status, msg := s.passkeyRefusal(w, err); msg != "" {
+	if status, msg := s.passkeyRefusal(w, r, err); msg != "" {
 		s.showMFA(w, r, status, u, st, msg)
 		return
 	} else if err != nil {
@@ -122,7 +122,7 @@ func (s *Server) startPasskeyEnrol(w http.ResponseWriter, r *http.Request, statu
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "passkey", page{Title: "Add a passkey", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
+	s.render(w, r, status, "passkey", page{Title: "title.passkey", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
 		Passkey: &passkeyView{Mode: "create", Options: string(c.Options), Action: st.prefix() + "/passkey/setup", Name: name}})
 }
@@ -150,7 +150,7 @@ func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PostFormValue("name")
 	p, err := s.acct.AddPasskey(r.Context(), u, session, []byte(r.PostFormValue("credential")), name, s.clientIP(r))
-	if status, msg := s.passkeyRefusal(w, err); msg != "" {
+	if status, msg := s.passkeyRefusal(w, r, err); msg != "" {
 		st.Passkey = nil
 		s.startPasskeyEnrol(w, r, status, u, st, name, msg)
 		return
@@ -161,7 +161,7 @@ func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
 	if st.User == "" {
 		sess, u, ok := s.signedIn(w, r)
 		if ok {
-			s.showAccount(w, r, http.StatusOK, sess, u, "", "Your passkey “"+p.Name+"” is added.")
+			s.showAccount(w, r, http.StatusOK, sess, u, "", tr(r, "account.passkey_added", "name", p.Name))
 		}
 		return
 	}
@@ -212,14 +212,14 @@ func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
 		}
 		proof.Answer = []byte(answer)
 	} else if proof.Password == "" {
-		s.showAccount(w, r, http.StatusBadRequest, sess, u, "Enter your current password, or confirm with one of your passkeys.", "")
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, tr(r, "account.passkey_proof"), "")
 		return
 	}
 	p, err := s.acct.RemovePasskey(r.Context(), u, r.PostFormValue("passkey"), proof, s.clientIP(r))
 	if s.accountRefusal(w, r, sess, u, err) {
 		return
 	}
-	s.showAccount(w, r, http.StatusOK, sess, u, "", "Your passkey “"+p.Name+"” is removed.")
+	s.showAccount(w, r, http.StatusOK, sess, u, "", tr(r, "account.passkey_removed", "name", p.Name))
 }
 
 // accountRefusal shows the account page with the sentence of a refused
@@ -231,27 +231,18 @@ func (s *Server) accountRefusal(w http.ResponseWriter, r *http.Request, sess sto
 	case err == nil:
 		return false
 	case errors.As(err, &throttled):
-		s.showAccount(w, r, http.StatusTooManyRequests, sess, u,
-			"Too many wrong passwords for this account. Try again in "+retryAfter(w, throttled.Wait)+".", "")
+		s.showAccount(w, r, http.StatusTooManyRequests, sess, u, tr(r, "account.throttled", "wait", retryAfter(w, throttled.Wait)), "")
 	case errors.Is(err, accounts.ErrWrongCurrentPassword):
-		s.showAccount(w, r, http.StatusUnauthorized, sess, u, accounts.ErrWrongCurrentPassword.Message, "")
+		s.showAccount(w, r, http.StatusUnauthorized, sess, u, tr(r, "account.wrong_current"), "")
 	case errors.Is(err, accounts.ErrDisabled):
 		s.fail(w, r, errDisabled)
 	case errors.Is(err, users.ErrBusy):
 		w.Header().Set("Retry-After", "5")
 		s.fail(w, r, errBusy)
 	case errors.As(err, &e) && e.Code != "":
-		s.showAccount(w, r, accountStatus[e.Code], sess, u, e.Message, "")
+		s.showAccount(w, r, accountsStatus[e.Code], sess, u, accountsRefusal(r, err), "")
 	default:
 		s.fail(w, r, err)
 	}
 	return true
-}
-
-// accountStatus is the HTTP status of each accounts error code.
-var accountStatus = map[accounts.Code]int{
-	accounts.Invalid:     http.StatusBadRequest,
-	accounts.NotFound:    http.StatusNotFound,
-	accounts.Conflict:    http.StatusConflict,
-	accounts.Unavailable: http.StatusServiceUnavailable,
 }

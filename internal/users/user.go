@@ -76,6 +76,12 @@ func (u *User) CredentialsChanged() { u.CredentialVersion++ }
 type ValidationError struct {
 	Field  string
 	Reason string
+	// Key, when set, names the whole sentence in the message catalog
+	// (internal/i18n), with its Args (name, value pairs), so a page can
+	// show it in the reader's language; Reason stays the English text
+	// for the CLI and the log.
+	Key  string
+	Args []any
 }
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
