@@ -179,11 +179,16 @@ func (s *Service) Releases(ctx context.Context, u users.User) ([]Release, error)
 	if err != nil {
 		return nil, err
 	}
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	prof, perr := users.Effective(u, gs)
 	var out []Release
 	for _, p := range sps {
-		pv, err := preview(u, p, true) // Apps are the SPs u may enter
+		pv, err := preview(u, prof, perr, p, true) // Apps are the SPs u may enter
 		if err != nil {
-			out = append(out, Release{Preview: Preview{User: u, SP: p}, Refusal: err.Error()})
+			out = append(out, Release{Preview: Preview{User: u, SP: p, Profile: prof}, Refusal: err.Error()})
 			continue
 		}
 		out = append(out, Release{Preview: pv})

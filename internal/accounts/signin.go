@@ -302,7 +302,8 @@ const (
 
 // SecondStepFor says what a sign-in of u needs after the password: one
 // of the factors FactorsFor accepts, the passkey a role of u requires
-// (Config.PasskeyRequiredRoles), the enrolment a role of u requires
+// (Config.PasskeyRequiredRoles), the enrolment a role of u (its own or a
+// group's) requires
 // (Config.MFARequiredRoles), or nothing.
 func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, error) {
 	f, err := s.FactorsFor(ctx, u)
@@ -313,7 +314,17 @@ func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, 
 		return EnterCode, nil
 	case f.PasskeyRequired:
 		return EnrolPasskey, nil
-	case slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }):
+	case len(s.mfaFor) == 0:
+		return NoSecondStep, nil
+	}
+	// The roles a group gives count as the user's own: a group carrying
+	// admin requires a second factor of its members.
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return NoSecondStep, err
+	}
+	p, _ := users.Effective(u, gs) // roles are merged even when other attributes conflict
+	if slices.ContainsFunc(p.User.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }) {
 		return Enrol, nil
 	}
 	return NoSecondStep, nil

@@ -93,6 +93,9 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, err)
 		return
 	}
+	if len(v.Releases) > 0 { // the roles the user's groups give too
+		v.Roles = strings.Join(v.Releases[0].Profile.User.Roles, ", ")
+	}
 	s.render(w, r, status, "account", p)
 }
 

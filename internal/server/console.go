@@ -56,7 +56,7 @@ const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
 var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link",
-	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit"}
+	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit", "groups", "group"}
 
 // consoleFuncs are the console templates' functions.
 var consoleFuncs = template.FuncMap{
@@ -71,6 +71,7 @@ var consoleNav = []struct {
 }{
 	{consolePrefix, "Home", accounts.ReadUsers},
 	{consolePrefix + "/users", "Users", accounts.ReadUsers},
+	{consolePrefix + "/groups", "Groups", accounts.ReadUsers},
 	{consolePrefix + "/import", "Import", accounts.ImportExport},
 	{consolePrefix + "/sps", "Service providers", accounts.ManageSPs},
 	{consolePrefix + "/keys", "Keys", accounts.ManageKeys},
@@ -81,27 +82,30 @@ var consoleNav = []struct {
 // key the change's redirect carries (?done=KEY): a URL cannot put words
 // of its own on a console page.
 var consoleNotices = map[string]string{
-	"created":     "The user is created.",
-	"saved":       "Saved.",
-	"roles":       "The roles are saved.",
-	"attributes":  "The Flex attributes are saved.",
-	"disabled":    "The user is disabled and signed out everywhere.",
-	"enabled":     "The user is enabled.",
-	"unlocked":    "The account is unlocked.",
-	"mfa-reset":   "Two-step verification is reset: the user sets it up again at the next sign-in.",
-	"revoked":     "The session is signed out.",
-	"revoked-all": "Every session of the user is signed out.",
-	"granted":     "The console role is saved.",
-	"deleted":     "The user is deleted.",
-	"bulk":        "The selected users are changed.",
-	"sp-added":    "The service provider is added.",
-	"sp-saved":    "The service provider's settings are saved.",
-	"sp-removed":  "The service provider is removed, with its assignments.",
-	"assigned":    "The user is assigned.",
-	"unassigned":  "The assignment is removed.",
-	"key-added":   "A next key is added: it is published in the metadata, and does not sign yet.",
-	"key-active":  "The key is now active and signs every Response. Do the steps below in the Twilio Console now.",
-	"key-retired": "The key is retired: it is no longer published.",
+	"created":       "The user is created.",
+	"saved":         "Saved.",
+	"roles":         "The roles are saved.",
+	"attributes":    "The Flex attributes are saved.",
+	"disabled":      "The user is disabled and signed out everywhere.",
+	"enabled":       "The user is enabled.",
+	"unlocked":      "The account is unlocked.",
+	"mfa-reset":     "Two-step verification is reset: the user sets it up again at the next sign-in.",
+	"revoked":       "The session is signed out.",
+	"revoked-all":   "Every session of the user is signed out.",
+	"granted":       "The console role is saved.",
+	"deleted":       "The user is deleted.",
+	"bulk":          "The selected users are changed.",
+	"sp-added":      "The service provider is added.",
+	"sp-saved":      "The service provider's settings are saved.",
+	"sp-removed":    "The service provider is removed, with its assignments.",
+	"assigned":      "The user is assigned.",
+	"unassigned":    "The assignment is removed.",
+	"key-added":     "A next key is added: it is published in the metadata, and does not sign yet.",
+	"key-active":    "The key is now active and signs every Response. Do the steps below in the Twilio Console now.",
+	"key-retired":   "The key is retired: it is no longer published.",
+	"group-created": "The group is created. Add its members below.",
+	"group-members": "The members are saved; they receive the group's roles and attributes at their next sign-in.",
+	"group-deleted": "The group is deleted; its members no longer receive what it gave them.",
 }
 
 var (
@@ -179,6 +183,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		s.consoleSPRoutes(r)
 		s.consoleKeyRoutes(r)
 		s.consoleAuditRoutes(r)
+		s.consoleGroupRoutes(r)
 	})
 }
 

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // Error is an error the person in front of the browser should read: its
@@ -90,6 +92,12 @@ func toError(err error) *Error {
 	if errors.Is(err, attributes.ErrNoRole) {
 		return &Error{Status: errNoRole.Status, Message: errNoRole.Message, Hint: errNoRole.Hint, Err: err}
 	}
+	var ce *users.ConflictError
+	if errors.As(err, &ce) {
+		return &Error{Status: http.StatusUnprocessableEntity,
+			Message: i18n.M("error.group_conflict", "attributes", conflictNames(ce)),
+			Hint:    i18n.M("error.group_conflict_hint", "command", "idp users preview"), Err: err}
+	}
 	var ae *attributes.Error
 	if errors.As(err, &ae) {
 		return &Error{Status: http.StatusUnprocessableEntity,
@@ -155,4 +163,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.Hint = e.Hint.In(lang)
 	}
 	s.render(w, r, e.Status, "error", p)
+}
+
+// conflictNames lists the attributes of a conflict ("team, channel.chat.capacity").
+func conflictNames(ce *users.ConflictError) string {
+	names := make([]string, len(ce.Conflicts))
+	for i, c := range ce.Conflicts {
+		names[i] = c.Attribute
+	}
+	return strings.Join(names, ", ")
 }

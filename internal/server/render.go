@@ -6,8 +6,11 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/i18n"
+	"github.com/flexidp/flexidp/internal/users"
 	"github.com/flexidp/flexidp/web"
 )
 
@@ -69,9 +72,33 @@ var pageNames = []string{"login", "error", "launcher", "post", "loggedout", "log
 // catalog sentence as text) and th (one with its <strong> or <code>).
 func templateFuncs(lang string) template.FuncMap {
 	return template.FuncMap{
-		"t":  func(key string, args ...any) string { return i18n.T(lang, key, args...) },
-		"th": func(key string, args ...any) template.HTML { return i18n.HTML(lang, key, args...) },
+		"t":      func(key string, args ...any) string { return i18n.T(lang, key, args...) },
+		"th":     func(key string, args ...any) template.HTML { return i18n.HTML(lang, key, args...) },
+		"source": func(src string) string { return sourceText(lang, src) },
 	}
+}
+
+// sourceText is where a released value came from (accounts.Preview.Source:
+// "user", "group Sales-ES", the SP, joined by ", "; group names have no
+// comma) in lang.
+func sourceText(lang, src string) string {
+	if src == "" {
+		return ""
+	}
+	parts := strings.Split(src, ", ")
+	for i, p := range parts {
+		switch {
+		case p == users.SourceUser:
+			parts[i] = i18n.T(lang, "source.user")
+		case p == accounts.SourceSP:
+			parts[i] = i18n.T(lang, "source.sp")
+		case p == accounts.SourceSP+" (default roles)":
+			parts[i] = i18n.T(lang, "source.sp_default")
+		case strings.HasPrefix(p, users.GroupSource("")):
+			parts[i] = i18n.T(lang, "source.group", "group", strings.TrimPrefix(p, users.GroupSource("")))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // parsePages parses every page once per language: pages[lang][name].

@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flexidp/flexidp/internal/accounts"
-	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/sp"
@@ -134,7 +133,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 			Hint: i18n.M("error.not_assigned_hint", "command", "idp sp assign")})
 		return
 	}
-	rel, err := attributes.Release(u.Subject(), provider.Policy)
+	rel, err := s.acct.ReleaseFor(ctx, u, provider) // the user's own values merged with their groups
 	if err != nil {
 		log.WarnContext(ctx, "attribute release refused", "err", err)
 		s.fail(w, r, err)
