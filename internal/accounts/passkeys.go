@@ -79,10 +79,21 @@ func newRelyingParty(base *url.URL) (*webauthn.WebAuthn, error) {
 	})
 }
 
-// PasskeyRequired reports whether a role of u requires a passkey
-// (Config.PasskeyRequiredRoles).
-func (s *Service) PasskeyRequired(u users.User) bool {
-	return slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(s.passkeyFor, r) })
+// PasskeyRequired reports whether a role of u, its own or one a group
+// gives, requires a passkey (Config.PasskeyRequiredRoles).
+func (s *Service) PasskeyRequired(ctx context.Context, u users.User) (bool, error) {
+	required := func(roles []string) bool {
+		return slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(s.passkeyFor, r) })
+	}
+	if len(s.passkeyFor) == 0 || required(u.Roles) {
+		return len(s.passkeyFor) > 0, nil
+	}
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return false, err
+	}
+	p, _ := users.Effective(u, gs) // roles are merged even when other attributes conflict
+	return required(p.User.Roles), nil
 }
 
 // PasskeysAvailable reports whether the server can use passkeys (its
@@ -110,7 +121,11 @@ func (s *Service) FactorsFor(ctx context.Context, u users.User) (Factors, error)
 	if err != nil {
 		return Factors{}, fmt.Errorf("list passkeys: %w", err)
 	}
-	f := Factors{Passkeys: len(list), PasskeyRequired: s.PasskeyRequired(u)}
+	required, err := s.PasskeyRequired(ctx, u)
+	if err != nil {
+		return Factors{}, err
+	}
+	f := Factors{Passkeys: len(list), PasskeyRequired: required}
 	f.Code = totp && !f.PasskeyRequired
 	return f, nil
 }
@@ -441,8 +456,12 @@ func (s *Service) RemovePasskey(ctx context.Context, u users.User, id string, pr
 	if i < 0 {
 		return store.Passkey{}, &Error{Code: NotFound, Message: "You have no such passkey; it may have been removed already.", Key: "passkey.not_found"}
 	}
-	if len(list) == 1 && s.PasskeyRequired(u) {
-		return store.Passkey{}, ErrLastPasskey
+	if len(list) == 1 {
+		if required, err := s.PasskeyRequired(ctx, u); err != nil {
+			return store.Passkey{}, err
+		} else if required {
+			return store.Passkey{}, ErrLastPasskey
+		}
 	}
 	if err := s.check(ctx, u, proof, address, "passkey removal"); err != nil {
 		return store.Passkey{}, err
@@ -495,7 +514,7 @@ func (s *Service) PasskeyStatus(ctx context.Context, u users.User) string {
 	if len(names) > 0 {
 		status = strings.Join(names, ", ")
 	}
-	if s.PasskeyRequired(u) {
+	if required, _ := s.PasskeyRequired(ctx, u); required {
 		status += "; a role requires one"
 	}
 	return status

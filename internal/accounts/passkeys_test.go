@@ -440,3 +440,24 @@ func TestPasskeyCeremonyKinds(t *testing.T) {
 		t.Errorf("%d passkeys, want 1", len(list))
 	}
 }
+
+// TestPasskeyRequiredByGroup: a role a group gives counts as the user's
+// own: a member of a group carrying admin must register a passkey, and
+// their codes are refused.
+func TestPasskeyRequiredByGroup(t *testing.T) {
+	ctx := context.Background()
+	f := passkeyFixture(t)
+	u := f.userWith(t, "lee@example.com", "agent")
+	if _, err := f.svc.CreateGroup(ctx, admin, users.Group{Name: "Admins", Roles: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.AddMembers(ctx, admin, "Admins", u.Email); err != nil {
+		t.Fatal(err)
+	}
+	if step, err := f.svc.SecondStepFor(ctx, u); err != nil || step != accounts.EnrolPasskey {
+		t.Errorf("member of a passkey group: step %v, %v; want EnrolPasskey", step, err)
+	}
+	if _, err := f.svc.CheckCode(ctx, u, "JBSWY3DPEHPK3PXP", "123456", nil, ""); !errors.Is(err, accounts.ErrPasskeyRequired) {
+		t.Errorf("code of a member of a passkey group: %v, want ErrPasskeyRequired", err)
+	}
+}

@@ -174,7 +174,9 @@ func (s *Service) upgradeHash(ctx context.Context, u users.User, password string
 // is accepted), *ThrottledError, ErrWrongCode, ErrReplayedCode, or an
 // internal error.
 func (s *Service) CheckCode(ctx context.Context, u users.User, secret, code string, recovery []string, address string) (string, error) {
-	if s.PasskeyRequired(u) {
+	if required, err := s.PasskeyRequired(ctx, u); err != nil {
+		return "", err
+	} else if required {
 		_ = s.Audit(ctx, store.AuditEvent{Action: AuditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address,
 			Reason: "code refused: a role requires a passkey"})
 		return "", ErrPasskeyRequired

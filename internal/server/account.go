@@ -62,7 +62,11 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, err)
 		return
 	}
-	v.PasskeyRequired, v.PasskeysOff = s.acct.PasskeyRequired(u), !s.acct.PasskeysAvailable()
+	if v.PasskeyRequired, err = s.acct.PasskeyRequired(ctx, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.PasskeysOff = !s.acct.PasskeysAvailable()
 	p := page{Title: "title.account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v}
 	if len(v.Passkeys) > 0 && !v.PasskeysOff {
 		// A passkey can confirm a removal instead of the password: a

@@ -220,7 +220,10 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if s.acct.PasskeyRequired(u) {
+	if required, err := s.acct.PasskeyRequired(r.Context(), u); err != nil {
+		s.fail(w, r, err)
+		return
+	} else if required {
 		// CheckCode refuses (and records) any code of such a user; the
 		// page continues with the passkey, or its registration.
 		_, err := s.acct.CheckCode(r.Context(), u, "", r.PostFormValue("code"), nil, s.clientIP(r))
