@@ -236,6 +236,10 @@ type loginState struct {
 	// started the enrolment, until a code confirms it: nobody else can
 	// see it or be shown it.
 	Enrol []byte `json:"k,omitempty"`
+	// Passkey is the session data of the WebAuthn ceremony this state's
+	// page began (its one challenge), encrypted as Enrol is. The challenge
+	// is used up when an answer is checked.
+	Passkey []byte `json:"p,omitempty"`
 	// Sess ties an enrolment started from the launcher to the session
 	// that started it (sessionBinding).
 	Sess string `json:"s,omitempty"`
@@ -254,7 +258,7 @@ const (
 
 func (s *Server) encodeState(st loginState) (string, error) {
 	ttl := loginStateTTL
-	if st.User != "" || st.Enrol != nil {
+	if st.User != "" || st.Enrol != nil || st.Passkey != nil {
 		ttl = mfaStateTTL
 	}
 	st.Expires = s.now().Add(ttl).Unix()
