@@ -24,8 +24,13 @@ type Sealer interface {
 	Open(stored []byte) ([]byte, error)
 }
 
-// KindLDAP is the kind of an LDAP or Active Directory source.
-const KindLDAP = "ldap"
+// The kinds of source: LDAP or Active Directory (the password is checked
+// by the directory), and OpenID Connect (the person signs in at the
+// provider, and comes back with an ID token).
+const (
+	KindLDAP = "ldap"
+	KindOIDC = "oidc"
+)
 
 // LDAPSettings is an LDAP source's configuration, without its secret
 // (the service account's password, sealed apart). See directory.Config
@@ -65,7 +70,9 @@ type Source struct {
 	// Domains are the email domains the source signs in.
 	Domains []string
 	LDAP    LDAPSettings
-	// Password is the service account's password: set it to change it;
+	OIDC    OIDCSettings
+	// Password is the service account's password (LDAP), or the client
+	// secret (OIDC): set it to change it;
 	// it is never read back (HasPassword says whether one is stored).
 	Password    string
 	HasPassword bool
@@ -81,8 +88,8 @@ func (src *Source) validate() error {
 	if !sourceName.MatchString(src.Name) {
 		return errorf(Invalid, "A source name is 1 to 40 lower-case letters, digits and dashes, starting with a letter or digit (got %q).", src.Name)
 	}
-	if src.Kind != KindLDAP {
-		return errorf(Invalid, "The kind of source %q is not supported (use %q).", src.Kind, KindLDAP)
+	if src.Kind != KindLDAP && src.Kind != KindOIDC {
+		return errorf(Invalid, "The kind of source %q is not supported (use %q or %q).", src.Kind, KindLDAP, KindOIDC)
 	}
 	var ds []string
 	for _, d := range src.Domains {
@@ -94,6 +101,9 @@ func (src *Source) validate() error {
 	}
 	slices.Sort(ds)
 	src.Domains = slices.Compact(ds)
+	if src.Kind == KindOIDC {
+		return src.validateOIDC()
+	}
 	groups := map[string]string{}
 	for dn, g := range src.LDAP.Groups {
 		if strings.TrimSpace(g) == "" {
@@ -114,12 +124,19 @@ func (src *Source) validate() error {
 
 // view is what the audit trail records of a source: never the secret.
 func (src Source) view() map[string]any {
+	if src.Kind == KindOIDC {
+		return map[string]any{"kind": src.Kind, "domains": src.Domains, "oidc": src.OIDC, "has_secret": src.HasPassword}
+	}
 	return map[string]any{"kind": src.Kind, "domains": src.Domains, "ldap": src.LDAP, "has_password": src.HasPassword}
 }
 
 func (s *Service) sourceOf(d store.Directory) (Source, error) {
 	src := Source{Name: d.Name, Kind: d.Kind, Domains: d.Domains, HasPassword: len(d.Secret) > 0, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-	if err := json.Unmarshal([]byte(d.Config), &src.LDAP); err != nil {
+	var settings any = &src.LDAP
+	if d.Kind == KindOIDC {
+		settings = &src.OIDC
+	}
+	if err := json.Unmarshal([]byte(d.Config), settings); err != nil {
 		return Source{}, fmt.Errorf("source %s: stored settings: %w", d.Name, err)
 	}
 	return src, nil
@@ -135,7 +152,11 @@ func (s *Service) seal(password string) ([]byte, error) {
 // record turns src into what the store keeps, sealing a new password;
 // old is the stored secret kept when src.Password is empty.
 func (s *Service) record(src Source, old []byte) (store.Directory, error) {
-	cfg, err := json.Marshal(src.LDAP)
+	var settings any = src.LDAP
+	if src.Kind == KindOIDC {
+		settings = src.OIDC
+	}
+	cfg, err := json.Marshal(settings)
 	if err != nil {
 		return store.Directory{}, err
 	}
@@ -207,6 +228,7 @@ func (s *Service) UpdateDirectory(ctx context.Context, actor Actor, name string,
 		}
 		before = src
 		src.LDAP.Groups = maps.Clone(src.LDAP.Groups)
+		src.OIDC.Groups = maps.Clone(src.OIDC.Groups)
 		if err := change(&src); err != nil {
 			return d, invalid(err)
 		}
@@ -254,6 +276,14 @@ type DirectoryProbe struct {
 // login is not empty, looks the user up (without a password): what an
 // administrator checks after a change.
 func (s *Service) TestDirectory(ctx context.Context, name, login string) (DirectoryProbe, error) {
+	if o, err := s.connectOIDC(ctx, name); err != nil || o != nil {
+		// A provider is checked by its discovery document; nobody can be
+		// looked up without signing in.
+		if err != nil {
+			return DirectoryProbe{}, err
+		}
+		return DirectoryProbe{}, unavailable(name, o.Check(ctx))
+	}
 	d, src, err := s.connect(ctx, name)
 	if err != nil {
 		return DirectoryProbe{}, err
@@ -315,6 +345,14 @@ func (s *Service) DirectoryStatus(ctx context.Context) ([]DirectoryHealth, error
 	for i, d := range ds {
 		out[i].Name = d.Name
 		wg.Go(func() {
+			if d.Kind == KindOIDC {
+				o, _, err := s.liveOIDC(d)
+				if err == nil {
+					err = o.Check(ctx)
+				}
+				out[i].Err = err
+				return
+			}
 			dir, _, err := s.connect(ctx, d.Name)
 			if err == nil {
 				err = dir.Check(ctx)
@@ -335,7 +373,8 @@ type dirCache struct {
 
 type liveDir struct {
 	updated time.Time
-	d       *directory.Directory
+	d       *directory.Directory // LDAP
+	o       *directory.OIDC      // OpenID Connect
 	src     Source
 }
 
@@ -343,7 +382,9 @@ func (c *dirCache) drop(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if l, ok := c.m[name]; ok {
-		l.d.Close()
+		if l.d != nil {
+			l.d.Close()
+		}
 		delete(c.m, name)
 	}
 }
@@ -360,8 +401,11 @@ func (s *Service) connect(ctx context.Context, name string) (*directory.Director
 func (s *Service) live(d store.Directory) (*directory.Directory, Source, error) {
 	s.dirs.mu.Lock()
 	defer s.dirs.mu.Unlock()
-	if l, ok := s.dirs.m[d.Name]; ok && l.updated.Equal(d.UpdatedAt) {
+	if l, ok := s.dirs.m[d.Name]; ok && l.updated.Equal(d.UpdatedAt) && l.d != nil {
 		return l.d, l.src, nil
+	}
+	if d.Kind != KindLDAP {
+		return nil, Source{}, fmt.Errorf("source %s is not an LDAP directory", d.Name)
 	}
 	src, err := s.sourceOf(d)
 	if err != nil {
@@ -377,7 +421,7 @@ func (s *Service) live(d store.Directory) (*directory.Directory, Source, error) 
 	if err != nil {
 		return nil, Source{}, fmt.Errorf("source %s: %w", d.Name, err)
 	}
-	if l, ok := s.dirs.m[d.Name]; ok {
+	if l, ok := s.dirs.m[d.Name]; ok && l.d != nil {
 		l.d.Close()
 	}
 	if s.dirs.m == nil {
@@ -405,6 +449,11 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 		if err != nil {
 			return users.User{}, fmt.Errorf("load source %s: %w", link.Directory, err)
 		}
+		if d.Kind != KindLDAP {
+			// Signed in at their provider: no password here, refused
+			// after the same hashing time.
+			return s.authenticate(ctx, login, password)
+		}
 		return s.directorySignIn(ctx, d, login, password, &link)
 	case !errors.Is(err, store.ErrNotFound):
 		return users.User{}, fmt.Errorf("look up user: %w", err)
@@ -413,7 +462,7 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	if err != nil {
 		return users.User{}, fmt.Errorf("list sources: %w", err)
 	}
-	candidates := sourcesFor(ds, login)
+	candidates := slices.DeleteFunc(sourcesFor(ds, login), func(d store.Directory) bool { return d.Kind != KindLDAP })
 	if len(candidates) == 0 {
 		// No source signs this login in: refused as an unknown local
 		// account is, after the same hashing time.
@@ -447,6 +496,25 @@ type SignInRoute struct {
 	// source names it). It depends on the domain only, never on whether
 	// an account exists.
 	Source string
+	// SourceKind is the kind of Source: an OIDC source is not asked for a
+	// password, the browser goes to the provider.
+	SourceKind string
+}
+
+// Providers returns the names of the OpenID Connect sources, offered on
+// the login page as "Continue with <name>".
+func (s *Service) Providers(ctx context.Context) ([]string, error) {
+	ds, err := s.st.ListDirectories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range ds {
+		if d.Kind == KindOIDC {
+			out = append(out, d.Name)
+		}
+	}
+	return out, nil
 }
 
 // RouteFor returns the login page's route for email ("" before it is
@@ -457,9 +525,10 @@ func (s *Service) RouteFor(ctx context.Context, email string) (SignInRoute, erro
 		return SignInRoute{}, err
 	}
 	r := SignInRoute{EmailFirst: true}
-	if named := sourcesFor(ds, users.NormalizeEmail(email)); len(named) > 0 && len(named[0].Domains) > 0 {
-		r.Source = named[0].Name
+	if named := sourcesFor(ds, users.NormalizeEmail(email)); email != "" && len(named) > 0 && len(named[0].Domains) > 0 {
+		r.Source, r.SourceKind = named[0].Name, named[0].Kind
 	}
+
 	return r, nil
 }
 
@@ -522,7 +591,7 @@ func (s *Service) directorySignIn(ctx context.Context, d store.Directory, login,
 // stands.
 func (s *Service) syncEntry(ctx context.Context, src Source, e directory.Entry) (users.User, error) {
 	actor := Actor{Name: "directory:" + src.Name}
-	groups := MapGroups(src.LDAP.Groups, e.Groups)
+	groups := src.mapGroups(e.Groups)
 	link, err := s.st.GetLinkByExternalID(ctx, src.Name, e.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		if e.Disabled {
@@ -623,6 +692,9 @@ func (s *Service) SyncDirectories(ctx context.Context) (DirectorySync, error) {
 	}
 	var errs []error
 	for _, d := range ds {
+		if d.Kind != KindLDAP {
+			continue // a provider cannot be asked about a person who is not signing in
+		}
 		dir, src, err := s.live(d)
 		if err != nil {
 			errs = append(errs, err)
