@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/flexidp/flexidp/internal/browsertest"
 	"github.com/flexidp/flexidp/internal/keys"
@@ -90,6 +91,53 @@ func TestDirectoriesCommands(t *testing.T) {
 	}
 	if out := e.cliWant(1, "", "directories", "show", "--name", "corp"); !strings.Contains(out, `There is no source named "corp"`) {
 		t.Errorf("show after remove: %s", out)
+	}
+}
+
+// TestDirectoriesCommandsOIDC: idp directories add --kind oidc against a
+// real OpenID Provider (mockoidc): the client secret from a file, sealed
+// at rest, never shown; the connection tested by discovery; LDAP flags
+// refused on an OIDC source with a sentence.
+func TestDirectoriesCommandsOIDC(t *testing.T) {
+	op, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Shutdown() })
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "idp.db")
+	sqlitetest.Open(t, db).Close()
+	secretFile := filepath.Join(tmp, "secret")
+	if err := os.WriteFile(secretFile, []byte(op.ClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, getenv: map[string]string{"IDP_DATABASE_URL": "sqlite://" + db, "IDP_KEY_ENCRYPTION_KEY": testKeyEncryptionKey,
+		"IDP_BASE_URL": "https://idp.acme.test"}}
+	add := []string{"directories", "add", "--kind", "oidc", "--name", "entra", "--issuer", op.Issuer(), "--client-id", op.ClientID,
+		"--client-secret-file", secretFile, "--map-group", "0b1c2d3e-floor=agents", "--map-group", "role:Supervisor=supervisors"}
+	if out := e.cliWant(1, "", add...); !strings.Contains(out, "give at least one") {
+		t.Errorf("add without domains: %s", out)
+	}
+	out := e.cli("", append(add, "--domains", "acme.test")...)
+	samltest.MustContain(t, out, "added source entra", "https://idp.acme.test/login/oidc/callback")
+	if out := e.cliWant(1, "", "directories", "set", "--name", "entra", "--bind-dn", "cn=x"); !strings.Contains(out, "is an LDAP setting") {
+		t.Errorf("an LDAP flag on an OIDC source: %s", out)
+	}
+	show := e.cli("", "directories", "show", "--name", "entra")
+	samltest.MustContain(t, show, op.Issuer(), op.ClientID, "stored (never shown)", "group supervisors", "role:Supervisor")
+	samltest.MustContain(t, e.cli("", "directories", "list"), "entra", "oidc", op.Issuer())
+	samltest.MustContain(t, e.cli("", "directories", "test", "--name", "entra"), "source entra answers")
+	trail := e.cli("", "audit", "search", "--action", "admin.directory")
+	for _, out := range []string{show, trail} {
+		if strings.Contains(out, op.ClientSecret) {
+			t.Errorf("output shows the client secret:\n%s", out)
+		}
+	}
+	st := sqlitetest.Open(t, db)
+	d, err := st.GetDirectory(t.Context(), "entra")
+	st.Close()
+	if err != nil || !keys.IsSealed(d.Secret) {
+		t.Errorf("the client secret is not sealed at rest: %q, %v", d.Secret, err)
 	}
 }
 
