@@ -348,7 +348,7 @@ func (s *Service) DirectoryStatus(ctx context.Context) ([]DirectoryHealth, error
 			if d.Kind == KindOIDC {
 				o, _, err := s.liveOIDC(d)
 				if err == nil {
-					err = o.Check(ctx)
+					err = o.Discovered(ctx)
 				}
 				out[i].Err = err
 				return

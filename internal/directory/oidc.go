@@ -138,6 +138,13 @@ func (o *OIDC) Check(ctx context.Context) error {
 	return err
 }
 
+// Discovered fetches the discovery document unless it was fetched
+// already (readiness: a probe does not ask the provider every time).
+func (o *OIDC) Discovered(ctx context.Context) error {
+	_, err := o.provider(ctx)
+	return err
+}
+
 // AuthURL is where the browser is sent to sign in: the authorization
 // code flow with PKCE (S256 of verifier), state and nonce.
 func (o *OIDC) AuthURL(ctx context.Context, redirect, state, nonce, verifier string) (string, error) {
