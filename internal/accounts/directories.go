@@ -441,6 +441,12 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	case err == nil:
 		link, err := s.st.GetUserLink(ctx, u.ID)
 		if errors.Is(err, store.ErrNotFound) {
+			// A local account: its password is flexidp's. The sources of
+			// its domain are still searched, as for an unknown login
+			// there, so that the time does not tell that it exists.
+			if err := s.searchSources(ctx, login); err != nil {
+				return users.User{}, err
+			}
 			return s.authenticate(ctx, login, password)
 		} else if err != nil {
 			return users.User{}, fmt.Errorf("look up directory link: %w", err)
@@ -483,7 +489,34 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	if down != nil {
 		return users.User{}, down
 	}
+	// Nobody: the hashing time a local account's refusal costs, too.
+	if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+		return users.User{}, err
+	}
 	return users.User{}, errUnknownUser
+}
+
+// searchSources searches login in the LDAP sources that sign in its
+// domain, as a sign-in there does before it binds (never with the
+// password), and forgets the answer. An internal failure is returned; a
+// source that cannot be reached costs its timeout, as it does an
+// unknown login's sign-in.
+func (s *Service) searchSources(ctx context.Context, login string) error {
+	ds, err := s.st.ListDirectories(ctx)
+	if err != nil {
+		return fmt.Errorf("list sources: %w", err)
+	}
+	for _, d := range sourcesFor(ds, login) {
+		if d.Kind != KindLDAP {
+			continue
+		}
+		dir, _, err := s.live(d)
+		if err != nil {
+			return err
+		}
+		_ = dir.Find(ctx, login)
+	}
+	return nil
 }
 
 // SignInRoute is what the login page shows of the sources.
