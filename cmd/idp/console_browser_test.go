@@ -100,6 +100,18 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("search: %q", got)
 	}
 
+	// Groups: the list, and a new group's page with its members form.
+	do("groups", chromedp.Navigate(base+"/admin/groups"), chromedp.WaitVisible(chromedp.ID("new-group-form")))
+	do("a group",
+		chromedp.SendKeys(chromedp.ID("name"), "Sales-ES"),
+		chromedp.SendKeys(chromedp.ID("roles"), "agent"),
+		chromedp.SetValue(chromedp.ID("attributes"), "skills.stringarray=spanish,sales\nchannel.chat.capacity=3"),
+		chromedp.Submit(chromedp.ID("new-group-form")),
+		chromedp.WaitVisible(chromedp.ID("add-members-form")))
+	if got := text("#notice"); !strings.HasPrefix(got, "The group is created.") {
+		t.Fatalf("after creating a group: notice %q", got)
+	}
+
 	// Create the agent, then give it channel capacities; a wrong value
 	// first, refused next to the field.
 	do("create a user", chromedp.Navigate(base+"/admin/users/new"), chromedp.WaitVisible(chromedp.ID("new-user-form")))

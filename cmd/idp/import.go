@@ -72,16 +72,28 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	if c.Plan.Created+c.Plan.Updated == 0 {
 		// No progress bar for a write that writes nothing.
 		fmt.Fprintf(env.stdout, "nothing to change: %s already up to date\n", allUsers(c.Plan.Unchanged))
-		return nil
+		_, err := svc.ApplyCheckedImport(ctx, env.admin(), c, nil)
+		printMemberships(env, c)
+		return err
 	}
 	p := newProgressMeter(env.stderr, "writing")
-	r, err := svc.ApplyImport(ctx, env.admin(), c.Users, p.report)
+	r, err := svc.ApplyCheckedImport(ctx, env.admin(), c, p.report)
 	p.done()
+	if r.Created+r.Updated > 0 {
+		fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
+	printMemberships(env, c)
 	return nil
+}
+
+// printMemberships names the groups an import filled.
+func printMemberships(env *environment, c *accounts.ImportCheck) {
+	for _, m := range c.Memberships {
+		fmt.Fprintf(env.stdout, "group %s: %s listed\n", m.Group, count(len(m.Emails), "member", "members"))
+	}
 }
 
 // checkUsersFile reads the file name ("-" for stdin) with the service's
@@ -244,21 +256,25 @@ database. FILE is created with mode 0600.`)
 		return usageError{fmt.Sprintf("idp users export: --format %q: use ndjson or csv", *formatName)}
 	}
 	var list []users.User
+	var groups map[string][]string
 	err := withService(ctx, env, *dbURL, func(svc *accounts.Service) (err error) {
-		list, err = svc.ListUsers(ctx, store.UserFilter{})
+		if list, err = svc.ListUsers(ctx, store.UserFilter{}); err != nil {
+			return err
+		}
+		groups, err = svc.Memberships(ctx)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	if *out == "" {
-		return write(env.stdout, list, *withHashes)
+		return write(env.stdout, list, *withHashes, importer.WithGroups(groups))
 	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := write(f, list, *withHashes); err != nil {
+	if err := write(f, list, *withHashes, importer.WithGroups(groups)); err != nil {
 		f.Close()
 		return err
 	}

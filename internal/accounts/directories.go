@@ -651,6 +651,9 @@ func (s *Service) syncEntry(ctx context.Context, src Source, e directory.Entry) 
 		}
 		_ = s.audit(ctx, actor, Change{Action: "user.add", User: &u, After: UserView(u), Reason: "first sign-in through the directory"})
 		s.auditGroups(ctx, actor, u, groups)
+		if err := s.syncGroups(ctx, actor, src, u, groups); err != nil {
+			return users.User{}, err
+		}
 		return u, nil
 	} else if err != nil {
 		return users.User{}, fmt.Errorf("look up directory link: %w", err)
@@ -699,6 +702,12 @@ func (s *Service) keepInStep(ctx context.Context, src Source, link store.Directo
 		_ = s.audit(ctx, actor, Change{Action: "user.update", User: &u, Before: UserView(before), After: UserView(u), Reason: "kept in step with the directory"})
 	}
 	s.auditGroups(ctx, actor, u, groups)
+	if e != nil {
+		// A leaver (e nil) keeps their memberships: they are disabled.
+		if err := s.syncGroups(ctx, actor, src, u, groups); err != nil {
+			return users.User{}, err
+		}
+	}
 	return u, nil
 }
 
@@ -774,7 +783,7 @@ func (s *Service) SyncDirectories(ctx context.Context) (DirectorySync, error) {
 }
 
 // auditGroups records the flexidp groups the user's directory groups map
-// to. (Membership is applied once flexidp has groups.)
+// to (syncGroups applies them).
 func (s *Service) auditGroups(ctx context.Context, actor Actor, u users.User, groups []string) {
 	if len(groups) == 0 {
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/importer"
@@ -17,23 +18,71 @@ import (
 // writing: a file read as a stream needs memory for its emails, not its
 // users.
 type ImportPlan struct {
-	byEmail map[string]users.User // the stored users
-	ids     map[string]bool
-	outcome map[string]byte // lower-cased email -> 'c'reated, 'u'pdated, 'n'ot changed
+	byEmail  map[string]users.User // the stored users
+	ids      map[string]bool
+	outcome  map[string]byte          // lower-cased email -> 'c'reated, 'u'pdated, 'n'ot changed
+	groups   map[string]users.Group   // the stored groups, by lower-cased name
+	groupsOf map[string][]users.Group // the stored memberships, by user ID
 }
 
-// NewImportPlan starts a plan against the users stored now.
+// NewImportPlan starts a plan against the users and groups stored now.
 func (s *Service) NewImportPlan(ctx context.Context) (*ImportPlan, error) {
 	existing, err := s.st.ListUsers(ctx, store.UserFilter{})
 	if err != nil {
 		return nil, err
 	}
-	p := &ImportPlan{byEmail: make(map[string]users.User, len(existing)), ids: make(map[string]bool, len(existing)), outcome: map[string]byte{}}
+	p := &ImportPlan{byEmail: make(map[string]users.User, len(existing)), ids: make(map[string]bool, len(existing)), outcome: map[string]byte{},
+		groups: map[string]users.Group{}, groupsOf: map[string][]users.Group{}}
 	for _, u := range existing {
 		p.byEmail[strings.ToLower(u.Email)] = u
 		p.ids[u.ID] = true
 	}
+	gs, err := s.st.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gs {
+		p.groups[strings.ToLower(g.Name)] = g
+		members, err := s.st.GroupMembers(ctx, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			p.groupsOf[m.ID] = append(p.groupsOf[m.ID], g)
+		}
+	}
 	return p, nil
+}
+
+// CheckGroups is the import's rule for the groups of u, a user of the
+// file, who names the groups names: each must exist, and u's profile as
+// the import would store it, merged with their groups (the stored ones
+// and those named), must have no conflict (users.Effective). It returns
+// the names as stored. For importer.GroupCheck, which refuses the row
+// with the error's sentence.
+func (p *ImportPlan) CheckGroups(u users.User, names []string) ([]string, error) {
+	merged := u
+	var gs []users.Group
+	if old, ok := p.byEmail[strings.ToLower(u.Email)]; ok {
+		merged, _ = store.MergeImport(old, u)
+		gs = slices.Clone(p.groupsOf[old.ID])
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		g, ok := p.groups[strings.ToLower(n)]
+		if !ok {
+			return nil, fmt.Errorf("there is no group named %q (create it first: idp groups create --name %q)", n, n)
+		}
+		out = append(out, g.Name)
+		if !slices.ContainsFunc(gs, func(x users.Group) bool { return x.ID == g.ID }) {
+			gs = append(gs, g)
+		}
+	}
+	if len(gs) == 0 {
+		return out, nil
+	}
+	_, err := users.Effective(merged, gs)
+	return out, err
 }
 
 // Add counts what importing u would do. A new user whose ID belongs to
@@ -145,6 +194,39 @@ type ImportCheck struct {
 	// Users are the valid users in file order, when CheckImport was asked
 	// to keep them.
 	Users []users.User
+	// Memberships are the groups the kept users' rows name, in the order
+	// first named, with the emails of their members (an import adds
+	// memberships; it never removes one).
+	Memberships []ImportMembership
+}
+
+// ImportMembership is a group and the imported users a file adds to it.
+type ImportMembership struct {
+	Group  string
+	Emails []string
+}
+
+// ApplyCheckedImport writes a checked file (CheckImport with keep): its
+// users in one transaction (ApplyImport), then each group's new members
+// through AddMembers, which audits each and refuses a conflict. The
+// users stay imported when a membership is refused; the error says which
+// group was not filled.
+func (s *Service) ApplyCheckedImport(ctx context.Context, actor Actor, c *ImportCheck, progress func(done, total int)) (store.ImportResult, error) {
+	var r store.ImportResult
+	if c.Plan.Created+c.Plan.Updated > 0 {
+		var err error
+		if r, err = s.ApplyImport(ctx, actor, c.Users, progress); err != nil {
+			return r, err
+		}
+	} else {
+		r = c.Plan
+	}
+	for _, m := range c.Memberships {
+		if err := s.AddMembers(ctx, actor, m.Group, m.Emails...); err != nil {
+			return r, fmt.Errorf("the users were imported, but not the members of group %s: %w", m.Group, err)
+		}
+	}
+	return r, nil
 }
 
 // BadRows is the number of rows with at least one problem.
@@ -196,7 +278,7 @@ func (s *Service) CheckImport(ctx context.Context, r io.Reader, f importer.Forma
 			kept = append(kept, rec)
 		}
 		return nil
-	})
+	}, importer.GroupCheck(plan.CheckGroups))
 	switch {
 	case errors.Is(err, importer.ErrFormat):
 		msg := strings.TrimPrefix(err.Error(), importer.ErrFormat.Error()+": ")
@@ -213,9 +295,20 @@ func (s *Service) CheckImport(ctx context.Context, r io.Reader, f importer.Forma
 		for _, e := range sum.Retracted {
 			retracted[e] = true
 		}
+		byGroup := map[string]int{}
 		for _, rec := range kept {
-			if !retracted[strings.ToLower(rec.User.Email)] {
-				c.Users = append(c.Users, rec.User)
+			if retracted[strings.ToLower(rec.User.Email)] {
+				continue
+			}
+			c.Users = append(c.Users, rec.User)
+			for _, g := range rec.Groups {
+				i, ok := byGroup[g]
+				if !ok {
+					i = len(c.Memberships)
+					byGroup[g] = i
+					c.Memberships = append(c.Memberships, ImportMembership{Group: g})
+				}
+				c.Memberships[i].Emails = append(c.Memberships[i].Emails, rec.User.Email)
 			}
 		}
 	}

@@ -132,10 +132,12 @@ type OIDCStart struct {
 // (state, token, email, domain); the *Error's Message says why.
 var ErrOIDCRefused = errors.New("the provider's sign-in was refused")
 
-func refused(name, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
+// refused is an ErrOIDCRefused whose catalog sentence is key with args
+// (the source's name added); msg is the reason, in English.
+func refused(name, key string, args []any, format string, a ...any) error {
+	msg := fmt.Sprintf(format, a...)
 	return &Error{Code: Invalid, Message: fmt.Sprintf("Signing in with %s did not work: %s.", name, msg),
-		Err: fmt.Errorf("%w: %s: %s", ErrOIDCRefused, name, msg)}
+		Key: key, Args: append([]any{"source", name}, args...), Err: fmt.Errorf("%w: %s: %s", ErrOIDCRefused, name, msg)}
 }
 
 // BeginOIDC starts a sign-in through the OIDC source name, whose
@@ -174,7 +176,7 @@ func (s *Service) FinishOIDC(ctx context.Context, name, redirect, code, verifier
 	fail := store.AuditEvent{Action: AuditSignInFailure, Actor: "directory:" + name, SP: sp, RemoteAddr: address}
 	d, err := s.st.GetDirectory(ctx, name)
 	if err != nil || d.Kind != KindOIDC {
-		return users.User{}, refused(name, "there is no such OpenID Connect source")
+		return users.User{}, refused(name, "login.oidc_refused", []any{"reason", "?"}, "there is no such OpenID Connect source")
 	}
 	o, src, err := s.liveOIDC(d)
 	if err != nil {
@@ -184,14 +186,15 @@ func (s *Service) FinishOIDC(ctx context.Context, name, redirect, code, verifier
 	var no *directory.ErrRefused
 	switch {
 	case errors.As(err, &no):
-		err = refused(name, "%s", no.Reason)
+		err = refused(name, "login.oidc_refused", []any{"reason", no.Reason}, "%s", no.Reason)
 	case err != nil:
 		s.log.WarnContext(ctx, "oidc provider unavailable", "directory", name, "err", err)
 		return users.User{}, unavailable(name, err)
 	case !id.EmailVerified || id.Email == "":
-		err = refused(name, "the provider has not verified the email %q of this account", id.Email)
+		err = refused(name, "login.oidc_unverified", []any{"email", id.Email}, "the provider has not verified the email %q of this account", id.Email)
 	case !slices.Contains(src.Domains, domainOf(id.Email)):
-		err = refused(name, "%s is not in a domain this source signs in (%s)", id.Email, strings.Join(src.Domains, ", "))
+		err = refused(name, "login.oidc_domain", []any{"email", id.Email, "domains", strings.Join(src.Domains, ", ")},
+			"%s is not in a domain this source signs in (%s)", id.Email, strings.Join(src.Domains, ", "))
 	}
 	if err != nil {
 		fail.Email, fail.Reason = users.NormalizeEmail(id.Email), err.Error()
@@ -202,7 +205,8 @@ func (s *Service) FinishOIDC(ctx context.Context, name, redirect, code, verifier
 		GivenName: id.GivenName, FamilyName: id.FamilyName, Groups: id.Groups})
 	if errors.Is(err, errUnknownUser) {
 		// The email belongs to a local account (never taken over).
-		err = refused(name, "the email %s belongs to an account that does not sign in with %s; ask an administrator", id.Email, name)
+		err = refused(name, "login.oidc_taken", []any{"email", id.Email},
+			"the email %s belongs to an account that does not sign in with %s; ask an administrator", id.Email, name)
 		fail.UserID, fail.Email, fail.Reason = u.ID, users.NormalizeEmail(id.Email), err.Error()
 		_ = s.Audit(ctx, fail)
 		return users.User{}, err
@@ -222,4 +226,52 @@ func domainOf(email string) string {
 		return strings.ToLower(email[i+1:])
 	}
 	return ""
+}
+
+// mappedGroups returns the flexidp groups src maps anything to.
+func (src Source) mappedGroups() []string {
+	m := src.LDAP.Groups
+	if src.Kind == KindOIDC {
+		m = src.OIDC.Groups
+	}
+	var out []string
+	for _, g := range m {
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// syncGroups makes u's memberships of the groups src maps to what the
+// source says now (groups, already mapped): u is added to those, and
+// removed from the other groups src maps to. Groups src maps nothing to
+// (given by an administrator) are left alone. Each change goes through
+// AddMembers/RemoveMembers, audited with actor. A mapped group that does
+// not exist, or a membership that would give u conflicting values, is
+// logged and skipped: it is the administrator's to fix, and the sign-in
+// goes on with the rest.
+func (s *Service) syncGroups(ctx context.Context, actor Actor, src Source, u users.User, groups []string) error {
+	have, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return fmt.Errorf("groups of user %s: %w", u.ID, err)
+	}
+	for _, name := range src.mappedGroups() {
+		want := slices.Contains(groups, name)
+		member := slices.ContainsFunc(have, func(g users.Group) bool { return strings.EqualFold(g.Name, name) })
+		if want == member {
+			continue
+		}
+		var err error
+		if want {
+			err = s.AddMembers(ctx, actor, name, u.ID)
+		} else {
+			err = s.RemoveMembers(ctx, actor, name, u.ID)
+		}
+		if err != nil && ErrorCode(err) == "" {
+			return err
+		} else if err != nil {
+			s.log.WarnContext(ctx, "directory group not applied", "directory", src.Name, "user", u.ID, "group", name, "err", err)
+		}
+	}
+	return nil
 }

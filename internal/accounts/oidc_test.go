@@ -11,6 +11,7 @@ import (
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
+	"github.com/flexidp/flexidp/internal/ldaptest"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 	"github.com/flexidp/flexidp/internal/users"
@@ -107,4 +108,95 @@ func TestOIDCSourceConfig(t *testing.T) {
 			t.Errorf("audit event %s shows the client secret: %s", e.Action, e.Details)
 		}
 	}
+}
+
+// TestDirectoryGroupMemberships: the groups a source maps a user's
+// directory groups to are their flexidp group memberships, kept in step
+// at every sign-in and by the periodic sync, each change audited as the
+// source; a group an administrator gave them stays.
+func TestDirectoryGroupMemberships(t *testing.T) {
+	ctx := context.Background()
+	s := ldaptest.Start(t)
+	f := newFixture(t)
+	f.addGroup(t, users.Group{Name: "agents", Roles: []string{"agent"}, Team: "Floor",
+		Attributes: attrSet(t, "skills.stringarray", "billing,vip")})
+	f.addGroup(t, users.Group{Name: "floor"})
+	f.addGroup(t, users.Group{Name: "Night"})
+	if _, err := f.svc.AddDirectory(ctx, admin, ldapSource(s)); err != nil {
+		t.Fatal(err)
+	}
+	groupsOf := func() string {
+		t.Helper()
+		u, err := f.svc.FindUser(ctx, "alice@acme.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, err := f.svc.GroupsOf(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, g := range gs {
+			names = append(names, g.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	if _, err := signIn(f, "alice@acme.test", ldaptest.AlicePW); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupsOf(); got != "agents,floor" {
+		t.Fatalf("after the first sign-in: groups %q, want agents,floor (agents directly, floor-staff nested)", got)
+	}
+	p, err := f.svc.Profile(ctx, mustFind(t, f, "alice@acme.test"))
+	if err != nil || strings.Join(p.User.Roles, ",") != "agent" || p.User.Team != "Floor" || p.User.Attributes["skills.stringarray"].String() != "billing,vip" {
+		t.Fatalf("effective profile %+v, %v: want the mapped group's roles, team and skills", p, err)
+	}
+	if err := f.svc.AddMembers(ctx, admin, "Night", "alice@acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	// floor-staff now maps to nothing alice is in: she leaves floor at
+	// her next sign-in; Night, an administrator's, stays.
+	if _, err := f.svc.UpdateDirectory(ctx, admin, "corp", func(src *accounts.Source) error {
+		src.LDAP.Groups = map[string]string{ldaptest.AgentsDN: "agents", "cn=nobody,dc=x": "floor"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signIn(f, "alice@acme.test", ldaptest.AlicePW); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupsOf(); got != "agents,Night" {
+		t.Fatalf("after the mapping changed: groups %q, want agents,Night", got)
+	}
+	// The periodic sync applies a change without a sign-in.
+	if _, err := f.svc.UpdateDirectory(ctx, admin, "corp", func(src *accounts.Source) error {
+		src.LDAP.Groups = map[string]string{ldaptest.AgentsDN: "agents", ldaptest.FloorDN: "floor"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SyncDirectories(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupsOf(); got != "agents,floor,Night" {
+		t.Fatalf("after the sync: groups %q, want agents,floor,Night", got)
+	}
+	var byDir []string
+	for _, e := range f.audit(t, "admin.group") {
+		if e.Actor == "directory:corp" {
+			byDir = append(byDir, e.Action+" "+e.Reason)
+		}
+	}
+	if strings.Join(byDir, "; ") != "admin.group.member-add group floor; admin.group.member-remove group floor; admin.group.member-add group floor; admin.group.member-add group agents" {
+		t.Errorf("membership changes audited as the source: %q", byDir)
+	}
+}
+
+func mustFind(t *testing.T, f *fixture, email string) users.User {
+	t.Helper()
+	u, err := f.svc.FindUser(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

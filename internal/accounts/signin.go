@@ -277,7 +277,7 @@ const (
 )
 
 // SecondStepFor says what a sign-in of u needs after the password: a code
-// of the factor u has, the enrolment a role of u requires
+// of the factor u has, the enrolment a role of u (its own or a group's) requires
 // (Config.MFARequiredRoles), or nothing.
 func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, error) {
 	_, enrolled, err := s.ConfirmedFactor(ctx, u.ID)
@@ -286,7 +286,17 @@ func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, 
 		return NoSecondStep, err
 	case enrolled:
 		return EnterCode, nil
-	case slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }):
+	case len(s.mfaFor) == 0:
+		return NoSecondStep, nil
+	}
+	// The roles a group gives count as the user's own: a group carrying
+	// admin requires a second factor of its members.
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return NoSecondStep, err
+	}
+	p, _ := users.Effective(u, gs) // roles are merged even when other attributes conflict
+	if slices.ContainsFunc(p.User.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }) {
 		return Enrol, nil
 	}
 	return NoSecondStep, nil

@@ -150,15 +150,7 @@ func (s *Service) PreviewDraft(ctx context.Context, userRef string, draft sp.Ser
 	if err := draft.Validate(); err != nil {
 		return Preview{}, invalid(err)
 	}
-	u, err := s.FindUser(ctx, userRef)
-	if err != nil {
-		return Preview{}, err
-	}
-	may, err := s.MayEnter(ctx, u, draft)
-	if err != nil {
-		return Preview{}, err
-	}
-	return preview(u, draft, may)
+	return s.previewFor(ctx, userRef, draft)
 }
 
 // SigningNote says what the SP's request-signing settings mean, for a

@@ -42,6 +42,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/flexidp/flexidp/internal/i18n"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -54,7 +56,7 @@ const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
 var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link",
-	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit"}
+	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit", "groups", "group"}
 
 // consoleFuncs are the console templates' functions.
 var consoleFuncs = template.FuncMap{
@@ -69,6 +71,7 @@ var consoleNav = []struct {
 }{
 	{consolePrefix, "Home", accounts.ReadUsers},
 	{consolePrefix + "/users", "Users", accounts.ReadUsers},
+	{consolePrefix + "/groups", "Groups", accounts.ReadUsers},
 	{consolePrefix + "/import", "Import", accounts.ImportExport},
 	{consolePrefix + "/sps", "Service providers", accounts.ManageSPs},
 	{consolePrefix + "/keys", "Keys", accounts.ManageKeys},
@@ -79,36 +82,39 @@ var consoleNav = []struct {
 // key the change's redirect carries (?done=KEY): a URL cannot put words
 // of its own on a console page.
 var consoleNotices = map[string]string{
-	"created":     "The user is created.",
-	"saved":       "Saved.",
-	"roles":       "The roles are saved.",
-	"attributes":  "The Flex attributes are saved.",
-	"disabled":    "The user is disabled and signed out everywhere.",
-	"enabled":     "The user is enabled.",
-	"unlocked":    "The account is unlocked.",
-	"mfa-reset":   "Two-step verification is reset: the user sets it up again at the next sign-in.",
-	"revoked":     "The session is signed out.",
-	"revoked-all": "Every session of the user is signed out.",
-	"granted":     "The console role is saved.",
-	"deleted":     "The user is deleted.",
-	"bulk":        "The selected users are changed.",
-	"sp-added":    "The service provider is added.",
-	"sp-saved":    "The service provider's settings are saved.",
-	"sp-removed":  "The service provider is removed, with its assignments.",
-	"assigned":    "The user is assigned.",
-	"unassigned":  "The assignment is removed.",
-	"key-added":   "A next key is added: it is published in the metadata, and does not sign yet.",
-	"key-active":  "The key is now active and signs every Response. Do the steps below in the Twilio Console now.",
-	"key-retired": "The key is retired: it is no longer published.",
+	"created":       "The user is created.",
+	"saved":         "Saved.",
+	"roles":         "The roles are saved.",
+	"attributes":    "The Flex attributes are saved.",
+	"disabled":      "The user is disabled and signed out everywhere.",
+	"enabled":       "The user is enabled.",
+	"unlocked":      "The account is unlocked.",
+	"mfa-reset":     "Two-step verification is reset: the user sets it up again at the next sign-in.",
+	"revoked":       "The session is signed out.",
+	"revoked-all":   "Every session of the user is signed out.",
+	"granted":       "The console role is saved.",
+	"deleted":       "The user is deleted.",
+	"bulk":          "The selected users are changed.",
+	"sp-added":      "The service provider is added.",
+	"sp-saved":      "The service provider's settings are saved.",
+	"sp-removed":    "The service provider is removed, with its assignments.",
+	"assigned":      "The user is assigned.",
+	"unassigned":    "The assignment is removed.",
+	"key-added":     "A next key is added: it is published in the metadata, and does not sign yet.",
+	"key-active":    "The key is now active and signs every Response. Do the steps below in the Twilio Console now.",
+	"key-retired":   "The key is retired: it is no longer published.",
+	"group-created": "The group is created. Add its members below.",
+	"group-members": "The members are saved; they receive the group's roles and attributes at their next sign-in.",
+	"group-deleted": "The group is deleted; its members no longer receive what it gave them.",
 }
 
 var (
-	errNoConsole = &Error{Status: http.StatusForbidden, Message: "Your account has no access to the admin console.",
-		Hint: "A console owner can grant it in the console, or with idp users grant --email EMAIL --console viewer|manager|owner."}
-	errConsoleForbidden = &Error{Status: http.StatusForbidden, Message: "Your console role does not allow this. Nothing was changed.",
-		Hint: "Ask a console owner if you need it."}
-	errCrossOrigin = &Error{Status: http.StatusForbidden, Message: "This form was not sent from the console's own pages. Nothing was changed.",
-		Hint: "Reload the page and try again."}
+	errNoConsole = &Error{Status: http.StatusForbidden, Message: i18n.Raw("Your account has no access to the admin console."),
+		Hint: i18n.Raw("A console owner can grant it in the console, or with idp users grant --email EMAIL --console viewer|manager|owner.")}
+	errConsoleForbidden = &Error{Status: http.StatusForbidden, Message: i18n.Raw("Your console role does not allow this. Nothing was changed."),
+		Hint: i18n.Raw("Ask a console owner if you need it.")}
+	errCrossOrigin = &Error{Status: http.StatusForbidden, Message: i18n.Raw("This form was not sent from the console's own pages. Nothing was changed."),
+		Hint: i18n.Raw("Reload the page and try again.")}
 )
 
 // consoleUser is the signed-in console user of a request.
@@ -177,6 +183,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		s.consoleSPRoutes(r)
 		s.consoleKeyRoutes(r)
 		s.consoleAuditRoutes(r)
+		s.consoleGroupRoutes(r)
 	})
 }
 
@@ -388,7 +395,7 @@ func (s *Server) consoleVerify(w http.ResponseWriter, r *http.Request) {
 		var throttled *accounts.ThrottledError
 		switch {
 		case errors.As(err, &throttled):
-			refuse(http.StatusTooManyRequests, "Too many wrong passwords for this account. Try again in "+retryAfter(w, throttled.Wait)+".")
+			refuse(http.StatusTooManyRequests, "Too many wrong passwords for this account. Try again in "+retryAfter(w, throttled.Wait).String()+".")
 			return
 		case errors.Is(err, accounts.ErrBadCredentials):
 			refuse(http.StatusUnauthorized, "That password is not right.")

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/i18n"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -95,8 +97,8 @@ func (s *Server) consoleImportCheck(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, consolePrefix+"/import/"+id, http.StatusSeeOther)
 }
 
-var errImportGone = &Error{Status: http.StatusNotFound, Message: "This import is no longer here. Nothing was imported from it.",
-	Hint: "A checked file waits 30 minutes on the server that checked it. Upload the file again."}
+var errImportGone = &Error{Status: http.StatusNotFound, Message: i18n.Raw("This import is no longer here. Nothing was imported from it."),
+	Hint: i18n.Raw("A checked file waits 30 minutes on the server that checked it. Upload the file again.")}
 
 // consoleImportJob shows the dry run of a checked file, then the progress
 // and the result of its import.
@@ -175,7 +177,7 @@ func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, err error, 
 		return false
 	}
 	if e := toError(err); e.Status < 500 {
-		show(e.Status, e.Message)
+		show(e.Status, e.Message.String())
 	} else {
 		s.fail(w, r, err)
 	}

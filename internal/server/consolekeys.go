@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/i18n"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -42,11 +44,11 @@ type keyView struct {
 	Steps       []string
 }
 
-var errKeysFromFiles = &Error{Status: http.StatusConflict, Message: "This server signs with a key read from files (IDP_SIGNING_KEY_FILE): the console changes no key. Nothing was changed.",
-	Hint: "Replace the files and restart, or run flexidp with keys in the database."}
+var errKeysFromFiles = &Error{Status: http.StatusConflict, Message: i18n.Raw("This server signs with a key read from files (IDP_SIGNING_KEY_FILE): the console changes no key. Nothing was changed."),
+	Hint: i18n.Raw("Replace the files and restart, or run flexidp with keys in the database.")}
 
-var errNoKeySealer = &Error{Status: http.StatusServiceUnavailable, Message: "This server cannot generate signing keys: it was started without its key settings. Nothing was changed.",
-	Hint: "Use idp keys add on a host with IDP_KEY_ENCRYPTION_KEY."}
+var errNoKeySealer = &Error{Status: http.StatusServiceUnavailable, Message: i18n.Raw("This server cannot generate signing keys: it was started without its key settings. Nothing was changed."),
+	Hint: i18n.Raw("Use idp keys add on a host with IDP_KEY_ENCRYPTION_KEY.")}
 
 // keysFromFiles reports whether the server's keys come from files.
 func (s *Server) keysFromFiles() bool { return s.cfg.KeyLoader != nil && !s.cfg.KeyLoader.FromStore() }
@@ -89,7 +91,7 @@ func (s *Server) consoleKey(w http.ResponseWriter, r *http.Request) {
 		s.consoleRender(w, r, http.StatusOK, "key", "Signing key "+k.ID, v)
 		return
 	}
-	s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "There is no signing key " + id + ".", Hint: "See the list of keys."})
+	s.fail(w, r, &Error{Status: http.StatusNotFound, Message: i18n.Raw("There is no signing key " + id + "."), Hint: i18n.Raw("See the list of keys.")})
 }
 
 // consoleKeyAdd generates a next key.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/i18n"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -315,7 +317,7 @@ func (s *Server) consoleSPRemovePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) consoleSPRemove(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	if r.PostFormValue("confirm") != name {
-		s.fail(w, r, &Error{Status: http.StatusBadRequest, Message: "Type the service provider's name to confirm its removal. Nothing was removed."})
+		s.fail(w, r, &Error{Status: http.StatusBadRequest, Message: i18n.Raw("Type the service provider's name to confirm its removal. Nothing was removed.")})
 		return
 	}
 	if err := s.acct.RemoveSP(r.Context(), s.consoleActor(r), name); err != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/i18n"
+
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/store"
@@ -149,7 +151,7 @@ func (s *Server) refused(w http.ResponseWriter, r *http.Request, u users.User, v
 		s.fail(w, r, err)
 		return
 	}
-	v.Form, v.Error, v.Field = form, e.Message, accounts.FieldOf(err)
+	v.Form, v.Error, v.Field = form, e.Message.String(), accounts.FieldOf(err)
 	if v.Attributes == nil {
 		v.Attributes = attributeRows(u.Attributes, nil)
 	}
@@ -197,7 +199,7 @@ func (s *Server) consoleProfile(r *http.Request, actor accounts.Actor, u users.U
 func (s *Server) consoleAttributes(r *http.Request, actor accounts.Actor, u users.User) (string, userView, error) {
 	names, values := r.PostForm["attr-name"], r.PostForm["attr-value"]
 	if len(names) != len(values) {
-		return "", userView{}, &Error{Status: http.StatusBadRequest, Message: "The attributes form was altered: every row has a name and a value."}
+		return "", userView{}, &Error{Status: http.StatusBadRequest, Message: i18n.Raw("The attributes form was altered: every row has a name and a value.")}
 	}
 	rows := make([]accounts.AttributeInput, len(names))
 	for i := range names {
@@ -289,7 +291,7 @@ func (s *Server) showLink(w http.ResponseWriter, r *http.Request, l accounts.Lin
 			s.fail(w, r, err)
 			return
 		}
-		v.Warning = toError(err).Message // the link stands: the email failed
+		v.Warning = toError(err).Message.String() // the link stands: the email failed
 	}
 	title := "Password reset link"
 	if invite {
@@ -346,7 +348,7 @@ func (s *Server) consoleNewUser(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.consoleRender(w, r, e.Status, "usernew", "Create a user", newUserView{Profile: p, Roles: attributes.KnownRoles(),
-			HasMailer: s.acct.HasMailer(), Error: e.Message, Field: accounts.FieldOf(err)})
+			HasMailer: s.acct.HasMailer(), Error: e.Message.String(), Field: accounts.FieldOf(err)})
 	default:
 		consoleDone(w, r, userPath(u), "created")
 	}

@@ -174,7 +174,7 @@ func (s *Server) bulkRefused(w http.ResponseWriter, r *http.Request, q accounts.
 		s.fail(w, r, err)
 		return
 	}
-	view.Error, view.ErrorField = e.Message, accounts.FieldOf(err)
+	view.Error, view.ErrorField = e.Message.String(), accounts.FieldOf(err)
 	s.showUsers(w, r, e.Status, q, view)
 }
 

@@ -51,6 +51,9 @@ type idpOptions struct {
 	Store *sqlite.Store
 	// Branding is the organisation's name, logo, colour and support line.
 	Branding server.Branding
+	// Wrap, if set, wraps the store the account service and the server
+	// use (a countingStore); keys and seeding use it unwrapped.
+	Wrap func(store.Store) store.Store
 	// Now is the clock of the server and the account service; nil is
 	// time.Now.
 	Now func() time.Time
@@ -107,7 +110,11 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if roles == nil {
 		roles = []string{"admin"}
 	}
-	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
+	var served store.Store = h.Store
+	if opts.Wrap != nil {
+		served = opts.Wrap(h.Store)
+	}
+	h.Accounts = accounts.New(accounts.Config{Store: served, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
 		MFARequiredRoles: roles, Now: opts.Now})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
@@ -134,7 +141,7 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}
-	srv, err := server.New(cfg, h.Store, h.IdP, hs, log)
+	srv, err := server.New(cfg, served, h.IdP, hs, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/i18n"
+
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
 )
@@ -173,11 +175,11 @@ func (j *importJobs) start(owner, id string, wait time.Duration,
 }
 
 var errImportTooLarge = &Error{Status: http.StatusRequestEntityTooLarge,
-	Message: fmt.Sprintf("The file is larger than the %d MiB the console accepts. Nothing was imported.", maxImportUpload>>20),
-	Hint:    "Split the file, or import it with idp users import, which reads files up to 512 MiB."}
+	Message: i18n.Raw(fmt.Sprintf("The file is larger than the %d MiB the console accepts. Nothing was imported.", maxImportUpload>>20)),
+	Hint:    i18n.Raw("Split the file, or import it with idp users import, which reads files up to 512 MiB.")}
 
-var errBusyImports = &Error{Status: http.StatusServiceUnavailable, Message: "Too many imports are waiting to be applied on this server right now.",
-	Hint: "Apply or abandon one, or try again in a few minutes."}
+var errBusyImports = &Error{Status: http.StatusServiceUnavailable, Message: i18n.Raw("Too many imports are waiting to be applied on this server right now."),
+	Hint: i18n.Raw("Apply or abandon one, or try again in a few minutes.")}
 
 // isUpload reports whether r posts a form with a file (multipart): the
 // console's users file and SP certificate uploads.
@@ -205,10 +207,10 @@ func parseUpload(r *http.Request) error {
 		return &Error{Status: errImportTooLarge.Status, Message: errImportTooLarge.Message, Hint: errImportTooLarge.Hint, Err: err}
 	case errors.As(err, &tooBig):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Err: err,
-			Message: fmt.Sprintf("The file is larger than the %d KiB flexidp accepts here. Nothing was changed.", maxFormBytes>>10)}
+			Message: i18n.Raw(fmt.Sprintf("The file is larger than the %d KiB flexidp accepts here. Nothing was changed.", maxFormBytes>>10))}
 	case err != nil:
-		return &Error{Status: http.StatusBadRequest, Err: err, Message: "The upload could not be read as a form with a file.",
-			Hint: "Choose the file again and upload it."}
+		return &Error{Status: http.StatusBadRequest, Err: err, Message: i18n.Raw("The upload could not be read as a form with a file."),
+			Hint: i18n.Raw("Choose the file again and upload it.")}
 	}
 	return nil
 }

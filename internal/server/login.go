@@ -10,13 +10,15 @@ import (
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// errBadCredentials is the one message for an unknown email and a wrong
-// password: the page does not reveal which accounts exist.
-const errBadCredentials = "Wrong email or password."
+// errBadCredentials is the one message (a catalog key) for an unknown
+// email and a wrong password: the page does not reveal which accounts
+// exist.
+const errBadCredentials = "login.bad_credentials"
 
-// errDirectoryDown is shown when the directory that checks the password
-// cannot be reached: nothing is wrong with what the person typed.
-const errDirectoryDown = "We could not reach your organisation's directory to check your password. Nothing is wrong with your password: try again in a minute."
+// errDirectoryDown (a catalog key) is shown when the directory that
+// checks the password cannot be reached: nothing is wrong with what the
+// person typed.
+const errDirectoryDown = "login.directory_down"
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/launcher", http.StatusSeeOther)
@@ -27,7 +29,15 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 		return
 	}
-	s.showLogin(w, r, http.StatusOK, loginState{}, "", "", "")
+	// ?state= is a sign-in for an SP that a language switch link carries
+	// from a page answering a form (switchState): its SP request only.
+	st, err := s.decodeState(r.URL.Query().Get("state"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st = loginState{Req: st.Req, IdPInit: st.IdPInit}
+	s.showLogin(w, r, http.StatusOK, st, s.spLabel(r.Context(), st.spName()), "", "")
 }
 
 // showLogin renders the login form for the pending sign-in st; spLabel is
@@ -38,9 +48,9 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 		s.fail(w, r, err)
 		return
 	}
-	title := "Sign in"
+	title := "title.login"
 	if st.Console {
-		title = "Sign in to the admin console"
+		title = "title.console_login"
 	}
 	route, err := s.acct.RouteFor(r.Context(), email)
 	if err != nil {
@@ -70,7 +80,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		// of the source that signs in this email's domain.
 		status, msg := http.StatusOK, ""
 		if email == "" {
-			status, msg = http.StatusBadRequest, "Enter your email."
+			status, msg = http.StatusBadRequest, tr(r, "login.enter_email")
 		} else if route, err := s.acct.RouteFor(r.Context(), email); err == nil && route.SourceKind == accounts.KindOIDC && !st.Console {
 			// This domain signs in at its provider: go there.
 			s.beginOIDC(w, r, st, route.Source)
@@ -80,7 +90,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if email == "" || password == "" {
-		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, "Enter your email and password.")
+		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, tr(r, "login.missing"))
 		return
 	}
 
@@ -91,21 +101,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Metrics.signIn("throttled")
 		// Decided before the account is looked up: the same page, status
 		// and timing for existing and unknown accounts.
-		msg := "Too many failed sign-ins for this account or from this network. Try again in " + retryAfter(w, throttled.Wait) + "."
+		key := "login.throttled"
 		if throttled.Crowded {
-			msg = "Too many sign-ins for this account at the same moment. Try again in " + retryAfter(w, throttled.Wait) + "."
+			key = "login.crowded"
 		}
+		msg := tr(r, key, "wait", retryAfter(w, throttled.Wait))
 		s.showLogin(w, r, http.StatusTooManyRequests, st, s.spLabel(r.Context(), spName), email, msg)
 		return
 	case errors.Is(err, accounts.ErrBadCredentials):
 		s.cfg.Metrics.signIn("bad_credentials")
-		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, errBadCredentials)
+		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, tr(r, errBadCredentials))
 		return
 	case errors.Is(err, accounts.ErrDirectoryUnavailable):
 		// Not a password error: the directory that checks it is down.
 		s.cfg.Metrics.signIn("directory_unavailable")
 		w.Header().Set("Retry-After", "30")
-		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), spName), email, errDirectoryDown)
+		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), spName), email, tr(r, errDirectoryDown))
 		return
 	case errors.Is(err, accounts.ErrDisabled):
 		s.cfg.Metrics.signIn("disabled")
@@ -197,11 +208,11 @@ func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "launcher", page{Title: "Your applications", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
+	s.render(w, r, http.StatusOK, "launcher", page{Title: "title.launcher", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
 }
 
 func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "logout", page{Title: "Sign out", CSRF: s.csrfToken(w, r)})
+	s.render(w, r, http.StatusOK, "logout", page{Title: "title.logout", CSRF: s.csrfToken(w, r)})
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -222,5 +233,5 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, consolePrefix+"/") {
 		prefix = consolePrefix
 	}
-	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out", Prefix: prefix})
+	s.render(w, r, http.StatusOK, "loggedout", page{Title: "title.loggedout", Prefix: prefix})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/mfa"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -74,7 +75,7 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st 
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfa", page{Title: "Two-step verification", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
+	s.render(w, r, status, "mfa", page{Title: "title.mfa", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg})
 }
 
@@ -121,7 +122,7 @@ func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
+	s.render(w, r, status, "mfasetup", page{Title: "title.mfasetup", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
 		QR:     template.URL(qr), // a data:image/png URI built here, never from input
 		Secret: groups(key.Secret)})
@@ -145,7 +146,7 @@ func groups(s string) string {
 func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User, secret string, recovery []string,
 	refuse func(status int, msg string)) (method string, ok bool) {
 	method, err := s.acct.CheckCode(r.Context(), u, secret, r.PostFormValue("code"), recovery, s.clientIP(r))
-	if msg := s.codeRefusal(w, err); msg != "" {
+	if msg := s.codeRefusal(w, r, err); msg != "" {
 		refuse(codeStatus(err), msg)
 		return "", false
 	} else if err != nil {
@@ -157,15 +158,15 @@ func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User,
 
 // codeRefusal is the sentence for a refused second-factor code ("" when
 // err is not a refusal); a throttled one sets Retry-After.
-func (s *Server) codeRefusal(w http.ResponseWriter, err error) string {
+func (s *Server) codeRefusal(w http.ResponseWriter, r *http.Request, err error) string {
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		return "Too many wrong codes. Try again in " + retryAfter(w, throttled.Wait) + "."
+		return tr(r, "mfa.throttled", "wait", retryAfter(w, throttled.Wait))
 	case errors.Is(err, accounts.ErrReplayedCode):
-		return "That code has already been used. Wait for the next one."
+		return tr(r, "mfa.replayed")
 	case errors.Is(err, accounts.ErrWrongCode):
-		return "That code is not valid. Check the time on your phone and use the newest code."
+		return tr(r, "mfa.wrong")
 	}
 	return ""
 }
@@ -213,8 +214,8 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 }
 
 // errEnrolled answers an enrolment of a user whose second factor is on.
-var errEnrolled = &Error{Status: http.StatusConflict, Message: "Two-step verification is already on for your account.",
-	Hint: "An administrator can reset it (idp users reset-mfa)."}
+var errEnrolled = &Error{Status: http.StatusConflict, Message: i18n.M("error.enrolled"),
+	Hint: i18n.M("error.enrolled_hint", "command", "idp users reset-mfa")}
 
 // notEnrolled returns errEnrolled if u has a confirmed second factor.
 func (s *Server) notEnrolled(r *http.Request, u users.User) error {
@@ -291,7 +292,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, accounts.ErrEnrolled) {
 		err = errEnrolled
 	}
-	if refused := s.codeRefusal(w, err); refused != "" {
+	if refused := s.codeRefusal(w, r, err); refused != "" {
 		s.showEnrol(w, r, codeStatus(err), u, st, secret, refused)
 		return
 	} else if err != nil {
@@ -312,7 +313,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
+	s.render(w, r, http.StatusOK, "recovery", page{Title: "title.recovery", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Codes: codes})
 }
 

@@ -29,8 +29,7 @@ type oidcPending struct {
 
 // errOIDCState: the browser came back from the provider without the
 // sign-in it started (another browser, an old tab, a forged link).
-var errOIDCState = &Error{Status: http.StatusBadRequest, Message: "This sign-in did not start in this browser, or it has expired.",
-	Hint: "Go back to Flex and start the sign-in again."}
+var errOIDCState = refusal(http.StatusBadRequest, "error.oidc_state", "error.start_again_hint")
 
 func (s *Server) oidcRedirect() string {
 	u := *s.cfg.BaseURL
@@ -59,7 +58,7 @@ func (s *Server) beginOIDC(w http.ResponseWriter, r *http.Request, st loginState
 	if errors.Is(err, accounts.ErrDirectoryUnavailable) {
 		w.Header().Set("Retry-After", "30")
 		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), st.spName()), "",
-			"We could not reach "+source+" to sign you in. Try again in a minute.")
+			tr(r, "login.provider_down", "source", source))
 		return
 	} else if err != nil {
 		s.fail(w, r, err)
@@ -102,7 +101,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	spLabel := s.spLabel(r.Context(), st.spName())
 	if e := q.Get("error"); e != "" {
 		s.cfg.Metrics.signIn("bad_credentials")
-		s.showLogin(w, r, http.StatusUnauthorized, st, spLabel, "", "Signing in with "+pending.Source+" did not work: the provider answered "+e+".")
+		s.showLogin(w, r, http.StatusUnauthorized, st, spLabel, "", tr(r, "login.provider_answered", "source", pending.Source, "error", e))
 		return
 	}
 	secret, ok, err := s.stateKeys.open(s.idp.Keys(), pending.Secret)
@@ -116,12 +115,12 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, accounts.ErrOIDCRefused) && errors.As(err, &ae):
 		s.cfg.Metrics.signIn("bad_credentials")
-		s.showLogin(w, r, http.StatusUnauthorized, st, spLabel, "", ae.Message)
+		s.showLogin(w, r, http.StatusUnauthorized, st, spLabel, "", tr(r, ae.Key, ae.Args...))
 		return
 	case errors.Is(err, accounts.ErrDirectoryUnavailable):
 		s.cfg.Metrics.signIn("directory_unavailable")
 		w.Header().Set("Retry-After", "30")
-		s.showLogin(w, r, http.StatusServiceUnavailable, st, spLabel, "", "We could not reach "+pending.Source+" to sign you in. Try again in a minute.")
+		s.showLogin(w, r, http.StatusServiceUnavailable, st, spLabel, "", tr(r, "login.provider_down", "source", pending.Source))
 		return
 	case errors.Is(err, accounts.ErrDisabled):
 		s.cfg.Metrics.signIn("disabled")

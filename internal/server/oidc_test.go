@@ -13,6 +13,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -75,11 +76,22 @@ func continueWith(t *testing.T, b *samltest.Browser, base, body string) (int, st
 // TestOIDCSignInEndToEnd: an agent signs in to Flex with their provider
 // account (SP-initiated through email-first routing, and IdP-initiated
 // through "Continue with"); the user is created at the first sign-in,
-// kept in step, audited as the source, their groups claim mapped; the
-// Response is checked by crewjam's SP and xmlsec1.
+// kept in step, audited as the source; their groups claim and app role
+// make them members of the mapped flexidp groups, whose roles, team and
+// skills the Response carries, checked by crewjam's SP and xmlsec1.
 func TestOIDCSignInEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	h := newTestIdP(t, idpOptions{})
+	skills, err := attributes.SetOf("skills.stringarray", "billing,vip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []users.Group{{Name: "agents", Roles: []string{"agent"}, Team: "Floor", Attributes: skills},
+		{Name: "supervisors", Roles: []string{"supervisor"}}} {
+		if _, err := h.Accounts.CreateGroup(ctx, admin, g); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m := startOP(t, h)
 	alice := &oidcUser{MockUser: mockoidc.MockUser{Subject: "alice-sub", Email: "alice@acme.test", EmailVerified: true,
 		Groups: []string{"floor", "unmapped"}}, Name: "Alice Agent", Roles: []string{"Supervisor"}}
@@ -95,14 +107,10 @@ func TestOIDCSignInEndToEnd(t *testing.T) {
 	if u.FullName != "Alice Agent" {
 		t.Errorf("full name %q, want the provider's", u.FullName)
 	}
-	if _, err := h.Accounts.UpdateUser(ctx, admin, "alice@acme.test", "user.update", func(u *users.User) error {
-		u.Roles, u.Team = []string{"agent"}, "Floor"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 
-	// SP-initiated, email first: the domain goes to the provider.
+	// SP-initiated, email first: the domain goes to the provider. Flex
+	// receives the roles, team and skills of the groups her groups claim
+	// and app role map to.
 	sp := samltest.FlexSP(t, h.URL)
 	alice.Name = "Alice Renamed"
 	m.QueueUser(alice)
@@ -113,7 +121,8 @@ func TestOIDCSignInEndToEnd(t *testing.T) {
 	samltest.WantStatus(t, "email-first to the provider", status, http.StatusOK, body)
 	form := samltest.Form(t, body)
 	attrs := samltest.Values(samltest.Accepts(t, sp, form, reqID))
-	for k, v := range map[string]string{"email": "alice@acme.test", "full_name": "Alice Renamed", "roles": "agent", "team": "Floor"} {
+	for k, v := range map[string]string{"email": "alice@acme.test", "full_name": "Alice Renamed", "roles": "agent,supervisor", "team": "Floor",
+		"skills.stringarray": "billing,vip"} {
 		if strings.Join(attrs[k], "|") != v {
 			t.Errorf("attribute %s = %q, want %q", k, attrs[k], v)
 		}
@@ -138,7 +147,8 @@ func TestOIDCSignInEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if strings.Join(byDir, ",") != "admin.user.directory-groups,admin.user.directory-groups,admin.user.update,admin.user.directory-groups,admin.user.add" {
+	if strings.Join(byDir, ",") != "admin.user.directory-groups,admin.user.directory-groups,admin.user.update,admin.group.member-add,"+
+		"admin.group.member-add,admin.user.directory-groups,admin.user.add" {
 		t.Errorf("the source's changes in the audit trail: %v", byDir)
 	}
 	signins := h.audit(t, store.AuditFilter{User: "alice@acme.test", Action: accounts.AuditSignIn})

@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
@@ -87,7 +88,7 @@ type Config struct {
 	ConsoleSeparate bool
 }
 
-var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
+var errNoPage = refusal(http.StatusNotFound, "error.no_page", "")
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
@@ -96,7 +97,7 @@ type Server struct {
 	idp    *saml.IdP
 	acct   *accounts.Service
 	log    *slog.Logger
-	pages  map[string]*template.Template
+	pages  map[string]map[string]*template.Template // [lang][name]
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
@@ -202,13 +203,13 @@ func (s *Server) signInRoutes(r chi.Router) {
 // frame sets what every listener's router has: the middleware, the
 // static files and branding, and the error pages.
 func (s *Server) frame(r chi.Router) {
-	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody, s.language)
 	r.Handle("/static/*", s.static())
 	r.Get("/branding.css", s.brandingCSS)
 	r.Get("/branding/logo", s.brandingLogo)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNoPage) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
+		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: i18n.M("error.method", "method", logMethod(r.Method))})
 	})
 }
 

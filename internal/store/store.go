@@ -194,6 +194,44 @@ type Store interface {
 	// SP, ordered by ID (0: no limit).
 	Assignees(ctx context.Context, spName string, limit int) ([]string, error)
 
+	// CreateGroup stores a new group. g.ID must be set by the caller;
+	// CreatedAt/UpdatedAt are set by the store when zero. ErrConflict if
+	// the ID, the name (case-insensitively) or a non-empty ExternalID is
+	// taken.
+	CreateGroup(ctx context.Context, g users.Group) error
+	// GetGroup returns the group with that ID.
+	GetGroup(ctx context.Context, id string) (users.Group, error)
+	// GetGroupByName finds a group by name, case-insensitively.
+	GetGroupByName(ctx context.Context, name string) (users.Group, error)
+	// GetGroupByExternalID finds a group by its (non-empty) ExternalID,
+	// exactly.
+	GetGroupByExternalID(ctx context.Context, externalID string) (users.Group, error)
+	// ListGroups returns every group, ordered by case-folded name.
+	ListGroups(ctx context.Context) ([]users.Group, error)
+	// UpdateGroup is UpdateUser's counterpart for groups; ID must not
+	// change. ErrConflict if the new name or ExternalID is taken.
+	UpdateGroup(ctx context.Context, id string, update func(users.Group) (users.Group, error)) (users.Group, error)
+	// DeleteGroup removes the group and its memberships.
+	DeleteGroup(ctx context.Context, id string) error
+	// AddGroupMembers makes the users members of the group, in one
+	// transaction. Idempotent. ErrNotFound, and nothing added, if the
+	// group or one of the users does not exist.
+	AddGroupMembers(ctx context.Context, groupID string, userIDs ...string) error
+	// RemoveGroupMembers ends the users' membership of the group, in one
+	// statement. Idempotent: a user who is not a member is no error.
+	RemoveGroupMembers(ctx context.Context, groupID string, userIDs ...string) error
+	// GroupMembers returns the members of the group, ordered as ListUsers
+	// orders users; in one query.
+	GroupMembers(ctx context.Context, groupID string) ([]users.User, error)
+	// UserGroups returns the groups the user is a member of, ordered by
+	// case-folded name, in one query (a sign-in asks it once, however
+	// many groups there are).
+	UserGroups(ctx context.Context, userID string) ([]users.Group, error)
+	// MembersGroups returns, for every member of the group (by user ID),
+	// all the groups that member belongs to, in one query: what a change
+	// of the group must check for each member.
+	MembersGroups(ctx context.Context, groupID string) (map[string][]users.Group, error)
+
 	// CreateSession stores a new session. ErrConflict if the ID is taken.
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns the session with that ID, whether or not it has

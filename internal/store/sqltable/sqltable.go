@@ -135,6 +135,25 @@ var Users = Table[users.User]{
 	},
 }
 
+// Groups is the groups table.
+var Groups = Table[users.Group]{
+	Noun: "group",
+	Name: "groups",
+	Cols: []string{"id", "name", "description", "external_id", "roles", "team", "program", "attributes", "created_at", "updated_at"},
+	Fields: func(g *users.Group) []Field {
+		return []Field{v(&g.ID), v(&g.Name), v(&g.Description), v(&g.ExternalID), {&g.Roles, List}, v(&g.Team), v(&g.Program),
+			{&g.Attributes, JSON}, tm(&g.CreatedAt), tm(&g.UpdatedAt)}
+	},
+	Key:     func(g *users.Group) *string { return &g.ID },
+	Created: func(g *users.Group) *time.Time { return &g.CreatedAt },
+	Updated: func(g *users.Group) *time.Time { return &g.UpdatedAt },
+	Tidy: func(g *users.Group) {
+		if len(g.Attributes) == 0 {
+			g.Attributes = nil
+		}
+	},
+}
+
 // ServiceProviders is the service_providers table.
 var ServiceProviders = Table[sp.ServiceProvider]{
 	Noun: "service provider",
