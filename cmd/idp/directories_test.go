@@ -179,3 +179,42 @@ func TestBrowserDirectorySignIn(t *testing.T) {
 		t.Fatalf("directory sign-in in Chromium: %v", err)
 	}
 }
+
+// TestBrowserOIDCSignIn: with an OpenID Provider configured (mockoidc),
+// the login page in Chromium offers "Continue with entra"; the agent
+// goes there and comes back signed in; a refusal (a domain the source
+// does not sign in) is a page saying why. Each page passes axe-core.
+func TestBrowserOIDCSignIn(t *testing.T) {
+	browsertest.RequireAxe(t)
+	op, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Shutdown() })
+	ctx := newChromium(t)
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "idp.db")
+	sqlitetest.Open(t, db).Close()
+	e := &testEnv{t: t, getenv: map[string]string{"IDP_DATABASE_URL": "sqlite://" + db, "IDP_DIRECTORY_CLIENT_SECRET": op.ClientSecret}}
+	e.cli("", "directories", "add", "--kind", "oidc", "--name", "entra", "--issuer", op.Issuer(), "--client-id", op.ClientID,
+		"--domains", "acme.test")
+	base := e.startServe()
+	continueWith := chromedp.CSS(`form[action="/login/oidc"] button`)
+
+	op.QueueUser(&mockoidc.MockUser{Subject: "mallory", Email: "mallory@evil.test", EmailVerified: true})
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/login"), chromedp.WaitVisible(continueWith)); err != nil {
+		t.Fatalf("login page: %v", err)
+	}
+	browsertest.AssertAccessible(ctx, t, "login, continue with a provider")
+	if err := chromedp.Do(ctx, chromedp.Click(continueWith), chromedp.WaitVisible(chromedp.CSS(`p.error`))); err != nil {
+		t.Fatalf("refused at the provider's return: %v", err)
+	}
+	msg := browserValue(ctx, t, chromedp.Text(chromedp.CSS(".error")))
+	samltest.MustContain(t, msg, "Signing in with entra did not work", "not in a domain this source signs in")
+	browsertest.AssertAccessible(ctx, t, "login, provider's sign-in refused")
+
+	op.QueueUser(&mockoidc.MockUser{Subject: "alice", Email: "alice@acme.test", EmailVerified: true})
+	if err := chromedp.Do(ctx, chromedp.Click(continueWith), chromedp.WaitVisible(chromedp.ID("mfa-setup"))); err != nil {
+		t.Fatalf("sign-in through the provider in Chromium: %v", err)
+	}
+}

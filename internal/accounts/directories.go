@@ -534,22 +534,6 @@ type SignInRoute struct {
 	SourceKind string
 }
 
-// Providers returns the names of the OpenID Connect sources, offered on
-// the login page as "Continue with <name>".
-func (s *Service) Providers(ctx context.Context) ([]string, error) {
-	ds, err := s.st.ListDirectories(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, d := range ds {
-		if d.Kind == KindOIDC {
-			out = append(out, d.Name)
-		}
-	}
-	return out, nil
-}
-
 // RouteFor returns the login page's route for email ("" before it is
 // known).
 func (s *Service) RouteFor(ctx context.Context, email string) (SignInRoute, error) {

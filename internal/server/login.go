@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -59,7 +60,21 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 	}
 	var providers []string
 	if route.EmailFirst && !st.Console { // the console signs in with flexidp's or a directory's password
-		providers, _ = s.acct.Providers(r.Context()) // the error was logged by RouteFor
+		srcs, _ := s.acct.ListDirectories(r.Context()) // an error was logged by RouteFor
+		formAction := []string{"'self'"}
+		for _, src := range srcs {
+			if src.Kind != accounts.KindOIDC {
+				continue
+			}
+			providers = append(providers, src.Name)
+			if u, err := url.Parse(src.OIDC.Issuer); err == nil {
+				formAction = append(formAction, u.Scheme+"://"+u.Host)
+			}
+		}
+		// The "Continue with" forms and the email step answer with a
+		// redirect to the provider: a browser follows it only if this
+		// page's form-action allows the provider's origin.
+		w.Header().Set("Content-Security-Policy", csp(strings.Join(formAction, " ")))
 	}
 	s.render(w, r, status, "login", page{Title: title, CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: spLabel, Email: email, Error: msg, EmailFirst: route.EmailFirst && email == "", Source: route.Source,

@@ -96,9 +96,19 @@ func TestOIDCSignInEndToEnd(t *testing.T) {
 	alice := &oidcUser{MockUser: mockoidc.MockUser{Subject: "alice-sub", Email: "alice@acme.test", EmailVerified: true,
 		Groups: []string{"floor", "unmapped"}}, Name: "Alice Agent", Roles: []string{"Supervisor"}}
 
-	// First sign-in: the account appears.
+	// First sign-in: the account appears. The login page lets a browser
+	// follow its forms' redirect to the provider (CSP form-action).
 	m.QueueUser(alice)
 	b := samltest.NewBrowser(t)
+	resp, err := b.C.Get(h.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	issuer, _ := url.Parse(m.Issuer())
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://"+issuer.Host+";") {
+		t.Errorf("the login page's CSP does not let its forms go to the provider: %s", csp)
+	}
 	_, page := b.Get(h.URL + "/login")
 	status, body := continueWith(t, b, h.URL, page)
 	samltest.WantStatus(t, "first sign-in through the provider", status, http.StatusOK, body)
