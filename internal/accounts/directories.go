@@ -407,28 +407,43 @@ func (s *Service) live(d store.Directory) (*directory.Directory, Source, error) 
 	if d.Kind != KindLDAP {
 		return nil, Source{}, fmt.Errorf("source %s is not an LDAP directory", d.Name)
 	}
-	src, err := s.sourceOf(d)
+	src, password, err := s.opened(d)
 	if err != nil {
 		return nil, Source{}, err
 	}
-	password := d.Secret
-	if s.secrets != nil {
-		if password, err = s.secrets.Open(d.Secret); err != nil {
-			return nil, Source{}, fmt.Errorf("source %s: open the stored password: %w", d.Name, err)
-		}
-	}
-	dir, err := directory.New(src.LDAP.config(string(password)))
+	dir, err := directory.New(src.LDAP.config(password))
 	if err != nil {
 		return nil, Source{}, fmt.Errorf("source %s: %w", d.Name, err)
 	}
 	if l, ok := s.dirs.m[d.Name]; ok && l.d != nil {
 		l.d.Close()
 	}
-	if s.dirs.m == nil {
-		s.dirs.m = map[string]liveDir{}
-	}
-	s.dirs.m[d.Name] = liveDir{updated: d.UpdatedAt, d: dir, src: src}
+	s.dirs.put(d, liveDir{d: dir, src: src})
 	return dir, src, nil
+}
+
+// opened returns the settings of d and its secret, opened.
+func (s *Service) opened(d store.Directory) (Source, string, error) {
+	src, err := s.sourceOf(d)
+	if err != nil {
+		return Source{}, "", err
+	}
+	secret := d.Secret
+	if s.secrets != nil {
+		if secret, err = s.secrets.Open(d.Secret); err != nil {
+			return Source{}, "", fmt.Errorf("source %s: open the stored secret: %w", d.Name, err)
+		}
+	}
+	return src, string(secret), nil
+}
+
+// put keeps l as the live connection of d (the caller holds mu).
+func (c *dirCache) put(d store.Directory, l liveDir) {
+	if c.m == nil {
+		c.m = map[string]liveDir{}
+	}
+	l.updated = d.UpdatedAt
+	c.m[d.Name] = l
 }
 
 // routeSignIn decides who checks the password of login: the source a

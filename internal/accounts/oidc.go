@@ -86,24 +86,15 @@ func (s *Service) liveOIDC(d store.Directory) (*directory.OIDC, Source, error) {
 	if l, ok := s.dirs.m[d.Name]; ok && l.updated.Equal(d.UpdatedAt) && l.o != nil {
 		return l.o, l.src, nil
 	}
-	src, err := s.sourceOf(d)
+	src, secret, err := s.opened(d)
 	if err != nil {
 		return nil, Source{}, err
 	}
-	secret := d.Secret
-	if s.secrets != nil {
-		if secret, err = s.secrets.Open(d.Secret); err != nil {
-			return nil, Source{}, fmt.Errorf("source %s: open the stored client secret: %w", d.Name, err)
-		}
-	}
-	o, err := directory.NewOIDC(src.OIDC.config(string(secret)))
+	o, err := directory.NewOIDC(src.OIDC.config(secret))
 	if err != nil {
 		return nil, Source{}, fmt.Errorf("source %s: %w", d.Name, err)
 	}
-	if s.dirs.m == nil {
-		s.dirs.m = map[string]liveDir{}
-	}
-	s.dirs.m[d.Name] = liveDir{updated: d.UpdatedAt, o: o, src: src}
+	s.dirs.put(d, liveDir{o: o, src: src})
 	return o, src, nil
 }
 
