@@ -8,7 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -159,4 +161,37 @@ func TestConsoleTokensPage(t *testing.T) {
 	}
 	status, body = b.get("/admin/tokens/0000000000000000/revoke")
 	samltest.WantStatus(t, "unknown token", status, http.StatusNotFound, body)
+}
+
+// TestConsoleTokensReverify: creating or revoking an API token more than
+// accounts.ReverifyAfter after the owner's last proof sends them to
+// re-verify, and nothing is created or revoked meanwhile.
+func TestConsoleTokensReverify(t *testing.T) {
+	clk := newClock()
+	h := newTestIdP(t, idpOptions{Now: clk.Now})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	b := h.consoleSignIn(t, "owner@example.com", clk.Now)
+	if _, _, err := h.Accounts.CreateToken(context.Background(), admin, accounts.NewToken{Name: "okta", Scopes: []accounts.Scope{accounts.ScopeSCIM}}); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := h.Accounts.ListTokens(context.Background())
+	clk.Add(accounts.ReverifyAfter + time.Second)
+	before := h.tokensSnapshot(t)
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/admin/tokens", url.Values{"name": {"entra"}, "scope": {"scim"}, "days": {"30"}}},
+		{"/admin/tokens/" + list[0].ID + "/revoke", nil},
+	} {
+		status, body := b.change("/admin/tokens", c.path, c.form)
+		samltest.WantStatus(t, "stale "+c.path, status, http.StatusOK, body)
+		samltest.MustContain(t, body, "Confirm it is you", `name="next" value="/admin/tokens"`)
+		if bearerRE.MatchString(body) {
+			t.Fatal("a stale creation showed a token")
+		}
+	}
+	if h.tokensSnapshot(t) != before {
+		t.Fatal("a stale token change changed something")
+	}
 }
