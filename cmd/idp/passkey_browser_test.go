@@ -125,13 +125,16 @@ func noEnglishPasskey(ctx context.Context, t *testing.T, lang, page string) {
 	split := regexp.MustCompile(`\{[a-z_]+\}|<[^>]*>`)
 	for _, key := range passkeyKeys() {
 		for form, s := range i18n.Forms("en", key) {
+			if form != "" {
+				form = " " + form
+			}
 			for _, f := range split.Split(s, -1) {
 				f = strings.TrimFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 				if len([]rune(f)) < 3 {
 					continue
 				}
 				if regexp.MustCompile(`\b` + regexp.QuoteMeta(f) + `\b`).MatchString(text) {
-					t.Errorf("%s: %s: shows English %q (%s, %s):\n%s", lang, page, f, key, form, text)
+					t.Errorf("%s: %s: shows English %q (%s%s):\n%s", lang, page, f, key, form, text)
 				}
 			}
 		}
