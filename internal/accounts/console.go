@@ -24,6 +24,7 @@ const (
 	ManageSPs          Permission = "manage_sps"           // service providers
 	ManageKeys         Permission = "manage_keys"          // signing keys
 	ManageConsoleRoles Permission = "manage_console_roles" // grant and revoke console roles
+	ManageDirectories  Permission = "manage_directories"   // directory sources (LDAP / AD, OpenID Connect)
 )
 
 // consolePermissions is what each console role allows: the one place
@@ -32,7 +33,7 @@ const (
 var consolePermissions = map[users.ConsoleRole][]Permission{
 	users.ConsoleViewer:  {ReadUsers, ReadAudit},
 	users.ConsoleManager: {ReadUsers, ReadAudit, ManageUsers, ImportExport},
-	users.ConsoleOwner:   {ReadUsers, ReadAudit, ManageUsers, ImportExport, ManageSPs, ManageKeys, ManageConsoleRoles},
+	users.ConsoleOwner:   {ReadUsers, ReadAudit, ManageUsers, ImportExport, ManageSPs, ManageKeys, ManageConsoleRoles, ManageDirectories},
 }
 
 // Allows reports whether a console user with role may do p.
@@ -78,7 +79,7 @@ const ReverifyAfter = 5 * time.Minute
 // (ReverifyAfter). Deleting a user is sensitive too, though ManageUsers
 // is not: the console asks for NeedsReverify on that route itself.
 func Sensitive(p Permission) bool {
-	return p == ManageSPs || p == ManageKeys || p == ManageConsoleRoles
+	return p == ManageSPs || p == ManageKeys || p == ManageConsoleRoles || p == ManageDirectories
 }
 
 // NeedsReverify reports whether a console user who last proved who they

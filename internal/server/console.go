@@ -56,7 +56,8 @@ const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
 var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link",
-	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit", "groups", "group"}
+	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit", "groups", "group",
+	"directories", "directory"}
 
 // consoleFuncs are the console templates' functions.
 var consoleFuncs = template.FuncMap{
@@ -75,6 +76,7 @@ var consoleNav = []struct {
 	{consolePrefix + "/import", "Import", accounts.ImportExport},
 	{consolePrefix + "/sps", "Service providers", accounts.ManageSPs},
 	{consolePrefix + "/keys", "Keys", accounts.ManageKeys},
+	{consolePrefix + "/directories", "Directories", accounts.ManageDirectories},
 	{consolePrefix + "/audit", "Audit log", accounts.ReadAudit},
 }
 
@@ -106,6 +108,10 @@ var consoleNotices = map[string]string{
 	"group-created": "The group is created. Add its members below.",
 	"group-members": "The members are saved; they receive the group's roles and attributes at their next sign-in.",
 	"group-deleted": "The group is deleted; its members no longer receive what it gave them.",
+	// Directories (consoledirectories.go)
+	"dir-added":   "The source is added. Test its connection below.",
+	"dir-saved":   "The source's settings are saved.",
+	"dir-removed": "The source is removed; its users stay, and can no longer sign in through it.",
 }
 
 var (
@@ -184,6 +190,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		s.consoleKeyRoutes(r)
 		s.consoleAuditRoutes(r)
 		s.consoleGroupRoutes(r)
+		s.consoleDirectoryRoutes(r)
 	})
 }
 
