@@ -72,7 +72,7 @@ func (s *Service) ConsoleSecondStep(ctx context.Context, u users.User) (SecondSt
 
 // ReverifyAfter is how long a console user's last proof of who they are
 // (the sign-in, or a re-verification) covers the sensitive actions: keys,
-// service providers, console roles, deleting users.
+// service providers, console roles, directory sources, deleting users.
 const ReverifyAfter = 5 * time.Minute
 
 // Sensitive reports whether p guards actions that need a recent proof

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -158,5 +160,24 @@ func TestConsoleDirectories(t *testing.T) {
 	}
 	if ev, _ := h.Store.ListAudit(ctx, store.AuditFilter{Action: "admin.directory.remove", Actor: "owner@example.com"}); len(ev) != 1 {
 		t.Fatalf("the removal is not audited: %+v", ev)
+	}
+}
+
+// TestConsoleDirectoriesReverify: a source changed more than
+// accounts.ReverifyAfter after the last proof sends the owner to
+// re-verify first; nothing is stored meanwhile.
+func TestConsoleDirectoriesReverify(t *testing.T) {
+	clk := newClock()
+	h := newTestIdP(t, idpOptions{Now: clk.Now, KeyEncryptionKey: "0123456789abcdef0123456789abcdef"})
+	h.consoleUser(t, "owner@example.com", users.ConsoleOwner)
+	b := h.consoleSignIn(t, "owner@example.com", clk.Now)
+	clk.Add(accounts.ReverifyAfter + time.Second)
+	before := h.dirState(t)
+	status, body := b.change("/admin/directories?add=oidc", "/admin/directories", url.Values{"kind": {"oidc"}, "name": {"google"},
+		"domains": {"acme.org"}, "issuer": {"https://accounts.google.com"}, "client_id": {"flexidp"}, "secret": {"s3cret"}})
+	samltest.WantStatus(t, "stale add", status, http.StatusOK, body)
+	samltest.MustContain(t, body, "Confirm it is you")
+	if h.dirState(t) != before {
+		t.Fatal("a stale change stored a source")
 	}
 }
