@@ -190,6 +190,31 @@ func TestBrowserConsolePages(t *testing.T) {
 		t.Errorf("idp tokens list after the console's revocation:\n%s", list)
 	}
 
+	// Directories: the list, an LDAP source added (nothing listens at its
+	// server), its page with the connection test's sentence; the secret
+	// is never put back in a page.
+	do("directories", chromedp.Navigate(base+"/admin/directories"), chromedp.WaitVisible(chromedp.ID("directory-list")))
+	do("add an LDAP source", chromedp.Click(chromedp.ID("add-ldap")), chromedp.WaitVisible(chromedp.ID("directory-form")))
+	do("an LDAP source added",
+		chromedp.SendKeys(chromedp.ID("name"), "corp"),
+		chromedp.SendKeys(chromedp.ID("domains"), "acme.com"),
+		chromedp.SendKeys(chromedp.ID("urls"), "ldap://127.0.0.1:1"),
+		chromedp.Click(chromedp.ID("allow_plain")),
+		chromedp.SendKeys(chromedp.ID("bind_dn"), "CN=flexidp,DC=acme,DC=com"),
+		chromedp.SendKeys(chromedp.ID("secret"), "Bind-Pa55word-in-the-clear"),
+		chromedp.SendKeys(chromedp.ID("user_base"), "DC=acme,DC=com"),
+		chromedp.SendKeys(chromedp.ID("timeout"), "1"),
+		chromedp.Click(chromedp.CSS("#directory-form button")),
+		chromedp.WaitVisible(chromedp.ID("directory-test")))
+	do("a source's connection test", chromedp.Click(chromedp.CSS("#directory-test button")), chromedp.WaitVisible(chromedp.ID("test-result")))
+	shot("console-directory.png")
+	if got := text("#test-result"); !strings.Contains(got, "The source corp could not be reached") {
+		t.Errorf("the connection test reads %q", got)
+	}
+	if html := browserValue(ctx, t, chromedp.Evaluate[string](`document.documentElement.outerHTML`)); strings.Contains(html, "Bind-Pa55word-in-the-clear") {
+		t.Error("the source's page shows its bind password")
+	}
+
 	// Audit log: the console's changes, by the owner.
 	do("audit log", chromedp.Navigate(base+"/admin/audit?actor=sam.supervisor@example.com"), chromedp.WaitVisible(chromedp.ID("audit-events")))
 	shot("console-audit.png")

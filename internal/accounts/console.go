@@ -25,6 +25,7 @@ const (
 	ManageKeys         Permission = "manage_keys"          // signing keys
 	ManageTokens       Permission = "manage_tokens"        // API tokens: list, create, revoke
 	ManageConsoleRoles Permission = "manage_console_roles" // grant and revoke console roles
+	ManageDirectories  Permission = "manage_directories"   // directory sources (LDAP / AD, OpenID Connect)
 )
 
 // consolePermissions is what each console role allows: the one place
@@ -33,7 +34,7 @@ const (
 var consolePermissions = map[users.ConsoleRole][]Permission{
 	users.ConsoleViewer:  {ReadUsers, ReadAudit},
 	users.ConsoleManager: {ReadUsers, ReadAudit, ManageUsers, ImportExport},
-	users.ConsoleOwner:   {ReadUsers, ReadAudit, ManageUsers, ImportExport, ManageSPs, ManageKeys, ManageTokens, ManageConsoleRoles},
+	users.ConsoleOwner:   {ReadUsers, ReadAudit, ManageUsers, ImportExport, ManageSPs, ManageKeys, ManageTokens, ManageConsoleRoles, ManageDirectories},
 }
 
 // Allows reports whether a console user with role may do p.
@@ -72,14 +73,14 @@ func (s *Service) ConsoleSecondStep(ctx context.Context, u users.User) (SecondSt
 
 // ReverifyAfter is how long a console user's last proof of who they are
 // (the sign-in, or a re-verification) covers the sensitive actions: keys,
-// service providers, console roles, deleting users.
+// service providers, console roles, directory sources, deleting users.
 const ReverifyAfter = 5 * time.Minute
 
 // Sensitive reports whether p guards actions that need a recent proof
 // (ReverifyAfter): keys, SPs, API tokens, console roles. Deleting a user is sensitive too, though ManageUsers
 // is not: the console asks for NeedsReverify on that route itself.
 func Sensitive(p Permission) bool {
-	return p == ManageSPs || p == ManageKeys || p == ManageTokens || p == ManageConsoleRoles
+	return p == ManageSPs || p == ManageKeys || p == ManageTokens || p == ManageConsoleRoles || p == ManageDirectories
 }
 
 // NeedsReverify reports whether a console user who last proved who they

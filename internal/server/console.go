@@ -57,7 +57,7 @@ const consolePrefix = "/admin"
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
 var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link",
 	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit", "groups", "group",
-	"tokens", "tokennew", "tokenrevoke"}
+	"tokens", "tokennew", "tokenrevoke", "directories", "directory"}
 
 // consoleFuncs are the console templates' functions.
 var consoleFuncs = template.FuncMap{
@@ -77,6 +77,7 @@ var consoleNav = []struct {
 	{consolePrefix + "/sps", "Service providers", accounts.ManageSPs},
 	{consolePrefix + "/keys", "Keys", accounts.ManageKeys},
 	{consolePrefix + "/tokens", "API tokens", accounts.ManageTokens},
+	{consolePrefix + "/directories", "Directories", accounts.ManageDirectories},
 	{consolePrefix + "/audit", "Audit log", accounts.ReadAudit},
 }
 
@@ -109,6 +110,10 @@ var consoleNotices = map[string]string{
 	"group-members": "The members are saved; they receive the group's roles and attributes at their next sign-in.",
 	"group-deleted": "The group is deleted; its members no longer receive what it gave them.",
 	"token-revoked": "The API token is revoked: it no longer authenticates.",
+	// Directories (consoledirectories.go)
+	"dir-added":   "The source is added. Test its connection below.",
+	"dir-saved":   "The source's settings are saved.",
+	"dir-removed": "The source is removed; its users stay, and can no longer sign in through it.",
 }
 
 var (
@@ -188,6 +193,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		s.consoleAuditRoutes(r)
 		s.consoleGroupRoutes(r)
 		s.consoleTokenRoutes(r)
+		s.consoleDirectoryRoutes(r)
 	})
 }
 

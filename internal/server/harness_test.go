@@ -127,8 +127,12 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if opts.Wrap != nil {
 		served = opts.Wrap(h.Store)
 	}
+	dirSealer, err := keys.NewSealerFor("directory secret", "directory password", "IDP_KEY_ENCRYPTION_KEY", opts.KeyEncryptionKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.Accounts = accounts.New(accounts.Config{Store: served, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
-		MFARequiredRoles: roles, PasskeyRequiredRoles: opts.PasskeyRequiredRoles, Now: opts.Now})
+		MFARequiredRoles: roles, PasskeyRequiredRoles: opts.PasskeyRequiredRoles, Now: opts.Now, Secrets: dirSealer})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {
