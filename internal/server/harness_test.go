@@ -50,6 +50,9 @@ type idpOptions struct {
 	Store *sqlite.Store
 	// Branding is the organisation's name, logo, colour and support line.
 	Branding server.Branding
+	// Wrap, if set, wraps the store the server and the account service
+	// use (countingStore).
+	Wrap func(store.Store) store.Store
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -62,6 +65,9 @@ type testIdP struct {
 	Store    *sqlite.Store
 	Accounts *accounts.Service
 	IdP      *saml.IdP
+	// Handler is the server's handler, for benchmarks that call it
+	// without the network.
+	Handler http.Handler
 	// path is the database file.
 	path string
 }
@@ -76,7 +82,7 @@ func hasher() *users.Hasher {
 // administrator would: the Flex SP (samltest.FlexACS, with a Default
 // Redirect URL) and the users of seedUsers, all with the password
 // password.
-func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
+func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 	t.Helper()
 	ctx := context.Background()
 	h := &testIdP{Store: opts.Store}
@@ -97,7 +103,11 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if roles == nil {
 		roles = []string{"admin"}
 	}
-	h.Accounts = accounts.New(accounts.Config{Store: h.Store, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
+	var st store.Store = h.Store
+	if opts.Wrap != nil {
+		st = opts.Wrap(st)
+	}
+	h.Accounts = accounts.New(accounts.Config{Store: st, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
 		MFARequiredRoles: roles})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
@@ -122,11 +132,12 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}
-	srv, err := server.New(cfg, h.Store, h.IdP, hs, log)
+	srv, err := server.New(cfg, st, h.IdP, hs, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	h.Handler = srv.Handler()
+	ts := httptest.NewUnstartedServer(h.Handler)
 	ts.Listener.Close()
 	ts.Listener = ln
 	ts.Start()
@@ -148,7 +159,7 @@ var seedUsers = []users.User{
 }
 
 // seed registers the Flex SP and seedUsers through the account service.
-func (h *testIdP) seed(t *testing.T) {
+func (h *testIdP) seed(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	entityID, _, err := sp.FlexPreset(samltest.FlexACS)
@@ -168,7 +179,7 @@ func (h *testIdP) seed(t *testing.T) {
 }
 
 // addUser creates u with the password password.
-func (h *testIdP) addUser(t *testing.T, u users.User) users.User {
+func (h *testIdP) addUser(t testing.TB, u users.User) users.User {
 	t.Helper()
 	u, err := h.Accounts.CreateUser(context.Background(), admin, accounts.NewUser{User: u, Password: password})
 	if err != nil {

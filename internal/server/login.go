@@ -97,34 +97,33 @@ func (st loginState) spName() string {
 }
 
 // completeSignIn starts the session of u, who proved who they are with
-// method, and continues where the sign-in started.
+// method, and continues where the sign-in started. The session, the
+// sign-in event and the Response that follows are one commit.
 func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, method string) {
-	sess, err := s.startSession(w, r, u)
-	if err != nil {
-		s.cfg.Metrics.signIn("error")
-		s.fail(w, r, err)
-		return
-	}
+	sess, v := s.beginSession(r, u, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
 	s.cfg.Metrics.signIn("success")
-	s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
-	s.proceed(w, r, u, sess, st)
+	s.proceed(w, r, u, sess, st, v)
 }
 
-// proceed continues a sign-in once the session exists: answer the pending
-// AuthnRequest, post to the SP of an IdP-initiated login, or show the
-// launcher.
-func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState) {
+// proceed continues a sign-in once the session is decided: answer the
+// pending AuthnRequest, post to the SP of an IdP-initiated login, or show
+// the launcher. v is what the sign-in still has to commit.
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState, v *visit) {
 	name := st.spName()
 	if name == "" {
+		if err := s.record(w, r, v, nil); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 		return
 	}
 	provider, err := s.store.GetServiceProvider(r.Context(), name)
 	if err != nil {
-		s.fail(w, r, err)
+		s.refuse(w, r, v, err)
 		return
 	}
-	s.answer(w, r, u, sess, st.Req, provider)
+	s.answer(w, r, u, sess, st.Req, provider, v)
 }
 
 func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {

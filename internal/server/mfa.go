@@ -296,11 +296,11 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	if st.User != "" {
 		// Enrolment proved the second factor: the sign-in completes, and
 		// the recovery codes page continues it.
-		if _, err := s.startSession(w, r, u); err != nil {
+		if _, err := s.startSession(w, r, u, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email,
+			SP: st.spName(), Reason: "password+totp (enrolment)"}); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: "password+totp (enrolment)"})
 		if state, err = s.encodeState(st.proven()); err != nil {
 			s.fail(w, r, err)
 			return
@@ -330,5 +330,5 @@ func (s *Server) mfaContinue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.proceed(w, r, u, sess, st)
+	s.proceed(w, r, u, sess, st, &visit{})
 }

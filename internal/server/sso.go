@@ -67,10 +67,10 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "AuthnRequest signature not checked: no signing certificate registered for the service provider (idp sp set --signing-cert)",
 			"sp", provider.Name)
 	}
-	sess, u, err := s.currentSession(r)
+	sess, u, touch, err := s.loadSession(r)
 	switch {
 	case err == nil && !req.ForceAuthn:
-		s.answer(w, r, u, sess, req, provider)
+		s.answer(w, r, u, sess, req, provider, s.touch(sess, touch))
 		return
 	case err != nil && !errors.Is(err, errNoSession):
 		s.fail(w, r, err)
@@ -104,7 +104,7 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sess, u, err := s.currentSession(r)
+	sess, u, touch, err := s.loadSession(r)
 	if errors.Is(err, errNoSession) {
 		s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Label(), "", "")
 		return
@@ -112,62 +112,92 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.answer(w, r, u, sess, nil, provider)
+	s.answer(w, r, u, sess, nil, provider, s.touch(sess, touch))
 }
 
 // answer issues the Response to req (nil: unsolicited) for user u and
 // renders the auto-POST form. Every check that can refuse the user runs
-// before anything is signed or posted.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, req *saml.Request, provider sp.ServiceProvider) {
+// before anything is signed; the replay record, the Response's audit
+// event and v (the session and sign-in it completes, or the touch of the
+// session) are one commit, after signing and before anything is posted:
+// a request already answered gets no Response, on any replica.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, req *saml.Request, provider sp.ServiceProvider, v *visit) {
 	ctx := r.Context()
 	log := s.log.With(slog.String("request_id", requestIDFrom(ctx)), slog.String("user", u.ID), slog.String("sp", provider.Name))
 	if u.Disabled {
-		s.fail(w, r, errDisabled)
+		s.refuse(w, r, v, errDisabled)
 		return
 	}
 	if may, err := s.acct.MayEnter(ctx, u, provider); err != nil {
-		s.fail(w, r, err)
+		s.refuse(w, r, v, err)
 		return
 	} else if !may {
-		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Label() + ".",
+		s.refuse(w, r, v, &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Label() + ".",
 			Hint: "Ask your administrator to assign you (idp sp assign)."})
 		return
 	}
 	rel, err := attributes.Release(u.Subject(), provider.Policy)
 	if err != nil {
 		log.WarnContext(ctx, "attribute release refused", "err", err)
-		s.fail(w, r, err)
+		s.refuse(w, r, v, err)
 		return
 	}
+	var once *store.Once
 	if req != nil {
-		if err := s.store.ConsumeOnce(ctx, req.ReplayKey(), req.ReplayExpiry()); errors.Is(err, store.ErrConflict) {
-			s.fail(w, r, errReplay)
-			return
-		} else if err != nil {
-			s.fail(w, r, err)
-			return
-		}
+		once = &store.Once{Key: req.ReplayKey(), ExpiresAt: req.ReplayExpiry()}
 	}
 	resp, err := s.idp.Respond(req, provider, rel, saml.Grant{SessionIndex: sess.Index, AuthnInstant: sess.AuthnInstant})
 	var se *saml.StatusError
 	if errors.As(err, &se) && resp != nil {
+		if !s.commitAnswer(w, r, v, once) {
+			return
+		}
 		s.cfg.Metrics.response(provider.Name, "error")
 		log.WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
 		s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 		return
 	} else if err != nil {
-		s.fail(w, r, err)
+		s.refuse(w, r, v, err)
 		return
 	}
 	names := make([]string, len(rel.Attributes))
 	for n, a := range rel.Attributes {
 		names[n] = a.Name
 	}
-	s.cfg.Metrics.response(provider.Name, "success")
-	s.audit(r, store.AuditEvent{Action: accounts.AuditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
+	if !s.commitAnswer(w, r, v, once, s.event(r, store.AuditEvent{Action: accounts.AuditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
 		Details: details(map[string]any{"assertion_id": resp.AssertionID, "response_id": resp.ResponseID,
-			"solicited": req != nil, "acs": resp.ACSURL, "attributes": names})})
+			"solicited": req != nil, "acs": resp.ACSURL, "attributes": names})})) {
+		return
+	}
+	s.cfg.Metrics.response(provider.Name, "success")
 	s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+}
+
+// commitAnswer records v with the Response's replay record and events;
+// false when it answered with an error instead. A request already
+// answered (replayed) gets errReplay, and v alone is recorded: a sign-in
+// that completed keeps its session and event, as when a refusal comes
+// before signing.
+func (s *Server) commitAnswer(w http.ResponseWriter, r *http.Request, v *visit, once *store.Once, answer ...store.AuditEvent) bool {
+	err := s.record(w, r, v, once, answer...)
+	if errors.Is(err, store.ErrConflict) && once != nil {
+		s.refuse(w, r, v, errReplay)
+		return false
+	} else if err != nil {
+		s.fail(w, r, err)
+		return false
+	}
+	return true
+}
+
+// refuse answers err once v, what the request had to commit anyway (a
+// completed sign-in: its session and event), is recorded.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, v *visit, err error) {
+	if rerr := s.record(w, r, v, nil); rerr != nil {
+		s.fail(w, r, rerr)
+		return
+	}
+	s.fail(w, r, err)
 }
 
 // postError answers req with a signed SAML error Response.

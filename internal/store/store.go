@@ -52,6 +52,37 @@ type Session struct {
 	UserAgent  string
 }
 
+// Once is a replay record: Key (an AuthnRequest ID with its issuer) is
+// used until ExpiresAt (see ConsumeOnce).
+type Once struct {
+	Key       string
+	ExpiresAt time.Time
+}
+
+// Visit is what answering a browser writes, all of it or nothing, in one
+// transaction: on PostgreSQL one statement, so one round trip and one
+// commit. An SSO Response within a session consumes the request's replay
+// record, touches the session and records the Response; a sign-in also
+// ends the browser's previous session, starts the new one and records the
+// sign-in. Zero fields write nothing.
+type Visit struct {
+	// Once is consumed as ConsumeOnce does it; when it is recorded and not
+	// yet expired, nothing of the visit is written (ErrConflict).
+	Once *Once
+	// EndSession is the ID of a session to delete (the browser's previous
+	// one); a session that is already gone is no error.
+	EndSession string
+	// StartSession is a session to create; ErrConflict, and nothing
+	// written, if its ID is taken.
+	StartSession *Session
+	// TouchSession is the ID of a session whose LastSeenAt becomes
+	// TouchAt; a session that is already gone is no error.
+	TouchSession string
+	TouchAt      time.Time
+	// Audit are appended in order (a zero Time is set to now).
+	Audit []AuditEvent
+}
+
 // KeyState is the life-cycle state of a signing key.
 type KeyState string
 
@@ -186,6 +217,11 @@ type Store interface {
 	// GetSession returns the session with that ID, whether or not it has
 	// expired (the caller decides).
 	GetSession(ctx context.Context, id string) (Session, error)
+	// GetSessionUser returns the session with that ID, whether or not it
+	// has expired, and its user, read together in one query: what every
+	// request of a signed-in browser needs first. ErrNotFound if there is
+	// no such session.
+	GetSessionUser(ctx context.Context, id string) (Session, users.User, error)
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	// ListSessions returns the user's sessions, newest first.
@@ -207,6 +243,11 @@ type Store interface {
 	// used until expiresAt. ErrConflict if the key is recorded and not yet
 	// expired; an expired record is replaced. Atomic across replicas.
 	ConsumeOnce(ctx context.Context, key string, expiresAt time.Time) error
+	// RecordVisit writes v atomically (see Visit): ErrConflict, and
+	// nothing written, if v.Once is in use or v.StartSession's ID is
+	// taken. Of concurrent visits with the same Once, on any replica,
+	// exactly one is written.
+	RecordVisit(ctx context.Context, v Visit) error
 
 	// UpdateThrottle runs update on the throttle record of key (a zero
 	// Throttle with that Key when there is none) inside one transaction

@@ -1,0 +1,116 @@
+package server_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+// throttleCalls are the sign-in throttle's bookkeeping, which the
+// round-trip budget leaves out.
+var throttleCalls = []string{"GetThrottle", "UpdateThrottle", "DeleteThrottle"}
+
+// writeCalls are the store calls that commit a write.
+var writeCalls = []string{"RecordVisit", "CreateSession", "TouchSession", "DeleteSession", "DeleteUserSessions",
+	"ConsumeOnce", "AppendAudit", "UpdateUser", "UpdateServiceProvider", "PutMFA", "UpdateMFA"}
+
+// TestStoreRoundTripsPerResponse counts the store calls (on PostgreSQL
+// each is one statement and one round trip) of a password sign-in that
+// ends in a Response, and of an SSO Response within the session: at most
+// three and one commit each (the throttle's bookkeeping apart), with
+// every duty kept: the replay record, the audit events, the session.
+func TestStoreRoundTripsPerResponse(t *testing.T) {
+	cs := &countingStore{}
+	h := newTestIdP(t, idpOptions{Wrap: func(st store.Store) store.Store { cs.Store = st; return cs }})
+	flex := samltest.FlexSP(t, h.URL)
+	b := samltest.NewBrowser(t)
+	cs.take()
+
+	page, reqID := b.StartSignIn(flex)
+	status, body := b.Login(h.URL, page, "agent@example.com", password)
+	samltest.WantStatus(t, "password sign-in", status, http.StatusOK, body)
+	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	password := slices.DeleteFunc(cs.take(), func(c string) bool { return slices.Contains(throttleCalls, c) })
+
+	redirect, reqID := samltest.AuthnRedirect(t, flex, "", nil)
+	status, body = b.Get(redirect)
+	samltest.WantStatus(t, "SSO within the session", status, http.StatusOK, body)
+	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	sso := cs.take()
+
+	for _, tc := range []struct {
+		name  string
+		calls []string
+		want  []string
+	}{
+		{"password sign-in", password, []string{"GetServiceProviderByEntityID", "GetUserByEmail", "GetMFA", "GetServiceProvider", "RecordVisit"}},
+		{"SSO within a session", sso, []string{"GetServiceProviderByEntityID", "GetSessionUser", "RecordVisit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !slices.Equal(tc.calls, tc.want) {
+				t.Errorf("store calls %s, want %s", strings.Join(tc.calls, ", "), strings.Join(tc.want, ", "))
+			}
+			if n := len(slices.DeleteFunc(slices.Clone(tc.calls), func(c string) bool { return !slices.Contains(writeCalls, c) })); n != 1 {
+				t.Errorf("%d commits, want 1", n)
+			}
+		})
+	}
+	// The duties: both requests consumed, the sign-in and both Responses
+	// audited, one session.
+	if n := h.count(t, `SELECT count(*) FROM consumed_ids`); n != 2 {
+		t.Errorf("%d replay records, want 2", n)
+	}
+	want := []string{"saml.response:", "saml.response:", "signin.success:password", "admin.user.add:"}
+	if got := h.audit(t, store.AuditFilter{User: "agent@example.com"}); !slices.Equal(got, want) {
+		t.Errorf("audit %v, want %v", got, want)
+	}
+	if n := h.sessions(t, "agent@example.com"); n != 1 {
+		t.Errorf("%d sessions, want 1", n)
+	}
+}
+
+// BenchmarkSSOResponse is one SSO Response within a session, through the
+// server's handler without the network (the requests are built before the
+// timer starts): the server's allocations per Response, and its store
+// calls and commits per Response (calls/op, commits/op).
+func BenchmarkSSOResponse(b *testing.B) {
+	cs := &countingStore{}
+	h := newTestIdP(b, idpOptions{Wrap: func(st store.Store) store.Store { cs.Store = st; return cs }})
+	flex := samltest.FlexSP(b, h.URL)
+	br := samltest.NewBrowser(b)
+	page, _ := br.StartSignIn(flex)
+	if status, body := br.Login(h.URL, page, "agent@example.com", password); status != http.StatusOK {
+		b.Fatalf("sign-in: %d\n%s", status, body)
+	}
+	base, _ := url.Parse(h.URL)
+	cookies := br.C.Jar.Cookies(base)
+	reqs := make([]*http.Request, b.N)
+	for i := range reqs {
+		redirect, _ := samltest.AuthnRedirect(b, flex, "", nil)
+		reqs[i] = httptest.NewRequest(http.MethodGet, redirect, nil)
+		for _, c := range cookies {
+			reqs[i].AddCookie(c)
+		}
+	}
+	cs.take()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		w := httptest.NewRecorder()
+		h.Handler.ServeHTTP(w, reqs[i])
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "SAMLResponse") {
+			b.Fatalf("status %d\n%s", w.Code, w.Body)
+		}
+	}
+	b.StopTimer()
+	calls := cs.take()
+	commits := slices.DeleteFunc(slices.Clone(calls), func(c string) bool { return !slices.Contains(writeCalls, c) })
+	b.ReportMetric(float64(len(calls))/float64(b.N), "calls/op")
+	b.ReportMetric(float64(len(commits))/float64(b.N), "commits/op")
+}

@@ -1,0 +1,138 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+// readBoth reads a row holding a's columns followed by b's.
+func readBoth[A, B any](ra *record[A], rb *record[B], scan func(dest ...any) error) (A, B, error) {
+	var b B
+	a, err := ra.read(func(da ...any) error {
+		var err error
+		b, err = rb.read(func(db ...any) error { return scan(append(da, db...)...) })
+		return err
+	})
+	return a, b, err
+}
+
+func qualified(alias string, cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = alias + "." + c
+	}
+	return strings.Join(q, ", ")
+}
+
+var sessionUserSQL = "SELECT " + qualified("s", sessionRecord.Cols) + ", " + qualified("u", userRecord.Cols) +
+	" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+
+// GetSessionUser implements store.Store: one query, the session joined
+// with its user.
+func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, error) {
+	rows, _ := s.pool.Query(ctx, sessionUserSQL, id)
+	var u users.User
+	sess, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.Session, error) {
+		sess, user, err := readBoth(sessionRecord, userRecord, row.Scan)
+		u = user
+		return sess, err
+	})
+	if err != nil {
+		return store.Session{}, users.User{}, wrap("get session and user", err)
+	}
+	return sess, u, nil
+}
+
+// visitSQL is RecordVisit's one statement. The replay record decides
+// (go): when it is in use, no other part writes and the statement returns
+// false. Data-modifying CTEs all run, each under the same condition, and
+// commit together. Parameters: $1 once key (empty for none), $2 its expiry,
+// $3 now; $4 session to end; $5-$13 session to start ($5 empty for none);
+// $14 session to touch, $15 when; $16-$24 the audit events as arrays, in
+// order.
+var visitSQL = `WITH once AS (
+	INSERT INTO consumed_ids (key, expires_at) SELECT $1::text, $2::timestamptz WHERE $1 <> ''
+	ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE consumed_ids.expires_at <= $3::timestamptz
+	RETURNING 1
+), ok AS (
+	SELECT $1::text = '' OR EXISTS (SELECT FROM once) AS go
+), ended AS (
+	DELETE FROM sessions WHERE $4::text <> '' AND id = $4 AND (SELECT go FROM ok)
+), started AS (
+	INSERT INTO sessions (` + strings.Join(sessionRecord.Cols, ", ") + `)
+	SELECT $5::text, $6::text, $7::text, $8::timestamptz, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12::text, $13::text
+	WHERE $5 <> '' AND (SELECT go FROM ok)
+), touched AS (
+	UPDATE sessions SET last_seen_at = $15::timestamptz WHERE $14::text <> '' AND id = $14 AND (SELECT go FROM ok)
+), audited AS (
+	INSERT INTO audit_events (at, action, actor, user_id, email, sp, remote_addr, reason, details)
+	SELECT at, action, actor, user_id, email, sp, remote_addr, reason, details
+	FROM unnest($16::timestamptz[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[])
+		WITH ORDINALITY AS e (at, action, actor, user_id, email, sp, remote_addr, reason, details, n)
+	WHERE (SELECT go FROM ok)
+	ORDER BY n
+)
+SELECT go FROM ok`
+
+// RecordVisit implements store.Store in one statement (visitSQL).
+func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
+	now := s.stamp()
+	args := make([]any, 0, 24)
+	if v.Once != nil {
+		args = append(args, v.Once.Key, ts(v.Once.ExpiresAt), now)
+	} else {
+		args = append(args, "", now, now)
+	}
+	args = append(args, v.EndSession)
+	if v.StartSession != nil {
+		sess := *v.StartSession
+		if sess.CreatedAt.IsZero() {
+			sess.CreatedAt = now
+		}
+		cols, err := sessionRecord.args(&sess)
+		if err != nil {
+			return err
+		}
+		if sess.ID == "" {
+			return fmt.Errorf("record visit: the session to start has no ID")
+		}
+		args = append(args, cols...)
+	} else {
+		args = append(args, "", "", "", now, now, now, now, "", "")
+	}
+	args = append(args, v.TouchSession, ts(v.TouchAt))
+	n := len(v.Audit)
+	at := make([]time.Time, n)
+	text := make([][]string, 8)
+	for i := range text {
+		text[i] = make([]string, n)
+	}
+	for i, e := range v.Audit {
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		at[i] = ts(e.Time)
+		for j, f := range []string{e.Action, e.Actor, e.UserID, e.Email, e.SP, e.RemoteAddr, e.Reason, string(e.Details)} {
+			text[j][i] = f
+		}
+	}
+	args = append(args, at)
+	for _, col := range text {
+		args = append(args, col)
+	}
+	var ok bool
+	if err := s.pool.QueryRow(ctx, visitSQL, args...).Scan(&ok); err != nil {
+		return wrap("record visit", err)
+	}
+	if !ok {
+		return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)
+	}
+	return nil
+}
