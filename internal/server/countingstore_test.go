@@ -93,6 +93,11 @@ func (c *countingStore) GetServiceProviderByEntityID(ctx context.Context, entity
 	return c.Store.GetServiceProviderByEntityID(ctx, entityID)
 }
 
+func (c *countingStore) GetServiceProviderVersion(ctx context.Context, ref store.SPRef) (sp.ServiceProvider, int64, error) {
+	c.note("GetServiceProviderVersion")
+	return c.Store.GetServiceProviderVersion(ctx, ref)
+}
+
 func (c *countingStore) ListServiceProviders(ctx context.Context) ([]sp.ServiceProvider, error) {
 	c.note("ListServiceProviders")
 	return c.Store.ListServiceProviders(ctx)

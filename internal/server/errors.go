@@ -36,6 +36,8 @@ var (
 		Hint: "Go back to Flex and start the sign-in again."}
 	errSignInExpired = &Error{Status: http.StatusBadRequest, Message: "Your sign-in expired, start again.",
 		Hint: "Your password or two-step verification changed since you typed your password. Go back to Flex and sign in again."}
+	errSPChanged = &Error{Status: http.StatusServiceUnavailable, Message: "The application's settings changed while you were signing in.",
+		Hint: "Go back to the application and sign in again."}
 	errReplay = &Error{Status: http.StatusConflict, Message: "This sign-in request has already been answered.",
 		Hint: "Go back to Flex and start the sign-in again."}
 	errBusy = &Error{Status: http.StatusServiceUnavailable, Message: "Many people are signing in right now and flexidp is busy.",

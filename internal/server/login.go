@@ -111,19 +111,30 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.
 func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState, v *visit) {
 	name := st.spName()
 	if name == "" {
-		if err := s.record(w, r, v, nil); err != nil {
+		if err := s.record(w, r, v, nil, nil); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 		return
 	}
-	provider, err := s.store.GetServiceProvider(r.Context(), name)
-	if err != nil {
-		s.refuse(w, r, v, err)
-		return
+	for again := true; ; again = false {
+		provider, err := s.sps.get(r.Context(), s.store, store.SPRef{Name: name})
+		if err != nil {
+			s.refuse(w, r, v, nil, err)
+			return
+		}
+		if !s.answer(w, r, u, sess, st.Req, provider, v) {
+			return
+		}
+		// The SP changed since it was read: nothing was written; read it
+		// anew and answer once more.
+		s.sps.forget(name)
+		if !again {
+			s.refuse(w, r, v, nil, errSPChanged)
+			return
+		}
 	}
-	s.answer(w, r, u, sess, st.Req, provider, v)
 }
 
 func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -29,8 +31,12 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 	cs := &countingStore{}
 	h := newTestIdP(t, idpOptions{Wrap: func(st store.Store) store.Store { cs.Store = st; return cs }})
 	flex := samltest.FlexSP(t, h.URL)
+	// A first request reads the SP into the replica's memory.
+	samltest.NewBrowser(t).StartSignIn(flex)
+	if got := cs.take(); !slices.Contains(got, "GetServiceProviderVersion") {
+		t.Errorf("first request's store calls %v: the SP is not read", got)
+	}
 	b := samltest.NewBrowser(t)
-	cs.take()
 
 	page, reqID := b.StartSignIn(flex)
 	status, body := b.Login(h.URL, page, "agent@example.com", password)
@@ -49,8 +55,8 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 		calls []string
 		want  []string
 	}{
-		{"password sign-in", password, []string{"GetServiceProviderByEntityID", "GetUserByEmail", "GetMFA", "GetServiceProvider", "RecordVisit"}},
-		{"SSO within a session", sso, []string{"GetServiceProviderByEntityID", "GetSessionUser", "RecordVisit"}},
+		{"password sign-in", password, []string{"GetUserByEmail", "GetMFA", "RecordVisit"}},
+		{"SSO within a session", sso, []string{"GetSessionUser", "RecordVisit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !slices.Equal(tc.calls, tc.want) {
@@ -98,6 +104,7 @@ func BenchmarkSSOResponse(b *testing.B) {
 			reqs[i].AddCookie(c)
 		}
 	}
+	samltest.NewBrowser(b).StartSignIn(flex) // the SP in memory, as on a replica in service
 	cs.take()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -113,4 +120,60 @@ func BenchmarkSSOResponse(b *testing.B) {
 	commits := slices.DeleteFunc(slices.Clone(calls), func(c string) bool { return !slices.Contains(writeCalls, c) })
 	b.ReportMetric(float64(len(calls))/float64(b.N), "calls/op")
 	b.ReportMetric(float64(len(commits))/float64(b.N), "commits/op")
+}
+
+// TestSPCacheAcrossReplicas: a replica keeps the SPs it read in memory,
+// and another replica (or the CLI) changes one. The first replica never
+// posts a Response built from its stale copy: the commit checks the
+// version, and the request is answered from the SP as it now is.
+func TestSPCacheAcrossReplicas(t *testing.T) {
+	a := newTestIdP(t, idpOptions{})
+	b := newTestIdP(t, idpOptions{Store: a.Store})
+	flexB := samltest.FlexSP(t, b.URL)
+	browser := samltest.NewBrowser(t)
+	page, reqID := browser.StartSignIn(flexB)
+	status, body := browser.Login(b.URL, page, "agent@example.com", password)
+	samltest.WantStatus(t, "sign-in on b", status, http.StatusOK, body)
+	samltest.Accepts(t, flexB, samltest.Form(t, body), reqID)
+	sso := func() (int, string) {
+		t.Helper()
+		redirect, _ := samltest.AuthnRedirect(t, flexB, "", nil)
+		return browser.Get(redirect)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		change func(*sp.ServiceProvider)
+		status int
+		says   string
+	}{
+		{"assignment required on a", func(p *sp.ServiceProvider) { p.AssignmentRequired = true }, http.StatusForbidden, "not assigned"},
+		{"another ACS URL on a", func(p *sp.ServiceProvider) {
+			p.AssignmentRequired, p.ACSURLs = false, []string{"https://other.example.com/acs"}
+		}, http.StatusBadRequest, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.updateSP(t, func(p *sp.ServiceProvider) { p.ACSURLs = []string{samltest.FlexACS}; p.AssignmentRequired = false })
+			status, body := sso() // b reads the SP as it is now
+			samltest.WantStatus(t, "SSO on b", status, http.StatusOK, body)
+			a.updateSP(t, tc.change)
+			status, body = sso()
+			if status != tc.status || strings.Contains(body, "SAMLResponse") {
+				t.Fatalf("SSO on b after the change on a: status %d, want %d and no Response\n%s", status, tc.status, body)
+			}
+			samltest.MustContain(t, body, tc.says)
+		})
+	}
+	t.Run("SP deleted on a", func(t *testing.T) {
+		a.updateSP(t, func(p *sp.ServiceProvider) { p.ACSURLs = []string{samltest.FlexACS}; p.AssignmentRequired = false })
+		status, body := sso()
+		samltest.WantStatus(t, "SSO on b", status, http.StatusOK, body)
+		if err := a.Accounts.RemoveSP(context.Background(), admin, "flex"); err != nil {
+			t.Fatal(err)
+		}
+		status, body = sso()
+		if status == http.StatusOK || strings.Contains(body, "SAMLResponse") {
+			t.Fatalf("SSO on b after the SP was deleted on a: status %d\n%s", status, body)
+		}
+	})
 }

@@ -137,15 +137,16 @@ func (s *Server) touch(sess store.Session, due bool) *visit {
 	return v
 }
 
-// record commits v with the Response's replay record (once) and events
-// (answer), all or nothing, and sets the cookie of the session it
-// started. ErrConflict (wrapped) when once was already used: nothing is
-// written then.
-func (s *Server) record(w http.ResponseWriter, r *http.Request, v *visit, once *store.Once, answer ...store.AuditEvent) error {
+// record commits v with the Response's replay record (once), the version
+// of the SP it was built from (spv) and its events (answer), all or
+// nothing, and sets the cookie of the session it started. ErrConflict
+// (wrapped) when once was already used, ErrChanged when spv is no longer
+// current: nothing is written then.
+func (s *Server) record(w http.ResponseWriter, r *http.Request, v *visit, once *store.Once, spv *store.SPVersion, answer ...store.AuditEvent) error {
 	sv := v.base
-	sv.Once = once
+	sv.Once, sv.SP = once, spv
 	sv.Audit = append(slices.Clip(sv.Audit), answer...)
-	if sv.Once == nil && sv.StartSession == nil && sv.EndSession == "" && sv.TouchSession == "" && len(sv.Audit) == 0 {
+	if sv.Once == nil && sv.SP == nil && sv.StartSession == nil && sv.EndSession == "" && sv.TouchSession == "" && len(sv.Audit) == 0 {
 		return nil
 	}
 	if err := s.acct.Record(r.Context(), sv); err != nil {
@@ -177,7 +178,7 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 // the sign-in event with it (see beginSession).
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User, signIn store.AuditEvent) (store.Session, error) {
 	sess, v := s.beginSession(r, u, signIn)
-	if err := s.record(w, r, v, nil); err != nil {
+	if err := s.record(w, r, v, nil, nil); err != nil {
 		return store.Session{}, fmt.Errorf("create session: %w", err)
 	}
 	return sess, nil

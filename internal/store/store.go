@@ -24,7 +24,23 @@ var (
 	// ErrLastOwner: the change would leave no enabled console owner
 	// (users.ConsoleOwner, not disabled) where there was one.
 	ErrLastOwner = errors.New("last enabled console owner")
+	// ErrChanged: a record the write depends on changed (or went) since
+	// it was read (store.Visit.SP).
+	ErrChanged = errors.New("changed since it was read")
 )
+
+// SPRef names a service provider by Name or, when Name is empty, by
+// EntityID.
+type SPRef struct {
+	Name, EntityID string
+}
+
+// SPVersion is a service provider as read at one version (see
+// Store.GetServiceProviderVersion).
+type SPVersion struct {
+	Name    string
+	Version int64
+}
 
 // RemovesOwner reports whether changing old into next (nil: deleting it)
 // takes an enabled console owner away: the changes UpdateUser and
@@ -81,6 +97,10 @@ type Visit struct {
 	TouchAt      time.Time
 	// Audit are appended in order (a zero Time is set to now).
 	Audit []AuditEvent
+	// SP, when set, is the service provider the Response was built from,
+	// as read: if it changed or went since, nothing is written
+	// (ErrChanged), so a copy kept in memory is never used once stale.
+	SP *SPVersion
 }
 
 // KeyState is the life-cycle state of a signing key.
@@ -195,6 +215,10 @@ type Store interface {
 	// GetServiceProviderByEntityID returns the SP with that entity ID
 	// (exact, case-sensitive match, as SAML compares identifiers).
 	GetServiceProviderByEntityID(ctx context.Context, entityID string) (sp.ServiceProvider, error)
+	// GetServiceProviderVersion returns the SP ref names and its version: a
+	// number that changes on every write of it, by any process, and is
+	// never used twice (a deleted and re-created SP has a new one).
+	GetServiceProviderVersion(ctx context.Context, ref SPRef) (sp.ServiceProvider, int64, error)
 	// ListServiceProviders returns all SPs ordered by Name.
 	ListServiceProviders(ctx context.Context) ([]sp.ServiceProvider, error)
 	// UpdateServiceProvider is UpdateUser's counterpart for SPs; Name must
@@ -245,7 +269,8 @@ type Store interface {
 	ConsumeOnce(ctx context.Context, key string, expiresAt time.Time) error
 	// RecordVisit writes v atomically (see Visit): ErrConflict, and
 	// nothing written, if v.Once is in use or v.StartSession's ID is
-	// taken. Of concurrent visits with the same Once, on any replica,
+	// taken; ErrChanged, and nothing written, if v.SP is no longer
+	// current. Of concurrent visits with the same Once, on any replica,
 	// exactly one is written.
 	RecordVisit(ctx context.Context, v Visit) error
 

@@ -50,19 +50,21 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, u
 	return sess, u, nil
 }
 
-// visitSQL is RecordVisit's one statement. The replay record decides
-// (go): when it is in use, no other part writes and the statement returns
-// false. Data-modifying CTEs all run, each under the same condition, and
+// visitSQL is RecordVisit's one statement. The SP's version (current)
+// and the replay record decide (go): when the SP changed or the record is
+// in use, no other part writes and the statement says which. Data-modifying CTEs all run, each under the same condition, and
 // commit together. Parameters: $1 once key (empty for none), $2 its expiry,
 // $3 now; $4 session to end; $5-$13 session to start ($5 empty for none);
 // $14 session to touch, $15 when; $16-$24 the audit events as arrays, in
-// order.
-var visitSQL = `WITH once AS (
-	INSERT INTO consumed_ids (key, expires_at) SELECT $1::text, $2::timestamptz WHERE $1 <> ''
+// order; $25 the SP's name (empty for none) and $26 its version.
+var visitSQL = `WITH current AS (
+	SELECT $25::text = '' OR EXISTS (SELECT FROM service_providers WHERE name = $25 AND version = $26::bigint) AS sp
+), once AS (
+	INSERT INTO consumed_ids (key, expires_at) SELECT $1::text, $2::timestamptz WHERE $1 <> '' AND (SELECT sp FROM current)
 	ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE consumed_ids.expires_at <= $3::timestamptz
 	RETURNING 1
 ), ok AS (
-	SELECT $1::text = '' OR EXISTS (SELECT FROM once) AS go
+	SELECT (SELECT sp FROM current) AND ($1::text = '' OR EXISTS (SELECT FROM once)) AS go
 ), ended AS (
 	DELETE FROM sessions WHERE $4::text <> '' AND id = $4 AND (SELECT go FROM ok)
 ), started AS (
@@ -79,7 +81,7 @@ var visitSQL = `WITH once AS (
 	WHERE (SELECT go FROM ok)
 	ORDER BY n
 )
-SELECT go FROM ok`
+SELECT go, (SELECT sp FROM current) FROM ok`
 
 // RecordVisit implements store.Store in one statement (visitSQL).
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
@@ -127,9 +129,17 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	for _, col := range text {
 		args = append(args, col)
 	}
-	var ok bool
-	if err := s.pool.QueryRow(ctx, visitSQL, args...).Scan(&ok); err != nil {
+	if v.SP != nil {
+		args = append(args, v.SP.Name, v.SP.Version)
+	} else {
+		args = append(args, "", int64(0))
+	}
+	var ok, current bool
+	if err := s.pool.QueryRow(ctx, visitSQL, args...).Scan(&ok, &current); err != nil {
 		return wrap("record visit", err)
+	}
+	if !current {
+		return fmt.Errorf("record visit: service provider %q: %w", v.SP.Name, store.ErrChanged)
 	}
 	if !ok {
 		return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)

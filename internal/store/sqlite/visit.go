@@ -46,6 +46,16 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, u
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.nowUTC()
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if v.SP != nil {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM service_providers WHERE name = ? AND version = ?`,
+				v.SP.Name, v.SP.Version).Scan(&n); err != nil {
+				return wrap("record visit", err)
+			}
+			if n == 0 {
+				return fmt.Errorf("record visit: service provider %q: %w", v.SP.Name, store.ErrChanged)
+			}
+		}
 		if v.Once != nil {
 			res, err := tx.ExecContext(ctx, `INSERT INTO consumed_ids (key, expires_at) VALUES (?, ?)
 				ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at

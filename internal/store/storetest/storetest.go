@@ -59,6 +59,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GetSessionUser", testGetSessionUser},
 		{"RecordVisit", testRecordVisit},
 		{"RecordVisitConcurrent", testRecordVisitConcurrent},
+		{"ServiceProviderVersion", testServiceProviderVersion},
+		{"RecordVisitChangedSP", testRecordVisitChangedSP},
 		{"Throttles", testThrottles},
 		{"ThrottlesConcurrent", testThrottlesConcurrent},
 		{"ThrottlesUpdateDeleteRace", testThrottlesUpdateDeleteRace},

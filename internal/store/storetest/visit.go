@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 )
 
@@ -131,4 +132,70 @@ func testRecordVisitConcurrent(t *testing.T, s store.Store) {
 	if ids := sessionIDs(t, s, u.ID); len(ids) != 1 {
 		t.Errorf("%d sessions started, want 1", len(ids))
 	}
+}
+
+func testServiceProviderVersion(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := createSP(t, s, newSP(t, "acme", "urn:acme"))
+	byName, v1, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "acme"})
+	noErr(t, err, "GetServiceProviderVersion by name")
+	same(t, "GetServiceProviderVersion by name", byName, spAsStored(p))
+	byEntity, v, err := s.GetServiceProviderVersion(ctx, store.SPRef{EntityID: "urn:acme"})
+	noErr(t, err, "GetServiceProviderVersion by entity ID")
+	same(t, "GetServiceProviderVersion by entity ID", byEntity, spAsStored(p))
+	if v != v1 {
+		t.Errorf("versions %d by name, %d by entity ID", v1, v)
+	}
+	_, _, err = s.GetServiceProviderVersion(ctx, store.SPRef{EntityID: "urn:nobody"})
+	wantErr(t, err, store.ErrNotFound, "GetServiceProviderVersion of an unknown SP")
+
+	// Every write changes it, a write that changes nothing included.
+	seen := map[int64]string{v1: "created"}
+	step := func(what string) {
+		t.Helper()
+		_, v, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "acme"})
+		noErr(t, err, "GetServiceProviderVersion after "+what)
+		if earlier, ok := seen[v]; ok {
+			t.Errorf("version %d after %s, as after %s", v, what, earlier)
+		}
+		seen[v] = what
+	}
+	_, err = s.UpdateServiceProvider(ctx, "acme", func(p sp.ServiceProvider) (sp.ServiceProvider, error) {
+		p.ACSURLs = p.ACSURLs[:1]
+		return p, nil
+	})
+	noErr(t, err, "UpdateServiceProvider")
+	step("an update")
+	_, err = s.UpdateServiceProvider(ctx, "acme", func(p sp.ServiceProvider) (sp.ServiceProvider, error) { return p, nil })
+	noErr(t, err, "UpdateServiceProvider changing nothing")
+	step("an update changing nothing")
+	// Deleted and created again: not a version it had before.
+	noErr(t, s.DeleteServiceProvider(ctx, "acme"), "DeleteServiceProvider")
+	createSP(t, s, newSP(t, "acme", "urn:acme"))
+	step("deleted and created again")
+}
+
+func testRecordVisitChangedSP(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createSP(t, s, newSP(t, "acme", "urn:acme"))
+	_, v, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "acme"})
+	noErr(t, err, "GetServiceProviderVersion")
+	visit := func(key string, version int64) error {
+		return s.RecordVisit(ctx, store.Visit{SP: &store.SPVersion{Name: "acme", Version: version},
+			Once: &store.Once{Key: key, ExpiresAt: tFuture}, Audit: []store.AuditEvent{{Action: "saml.response"}}})
+	}
+	noErr(t, visit("sp|_req1", v), "RecordVisit with the current version")
+
+	_, err = s.UpdateServiceProvider(ctx, "acme", func(p sp.ServiceProvider) (sp.ServiceProvider, error) {
+		p.AssignmentRequired = true
+		return p, nil
+	})
+	noErr(t, err, "UpdateServiceProvider")
+	wantErr(t, visit("sp|_req2", v), store.ErrChanged, "RecordVisit with the version before an update")
+	noErr(t, s.ConsumeOnce(ctx, "sp|_req2", tFuture), "ConsumeOnce of the key a stale visit did not consume")
+	if got := auditActions(t, s); len(got) != 1 {
+		t.Errorf("a stale visit was audited: %v", got)
+	}
+	noErr(t, s.DeleteServiceProvider(ctx, "acme"), "DeleteServiceProvider")
+	wantErr(t, visit("sp|_req3", v), store.ErrChanged, "RecordVisit of a deleted SP")
 }
