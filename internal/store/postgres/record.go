@@ -73,7 +73,8 @@ func (r *record[T]) args(v *T) ([]any, error) {
 func (r *record[T]) scan(row pgx.CollectableRow) (T, error) { return r.read(row.Scan) }
 
 // read reads a record with scan, which fills the destinations of Cols:
-// a row that holds more (a join) scans them all at once (readBoth).
+// a row that holds more (a join) scans them all at once
+// (sqltable.ReadJoined).
 func (r *record[T]) read(scan func(dest ...any) error) (T, error) {
 	return r.Read(scan, func(col string, f sqltable.Field) (any, func() error) {
 		if f.Kind != sqltable.JSON {

@@ -9,29 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// readBoth reads a row holding a's columns followed by b's.
-func readBoth[A, B any](ra *record[A], rb *record[B], scan func(dest ...any) error) (A, B, error) {
-	var b B
-	a, err := ra.read(func(da ...any) error {
-		var err error
-		b, err = rb.read(func(db ...any) error { return scan(append(da, db...)...) })
-		return err
-	})
-	return a, b, err
-}
-
-func qualified(alias string, cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = alias + "." + c
-	}
-	return strings.Join(q, ", ")
-}
-
-var sessionUserSQL = "SELECT " + qualified("s", sessionRecord.Cols) + ", " + qualified("u", userRecord.Cols) +
+var sessionUserSQL = "SELECT " + sqltable.Qualified("s", sessionRecord.Cols) + ", " + sqltable.Qualified("u", userRecord.Cols) +
 	" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
 
 // GetSessionUser implements store.Store: one query, the session joined
@@ -40,7 +22,7 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, u
 	rows, _ := s.pool.Query(ctx, sessionUserSQL, id)
 	var u users.User
 	sess, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.Session, error) {
-		sess, user, err := readBoth(sessionRecord, userRecord, row.Scan)
+		sess, user, err := sqltable.ReadJoined(sessionRecord.read, userRecord.read, row.Scan)
 		u = user
 		return sess, err
 	})

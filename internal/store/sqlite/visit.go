@@ -4,37 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/sqltable"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// readBoth reads a row holding a's columns followed by b's.
-func readBoth[A, B any](ra *record[A], rb *record[B], scan func(dest ...any) error) (A, B, error) {
-	var b B
-	a, err := ra.read(func(da ...any) error {
-		var err error
-		b, err = rb.read(func(db ...any) error { return scan(append(da, db...)...) })
-		return err
-	})
-	return a, b, err
-}
-
-func qualified(alias string, cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = alias + "." + c
-	}
-	return strings.Join(q, ", ")
-}
-
-var sessionUserSQL = "SELECT " + qualified("s", sessionRecord.Cols) + ", " + qualified("u", userRecord.Cols) +
+var sessionUserSQL = "SELECT " + sqltable.Qualified("s", sessionRecord.Cols) + ", " + sqltable.Qualified("u", userRecord.Cols) +
 	" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
 
 // GetSessionUser returns the session and its user in one query.
 func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, error) {
-	sess, u, err := readBoth(sessionRecord, userRecord, s.r.QueryRowContext(ctx, sessionUserSQL, id).Scan)
+	sess, u, err := sqltable.ReadJoined(sessionRecord.read, userRecord.read, s.r.QueryRowContext(ctx, sessionUserSQL, id).Scan)
 	if err != nil {
 		return store.Session{}, users.User{}, wrap("get session and user", err)
 	}
