@@ -4,7 +4,8 @@
 # end-to-end sign-ins checked by independent SAML implementations.
 #
 # On a fresh Debian/Ubuntu machine it installs what the tests need when it
-# can (root or sudo): postgresql, xmlsec1, python3-onelogin-saml2, chromium;
+# can (root or sudo): postgresql, xmlsec1, python3-onelogin-saml2, chromium,
+# slapd and ldap-utils (the directory sign-in tests start a real OpenLDAP);
 # and axe-core (npm) for the accessibility scans of the browser tests.
 # Extra arguments go to `go test` (e.g. ./scripts/test.sh -run SignIn ./cmd/...);
 # without them the deployment files are checked too (deploy/kubernetes/validate,
@@ -17,6 +18,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/
 command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
 /usr/bin/python3 -c 'import onelogin.saml2' 2>/dev/null || missing+=(python3-onelogin-saml2)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || missing+=(slapd ldap-utils)
 
 if ((${#missing[@]})); then
   if command -v apt-get >/dev/null; then
@@ -43,6 +45,24 @@ if [ -z "${FLEXIDP_AXE:-}" ]; then
         echo "warning: could not install axe-core; the accessibility scans are skipped (they fail under CI=true)" >&2
     else
       echo "warning: npm is missing; the accessibility scans are skipped (they fail under CI=true)" >&2
+    fi
+  fi
+fi
+
+# scimmy (npm), an independent SCIM 2.0 implementation that drives and
+# checks a provisioning cycle (internal/scim TestSCIMMYProvisioningCycle):
+# pinned, installed once into a cache outside the repository.
+scimmy_version=1.3.5
+scimmy_dir="${XDG_CACHE_HOME:-$HOME/.cache}/flexidp-scimmy"
+if [ -z "${FLEXIDP_SCIMMY:-}" ]; then
+  export FLEXIDP_SCIMMY="$scimmy_dir/node_modules"
+  if ! grep -q "\"version\": \"$scimmy_version\"" "$FLEXIDP_SCIMMY/scimmy/package.json" 2>/dev/null; then
+    if command -v npm >/dev/null; then
+      echo "installing scimmy@$scimmy_version into $scimmy_dir" >&2
+      npm install --no-save --no-audit --no-fund --prefix "$scimmy_dir" "scimmy@$scimmy_version" >/dev/null ||
+        echo "warning: could not install scimmy; the SCIMMY provisioning cycle is skipped (it fails under CI=true)" >&2
+    else
+      echo "warning: npm is missing; the SCIMMY provisioning cycle is skipped (it fails under CI=true)" >&2
     fi
   fi
 fi

@@ -3,9 +3,10 @@ package web
 
 import "embed"
 
-// Templates holds templates/*.html: one base layout and a page each.
+// Templates holds templates/*.html: one base layout and a page each; the
+// admin console's pages are in templates/console.
 //
-//go:embed templates/*.html
+//go:embed templates/*.html templates/console/*.html
 var Templates embed.FS
 
 // Static holds static/*: the stylesheet and the auto-submit script.

@@ -71,22 +71,9 @@ func runAuditSearch(ctx context.Context, env *environment, args []string) error 
 	return listAudit(ctx, env, *dbURL, f, *asJSON)
 }
 
-// parseWhen reads a time as RFC 3339, a date, or a duration ago.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time (2025-06-01T08:00:00Z), a date (2025-06-01) or a duration (24h)", s)
-}
+// parseWhen reads a time as RFC 3339, a date, or a duration ago
+// (accounts.ParseWhen).
+func parseWhen(s string, now time.Time) (time.Time, error) { return accounts.ParseWhen(s, now) }
 
 func listAudit(ctx context.Context, env *environment, dbURL string, f store.AuditFilter, asJSON bool) error {
 	var events []store.AuditEvent
@@ -101,7 +88,7 @@ func listAudit(ctx context.Context, env *environment, dbURL string, f store.Audi
 	if asJSON {
 		enc := json.NewEncoder(env.stdout)
 		for _, e := range events {
-			if err := enc.Encode(auditJSON(e)); err != nil {
+			if err := enc.Encode(accounts.AuditRecord(e)); err != nil {
 				return err
 			}
 		}
@@ -114,15 +101,6 @@ func listAudit(ctx context.Context, env *environment, dbURL string, f store.Audi
 			orDash(e.Email), orDash(e.SP), orDash(e.RemoteAddr), orDash(e.Reason), orDash(string(e.Details)))
 	}
 	return tw.Flush()
-}
-
-func auditJSON(e store.AuditEvent) map[string]any {
-	m := map[string]any{"id": e.ID, "time": e.Time, "action": e.Action, "actor": e.Actor, "user_id": e.UserID,
-		"email": e.Email, "sp": e.SP, "remote_addr": e.RemoteAddr, "reason": e.Reason}
-	if len(e.Details) > 0 {
-		m["details"] = e.Details
-	}
-	return m
 }
 
 func orDash(s string) string { return orDefault(s, "-") }

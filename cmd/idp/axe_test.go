@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/png"
 	"os"
@@ -13,90 +14,51 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/flexidp/flexidp/internal/browsertest"
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/mfa"
 	"github.com/flexidp/flexidp/internal/samltest"
 )
 
 // TestBrowserAxe visits every public page of a real `idp serve` in
-// Chromium and scans each with axe-core: no serious or critical
-// accessibility violation is allowed. The pages: login (fresh, for an SP,
-// and after a wrong password), the launcher, MFA enrolment (and its error), the
-// recovery codes, logout and signed out, the MFA code page (and its
-// error), the password-link page (and its error), the error page (404,
-// a bad SAML request, a spent link), and the login page of `idp dev` with
-// its banner, and the branded pages (logo, name, support line, accent
-// colour). With FLEXIDP_SCREENSHOTS=dir it saves the login page as
+// Chromium, in every language flexidp ships (chosen with the page's own
+// language switch, which Chromium remembers), and scans each with
+// axe-core: no serious or critical accessibility violation is allowed,
+// and <html lang> is the page's language. The pages: login (fresh, for an
+// SP, and after a wrong password), the launcher, MFA enrolment (and its
+// error), the recovery codes, the account page, logout and signed out,
+// the MFA code page (and its error), the password-link page (and its
+// error), the forgot-password page, the error page (404, a bad SAML
+// request, a spent link); then, in English, the login page of `idp dev`
+// with its banner, and the branded pages (logo, name, support line,
+// accent colour). With FLEXIDP_SCREENSHOTS=dir it saves the login page as
 // dir/login.png (docs/screenshots/login.png is made that way).
 func TestBrowserAxe(t *testing.T) {
 	browsertest.RequireAxe(t)
-	ctx := newChromium(t)
 	e := newTestEnv(t)
 	setupFlex(t, e)
 	base := e.startServe()
 
-	// do runs browser steps, then scans the page they end on.
+	// Each language has its own agent (MFA enrolment happens once), and
+	// its own browser (and time budget), closed when done.
+	agent := func(lang string) string { return "agent-" + strings.ToLower(lang) + "@example.com" }
+	for _, lang := range i18n.Languages {
+		e.cli(password+"\n", "users", "add", "--email", agent(lang), "--roles", "agent")
+	}
+	for _, lang := range i18n.Languages {
+		t.Run(lang, func(t *testing.T) {
+			ctx := newChromium(t)
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/login?lang="+lang), chromedp.WaitVisible(chromedp.ID("email"))); err != nil {
+				t.Fatalf("switch language: %v", err)
+			}
+			axeTour(ctx, t, e, base, lang, agent(lang))
+		})
+	}
+
+	ctx := newChromium(t) // English: a new profile, Chromium's en-US
 	do := func(page string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", page, err)
-		}
-		browsertest.AssertAccessible(ctx, t, page)
+		axeStep(ctx, t, "en", page, steps...)
 	}
-	// signIn fills and posts the login form, then waits for then.
-	signIn := func(pw string, then chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
-		return []chromedp.Action[chromedp.Void]{
-			chromedp.Navigate(base + "/login"),
-			chromedp.WaitVisible(chromedp.ID("email")),
-			chromedp.SendKeys(chromedp.ID("email"), "agent@example.com"),
-			chromedp.SendKeys(chromedp.ID("password"), pw),
-			chromedp.Click(submit),
-			then,
-		}
-	}
-
-	do("login", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.ID("email")))
-	if dir := os.Getenv("FLEXIDP_SCREENSHOTS"); dir != "" {
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "login.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	redirect, _ := samltest.AuthnRedirect(t, samltest.FlexSP(t, base), "", nil)
-	do("login for Flex (SP-initiated)", chromedp.Navigate(redirect), chromedp.WaitVisible(chromedp.CSS("p.muted strong")))
-	do("login after a wrong password", signIn("not the password", chromedp.WaitVisible(chromedp.CSS(".error")))...)
-	do("launcher", signIn(password, chromedp.WaitVisible(chromedp.ID("mfa-setup")))...)
-	do("MFA enrolment", chromedp.Click(chromedp.ID("mfa-setup")), chromedp.WaitVisible(chromedp.ID("secret")))
-	do("MFA enrolment, wrong code",
-		chromedp.SendKeys(chromedp.ID("code"), "000000"), chromedp.Click(submit), chromedp.WaitVisible(chromedp.CSS(".error")))
-	secret := browserValue(ctx, t, chromedp.Text(chromedp.ID("secret")))
-	code, err := mfa.Code(strings.ReplaceAll(secret, " ", ""), time.Now())
-	if err != nil {
-		t.Fatalf("TOTP code for %q: %v", secret, err)
-	}
-	do("recovery codes", chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Click(submit),
-		chromedp.WaitVisible(chromedp.ID("recovery-codes")))
-	do("account", chromedp.Navigate(base+"/account"), chromedp.WaitVisible(chromedp.ID("profile")))
-	do("logout", chromedp.Navigate(base+"/logout"), chromedp.WaitVisible(chromedp.ID("logout")))
-	do("signed out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)))
-	do("MFA code", signIn(password, chromedp.WaitVisible(chromedp.ID("code")))...)
-	do("MFA code, wrong code",
-		chromedp.SendKeys(chromedp.ID("code"), "000000"), chromedp.Click(submit), chromedp.WaitVisible(chromedp.CSS(".error")))
-
-	link := strings.Fields(e.cli("", "users", "reset-link", "--email", "norole@example.com", "--base-url", base, "--no-email"))[0]
-	do("password link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("confirm")))
-	do("password link, passwords differ",
-		chromedp.SendKeys(chromedp.ID("password"), "a long new password"),
-		chromedp.SendKeys(chromedp.ID("confirm"), "another long password"),
-		chromedp.Click(submit), chromedp.WaitVisible(chromedp.CSS(".error")))
-	do("password link, unknown token", chromedp.Navigate(base+"/password?token=nonsense"), chromedp.WaitVisible(chromedp.CSS(".error")))
-
-	do("forgot password", chromedp.Navigate(base+"/password/forgot"), chromedp.WaitVisible(chromedp.ID("email")))
-	do("404", chromedp.Navigate(base+"/nonexistent"), chromedp.WaitVisible(chromedp.CSS(".error")))
-	do("bad SAML request", chromedp.Navigate(base+"/saml/sso?SAMLRequest=not-a-request"), chromedp.WaitVisible(chromedp.CSS(".error")))
-
 	dev := startDev(t, filepath.Join(t.TempDir(), "dev.db"))
 	do("idp dev login", chromedp.Navigate(dev.base+"/login"), chromedp.WaitVisible(chromedp.CSS(".dev-banner")))
 	// The banner is in a landmark (a header), so that nothing on the page
@@ -128,4 +90,89 @@ func TestBrowserAxe(t *testing.T) {
 			t.Errorf("%s: axe-core: %s", p.name, v)
 		}
 	}
+}
+
+// axeStep runs browser steps, then scans the page they end on, which must
+// be in lang.
+func axeStep(ctx context.Context, t *testing.T, lang, page string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	page = lang + ": " + page
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", page, err)
+	}
+	browsertest.AssertAccessible(ctx, t, page)
+	if got := browserValue(ctx, t, chromedp.Evaluate[string](`document.documentElement.lang`)); got != lang {
+		t.Errorf("%s: <html lang=%q>, want %q", page, got, lang)
+	}
+}
+
+// axeTour visits and scans every public page in lang (already chosen),
+// signing in as email, an agent without a second factor.
+func axeTour(ctx context.Context, t *testing.T, e *testEnv, base, lang, email string) {
+	t.Helper()
+	do := func(page string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		axeStep(ctx, t, lang, page, steps...)
+	}
+	// signIn fills and posts the login form, then waits for then.
+	signIn := func(pw string, then chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/login"),
+			chromedp.WaitVisible(chromedp.ID("email")),
+			chromedp.SendKeys(chromedp.ID("email"), email),
+			chromedp.SendKeys(chromedp.ID("password"), pw),
+			chromedp.Click(submit),
+			then,
+		}
+	}
+
+	do("login", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.ID("email")))
+	if dir := os.Getenv("FLEXIDP_SCREENSHOTS"); dir != "" && lang == "en" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "login.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redirect, _ := samltest.AuthnRedirect(t, samltest.FlexSP(t, base), "", nil)
+	do("login for Flex (SP-initiated)", chromedp.Navigate(redirect), chromedp.WaitVisible(chromedp.CSS("p.muted strong")))
+	do("login after a wrong password", signIn("not the password", chromedp.WaitVisible(chromedp.CSS(".error")))...)
+	do("launcher", signIn(password, chromedp.WaitVisible(chromedp.ID("mfa-setup")))...)
+	do("MFA enrolment", chromedp.Click(chromedp.ID("mfa-setup")), chromedp.WaitVisible(chromedp.ID("secret")))
+	do("MFA enrolment, wrong code",
+		chromedp.SendKeys(chromedp.ID("code"), "000000"), chromedp.Click(submit), chromedp.WaitVisible(chromedp.CSS(".error")))
+	secret := browserValue(ctx, t, chromedp.Text(chromedp.ID("secret")))
+	code, err := mfa.Code(strings.ReplaceAll(secret, " ", ""), time.Now())
+	if err != nil {
+		t.Fatalf("TOTP code for %q: %v", secret, err)
+	}
+	do("recovery codes", chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Click(submit),
+		chromedp.WaitVisible(chromedp.ID("recovery-codes")))
+	do("account", chromedp.Navigate(base+"/account"), chromedp.WaitVisible(chromedp.ID("profile")))
+	do("account, passwords differ",
+		chromedp.SendKeys(chromedp.ID("current"), password),
+		chromedp.SendKeys(chromedp.ID("password"), "a long new password"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "another long password"),
+		chromedp.Click(chromedp.CSS("#password-form button")), chromedp.WaitVisible(chromedp.ID("account-error")))
+	do("logout", chromedp.Navigate(base+"/logout"), chromedp.WaitVisible(chromedp.ID("logout")))
+	do("signed out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.CSS(`main a[href="/login"]`)))
+	do("MFA code", signIn(password, chromedp.WaitVisible(chromedp.ID("code")))...)
+	do("MFA code, wrong code",
+		chromedp.SendKeys(chromedp.ID("code"), "000000"), chromedp.Click(submit), chromedp.WaitVisible(chromedp.CSS(".error")))
+
+	link := strings.Fields(e.cli("", "users", "reset-link", "--email", "norole@example.com", "--base-url", base, "--no-email"))[0]
+	do("password link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("confirm")))
+	do("password link, passwords differ",
+		chromedp.SendKeys(chromedp.ID("password"), "a long new password"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "another long password"),
+		chromedp.Click(submit), chromedp.WaitVisible(chromedp.CSS(".error")))
+	do("password link, unknown token", chromedp.Navigate(base+"/password?token=nonsense"), chromedp.WaitVisible(chromedp.CSS(".error")))
+
+	do("forgot password", chromedp.Navigate(base+"/password/forgot"), chromedp.WaitVisible(chromedp.ID("email")))
+	do("forgot password, sent", chromedp.SendKeys(chromedp.ID("email"), "nobody@example.com"), chromedp.Click(submit),
+		chromedp.WaitVisible(chromedp.CSS(`p[role="status"]`)))
+	do("404", chromedp.Navigate(base+"/nonexistent"), chromedp.WaitVisible(chromedp.CSS(".error")))
+	do("bad SAML request", chromedp.Navigate(base+"/saml/sso?SAMLRequest=not-a-request"), chromedp.WaitVisible(chromedp.CSS(".error")))
 }

@@ -97,14 +97,8 @@ func baseURLFor(ctx context.Context, svc *accounts.Service, flagValue string) (*
 type endpoints struct{ entityID, sso, slo, metadata, certificate string }
 
 func endpointsFor(base *url.URL) endpoints {
-	b := strings.TrimSuffix(base.String(), "/")
-	return endpoints{
-		entityID:    b + "/saml/metadata",
-		sso:         b + "/saml/sso",
-		slo:         b + "/saml/slo",
-		metadata:    b + "/saml/metadata",
-		certificate: b + "/saml/certificate.pem",
-	}
+	e := accounts.EndpointsFor(base)
+	return endpoints{entityID: e.EntityID, sso: e.SSO, slo: e.SLO, metadata: e.Metadata, certificate: e.Certificate}
 }
 
 // migrator is implemented by every store backend.

@@ -270,6 +270,7 @@ func printDevBanner(env *environment, u *url.URL, ks *saml.KeySet, sps []sp.Serv
 	if slices.Contains(strings.Split(strings.ReplaceAll(mfaRoles, " ", ""), ","), "admin") {
 		fmt.Fprintln(w, "  admin@example.com sets up two-step verification (TOTP, QR code) at its first sign-in;\n  start with --mfa-required-roles none to skip that in development.")
 	}
+	fmt.Fprintf(w, "\nAdmin console: %s/admin — sign in as admin@example.com (console owner); the console always\n  takes a second factor: it sets up TOTP (QR code) at the first console sign-in.\n", strings.TrimSuffix(base, "/"))
 	fmt.Fprintln(w)
 	dataFlag := " --data " + shellQuote(data)
 	printSetupValues(w, u, ks, sps, dataFlag)

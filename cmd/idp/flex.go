@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/url"
@@ -73,27 +72,25 @@ func readCertFile(path string) (*x509.Certificate, error) {
 // `flex setup-values` and `dev`. dbFlag (" --data FILE" under idp dev) is
 // added to the admin commands it suggests, so they reach this database.
 func printSetupValues(w io.Writer, baseURL *url.URL, ks *saml.KeySet, sps []sp.ServiceProvider, dbFlag string) {
-	base := baseURL.String()
-	ep := endpointsFor(baseURL)
-	fmt.Fprintf(w, `Twilio Console > Flex > Manage > Single sign-on (SSO): paste these values.
+	v := accounts.SetupValuesFor(baseURL, ks, sps)
+	fmt.Fprintf(w, accounts.FlexConsoleSSO+`: paste these values.
 
   Identity Provider Issuer:  %s
   Single Sign-On URL:        %s
   Metadata URL (optional):   %s
   X.509 Certificate (expires %s):
-%s`, ep.entityID, ep.sso, ep.metadata, ks.Certificate.NotAfter.UTC().Format("2006-01-02"),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ks.Certificate.Raw}))
-	for _, c := range ks.Published {
+%s`, v.EntityID, v.SSO, v.Metadata, v.Active.Expires.Format("2006-01-02"), v.Active.PEM)
+	for _, c := range v.Next {
 		fmt.Fprintf(w, "\n  A NEXT signing key is published in the metadata (expires %s). Paste its certificate into\n  the Console right after `idp keys activate`; until then keep the one above:\n%s",
-			c.NotAfter.UTC().Format("2006-01-02"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+			c.Expires.Format("2006-01-02"), c.PEM)
 	}
-	if len(sps) == 0 {
+	if len(v.SPs) == 0 {
 		fmt.Fprintf(w, "\nNo Flex account is registered yet: run `idp sp add-flex%s --acs <ACS URL from the Flex console>`.\n", dbFlag)
 		return
 	}
-	for _, s := range sps {
-		fmt.Fprintf(w, "\nService provider %s (audience %s)\n", s.Name, s.EntityID)
-		fmt.Fprintf(w, "  IdP-initiated login:       %s/sso/idp/%s\n", base, s.Name)
+	for _, s := range v.SPs {
+		fmt.Fprintf(w, "\nService provider %s (audience %s)\n", s.Name, s.Audience)
+		fmt.Fprintf(w, "  IdP-initiated login:       %s\n", s.IdPInitiated)
 		if s.DefaultRedirectURL != "" {
 			fmt.Fprintf(w, "  Default Redirect URL:      %s (set the same value in the Console)\n", s.DefaultRedirectURL)
 		} else {

@@ -53,10 +53,7 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 		return err
 	}
 	defer st.Close()
-	if *dryRun {
-		return dryRunImport(ctx, env, svc, pos[0], format, *skipInvalid)
-	}
-	res, err := readUsersFile(env, pos[0], format)
+	c, err := checkUsersFile(ctx, env, svc, pos[0], format, !*dryRun)
 	if err != nil {
 		return err
 	}
@@ -64,66 +61,64 @@ with their old password; it is re-hashed with argon2id at that sign-in.`)
 	if format == "" {
 		detected = ", detected"
 	}
-	if err := reportProblems(env, pos[0], detected, &importer.Summary{Format: res.Format, Rows: res.Rows, Valid: len(res.Records), Problems: res.Problems}, *skipInvalid); err != nil {
+	if err := reportProblems(env, pos[0], detected, c, *skipInvalid); err != nil {
 		return err
 	}
-	var noRoles noRoleLines
-	for _, r := range res.Records {
-		noRoles.add(r)
-	}
-	noRoles.warn(env)
-
-	us := res.Users()
-	plan, err := svc.PlanImport(ctx, us)
-	if err != nil {
-		return fmt.Errorf("nothing was imported: %w", err)
-	}
-	if plan.Created+plan.Updated == 0 {
-		// No progress bar for a write that writes nothing.
-		fmt.Fprintf(env.stdout, "nothing to change: %s already up to date\n", allUsers(plan.Unchanged))
+	warnNoRole(env, c)
+	if *dryRun {
+		fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", c.Plan.Created, c.Plan.Updated, c.Plan.Unchanged)
 		return nil
 	}
+	if c.Plan.Created+c.Plan.Updated == 0 {
+		// No progress bar for a write that writes nothing.
+		fmt.Fprintf(env.stdout, "nothing to change: %s already up to date\n", allUsers(c.Plan.Unchanged))
+		_, err := svc.ApplyCheckedImport(ctx, env.admin(), c, nil)
+		printMemberships(env, c)
+		return err
+	}
 	p := newProgressMeter(env.stderr, "writing")
-	r, err := svc.ApplyImport(ctx, env.admin(), us, p.report)
+	r, err := svc.ApplyCheckedImport(ctx, env.admin(), c, p.report)
 	p.done()
+	if r.Created+r.Updated > 0 {
+		fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "imported %s: %d created, %d updated, %d unchanged\n", count(r.Total(), "user", "users"), r.Created, r.Updated, r.Unchanged)
+	printMemberships(env, c)
 	return nil
 }
 
-func readUsersFile(env *environment, name string, format importer.Format) (*importer.Result, error) {
-	var res *importer.Result
-	err := withUsersFile(env, name, func(in io.Reader) (err error) {
-		res, err = importer.Parse(in, format)
-		return err
-	})
-	return res, err
+// printMemberships names the groups an import filled.
+func printMemberships(env *environment, c *accounts.ImportCheck) {
+	for _, m := range c.Memberships {
+		fmt.Fprintf(env.stdout, "group %s: %s listed\n", m.Group, count(len(m.Emails), "member", "members"))
+	}
 }
 
-// withUsersFile calls read with the file name ("-" for stdin); a file
-// whose format cannot be told is a usage error.
-func withUsersFile(env *environment, name string, read func(io.Reader) error) error {
+// checkUsersFile reads the file name ("-" for stdin) with the service's
+// one check of a users file (accounts.CheckImport), keeping the valid
+// users when keep; a file whose format cannot be told is a usage error.
+func checkUsersFile(ctx context.Context, env *environment, svc *accounts.Service, name string, format importer.Format, keep bool) (*accounts.ImportCheck, error) {
 	var in io.Reader = env.stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer f.Close()
 		in = f
 	}
-	err := read(in)
+	c, err := svc.CheckImport(ctx, in, format, keep)
 	if errors.Is(err, importer.ErrFormat) {
-		return usageError{fmt.Sprintf("%s: %v", name, err)}
+		return nil, usageError{fmt.Sprintf("%s: %v", name, errors.Unwrap(err))}
 	}
-	return err
+	return c, err
 }
 
 // reportProblems prints what was read and every problem; with problems
 // and without --skip-invalid it is the error that stops the import.
-func reportProblems(env *environment, name, detected string, s *importer.Summary, skipInvalid bool) error {
+func reportProblems(env *environment, name, detected string, s *accounts.ImportCheck, skipInvalid bool) error {
 	fmt.Fprintf(env.stderr, "read %s from %s (format %s%s)\n", count(s.Rows, "user", "users"), name, s.Format, detected)
 	for _, p := range s.Problems {
 		fmt.Fprintln(env.stderr, p)
@@ -143,69 +138,21 @@ func reportProblems(env *environment, name, detected string, s *importer.Summary
 	return nil
 }
 
-// noRoleLines collects the users who will be refused by Flex until given a
+// warnNoRole names the users who will be refused by Flex until given a
 // role: their count and the first lines.
-type noRoleLines struct {
-	n     int
-	lines []string
-}
-
-func (l *noRoleLines) add(r importer.Record) {
-	if len(r.User.Roles) > 0 {
+func warnNoRole(env *environment, c *accounts.ImportCheck) {
+	if c.NoRole == 0 {
 		return
 	}
-	l.n++
-	if len(l.lines) < 10 {
-		l.lines = append(l.lines, fmt.Sprint(r.Line))
+	var shown []string
+	for _, l := range c.NoRoleLines {
+		shown = append(shown, fmt.Sprint(l))
 	}
-}
-
-// warn names the users without a role.
-func (l *noRoleLines) warn(env *environment) {
-	if l.n == 0 {
-		return
-	}
-	shown := l.lines
-	if l.n > len(shown) {
-		shown = append(shown[:len(shown):len(shown)], "…")
+	if c.NoRole > len(shown) {
+		shown = append(shown, "…")
 	}
 	fmt.Fprintf(env.stderr, "warning: %s no Flex role and cannot sign in to Flex until given one (%s %s)\n",
-		count(l.n, "user has", "users have"), plural(l.n, "line", "lines"), strings.Join(shown, ", "))
-}
-
-// dryRunImport checks the file and counts what the import would do,
-// without writing. The file is read as a stream (importer.Scan): each user
-// is compared with the stored one as soon as it is read and only its
-// outcome is kept, so a file of a million users needs memory for a
-// million emails, not a million users.
-func dryRunImport(ctx context.Context, env *environment, svc *accounts.Service, name string, format importer.Format, skipInvalid bool) error {
-	plan, err := svc.NewImportPlan(ctx)
-	if err != nil {
-		return err
-	}
-	var sum *importer.Summary
-	var noRoles noRoleLines
-	err = withUsersFile(env, name, func(in io.Reader) (err error) {
-		sum, err = importer.Scan(in, format, func(r importer.Record) error {
-			noRoles.add(r)
-			return plan.Add(r.User)
-		})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	detected := ""
-	if format == "" {
-		detected = ", detected"
-	}
-	if err := reportProblems(env, name, detected, sum, skipInvalid); err != nil {
-		return err
-	}
-	noRoles.warn(env)
-	r := plan.Result(sum.Retracted)
-	fmt.Fprintf(env.stdout, "dry run: %d would be created, %d updated, %d unchanged; nothing was written\n", r.Created, r.Updated, r.Unchanged)
-	return nil
+		count(c.NoRole, "user has", "users have"), plural(c.NoRole, "line", "lines"), strings.Join(shown, ", "))
 }
 
 // plural is one for 1 and many otherwise.
@@ -309,21 +256,25 @@ database. FILE is created with mode 0600.`)
 		return usageError{fmt.Sprintf("idp users export: --format %q: use ndjson or csv", *formatName)}
 	}
 	var list []users.User
+	var groups map[string][]string
 	err := withService(ctx, env, *dbURL, func(svc *accounts.Service) (err error) {
-		list, err = svc.ListUsers(ctx, store.UserFilter{})
+		if list, err = svc.ListUsers(ctx, store.UserFilter{}); err != nil {
+			return err
+		}
+		groups, err = svc.Memberships(ctx)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	if *out == "" {
-		return write(env.stdout, list, *withHashes)
+		return write(env.stdout, list, *withHashes, importer.WithGroups(groups))
 	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := write(f, list, *withHashes); err != nil {
+	if err := write(f, list, *withHashes, importer.WithGroups(groups)); err != nil {
 		f.Close()
 		return err
 	}

@@ -44,8 +44,8 @@ func runKeysList(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tCERT EXPIRES")
 		for _, k := range list {
 			expires := "?"
-			if c, err := keys.ParseCertificate(k.CertificatePEM); err == nil {
-				expires = c.NotAfter.UTC().Format("2006-01-02")
+			if t := accounts.KeyExpires(k); !t.IsZero() {
+				expires = t.Format("2006-01-02")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.State, k.CreatedAt.Format("2006-01-02 15:04Z"), expires)
 		}
@@ -89,7 +89,7 @@ func runKeysRetire(ctx context.Context, env *environment, args []string) error {
 }
 
 func setKeyState(ctx context.Context, env *environment, args []string, state store.KeyState, name, desc string) error {
-	dbURL, _, _, rest, err := keysFlags(env, name, "[flags] ID", desc, args, 1)
+	dbURL, _, baseURL, rest, err := keysFlags(env, name, "[flags] ID", desc, args, 1)
 	if err != nil {
 		return err
 	}
@@ -104,6 +104,34 @@ func setKeyState(ctx context.Context, env *environment, args []string, state sto
 		default:
 			fmt.Fprintf(env.stdout, "key %s is now %s\n", id, state)
 		}
+		if state == store.KeyActive {
+			return printActivationSteps(ctx, env, svc, id, baseURL)
+		}
 		return nil
 	})
+}
+
+// printActivationSteps writes what to do in the Twilio Console now that
+// key id signs, and its certificate: the steps are the service's
+// (accounts.KeyActivationSteps), the same the console's Keys page shows.
+func printActivationSteps(ctx context.Context, env *environment, svc *accounts.Service, id, baseURL string) error {
+	base, err := parseBaseURL(baseURL)
+	if err != nil {
+		return err
+	}
+	list, err := svc.ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range list {
+		if k.ID != id {
+			continue
+		}
+		fmt.Fprintln(env.stdout, "\nNow, in the Twilio Console:")
+		for i, step := range accounts.KeyActivationSteps(endpointsFor(base).entityID) {
+			fmt.Fprintf(env.stdout, "  %d. %s\n", i+1, step)
+		}
+		fmt.Fprintf(env.stdout, "\n%s", k.CertificatePEM)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"mime"
 	"net"
 	"net/smtp"
 	"strings"
@@ -36,7 +37,9 @@ func (m *mailer) Send(_ context.Context, to, subject, body string) error {
 	if m.username != "" {
 		auth = smtp.PlainAuth("", m.username, m.password, m.host)
 	}
-	msg := "From: " + m.from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\nDate: " + time.Now().Format(time.RFC1123Z) +
+	// A subject in another language than English has non-ASCII letters:
+	// RFC 2047 encodes it (ASCII subjects are left as they are).
+	msg := "From: " + m.from + "\r\nTo: " + to + "\r\nSubject: " + mime.QEncoding.Encode("utf-8", subject) + "\r\nDate: " + time.Now().Format(time.RFC1123Z) +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n")
 	if err := smtp.SendMail(m.addr, auth, m.from, []string{to}, []byte(msg)); err != nil {
 		return fmt.Errorf("send email via %s: %w", m.addr, err)

@@ -35,11 +35,14 @@ func commands() map[string]command {
 		"version":     {summary: "print the version", run: runVersion},
 		"healthcheck": {summary: "exit 0 if the local server is ready (for container health checks)", run: runHealthcheck},
 		"users":       {summary: "manage users", sub: usersCommands()},
+		"groups":      {summary: "manage groups of users that share Flex roles, a team and attributes", sub: groupsCommands()},
 		"sp":          {summary: "manage service providers (Flex accounts)", sub: spCommands()},
 		"flex":        {summary: "Twilio Flex helpers", sub: flexCommands()},
 		"keys":        {summary: "manage signing keys", sub: keysCommands()},
 		"sessions":    {summary: "list and revoke users' IdP sessions", sub: sessionsCommands()},
 		"audit":       {summary: "read the audit log", sub: auditCommands()},
+		"directories": {summary: "connect LDAP / Active Directory sources people sign in through", sub: directoriesCommands()},
+		"tokens":      {summary: "manage API tokens for SCIM and the admin API", sub: tokensCommands()},
 	}
 }
 
@@ -130,7 +133,8 @@ func printUsage(w io.Writer, prefix string, cmds map[string]command) {
 // record and take no --actor.
 var readOnly = map[string]bool{
 	"idp users list": true, "idp users show": true, "idp users preview": true, "idp users export": true,
-	"idp sp list": true, "idp sp show": true, "idp sessions list": true, "idp keys list": true,
+	"idp sp list": true, "idp sp show": true, "idp groups list": true, "idp groups show": true, "idp sessions list": true, "idp keys list": true,
+	"idp tokens list": true,
 }
 
 // changesAccounts reports whether the command named name is an admin
@@ -139,7 +143,7 @@ func changesAccounts(name string) bool {
 	if readOnly[name] {
 		return false
 	}
-	for _, group := range []string{"idp users ", "idp sp ", "idp keys ", "idp sessions "} {
+	for _, group := range []string{"idp users ", "idp groups ", "idp sp ", "idp keys ", "idp sessions ", "idp tokens "} {
 		if strings.HasPrefix(name, group) {
 			return true
 		}

@@ -44,7 +44,7 @@ func runUsersPreview(ctx context.Context, env *environment, args []string) error
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "NameID\t%s\t(%s)\n", pv.Released.NameID, pv.Released.NameIDFormat)
 		for _, a := range pv.Released.Attributes {
-			fmt.Fprintf(tw, "%s\t%s\n", a.Name, strings.Join(quoteAll(a.Values), " | "))
+			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", a.Name, strings.Join(quoteAll(a.Values), " | "), pv.Source(a.Name))
 		}
 		return tw.Flush()
 	})

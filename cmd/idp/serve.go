@@ -17,6 +17,7 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/scim"
 	"github.com/flexidp/flexidp/internal/server"
 	"github.com/flexidp/flexidp/internal/store/postgres"
 	"github.com/flexidp/flexidp/internal/users"
@@ -46,6 +47,7 @@ type serveOptions struct {
 	hardening       hardeningOptions
 	branding        brandingOptions
 	metricsListen   string
+	adminListen     string
 	metricsToken    string
 	pprof           bool
 
@@ -79,6 +81,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", envInt(env, "IDP_HASH_MEMORY_MIB", 256), "memory budget in MiB for concurrent password hashing; sign-ins beyond it queue (IDP_HASH_MEMORY_MIB)")
 	fs.BoolVar(&o.pprof, "pprof", envBool(env, "IDP_PPROF", false), "also serve /debug/pprof on the metrics listener (needs --metrics-listen) (IDP_PPROF)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this (internal) address; without it or a token, /metrics is not served (IDP_METRICS_LISTEN)")
+	fs.StringVar(&o.adminListen, "admin-listen", envOr(env, "IDP_ADMIN_LISTEN", ""), "serve the admin console (/admin) only on this (internal) address; without it the console is at /admin on the main listener (IDP_ADMIN_LISTEN)")
 	fs.StringVar(&o.metricsToken, "metrics-token", envOr(env, "IDP_METRICS_TOKEN", ""), "bearer token /metrics requires; with it and no --metrics-listen, /metrics is served on the main listener (IDP_METRICS_TOKEN; prefer the environment)")
 	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
 	fs.StringVar(&o.signinFloor, "signin-time-floor", envOr(env, "IDP_SIGNIN_TIME_FLOOR", "auto"), "least time a password check takes, so that it does not tell kinds of stored hash (imported bcrypt, argon2) or unknown emails apart: auto (measured at start for the slowest hash imports allow), a duration, or 0 for none (IDP_SIGNIN_TIME_FLOOR)")
@@ -194,8 +197,12 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	go newMemoryReturner(hasher).run(ctx, memTicker.C)
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	// The forgot-password page emails reset links when IDP_SMTP_* is set.
+	secrets, err := directorySealer(o.keyEncryption)
+	if err != nil {
+		return err
+	}
 	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base,
-		MFARequiredRoles: mfaRoles}
+		MFARequiredRoles: mfaRoles, Secrets: secrets}
 	m, err := mailerFromEnv(env)
 	if err != nil {
 		return err
@@ -214,7 +221,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		SessionLifetime: o.sessionLifetime, SessionIdle: o.sessionIdle, TrustProxy: o.trustProxy, TrustedProxies: proxies,
 		Accounts: svc, MFASealer: mfaSealer,
 		Metrics: metrics, MetricsToken: o.metricsToken, MetricsSeparate: o.metricsListen != "",
-		Branding: branding,
+		Branding: branding, ConsoleSeparate: o.adminListen != "",
+		KeySealer: sealer, KeyLoader: loader,
+		Provisioning: func(addr func(*http.Request) string) map[string]http.Handler {
+			return scim.New(scim.Config{Accounts: svc, BaseURL: base, ClientAddr: addr, Log: log}).Mounts()
+		},
 	}, st, idp, hasher, log)
 	if err != nil {
 		return err
@@ -235,6 +246,22 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The console's own listener is bound before either serves (ready
+	// means both are), and drains with the main one (below).
+	var as *http.Server
+	var aln net.Listener
+	if o.adminListen != "" {
+		if aln, err = listen(o.adminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin console: %w", err)
+		}
+		defer aln.Close() // on an early return; a no-op after Shutdown
+		as = &http.Server{Handler: srv.ConsoleHandler(), ReadHeaderTimeout: hs.ReadHeaderTimeout, ReadTimeout: hs.ReadTimeout,
+			WriteTimeout: hs.WriteTimeout, IdleTimeout: hs.IdleTimeout, MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog}
+		log.Info("admin console listening", "addr", aln.Addr().String(), "path", "/admin")
+	} else {
+		log.Info("admin console served at /admin on the main listener; set IDP_ADMIN_LISTEN to keep it on an internal address")
+	}
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
 		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))
 	if o.ready != nil {
@@ -245,8 +272,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	defer stopBG()
 	go housekeeping(bg, log, svc, loader, o.keyRefresh)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- hs.Serve(ln) }()
+	if as != nil {
+		go func() { errc <- as.Serve(aln) }()
+	}
 	if o.metricsListen != "" {
 		mln, err := net.Listen("tcp", o.metricsListen)
 		if err != nil {
@@ -281,7 +311,19 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	hs.RegisterOnShutdown(func() { log.Info("stopped accepting connections") })
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	shut := make(chan error, 1)
+	go func() {
+		if as == nil {
+			shut <- nil
+			return
+		}
+		shut <- as.Shutdown(sctx)
+	}()
+	err = hs.Shutdown(sctx)
+	if aerr := <-shut; err == nil && aerr != nil {
+		err = fmt.Errorf("admin console: %w", aerr)
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	svc.WaitMail() // reset links being emailed (each send is bounded)
@@ -302,15 +344,28 @@ func listen(addr string) (net.Listener, error) {
 }
 
 // housekeeping reloads keys (rotation done on another replica or by the
-// CLI) and sweeps expired sessions and stale throttle records.
+// CLI), sweeps expired sessions and stale throttle records, and every
+// accounts.DirectorySyncInterval re-reads the directory users.
 func housekeeping(ctx context.Context, log *slog.Logger, svc *accounts.Service, loader *keys.Loader, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var synced time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if time.Since(synced) >= accounts.DirectorySyncInterval {
+			// Leavers' sessions end without waiting for their next sign-in.
+			synced = time.Now()
+			sum, err := svc.SyncDirectories(ctx)
+			if err != nil {
+				log.Warn("directory sync", "err", err)
+			}
+			if sum.Disabled > 0 {
+				log.Info("directory sync disabled users", "count", sum.Disabled, "checked", sum.Checked)
+			}
 		}
 		if err := loader.Reload(ctx); err != nil {
 			log.Warn("reload signing keys", "err", err)

@@ -18,7 +18,11 @@ func openService(ctx context.Context, env *environment, dbURL string, mail bool)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := accounts.Config{Log: cliAuditLog(env), Passwords: policy}
+	secrets, err := directorySealer(env.getenv("IDP_KEY_ENCRYPTION_KEY"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := accounts.Config{Log: cliAuditLog(env), Passwords: policy, Secrets: secrets}
 	if mail {
 		m, err := mailerFromEnv(env)
 		if err != nil {

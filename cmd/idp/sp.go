@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
-	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/sp"
 )
 
@@ -53,70 +52,45 @@ func (o *spSettings) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.requireSigned, "require-signed-requests", true, "with --signing-cert registered, refuse unsigned AuthnRequests/LogoutRequests (default); =false accepts unsigned ones and checks only signatures that are present")
 }
 
-// apply copies the set flags onto s.
+// apply copies the set flags onto s, read by the service's one reading
+// of SP settings (accounts.SPSettings); --signing-cert names a file.
 func (o *spSettings) apply(s *sp.ServiceProvider, set map[string]bool) error {
-	if set["display-name"] {
-		s.DisplayName = o.displayName
+	var c accounts.SPSettings
+	str := map[string]struct {
+		dst **string
+		v   *string
+	}{
+		"display-name": {&c.DisplayName, &o.displayName}, "slo-url": {&c.SLOURL, &o.sloURL},
+		"default-redirect-url": {&c.DefaultRedirectURL, &o.defaultRedirect}, "release": {&c.Release, &o.release},
+		"withhold": {&c.Withhold, &o.withhold}, "static": {&c.Static, &o.static}, "roles-format": {&c.RolesFormat, &o.rolesFormat},
+		"name-id": {&c.NameID, &o.nameID}, "default-roles": {&c.DefaultRoles, &o.defaultRoles},
 	}
-	if set["slo-url"] {
-		s.SLOURL = o.sloURL
-	}
-	if set["default-redirect-url"] {
-		s.DefaultRedirectURL = o.defaultRedirect
-	}
-	if set["release"] {
-		s.Policy.Release = splitList(o.release, ",")
-	}
-	if set["withhold"] {
-		s.Policy.Withhold = splitList(o.withhold, ",")
-	}
-	if set["static"] {
-		s.Policy.Static = attributes.Set{}
-		for _, p := range splitList(o.static, ";") {
-			name, raw, ok := strings.Cut(p, "=")
-			if !ok {
-				return fmt.Errorf("--static: %q is not NAME=VALUE", p)
-			}
-			v, err := attributes.Parse(strings.TrimSpace(name), raw)
-			if err != nil {
-				return err
-			}
-			s.Policy.Static[strings.TrimSpace(name)] = v
+	for flag, f := range str {
+		if set[flag] {
+			*f.dst = f.v
 		}
-	}
-	if set["roles-format"] {
-		s.Policy.RolesFormat = o.rolesFormat
-	}
-	if set["name-id"] {
-		s.Policy.NameID = o.nameID
-	}
-	if set["default-roles"] {
-		roles, err := attributes.ParseRoles(o.defaultRoles)
-		if err != nil {
-			return err
-		}
-		s.Policy.DefaultRoles = roles
 	}
 	if set["session-not-on-or-after"] {
-		s.SessionNotOnOrAfter = o.sessionNotOnOrAfter
+		c.SessionNotOnOrAfter = &o.sessionNotOnOrAfter
 	}
 	if set["signing-cert"] {
-		s.SigningCertificatePEM = ""
+		pem := ""
 		if o.signingCert != "" {
 			b, err := os.ReadFile(o.signingCert)
 			if err != nil {
 				return fmt.Errorf("--signing-cert: %w", err)
 			}
-			s.SigningCertificatePEM = string(b)
+			pem = string(b)
 		}
+		c.SigningCertificatePEM = &pem
 	}
 	if set["assignment-required"] {
-		s.AssignmentRequired = o.assignmentRequired
+		c.AssignmentRequired = &o.assignmentRequired
 	}
 	if set["require-signed-requests"] {
-		s.AllowUnsignedRequests = !o.requireSigned
+		c.RequireSignedRequests = &o.requireSigned
 	}
-	return nil
+	return c.Apply(s)
 }
 
 // signedRequestsNote says what the SP's request-signing settings mean,
@@ -132,16 +106,6 @@ func signedRequestsNote(s sp.ServiceProvider, set map[string]bool) string {
 		return "warning: " + s.Name + " may now send UNSIGNED AuthnRequests and LogoutRequests: anyone can start a sign-in or a logout in its name; only a signature that is present is checked (--require-signed-requests to require them again)"
 	}
 	return "every AuthnRequest and LogoutRequest from " + s.Name + " must now be signed with its registered certificate; unsigned ones are refused"
-}
-
-func splitList(s, sep string) []string {
-	var out []string
-	for _, p := range strings.Split(s, sep) {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func runSPAddFlex(ctx context.Context, env *environment, args []string) error {
@@ -168,21 +132,14 @@ from a Legacy one (https://iam.twilio.com/v1/Accounts/AC…/saml2) it is …/sam
 	return createSP(ctx, env, *dbURL, s)
 }
 
-// flexSP builds a Flex SP from its ACS URL, deriving the audience unless
-// one is given.
+// flexSP builds a Flex SP from its ACS URL (accounts.FlexSP), deriving
+// the audience unless one is given.
 func flexSP(name, acs, audience string) (sp.ServiceProvider, error) {
 	if acs == "" {
 		return sp.ServiceProvider{}, usageError{"--acs is required: copy the ACS URL from the Flex console (Single Sign-On settings)"}
 	}
-	entityID := audience
-	if entityID == "" {
-		derived, _, err := sp.FlexPreset(acs)
-		if err != nil {
-			return sp.ServiceProvider{}, err
-		}
-		entityID = derived
-	}
-	return sp.ServiceProvider{Name: name, EntityID: entityID, ACSURLs: []string{acs}}, nil
+	s, _, err := accounts.FlexSP(name, acs, audience)
+	return s, err
 }
 
 func runSPAdd(ctx context.Context, env *environment, args []string) error {

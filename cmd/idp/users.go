@@ -262,8 +262,46 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		for _, n := range u.Attributes.Names() {
 			row("attr "+n, u.Attributes[n].String())
 		}
-		return tw.Flush()
+		gs, err := svc.GroupsOf(ctx, u)
+		if err != nil {
+			return err
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return showEffective(env.stdout, u, gs)
 	})
+}
+
+// showEffective writes u's groups and effective profile (what release
+// works on: users.Effective), each value with where it came from, aligned
+// on its own below the user's fields.
+func showEffective(w io.Writer, u users.User, gs []users.Group) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	p, err := users.Effective(u, gs)
+	row("groups", strings.Join(p.Groups, ","))
+	if err != nil {
+		row("effective", "REFUSED: "+err.Error())
+	}
+	with := func(v, name string) string {
+		if src := p.Source(name); src != "" {
+			return v + "  (" + src + ")"
+		}
+		return v
+	}
+	if len(p.User.Roles) > 0 {
+		row("effective roles", with(strings.Join(p.User.Roles, ","), "roles"))
+	}
+	for _, f := range []struct{ name, v string }{{"team", p.User.Team}, {"program", p.User.Program}} {
+		if f.v != "" {
+			row("effective "+f.name, with(f.v, f.name))
+		}
+	}
+	for _, n := range p.User.Attributes.Names() {
+		row("effective "+n, with(p.User.Attributes[n].String(), n))
+	}
+	return tw.Flush()
 }
 
 func runUsersUpdate(ctx context.Context, env *environment, args []string) error {
@@ -402,18 +440,9 @@ func runUsersSetAttr(ctx context.Context, env *environment, args []string) error
 			if len(pairs) == 0 {
 				return usageError{"idp users set-attr: give at least one NAME=VALUE"}
 			}
-			for _, p := range pairs {
-				name, raw, ok := strings.Cut(p, "=")
-				if !ok {
-					return usageError{fmt.Sprintf("%q is not NAME=VALUE", p)}
-				}
-				v, err := attributes.Parse(name, raw)
-				if err != nil {
-					return err
-				}
-				values[name] = v
-			}
-			return values.Validate()
+			var err error
+			values, err = parseAttrs(pairs)
+			return err
 		}}
 	return updateUser(ctx, env, c, args, "user.set-attr", "set attributes of", func(u *users.User) error {
 		if u.Attributes == nil {

@@ -45,7 +45,7 @@ func (m *mailbox) Send(_ context.Context, to, subject, body string) error {
 	return nil
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st := sqlitetest.New(t)
 	f := &fixture{st: st, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), mail: &mailbox{}, log: &bytes.Buffer{}}

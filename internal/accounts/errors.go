@@ -24,14 +24,32 @@ const (
 	// Unavailable: a dependency needed for the change is missing or down
 	// (no mailer configured, SMTP refused).
 	Unavailable Code = "unavailable"
+	// Unauthorized: the caller's credential (an API token) is missing or
+	// not valid.
+	Unauthorized Code = "unauthorized"
+	// Forbidden: the caller is known but may not do this (a token without
+	// the scope).
+	Forbidden Code = "forbidden"
 )
 
 // Error is a failure a person can act on: Message is a sentence for them.
 // Anything that is not an *Error is an internal failure, whose detail
 // belongs in the log only.
+//
+// Key, when set, names the same sentence in the message catalog
+// (internal/i18n) with its Args (name, value pairs): the pages show it in
+// the reader's language. Errors an agent can meet on a public page have
+// one (ErrWrongCurrentPassword, ErrNoTwoStep, ErrLinkUsed, a malformed
+// email on the forgot-password page, a password changed meanwhile); the
+// CLI, the console and the log read Message, in English.
 type Error struct {
 	Code    Code
 	Message string
+	// Field is the input at fault ("email", "roles", an attribute's
+	// name), when one is: a form shows Message next to it (FieldOf).
+	Field string
+	Key   string
+	Args  []any
 	// Err is the underlying cause, for the log; may be nil.
 	Err error
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -71,7 +72,7 @@ func (s *Service) spend(ctx context.Context, key string, limit int) error {
 func (s *Service) RequestReset(ctx context.Context, email, address string) error {
 	email = users.NormalizeEmail(email)
 	if err := users.ValidateEmail(email); err != nil {
-		return &Error{Code: Invalid, Message: "Enter your email address, like agent@example.com.", Err: err}
+		return &Error{Code: Invalid, Message: "Enter your email address, like agent@example.com.", Key: "forgot.invalid_email", Err: err}
 	}
 	e := store.AuditEvent{Action: "password.reset_requested", Actor: email, Email: email, RemoteAddr: address}
 	record := func(reason string) error {
@@ -115,7 +116,7 @@ func (s *Service) RequestReset(ctx context.Context, email, address string) error
 	if err != nil {
 		return err
 	}
-	subject, body := linkEmail(store.TokenReset, link)
+	subject, body := linkEmail(i18n.FromContext(ctx), store.TokenReset, link)
 	s.mail.Add(1)
 	go func() {
 		defer s.mail.Done()

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/store"
@@ -59,4 +60,31 @@ func (s *Service) SetKeyState(ctx context.Context, actor Actor, id string, state
 	action := map[store.KeyState]string{store.KeyActive: "key.activate", store.KeyRetired: "key.retire"}[state]
 	return true, s.audit(ctx, actor, Change{Action: action,
 		Before: map[string]string{"key": id, "state": string(found.State)}, After: map[string]string{"key": id, "state": string(state)}})
+}
+
+// FlexConsoleSSO is where the identity provider values go in the Twilio
+// Console.
+const FlexConsoleSSO = "Twilio Console > Flex > Manage > Single sign-on (SSO)"
+
+// KeyActivationSteps are what an administrator does in the Twilio Console
+// once a key is made active, the same for idp keys activate and the
+// console's Keys page: Flex accepts only Responses signed by the
+// certificate pasted there. issuer is flexidp's entity ID.
+func KeyActivationSteps(issuer string) []string {
+	return []string{
+		"Open " + FlexConsoleSSO + ".",
+		"Check that Identity Provider Issuer is " + issuer + ".",
+		"Replace the X.509 Certificate with the new key's certificate (the whole block, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----).",
+		"Save. Until you do, Flex refuses the sign-ins flexidp now signs with the new key (every replica uses it within IDP_KEY_REFRESH, 30 seconds by default).",
+	}
+}
+
+// KeyExpires returns when the certificate of k expires; the zero time when
+// it does not parse.
+func KeyExpires(k store.SigningKey) time.Time {
+	c, err := keys.ParseCertificate(k.CertificatePEM)
+	if err != nil {
+		return time.Time{}
+	}
+	return c.NotAfter.UTC()
 }

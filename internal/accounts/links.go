@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -128,7 +129,7 @@ func (s *Service) IssueLink(ctx context.Context, actor Actor, req LinkRequest) (
 		return link, err
 	}
 	if req.Email && s.mailer != nil {
-		subject, body := linkEmail(req.Purpose, link)
+		subject, body := linkEmail(i18n.FromContext(ctx), req.Purpose, link)
 		if err := s.mailer.Send(ctx, u.Email, subject, body); err != nil {
 			return link, &Error{Code: Unavailable, Message: "The link was created but could not be emailed: " + err.Error(), Err: err}
 		}
@@ -137,13 +138,13 @@ func (s *Service) IssueLink(ctx context.Context, actor Actor, req LinkRequest) (
 	return link, nil
 }
 
-func linkEmail(purpose string, l Link) (subject, body string) {
-	subject, intro := "Reset your flexidp password", "Someone (hopefully you) asked to reset your password for flexidp."
+func linkEmail(lang, purpose string, l Link) (subject, body string) {
+	subject, intro := i18n.T(lang, "email.reset_subject"), i18n.T(lang, "email.reset_intro")
 	if purpose == store.TokenInvite {
-		subject, intro = "You are invited to flexidp", "You have an account on flexidp, the sign-in for Twilio Flex."
+		subject, intro = i18n.T(lang, "email.invite_subject"), i18n.T(lang, "email.invite_intro")
 	}
-	body = fmt.Sprintf("%s\n\nChoose your password here (the link works once, until %s):\n\n%s\n\nIf you did not expect this email, ignore it.\n",
-		intro, l.ExpiresAt.Format("2006-01-02 15:04 UTC"), l.URL)
+	body = fmt.Sprintf("%s\n\n%s\n\n%s\n\n%s\n", intro,
+		i18n.T(lang, "email.choose", "expires", l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")), l.URL, i18n.T(lang, "email.ignore"))
 	return subject, body
 }
 
@@ -166,7 +167,8 @@ func (s *Service) secret() (string, error) {
 // ErrLinkUsed is the one answer for a link that does not exist, expired,
 // was used, or whose user is gone: a person can do the same about each
 // (ask for a new one).
-var ErrLinkUsed = &Error{Code: NotFound, Message: "This link has expired or has already been used. Ask for a new one on the sign-in page (Forgot your password?) or from your administrator."}
+var ErrLinkUsed = &Error{Code: NotFound, Message: "This link has expired or has already been used. Ask for a new one on the sign-in page (Forgot your password?) or from your administrator.",
+	Key: "error.link_used"}
 
 // LinkUser returns the live token behind a link's secret and its user.
 func (s *Service) LinkUser(ctx context.Context, secret string) (store.Token, users.User, error) {

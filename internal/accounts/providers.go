@@ -30,22 +30,54 @@ type Preview struct {
 	User     users.User
 	SP       sp.ServiceProvider
 	Released attributes.Released
+	// Profile is the user's effective profile: their own values merged
+	// with their groups' (users.Effective).
+	Profile users.Profile
 	// Unassigned is true when the SP requires assignment and the user has
 	// none: the sign-in would be refused before anything is released.
 	Unassigned bool
 }
 
+// SourceSP is the Source of the SP's static attributes and default roles.
+const SourceSP = "service provider"
+
+// Source says where the released attribute name came from: "user",
+// "group Sales-ES" (several joined by ", ": the roles of the user and of
+// two groups), or SourceSP for the SP's static attributes and default
+// roles.
+func (pv Preview) Source(name string) string {
+	switch name {
+	case "email", "full_name", "image_url":
+		return users.SourceUser
+	case "roles":
+		if len(pv.Profile.User.Roles) == 0 {
+			return SourceSP + " (default roles)"
+		}
+	}
+	if src := pv.Profile.Source(name); src != "" {
+		return src
+	}
+	return SourceSP
+}
+
 // PreviewRelease works out the NameID and attributes the service provider
-// would receive for the user, with the rules a sign-in applies. A user the
-// release policy refuses (no role, say) is an Invalid error; a disabled or
-// unassigned user is reported in the Preview, so that an administrator
+// would receive for the user, with the rules a sign-in applies, and where
+// each value comes from. A user the release policy refuses (no role, say,
+// or groups that give conflicting values) is an Invalid error; a disabled
+// or unassigned user is reported in the Preview, so that an administrator
 // still sees what would be released once that is put right.
 func (s *Service) PreviewRelease(ctx context.Context, userRef, spName string) (Preview, error) {
-	u, err := s.FindUser(ctx, userRef)
+	p, err := s.GetSP(ctx, spName)
 	if err != nil {
 		return Preview{}, err
 	}
-	p, err := s.GetSP(ctx, spName)
+	return s.previewFor(ctx, userRef, p)
+}
+
+// previewFor is what p (stored or a draft) would receive about the user:
+// their effective profile (groups merged) under p's policy.
+func (s *Service) previewFor(ctx context.Context, userRef string, p sp.ServiceProvider) (Preview, error) {
+	u, err := s.FindUser(ctx, userRef)
 	if err != nil {
 		return Preview{}, err
 	}
@@ -53,15 +85,36 @@ func (s *Service) PreviewRelease(ctx context.Context, userRef, spName string) (P
 	if err != nil {
 		return Preview{}, err
 	}
-	return preview(u, p, may)
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return Preview{}, err
+	}
+	prof, perr := users.Effective(u, gs)
+	return preview(u, prof, perr, p, may)
 }
 
-// preview is what p receives about u (who may enter p, or
-// not): an Invalid error when the release policy refuses u.
-func preview(u users.User, p sp.ServiceProvider, may bool) (Preview, error) {
-	pv := Preview{User: u, SP: p, Unassigned: !may}
-	var err error
-	if pv.Released, err = attributes.Release(u.Subject(), p.Policy); err != nil {
+// ReleaseFor works out what p receives about u at a sign-in: u's
+// effective profile (their groups loaded in one store query) released
+// under p's policy. The error is a *users.ConflictError, an
+// *attributes.Error (ErrNoRole among them) or an internal one.
+func (s *Service) ReleaseFor(ctx context.Context, u users.User, p sp.ServiceProvider) (attributes.Released, error) {
+	prof, err := s.Profile(ctx, u)
+	if err != nil {
+		return attributes.Released{}, err
+	}
+	return attributes.Release(prof.User.Subject(), p.Policy)
+}
+
+// preview is what p receives about u (who may enter p, or not), given
+// u's effective profile prof and users.Effective's error perr: an Invalid
+// error when the profile or the release policy refuses u.
+func preview(u users.User, prof users.Profile, perr error, p sp.ServiceProvider, may bool) (Preview, error) {
+	pv := Preview{User: u, SP: p, Profile: prof, Unassigned: !may}
+	err := perr
+	if err == nil {
+		pv.Released, err = attributes.Release(prof.User.Subject(), p.Policy)
+	}
+	if err != nil {
 		return Preview{}, &Error{Code: Invalid, Err: err, Message: fmt.Sprintf("%s would be refused at %s: %v", u.Email, p.Name, err)}
 	}
 	return pv, nil

@@ -27,6 +27,8 @@ type UserQuery struct {
 	Query string
 	// Role and Team keep the users with exactly this Flex role, this team.
 	Role, Team string
+	// NoRole keeps the users without any Flex role.
+	NoRole bool
 	// Disabled keeps only disabled (true) or only enabled (false) users;
 	// nil keeps both.
 	Disabled *bool
@@ -83,7 +85,7 @@ func (s *Service) SearchUsers(ctx context.Context, q UserQuery) (UserPage, error
 
 // filter checks q and returns its store filter.
 func (q UserQuery) filter() (store.UserFilter, error) {
-	f := store.UserFilter{Query: q.Query, Role: q.Role, Team: q.Team, Disabled: q.Disabled, Limit: q.Limit}
+	f := store.UserFilter{Query: q.Query, Role: q.Role, NoRole: q.NoRole, Team: q.Team, Disabled: q.Disabled, Limit: q.Limit}
 	switch {
 	case q.Limit == 0:
 		f.Limit = DefaultUserPage

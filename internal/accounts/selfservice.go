@@ -19,11 +19,11 @@ const (
 
 // ErrWrongCurrentPassword refuses a password change whose current
 // password is wrong; it counts as a failed sign-in of the account.
-var ErrWrongCurrentPassword = &Error{Code: Invalid, Message: "Your current password is not correct."}
+var ErrWrongCurrentPassword = &Error{Code: Invalid, Message: "Your current password is not correct.", Key: "account.wrong_current"}
 
 // ErrNoTwoStep refuses new recovery codes to a user without a confirmed
 // second factor.
-var ErrNoTwoStep = &Error{Code: Conflict, Message: "Two-step verification is off for your account; set it up first."}
+var ErrNoTwoStep = &Error{Code: Conflict, Message: "Two-step verification is off for your account; set it up first.", Key: "account.no_twostep"}
 
 // ChangePassword is a signed-in user changing their own password. The
 // current password is checked as a sign-in checks it, under the same
@@ -89,7 +89,7 @@ func (s *Service) ChangePassword(ctx context.Context, u users.User, current, nex
 		return 0, notFoundAs(err, "The user no longer exists.")
 	}
 	if !changed {
-		return 0, errorf(Conflict, "Your password was changed meanwhile; sign in again.")
+		return 0, &Error{Code: Conflict, Message: "Your password was changed meanwhile; sign in again.", Key: "account.changed_meanwhile"}
 	}
 	ended, err := s.endOtherSessions(ctx, u.ID, keepSessionID)
 	if err != nil {
@@ -164,11 +164,16 @@ func (s *Service) Releases(ctx context.Context, u users.User) ([]Release, error)
 	if err != nil {
 		return nil, err
 	}
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	prof, perr := users.Effective(u, gs)
 	var out []Release
 	for _, p := range sps {
-		pv, err := preview(u, p, true) // Apps are the SPs u may enter
+		pv, err := preview(u, prof, perr, p, true) // Apps are the SPs u may enter
 		if err != nil {
-			out = append(out, Release{Preview: Preview{User: u, SP: p}, Refusal: err.Error()})
+			out = append(out, Release{Preview: Preview{User: u, SP: p, Profile: prof}, Refusal: err.Error()})
 			continue
 		}
 		out = append(out, Release{Preview: pv})

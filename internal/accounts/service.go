@@ -45,6 +45,9 @@ type Config struct {
 	// MFARequiredRoles are the Flex roles whose users must use a second
 	// factor (they enrol at their next sign-in). Any user may enrol.
 	MFARequiredRoles []string
+	// Secrets seals the directories' secrets (bind passwords) at rest;
+	// nil stores them in the clear.
+	Secrets Sealer
 }
 
 // Service applies the rules of accounts and administration to a store.
@@ -62,13 +65,16 @@ type Service struct {
 	lockout LockoutPolicy
 	policy  users.PasswordPolicy
 	mfaFor  []string
+	secrets Sealer
+	// dirs holds the live connections to the directories.
+	dirs dirCache
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, baseURL: cfg.BaseURL, log: cfg.Log,
 		lockout: cfg.Lockout.WithDefaults(), policy: cfg.Passwords,
-		mfaFor: slices.Clone(cfg.MFARequiredRoles)}
+		mfaFor: slices.Clone(cfg.MFARequiredRoles), secrets: cfg.Secrets}
 	if s.hasher == nil {
 		s.hasher = users.NewHasher(users.DefaultParams, 1)
 	}

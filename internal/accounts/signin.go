@@ -50,6 +50,8 @@ type SignInRequest struct {
 // records a refusal in the audit trail. It returns the user, or
 // *ThrottledError (decided before the account is looked up: the same for
 // existing and unknown accounts), ErrBadCredentials, ErrDisabled,
+// ErrDirectoryUnavailable (the directory that checks the password could
+// not be reached: try again, no failure counted),
 // users.ErrBusy (every hashing slot taken: neither a success nor a
 // failure), or an internal error. A success is recorded by the caller once
 // the sign-in completes (after any second factor).
@@ -65,7 +67,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, er
 	} else if err != nil {
 		return users.User{}, err
 	}
-	u, err := s.authenticate(ctx, email, req.Password)
+	u, err := s.routeSignIn(ctx, email, req.Password)
 	switch {
 	case errors.Is(err, errUnknownUser), errors.Is(err, errNoPassword), errors.Is(err, errWrongPassword):
 		locked := attempt.Failed(ctx)
@@ -76,10 +78,17 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, er
 				Reason: "too many failed sign-ins", Details: Details(map[string]any{"keys": locked, "for": s.lockout.LockFor.String()})})
 		}
 		return users.User{}, ErrBadCredentials
+	case errors.Is(err, ErrDirectoryUnavailable):
+		// No verdict on the password: the attempt does not count.
+		attempt.Refund(ctx)
+		fail.Reason = "directory unavailable"
+		_ = s.Audit(ctx, fail)
+		return users.User{}, err
 	case err != nil:
 		// Neither a success nor a failure: a saturated hasher (say so at
-		// once rather than hash for a browser that has given up), or an
-		// internal error.
+		// once rather than hash for a browser that has given up), a
+		// directory that cannot be reached (ErrDirectoryUnavailable), or
+		// an internal error.
 		attempt.Refund(ctx)
 		return users.User{}, err
 	}
@@ -114,6 +123,11 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (use
 	} else if err != nil {
 		return users.User{}, fmt.Errorf("look up user: %w", err)
 	}
+	return s.checkPassword(ctx, u, password)
+}
+
+// checkPassword is authenticate for the user u, already read.
+func (s *Service) checkPassword(ctx context.Context, u users.User, password string) (users.User, error) {
 	if u.PasswordHash == "" {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
 			return users.User{}, err
@@ -268,7 +282,7 @@ const (
 )
 
 // SecondStepFor says what a sign-in of u needs after the password: a code
-// of the factor u has, the enrolment a role of u requires
+// of the factor u has, the enrolment a role of u (its own or a group's) requires
 // (Config.MFARequiredRoles), or nothing.
 func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, error) {
 	_, enrolled, err := s.ConfirmedFactor(ctx, u.ID)
@@ -277,7 +291,17 @@ func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, 
 		return NoSecondStep, err
 	case enrolled:
 		return EnterCode, nil
-	case slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }):
+	case len(s.mfaFor) == 0:
+		return NoSecondStep, nil
+	}
+	// The roles a group gives count as the user's own: a group carrying
+	// admin requires a second factor of its members.
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return NoSecondStep, err
+	}
+	p, _ := users.Effective(u, gs) // roles are merged even when other attributes conflict
+	if slices.ContainsFunc(p.User.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }) {
 		return Enrol, nil
 	}
 	return NoSecondStep, nil

@@ -56,8 +56,8 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, n NewUser) (users
 	return u, s.audit(ctx, actor, Change{Action: "user.add", User: &u, After: UserView(u)})
 }
 
-// UpdateUser applies change to the user atomically, validates the result,
-// and records it as action ("user.update", "user.set-attr", ...). The
+// UpdateUser applies change to the user atomically, validates the result
+// (alone, and merged with the user's groups: users.Effective), and records it as action ("user.update", "user.set-attr", ...). The
 // change may not touch the password, the disabled flag, the console role
 // or the ID: those
 // have functions of their own, with rules of their own.
@@ -67,6 +67,10 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref, action strin
 		return users.User{}, err
 	}
 	before := u
+	groups, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return users.User{}, err
+	}
 	u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
 		hash, disabled, version, console := cur.PasswordHash, cur.Disabled, cur.CredentialVersion, cur.ConsoleRole
 		if err := change(&cur); err != nil {
@@ -74,7 +78,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref, action strin
 		}
 		cur.PasswordHash, cur.Disabled, cur.CredentialVersion, cur.ConsoleRole = hash, disabled, version, console
 		cur.Email = users.NormalizeEmail(cur.Email)
-		return cur, invalid(cur.Validate())
+		if err := cur.Validate(); err != nil {
+			return cur, invalid(err)
+		}
+		// Dropping an own value can uncover a conflict of the groups.
+		return cur, checkProfile(cur, groups)
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return users.User{}, &Error{Code: Conflict, Message: "Another user already has that email address.", Err: err}
@@ -206,6 +214,9 @@ func UserView(u users.User) map[string]any {
 	}
 	if u.ConsoleRole != users.ConsoleNone {
 		m["console_role"] = string(u.ConsoleRole)
+	}
+	if u.ExternalID != "" {
+		m["external_id"] = u.ExternalID
 	}
 	return m
 }

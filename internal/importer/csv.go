@@ -25,10 +25,11 @@ const (
 	colDisabled     = "disabled"
 	colID           = "id"
 	colPasswordHash = "password_hash"
+	colGroups       = "groups"
 )
 
 var fieldColumns = []string{colEmail, colFullName, colGivenName, colFamilyName, colImageURL, colRoles,
-	colTeam, colProgram, colDisabled, colID, colPasswordHash}
+	colTeam, colProgram, colDisabled, colID, colPasswordHash, colGroups}
 
 func newCSVReader(data []byte) *csv.Reader {
 	cr := csv.NewReader(bytes.NewReader(data))
@@ -190,6 +191,10 @@ func (r *row) csvRow(cols []csvColumn, rec []string) {
 			r.setID(strings.TrimSpace(v))
 		case colPasswordHash:
 			r.setHash(colPasswordHash, strings.TrimSpace(v))
+		case colGroups:
+			if strings.TrimSpace(v) != "" {
+				r.setGroups(colGroups, strings.Split(v, ","))
+			}
 		default:
 			// An empty cell is no attribute: CSV cannot tell "" from absent.
 			if v != "" {

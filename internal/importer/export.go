@@ -25,7 +25,8 @@ import (
 // for none); attributes an object of typed JSON values. Parse reads it
 // back (NDJSON, or JSON for an array of the same objects) to the same
 // users.
-func WriteNDJSON(w io.Writer, us []users.User, withHashes bool) error {
+func WriteNDJSON(w io.Writer, us []users.User, withHashes bool, opts ...ExportOption) error {
+	o := exportOptions(opts)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, u := range us {
@@ -45,6 +46,7 @@ func WriteNDJSON(w io.Writer, us []users.User, withHashes bool) error {
 		if withHashes {
 			j.PasswordHash = u.PasswordHash
 		}
+		j.Groups = o.groups[u.ID]
 		if err := enc.Encode(j); err != nil {
 			return fmt.Errorf("write user %s: %w", u.Email, err)
 		}
@@ -58,7 +60,8 @@ func WriteNDJSON(w io.Writer, us []users.User, withHashes bool) error {
 // per attribute name any user has, in name order. CSV cannot tell an empty
 // value from no value, so a user with an empty attribute value (an empty
 // array, an empty string) is refused: export it as NDJSON.
-func WriteCSV(w io.Writer, us []users.User, withHashes bool) error {
+func WriteCSV(w io.Writer, us []users.User, withHashes bool, opts ...ExportOption) error {
+	o := exportOptions(opts)
 	seen := map[string]bool{}
 	var attrs []string
 	for _, u := range us {
@@ -77,6 +80,9 @@ func WriteCSV(w io.Writer, us []users.User, withHashes bool) error {
 	}
 	sort.Strings(attrs)
 	header := []string{colEmail, colFullName, colGivenName, colFamilyName, colImageURL, colRoles, colTeam, colProgram, colDisabled, colID}
+	if o.groups != nil {
+		header = append(header, colGroups)
+	}
 	if withHashes {
 		header = append(header, colPasswordHash)
 	}
@@ -88,6 +94,9 @@ func WriteCSV(w io.Writer, us []users.User, withHashes bool) error {
 	for _, u := range us {
 		rec = append(rec[:0], u.Email, u.FullName, u.GivenName, u.FamilyName, u.ImageURL, strings.Join(u.Roles, ","),
 			u.Team, u.Program, strconv.FormatBool(u.Disabled), u.ID)
+		if o.groups != nil {
+			rec = append(rec, strings.Join(o.groups[u.ID], ","))
+		}
 		if withHashes {
 			rec = append(rec, u.PasswordHash)
 		}
@@ -105,4 +114,31 @@ func WriteCSV(w io.Writer, us []users.User, withHashes bool) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// ExportOption changes what WriteNDJSON and WriteCSV write.
+type ExportOption func(*exportOpts)
+
+type exportOpts struct {
+	groups map[string][]string
+}
+
+func exportOptions(opts []ExportOption) exportOpts {
+	var o exportOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// WithGroups writes the names of each user's groups (byUser: by user ID)
+// in the groups field (NDJSON, left out when none) or column (CSV), which
+// Parse reads back.
+func WithGroups(byUser map[string][]string) ExportOption {
+	return func(o *exportOpts) {
+		o.groups = byUser
+		if o.groups == nil {
+			o.groups = map[string][]string{}
+		}
+	}
 }

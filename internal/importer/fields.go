@@ -3,6 +3,7 @@ package importer
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -191,4 +192,40 @@ func shorten(s string) string {
 		s = string(rs[:60]) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// setGroups reads the names of the user's groups: a comma-separated list
+// (CSV) or a JSON array, each name trimmed, none empty or twice.
+func (r *row) setGroups(field string, names []string) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		switch k := strings.ToLower(n); {
+		case n == "":
+			r.fail(field, "an empty group name")
+			return
+		case seen[k]:
+			r.fail(field, fmt.Sprintf("group %q is listed twice", n))
+			return
+		default:
+			seen[k] = true
+			r.groups = append(r.groups, n)
+		}
+	}
+}
+
+// checkGroups refuses a row whose groups GroupCheck refuses, and keeps
+// the names as stored.
+func (p *parser) checkGroups(r *row) {
+	if p.groupCheck == nil {
+		return
+	}
+	names, err := p.groupCheck(r.u, r.groups)
+	if err != nil {
+		r.fail("groups", err.Error())
+		return
+	}
+	if len(r.groups) > 0 {
+		r.groups = names
+	}
 }

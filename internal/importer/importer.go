@@ -72,6 +72,26 @@ type Record struct {
 	// the file carries one (flexidp's own formats); CreatedAt and
 	// UpdatedAt are zero.
 	User users.User
+	// Groups are the names of the groups the file makes the user a member
+	// of (the groups column or field), as stored when GroupCheck was
+	// given; nil when the file names none.
+	Groups []string
+}
+
+// Option changes how Parse and Scan read a file.
+type Option func(*parser)
+
+// GroupCheck checks the groups of every valid row with check, given the
+// row's user and the group names it lists (none, for a row without any:
+// the import may still change a user who is a member of groups). check
+// returns the names as stored, or an error whose text becomes a problem
+// of the row (line, field groups, reason), as a bad value does: the dry
+// run reports it and nothing is imported. Without this option group
+// names are only checked for form. (accounts.ImportPlan.CheckGroups is
+// the store's check: the groups exist, and the profile merged with them
+// has no conflict.)
+func GroupCheck(check func(u users.User, names []string) ([]string, error)) Option {
+	return func(p *parser) { p.groupCheck = check }
 }
 
 // Problem is one reason why a row (or the file) cannot be imported.
@@ -121,6 +141,9 @@ func (r *Result) Users() []users.User {
 // ErrFormat reports a file whose format cannot be told or read at all.
 var ErrFormat = errors.New("importer: unrecognised file format")
 
+// ErrTooLarge reports a file larger than MaxFileSize.
+var ErrTooLarge = fmt.Errorf("the file is larger than %d MiB; split it", MaxFileSize>>20)
+
 var bom = []byte("\xEF\xBB\xBF")
 
 // Parse reads a whole file of users in format f, or in the format Detect
@@ -128,12 +151,12 @@ var bom = []byte("\xEF\xBB\xBF")
 // format cannot be told (ErrFormat); everything wrong inside the file is
 // in Result.Problems. A UTF-8 byte order mark and CRLF line ends are
 // accepted. Parse keeps every valid user; Scan keeps none.
-func Parse(r io.Reader, f Format) (*Result, error) {
+func Parse(r io.Reader, f Format, opts ...Option) (*Result, error) {
 	var recs []Record
 	sum, err := Scan(r, f, func(rec Record) error {
 		recs = append(recs, rec)
 		return nil
-	})
+	}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +205,7 @@ func (s *Summary) BadRows() int { return s.Rows - s.Valid }
 // handed to each may be named in Summary.Retracted at the end, when its
 // email appears again further down. An error from each stops Scan and is
 // returned.
-func Scan(r io.Reader, f Format, each func(Record) error) (*Summary, error) {
+func Scan(r io.Reader, f Format, each func(Record) error, opts ...Option) (*Summary, error) {
 	cr := &countingReader{r: io.LimitReader(r, MaxFileSize+1)}
 	br := bufio.NewReaderSize(cr, detectBytes)
 	if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
@@ -201,6 +224,9 @@ func Scan(r io.Reader, f Format, each func(Record) error) (*Summary, error) {
 		return nil, err
 	}
 	p := parser{each: each, seen: map[string]firstRow{}}
+	for _, o := range opts {
+		o(&p)
+	}
 	switch trimmed := bytes.TrimLeft(head, " \t\r\n"); {
 	case f == CSV, f == Okta:
 		p.csv(br, f)
@@ -216,7 +242,7 @@ func Scan(r io.Reader, f Format, each func(Record) error) (*Summary, error) {
 	p.flush()
 	switch {
 	case cr.n > MaxFileSize:
-		return nil, fmt.Errorf("the file is larger than %d MiB; split it", MaxFileSize>>20)
+		return nil, ErrTooLarge
 	case p.err != nil:
 		return nil, p.err
 	}
@@ -270,6 +296,7 @@ func Detect(data []byte) (Format, error) {
 type row struct {
 	line     int
 	u        users.User
+	groups   []string
 	problems []Problem
 }
 
@@ -305,15 +332,16 @@ func (r *row) failErr(field string, err error) {
 // next one starts (newRow) or the file ends (flush), and is then checked
 // and, if valid, handed to each.
 type parser struct {
-	each     func(Record) error
-	err      error               // from each, or from reading: stops the parse
-	cur      *row                // the row being read
-	rows     int                 // rows read
-	handed   int                 // rows handed to each
-	seen     map[string]firstRow // lower-cased email -> its first row
-	dups     map[string][]firstRow
-	problems []Problem // about the file, not one row
-	rowProbs []Problem // about rows, in row order
+	each       func(Record) error
+	err        error               // from each, or from reading: stops the parse
+	cur        *row                // the row being read
+	rows       int                 // rows read
+	handed     int                 // rows handed to each
+	seen       map[string]firstRow // lower-cased email -> its first row
+	dups       map[string][]firstRow
+	problems   []Problem                                            // about the file, not one row
+	rowProbs   []Problem                                            // about rows, in row order
+	groupCheck func(u users.User, names []string) ([]string, error) // GroupCheck, or nil
 }
 
 // firstRow is where an email was seen, for duplicate messages.
@@ -368,6 +396,8 @@ func (p *parser) flush() {
 		// that keeps the contract of Record.
 		if err := r.u.Validate(); err != nil {
 			r.failErr("", err)
+		} else {
+			p.checkGroups(r)
 		}
 	}
 	p.rowProbs = append(p.rowProbs, r.problems...)
@@ -379,7 +409,7 @@ func (p *parser) flush() {
 		return
 	}
 	p.handed++
-	if err := p.each(Record{Line: r.line, User: r.u}); err != nil {
+	if err := p.each(Record{Line: r.line, User: r.u, Groups: r.groups}); err != nil {
 		p.err = err
 	}
 }

@@ -204,7 +204,7 @@ func TestProblems(t *testing.T) {
 		format   Format
 		want     []string
 	}{
-		{"unknown column", "email,role s\n", CSV, []string{`line 1: role s: not a user field (email, full_name, given_name, family_name, image_url, roles, team, program, disabled, id, password_hash) nor a Flex attribute name: invalid attribute name: ...`}},
+		{"unknown column", "email,role s\n", CSV, []string{`line 1: role s: not a user field (email, full_name, given_name, family_name, image_url, roles, team, program, disabled, id, password_hash, groups) nor a Flex attribute name: invalid attribute name: ...`}},
 		{"no email column", "roles\nagent\n", CSV, []string{"line 1: the header has no email column"}},
 		{"column twice", "email,team,Team\n", CSV, []string{"line 1: Team: the column appears twice"}},
 		{"empty file", "", CSV, []string{"line 1: the file is empty: a header row is required"}},

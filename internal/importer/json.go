@@ -26,6 +26,7 @@ type jsonUser struct {
 	Disabled     bool                       `json:"disabled"`
 	Attributes   map[string]json.RawMessage `json:"attributes"`
 	PasswordHash string                     `json:"password_hash,omitempty"`
+	Groups       []string                   `json:"groups,omitempty"`
 }
 
 // auth0User is the part of an Auth0 user export or bulk-import object that
@@ -271,6 +272,7 @@ func (p *parser) flexidpObject(line int, raw []byte) {
 	}
 	r.checkAttrs()
 	r.setHash("password_hash", j.PasswordHash)
+	r.setGroups("groups", j.Groups)
 }
 
 // auth0Object reads one user of an Auth0 export or bulk-import file.

@@ -3,8 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
@@ -43,13 +43,16 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 // an error (msg) or a notice of the change just made.
 func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int, sess store.Session, u users.User, msg, notice string) {
 	ctx := r.Context()
-	v := &accountView{User: u, Name: u.DisplayName(), Roles: strings.Join(u.Roles, ", "), TwoStep: s.acct.TwoStepStatus(ctx, u), Notice: notice}
-	_, on, err := s.acct.ConfirmedFactor(ctx, u.ID)
+	v := &accountView{User: u, Name: u.DisplayName(), Roles: strings.Join(u.Roles, ", "), Notice: notice}
+	m, on, err := s.acct.ConfirmedFactor(ctx, u.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	v.MFAOn = on
+	v.MFAOn, v.TwoStep = on, tr(r, "account.twostep_off")
+	if on {
+		v.TwoStep = tr(r, "account.twostep_on", "date", m.ConfirmedAt.UTC().Format(time.DateOnly), "count", len(m.RecoveryCodes))
+	}
 	list, err := s.store.ListSessions(ctx, u.ID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -62,7 +65,10 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "account", page{Title: "Your account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v})
+	if len(v.Releases) > 0 { // the roles the user's groups give too
+		v.Roles = strings.Join(v.Releases[0].Profile.User.Roles, ", ")
+	}
+	s.render(w, r, status, "account", page{Title: "title.account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v})
 }
 
 // accountPost checks the CSRF token and the session of a form posted from
@@ -85,11 +91,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	current, next := r.PostFormValue("current"), r.PostFormValue("password")
 	if current == "" || next == "" {
-		s.showAccount(w, r, http.StatusBadRequest, sess, u, "Enter your current password and the new one.", "")
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, tr(r, "account.enter_both"), "")
 		return
 	}
 	if next != r.PostFormValue("confirm") {
-		s.showAccount(w, r, http.StatusBadRequest, sess, u, "The two new passwords differ.", "")
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, tr(r, "account.differ"), "")
 		return
 	}
 	ended, err := s.acct.ChangePassword(r.Context(), u, current, next, sess.ID, s.clientIP(r))
@@ -98,34 +104,50 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &throttled):
 		s.showAccount(w, r, http.StatusTooManyRequests, sess, u,
-			"Too many wrong passwords for this account. Try again in "+retryAfter(w, throttled.Wait)+".", "")
+			tr(r, "account.throttled", "wait", retryAfter(w, throttled.Wait)), "")
 	case errors.Is(err, accounts.ErrWrongCurrentPassword):
-		s.showAccount(w, r, http.StatusUnauthorized, sess, u, accounts.ErrWrongCurrentPassword.Message, "")
+		s.showAccount(w, r, http.StatusUnauthorized, sess, u, accountsRefusal(r, err), "")
 	case errors.As(err, &ve):
-		s.showAccount(w, r, http.StatusBadRequest, sess, u, "The new password "+ve.Reason+".", "")
+		s.showAccount(w, r, http.StatusBadRequest, sess, u, policyRefusal(r, ve), "")
 	case errors.Is(err, accounts.ErrDisabled):
 		s.fail(w, r, errDisabled)
 	case errors.Is(err, users.ErrBusy):
 		w.Header().Set("Retry-After", "5")
 		s.fail(w, r, errBusy)
 	case accounts.ErrorCode(err) == accounts.Conflict || accounts.ErrorCode(err) == accounts.Invalid:
-		s.showAccount(w, r, http.StatusConflict, sess, u, err.Error(), "")
+		s.showAccount(w, r, http.StatusConflict, sess, u, accountsRefusal(r, err), "")
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		s.showAccount(w, r, http.StatusOK, sess, u, "", "Your password is changed. "+signedOutElsewhere(ended))
+		s.showAccount(w, r, http.StatusOK, sess, u, "", tr(r, "account.changed")+" "+signedOutElsewhere(r, ended))
 	}
 }
 
 // signedOutElsewhere says how many other sessions ended.
-func signedOutElsewhere(n int) string {
-	switch n {
-	case 0:
-		return "You were signed in nowhere else."
-	case 1:
-		return "1 other session was signed out."
+func signedOutElsewhere(r *http.Request, n int) string {
+	if n == 0 {
+		return tr(r, "account.ended_none")
 	}
-	return strconv.Itoa(n) + " other sessions were signed out."
+	return tr(r, "account.ended", "count", n)
+}
+
+// accountsRefusal is the sentence of a refusal from the accounts
+// service, in the reader's language: its catalog key, or, for an error
+// that has none (not one an agent meets), a general refusal.
+func accountsRefusal(r *http.Request, err error) string {
+	var e *accounts.Error
+	if errors.As(err, &e) && e.Key != "" {
+		return tr(r, e.Key, e.Args...)
+	}
+	return tr(r, "error.refused")
+}
+
+// policyRefusal is the sentence of a password the policy refuses.
+func policyRefusal(r *http.Request, ve *users.ValidationError) string {
+	if ve.Key != "" {
+		return tr(r, ve.Key, ve.Args...)
+	}
+	return tr(r, "error.refused")
 }
 
 // signOutOthers ends every session of the user but this browser's.
@@ -139,7 +161,7 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.showAccount(w, r, http.StatusOK, sess, u, "", signedOutElsewhere(n))
+	s.showAccount(w, r, http.StatusOK, sess, u, "", signedOutElsewhere(r, n))
 }
 
 // newRecoveryCodes replaces the user's recovery codes after a code of
@@ -155,7 +177,7 @@ func (s *Server) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !on {
-		s.showAccount(w, r, http.StatusConflict, sess, u, accounts.ErrNoTwoStep.Message, "")
+		s.showAccount(w, r, http.StatusConflict, sess, u, accountsRefusal(r, accounts.ErrNoTwoStep), "")
 		return
 	}
 	secret, err := s.open(m.Secret)
@@ -164,15 +186,15 @@ func (s *Server) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	codes, err := s.acct.NewRecoveryCodes(r.Context(), u, secret, strings.TrimSpace(r.PostFormValue("code")), s.clientIP(r))
-	if refused := s.codeRefusal(w, err); refused != "" {
+	if refused := s.codeRefusal(w, r, err); refused != "" {
 		s.showAccount(w, r, codeStatus(err), sess, u, refused, "")
 		return
 	} else if errors.Is(err, accounts.ErrNoTwoStep) {
-		s.showAccount(w, r, http.StatusConflict, sess, u, accounts.ErrNoTwoStep.Message, "")
+		s.showAccount(w, r, http.StatusConflict, sess, u, accountsRefusal(r, err), "")
 		return
 	} else if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), Codes: codes})
+	s.render(w, r, http.StatusOK, "recovery", page{Title: "title.recovery", CSRF: s.csrfToken(w, r), Codes: codes})
 }

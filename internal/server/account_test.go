@@ -87,7 +87,7 @@ func TestAccountPasswordChange(t *testing.T) {
 	}{
 		{"wrong current password", "not my password", next, next, http.StatusUnauthorized, "Your current password is not correct.", 1},
 		{"different confirmation", password, next, next + "x", http.StatusBadRequest, "The two new passwords differ.", 1},
-		{"weak new password", password, "short", "short", http.StatusBadRequest, html.EscapeString("The new password " + ve.Reason + "."), 0},
+		{"weak new password", password, "short", "short", http.StatusBadRequest, html.EscapeString("The password " + ve.Reason + "."), 0},
 	}
 	for _, tt := range tests {
 		status, body := accountPost(t, a, base, "/account/password", url.Values{"current": {tt.current}, "password": {tt.pw}, "confirm": {tt.pw2}})

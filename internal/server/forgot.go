@@ -6,12 +6,13 @@ import (
 	"github.com/flexidp/flexidp/internal/accounts"
 )
 
-// forgotSent is the one answer to a reset request with a mailer set,
-// whether the account exists, is disabled, or the request was throttled.
-const forgotSent = "If an account exists for that address, we have sent it a link to choose a new password. The link works once, for 30 minutes. Check your inbox (and spam folder)."
+// forgotSent (a catalog key) is the one answer to a reset request with a
+// mailer set, whether the account exists, is disabled, or the request
+// was throttled.
+const forgotSent = "forgot.sent"
 
 // forgotNoMail is what the page says when flexidp cannot send email.
-const forgotNoMail = "This sign-in cannot send email: ask your administrator for a reset link."
+const forgotNoMail = "forgot.no_mailer"
 
 // forgotPage shows the forgot-password form.
 func (s *Server) forgotPage(w http.ResponseWriter, r *http.Request) {
@@ -19,7 +20,7 @@ func (s *Server) forgotPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showForgot(w http.ResponseWriter, r *http.Request, status int, email, msg string) {
-	s.render(w, r, status, "forgot", page{Title: "Reset your password", CSRF: s.csrfToken(w, r), Email: email, Error: msg,
+	s.render(w, r, status, "forgot", page{Title: "title.forgot", CSRF: s.csrfToken(w, r), Email: email, Error: msg,
 		NoMailer: !s.acct.HasMailer()})
 }
 
@@ -36,7 +37,7 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 	err := s.acct.RequestReset(r.Context(), email, s.clientIP(r))
 	switch {
 	case accounts.ErrorCode(err) == accounts.Invalid:
-		s.showForgot(w, r, http.StatusBadRequest, email, "Enter your email address, like agent@example.com.")
+		s.showForgot(w, r, http.StatusBadRequest, email, tr(r, "forgot.invalid_email"))
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -46,5 +47,5 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 	if !s.acct.HasMailer() {
 		msg = forgotNoMail
 	}
-	s.render(w, r, http.StatusOK, "forgot", page{Title: "Reset your password", Message: msg, Sent: true})
+	s.render(w, r, http.StatusOK, "forgot", page{Title: "title.forgot", Message: tr(r, msg), Sent: true})
 }

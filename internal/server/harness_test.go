@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/samltest"
+	"github.com/flexidp/flexidp/internal/scim"
 	"github.com/flexidp/flexidp/internal/server"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
@@ -50,9 +52,18 @@ type idpOptions struct {
 	Store *sqlite.Store
 	// Branding is the organisation's name, logo, colour and support line.
 	Branding server.Branding
-	// Wrap, if set, wraps the store the server and the account service
-	// use (countingStore).
+	// Provisioning serves SCIM and the admin API (internal/scim), as serve
+	// does.
+	Provisioning bool
+	// Wrap, if set, wraps the store the account service and the server
+	// use (a countingStore); keys and seeding use it unwrapped.
 	Wrap func(store.Store) store.Store
+	// Now is the clock of the server and the account service; nil is
+	// time.Now.
+	Now func() time.Time
+	// ConsoleSeparate serves the admin console on its own listener
+	// (ConsoleURL), as IDP_ADMIN_LISTEN does.
+	ConsoleSeparate bool
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -68,6 +79,9 @@ type testIdP struct {
 	// Handler is the server's handler, for benchmarks that call it
 	// without the network.
 	Handler http.Handler
+	// ConsoleURL is where the admin console is: URL, or its own
+	// listener's URL with ConsoleSeparate.
+	ConsoleURL string
 	// path is the database file.
 	path string
 }
@@ -103,12 +117,12 @@ func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 	if roles == nil {
 		roles = []string{"admin"}
 	}
-	var st store.Store = h.Store
+	var served store.Store = h.Store
 	if opts.Wrap != nil {
-		st = opts.Wrap(st)
+		served = opts.Wrap(h.Store)
 	}
-	h.Accounts = accounts.New(accounts.Config{Store: st, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
-		MFARequiredRoles: roles})
+	h.Accounts = accounts.New(accounts.Config{Store: served, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
+		MFARequiredRoles: roles, Now: opts.Now})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {
@@ -122,17 +136,24 @@ func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.Load(ctx, keys.LoaderConfig{Store: h.Store, Sealer: keySealer, CommonName: h.IdP.EntityID(), Log: log}, h.IdP); err != nil {
+	loader, err := keys.Load(ctx, keys.LoaderConfig{Store: h.Store, Sealer: keySealer, CommonName: h.IdP.EntityID(), Log: log}, h.IdP)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if opts.Store == nil {
 		h.seed(t)
 	}
-	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding}
+	cfg := server.Config{BaseURL: base, Accounts: h.Accounts, MFASealer: mfaSealer, Branding: opts.Branding, Now: opts.Now,
+		ConsoleSeparate: opts.ConsoleSeparate, KeySealer: keySealer, KeyLoader: loader}
 	if opts.MetricsToken != "" {
 		cfg.Metrics, cfg.MetricsToken = server.NewMetrics(hs, nil), opts.MetricsToken
 	}
-	srv, err := server.New(cfg, st, h.IdP, hs, log)
+	if opts.Provisioning {
+		cfg.Provisioning = func(addr func(*http.Request) string) map[string]http.Handler {
+			return scim.New(scim.Config{Accounts: h.Accounts, BaseURL: base, ClientAddr: addr, Log: log}).Mounts()
+		}
+	}
+	srv, err := server.New(cfg, served, h.IdP, hs, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +163,12 @@ func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 	ts.Listener = ln
 	ts.Start()
 	t.Cleanup(ts.Close)
+	h.ConsoleURL = h.URL
+	if opts.ConsoleSeparate {
+		cs := httptest.NewServer(srv.ConsoleHandler())
+		t.Cleanup(cs.Close)
+		h.ConsoleURL = cs.URL
+	}
 	return h
 }
 

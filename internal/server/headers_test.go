@@ -17,20 +17,24 @@ import (
 
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/sqlite/sqlitetest"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// newHeaderServer is a Server at base with a signing key and no store:
-// enough for the pages that read none.
+// newHeaderServer is a Server at base with a signing key and an empty
+// store (the login page asks it whether sources are configured).
 func newHeaderServer(t *testing.T, base string) http.Handler {
 	t.Helper()
 	return newTestServer(t, Config{}, base, nil).Handler()
 }
 
-// newTestServer is a Server configured by cfg at base, on st, with a
-// signing key and a discarded log.
+// newTestServer is a Server configured by cfg at base, on st (nil: an
+// empty embedded store), with a signing key and a discarded log.
 func newTestServer(t *testing.T, cfg Config, base string, st store.Store) *Server {
 	t.Helper()
+	if st == nil {
+		st = sqlitetest.New(t)
+	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

@@ -3,15 +3,22 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-// errBadCredentials is the one message for an unknown email and a wrong
-// password: the page does not reveal which accounts exist.
-const errBadCredentials = "Wrong email or password."
+// errBadCredentials is the one message (a catalog key) for an unknown
+// email and a wrong password: the page does not reveal which accounts
+// exist.
+const errBadCredentials = "login.bad_credentials"
+
+// errDirectoryDown (a catalog key) is shown when the directory that
+// checks the password cannot be reached: nothing is wrong with what the
+// person typed.
+const errDirectoryDown = "login.directory_down"
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/launcher", http.StatusSeeOther)
@@ -22,7 +29,15 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
 		return
 	}
-	s.showLogin(w, r, http.StatusOK, loginState{}, "", "", "")
+	// ?state= is a sign-in for an SP that a language switch link carries
+	// from a page answering a form (switchState): its SP request only.
+	st, err := s.decodeState(r.URL.Query().Get("state"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st = loginState{Req: st.Req, IdPInit: st.IdPInit}
+	s.showLogin(w, r, http.StatusOK, st, s.spLabel(r.Context(), st.spName()), "", "")
 }
 
 // showLogin renders the login form for the pending sign-in st; spLabel is
@@ -33,8 +48,17 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "login", page{Title: "Sign in", CSRF: s.csrfToken(w, r), State: state,
-		SPName: spLabel, Email: email, Error: msg})
+	title := "title.login"
+	if st.Console {
+		title = "title.console_login"
+	}
+	route, err := s.acct.RouteFor(r.Context(), email)
+	if err != nil {
+		// The plain form still signs local accounts and directory users in.
+		s.log.WarnContext(r.Context(), "login page: list sign-in sources", "err", err)
+	}
+	s.render(w, r, status, "login", page{Title: title, CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
+		SPName: spLabel, Email: email, Error: msg, EmailFirst: route.EmailFirst && email == "", Source: route.Source})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -46,8 +70,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	spName := st.spName()
 	email := users.NormalizeEmail(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
+	if r.PostFormValue("step") == "email" {
+		// Email first (sources are configured): now ask for the password
+		// of the source that signs in this email's domain.
+		status, msg := http.StatusOK, ""
+		if email == "" {
+			status, msg = http.StatusBadRequest, tr(r, "login.enter_email")
+		}
+		s.showLogin(w, r, status, st, s.spLabel(r.Context(), spName), email, msg)
+		return
+	}
 	if email == "" || password == "" {
-		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, "Enter your email and password.")
+		s.showLogin(w, r, http.StatusBadRequest, st, s.spLabel(r.Context(), spName), email, tr(r, "login.missing"))
 		return
 	}
 
@@ -58,15 +92,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Metrics.signIn("throttled")
 		// Decided before the account is looked up: the same page, status
 		// and timing for existing and unknown accounts.
-		msg := "Too many failed sign-ins for this account or from this network. Try again in " + retryAfter(w, throttled.Wait) + "."
+		key := "login.throttled"
 		if throttled.Crowded {
-			msg = "Too many sign-ins for this account at the same moment. Try again in " + retryAfter(w, throttled.Wait) + "."
+			key = "login.crowded"
 		}
+		msg := tr(r, key, "wait", retryAfter(w, throttled.Wait))
 		s.showLogin(w, r, http.StatusTooManyRequests, st, s.spLabel(r.Context(), spName), email, msg)
 		return
 	case errors.Is(err, accounts.ErrBadCredentials):
 		s.cfg.Metrics.signIn("bad_credentials")
-		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, errBadCredentials)
+		s.showLogin(w, r, http.StatusUnauthorized, st, s.spLabel(r.Context(), spName), email, tr(r, errBadCredentials))
+		return
+	case errors.Is(err, accounts.ErrDirectoryUnavailable):
+		// Not a password error: the directory that checks it is down.
+		s.cfg.Metrics.signIn("directory_unavailable")
+		w.Header().Set("Retry-After", "30")
+		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), spName), email, tr(r, errDirectoryDown))
 		return
 	case errors.Is(err, accounts.ErrDisabled):
 		s.cfg.Metrics.signIn("disabled")
@@ -85,7 +126,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if s.secondFactor(w, r, u, st) {
 		return
 	}
-	s.completeSignIn(w, r, u, st, "password")
+	s.completeSignIn(w, r, u, st, "")
 }
 
 // spName is the SP a pending sign-in is for, if any.
@@ -97,10 +138,15 @@ func (st loginState) spName() string {
 }
 
 // completeSignIn starts the session of u, who proved who they are with
-// method, and continues where the sign-in started. The session, the
-// sign-in event and the Response that follows are one commit.
-func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, method string) {
-	sess, v := s.beginSession(r, u, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
+// the password and factor (a second factor, "" for none), and continues
+// where the sign-in started. The session, the sign-in event and the
+// Response that follows are one commit.
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, factor string) {
+	method := "password"
+	if factor != "" {
+		method += "+" + factor
+	}
+	sess, v := s.beginSession(r, u, factor, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
 	s.cfg.Metrics.signIn("success")
 	s.proceed(w, r, u, sess, st, v)
 }
@@ -110,12 +156,16 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.
 // the launcher. v is what the sign-in still has to commit.
 func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState, v *visit) {
 	name := st.spName()
-	if name == "" {
+	if st.Console || name == "" {
 		if err := s.record(w, r, v, nil, nil); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
+		to := "/launcher"
+		if st.Console {
+			to = consolePrefix
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	for again := true; ; again = false {
@@ -156,11 +206,11 @@ func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "launcher", page{Title: "Your applications", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
+	s.render(w, r, http.StatusOK, "launcher", page{Title: "title.launcher", CSRF: s.csrfToken(w, r), Email: u.Email, Apps: apps, MFAOn: mfaOn})
 }
 
 func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "logout", page{Title: "Sign out", CSRF: s.csrfToken(w, r)})
+	s.render(w, r, http.StatusOK, "logout", page{Title: "title.logout", CSRF: s.csrfToken(w, r)})
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -176,5 +226,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, store.AuditEvent{Action: accounts.AuditLogout, Actor: u.Email, UserID: u.ID, Email: u.Email, Reason: "logout page"})
 	}
 	s.setCookie(w, sessionCookie, "", -1)
-	s.render(w, r, http.StatusOK, "loggedout", page{Title: "Signed out"})
+	// The console's sign-out (on its own listener too) offers its sign-in.
+	prefix := ""
+	if strings.HasPrefix(r.URL.Path, consolePrefix+"/") {
+		prefix = consolePrefix
+	}
+	s.render(w, r, http.StatusOK, "loggedout", page{Title: "title.loggedout", Prefix: prefix})
 }

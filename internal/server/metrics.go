@@ -29,6 +29,7 @@ type Metrics struct {
 	responses *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	inFlight  prometheus.Gauge
+	dirUp     *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics. hasher exposes the password-hash
@@ -38,7 +39,7 @@ func NewMetrics(hasher *users.Hasher, pool func() PoolStats) *Metrics {
 		reg: prometheus.NewRegistry(),
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flexidp_signins_total",
-			Help: "Password sign-ins by result (success, bad_credentials, disabled, throttled, busy, error).",
+			Help: "Password sign-ins by result (success, bad_credentials, disabled, throttled, busy, directory_unavailable, error).",
 		}, []string{"result"}),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flexidp_saml_responses_total",
@@ -53,8 +54,12 @@ func NewMetrics(hasher *users.Hasher, pool func() PoolStats) *Metrics {
 			Name: "flexidp_http_requests_in_flight",
 			Help: "HTTP requests being handled now (the scrape itself included).",
 		}),
+		dirUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "flexidp_directory_up",
+			Help: "Whether each configured directory answered its service account at the last readiness check (1) or not (0).",
+		}, []string{"directory"}),
 	}
-	m.reg.MustRegister(m.signIns, m.responses, m.latency, m.inFlight,
+	m.reg.MustRegister(m.signIns, m.responses, m.latency, m.inFlight, m.dirUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "flexidp_password_hash_queue_depth",
@@ -124,6 +129,18 @@ func RequireToken(token string, h http.Handler) http.Handler {
 func (m *Metrics) signIn(result string) {
 	if m != nil {
 		m.signIns.WithLabelValues(result).Inc()
+	}
+}
+
+// directory records whether a directory answered; name must be a
+// configured source's (admins bound that set).
+func (m *Metrics) directory(name string, up bool) {
+	if m != nil {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		m.dirUp.WithLabelValues(name).Set(v)
 	}
 }
 

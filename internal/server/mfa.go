@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/mfa"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -46,6 +47,12 @@ func (s *Server) mfaIssuer() string { return "flexidp " + s.cfg.BaseURL.Host }
 // reports whether it did (the sign-in then continues there).
 func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.User, st loginState) bool {
 	step, err := s.acct.SecondStepFor(r.Context(), u)
+	if st.Console {
+		step, err = s.acct.ConsoleSecondStep(r.Context(), u)
+		if errors.Is(err, accounts.ErrNoConsoleAccess) {
+			err = errNoConsole
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return true
@@ -68,7 +75,7 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st 
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfa", page{Title: "Two-step verification", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, status, "mfa", page{Title: "title.mfa", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg})
 }
 
@@ -115,7 +122,7 @@ func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfasetup", page{Title: "Set up two-step verification", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, status, "mfasetup", page{Title: "title.mfasetup", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
 		QR:     template.URL(qr), // a data:image/png URI built here, never from input
 		Secret: groups(key.Secret)})
@@ -139,7 +146,7 @@ func groups(s string) string {
 func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User, secret string, recovery []string,
 	refuse func(status int, msg string)) (method string, ok bool) {
 	method, err := s.acct.CheckCode(r.Context(), u, secret, r.PostFormValue("code"), recovery, s.clientIP(r))
-	if msg := s.codeRefusal(w, err); msg != "" {
+	if msg := s.codeRefusal(w, r, err); msg != "" {
 		refuse(codeStatus(err), msg)
 		return "", false
 	} else if err != nil {
@@ -151,15 +158,15 @@ func (s *Server) checkCode(w http.ResponseWriter, r *http.Request, u users.User,
 
 // codeRefusal is the sentence for a refused second-factor code ("" when
 // err is not a refusal); a throttled one sets Retry-After.
-func (s *Server) codeRefusal(w http.ResponseWriter, err error) string {
+func (s *Server) codeRefusal(w http.ResponseWriter, r *http.Request, err error) string {
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		return "Too many wrong codes. Try again in " + retryAfter(w, throttled.Wait) + "."
+		return tr(r, "mfa.throttled", "wait", retryAfter(w, throttled.Wait))
 	case errors.Is(err, accounts.ErrReplayedCode):
-		return "That code has already been used. Wait for the next one."
+		return tr(r, "mfa.replayed")
 	case errors.Is(err, accounts.ErrWrongCode):
-		return "That code is not valid. Check the time on your phone and use the newest code."
+		return tr(r, "mfa.wrong")
 	}
 	return ""
 }
@@ -203,12 +210,12 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.completeSignIn(w, r, u, st.proven(), "password+"+method)
+	s.completeSignIn(w, r, u, st.proven(), method)
 }
 
 // errEnrolled answers an enrolment of a user whose second factor is on.
-var errEnrolled = &Error{Status: http.StatusConflict, Message: "Two-step verification is already on for your account.",
-	Hint: "An administrator can reset it (idp users reset-mfa)."}
+var errEnrolled = &Error{Status: http.StatusConflict, Message: i18n.M("error.enrolled"),
+	Hint: i18n.M("error.enrolled_hint", "command", "idp users reset-mfa")}
 
 // notEnrolled returns errEnrolled if u has a confirmed second factor.
 func (s *Server) notEnrolled(r *http.Request, u users.User) error {
@@ -285,7 +292,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, accounts.ErrEnrolled) {
 		err = errEnrolled
 	}
-	if refused := s.codeRefusal(w, err); refused != "" {
+	if refused := s.codeRefusal(w, r, err); refused != "" {
 		s.showEnrol(w, r, codeStatus(err), u, st, secret, refused)
 		return
 	} else if err != nil {
@@ -296,7 +303,7 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	if st.User != "" {
 		// Enrolment proved the second factor: the sign-in completes, and
 		// the recovery codes page continues it.
-		if _, err := s.startSession(w, r, u, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email,
+		if _, err := s.startSession(w, r, u, "totp", store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email,
 			SP: st.spName(), Reason: "password+totp (enrolment)"}); err != nil {
 			s.fail(w, r, err)
 			return
@@ -306,14 +313,24 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.render(w, r, http.StatusOK, "recovery", page{Title: "Recovery codes", CSRF: s.csrfToken(w, r), State: state,
+	s.render(w, r, http.StatusOK, "recovery", page{Title: "title.recovery", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Codes: codes})
 }
 
 // proven is st once its second factor is proven: the sign-in it
 // continues, with nothing of the pending password or enrolment.
 func (st loginState) proven() loginState {
-	return loginState{Req: st.Req, IdPInit: st.IdPInit}
+	return loginState{Req: st.Req, IdPInit: st.IdPInit, Console: st.Console}
+}
+
+// prefix is where the forms of st post: the console's own copies of the
+// sign-in endpoints (which exist on its separate listener too), or the
+// public ones.
+func (st loginState) prefix() string {
+	if st.Console {
+		return consolePrefix
+	}
+	return ""
 }
 
 // mfaContinue resumes a sign-in after the recovery codes were shown.

@@ -19,9 +19,9 @@ func (s *Server) linkUser(r *http.Request, secret string) (store.Token, users.Us
 }
 
 func (s *Server) showPassword(w http.ResponseWriter, r *http.Request, status int, t store.Token, u users.User, secret, msg string) {
-	title := "Choose a new password"
+	title := "title.password"
 	if t.Purpose == store.TokenInvite {
-		title = "Welcome to flexidp"
+		title = "title.welcome"
 	}
 	s.render(w, r, status, "password", page{Title: title, CSRF: s.csrfToken(w, r), Token: secret, Email: u.Email, Error: msg})
 }
@@ -54,14 +54,14 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	pw := r.PostFormValue("password")
 	if pw != r.PostFormValue("confirm") {
-		s.showPassword(w, r, http.StatusBadRequest, t, u, secret, "The two passwords differ.")
+		s.showPassword(w, r, http.StatusBadRequest, t, u, secret, tr(r, "password.differ"))
 		return
 	}
 	_, _, err = s.acct.UseLink(r.Context(), accounts.Actor{Address: s.clientIP(r)}, secret, pw)
 	var ve *users.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		s.showPassword(w, r, http.StatusBadRequest, t, u, secret, "The password "+ve.Reason+".")
+		s.showPassword(w, r, http.StatusBadRequest, t, u, secret, policyRefusal(r, ve))
 		return
 	case errors.Is(err, accounts.ErrLinkUsed):
 		s.fail(w, r, errLinkUsed)
@@ -70,5 +70,5 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "notice", page{Title: "Password set", Message: "Your password is set. You can sign in now."})
+	s.render(w, r, http.StatusOK, "notice", page{Title: "title.password_set", Message: tr(r, "password.set")})
 }

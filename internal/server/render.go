@@ -7,14 +7,22 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
+	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/i18n"
+	"github.com/flexidp/flexidp/internal/users"
 	"github.com/flexidp/flexidp/web"
 )
 
 // page is the data every template receives.
 type page struct {
-	Title     string
+	// Title is the catalog key of the page's title.
+	Title string
+	// Lang is the language of the page; Langs the language switch.
+	Lang      string
+	Langs     []langLink
 	Dev       bool
 	DevData   string
 	RequestID string
@@ -23,8 +31,11 @@ type page struct {
 
 	// error
 	Message, Hint string
-	// login
+	// login; EmailFirst asks only for the email (sources are configured),
+	// Source names the source whose password is asked for
 	Error, Email, State, SPName string
+	EmailFirst                  bool
+	Source                      string
 	// launcher
 	Apps  []app
 	MFAOn bool
@@ -42,25 +53,87 @@ type page struct {
 	ACSURL, SAMLResponse, RelayState string
 	// account page
 	Account *accountView
+	// Prefix is where the sign-in forms post: "" (the public pages) or
+	// the admin console's prefix.
+	Prefix string
+	// Console is the admin console's frame and page (console.go).
+	Console *consoleView
 }
 
 type app struct{ Name, Label, EntityID string }
 
-func parsePages() (map[string]*template.Template, error) {
-	base, err := template.ParseFS(web.Templates, "templates/base.html")
-	if err != nil {
-		return nil, fmt.Errorf("parse base template: %w", err)
+// pageNames are the public pages, each a template in web/templates.
+var pageNames = []string{"login", "error", "launcher", "post", "loggedout", "logout",
+	"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account"}
+
+// templateFuncs are the functions of the templates in lang: t (a
+// catalog sentence as text) and th (one with its <strong> or <code>).
+func templateFuncs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":      func(key string, args ...any) string { return i18n.T(lang, key, args...) },
+		"th":     func(key string, args ...any) template.HTML { return i18n.HTML(lang, key, args...) },
+		"source": func(src string) string { return sourceText(lang, src) },
 	}
-	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "launcher", "post", "loggedout", "logout",
-		"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account"} {
-		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("parse template %s: %w", name, err)
+}
+
+// sourceText is where a released value came from (accounts.Preview.Source:
+// "user", "group Sales-ES", the SP, joined by ", "; group names have no
+// comma) in lang.
+func sourceText(lang, src string) string {
+	if src == "" {
+		return ""
+	}
+	parts := strings.Split(src, ", ")
+	for i, p := range parts {
+		switch {
+		case p == users.SourceUser:
+			parts[i] = i18n.T(lang, "source.user")
+		case p == accounts.SourceSP:
+			parts[i] = i18n.T(lang, "source.sp")
+		case p == accounts.SourceSP+" (default roles)":
+			parts[i] = i18n.T(lang, "source.sp_default")
+		case strings.HasPrefix(p, users.GroupSource("")):
+			parts[i] = i18n.T(lang, "source.group", "group", strings.TrimPrefix(p, users.GroupSource("")))
 		}
-		pages[name] = t
 	}
-	return pages, nil
+	return strings.Join(parts, ", ")
+}
+
+// parsePages parses every page once per language: pages[lang][name].
+func parsePages() (map[string]map[string]*template.Template, error) {
+	all := map[string]map[string]*template.Template{}
+	for _, lang := range i18n.Languages {
+		base, err := template.New("base.html").Funcs(templateFuncs(lang)).ParseFS(web.Templates, "templates/base.html")
+		if err != nil {
+			return nil, fmt.Errorf("parse base template: %w", err)
+		}
+		pages := map[string]*template.Template{}
+		for _, name := range pageNames {
+			t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
+			if err != nil {
+				return nil, fmt.Errorf("parse template %s: %w", name, err)
+			}
+			pages[name] = t
+		}
+		if lang == i18n.Default {
+			// The console is in English (its pages are not in the
+			// catalog yet): its pages exist in the default language.
+			for _, name := range consolePageNames {
+				t, err := template.Must(base.Clone()).Funcs(consoleFuncs).ParseFS(web.Templates, "templates/console/frame.html", "templates/console/"+name+".html")
+				if err != nil {
+					return nil, fmt.Errorf("parse template console/%s: %w", name, err)
+				}
+				pages["console/"+name] = t
+			}
+		}
+		all[lang] = pages
+	}
+	return all, nil
+}
+
+// tr is the catalog sentence key, with args, in the language of r.
+func tr(r *http.Request, key string, args ...any) string {
+	return i18n.T(i18n.FromContext(r.Context()), key, args...)
 }
 
 // render executes a page into a buffer first, so a template error never
@@ -76,6 +149,13 @@ func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, status int, 
 	p.Dev, p.DevData = s.cfg.Dev, s.cfg.DevData
 	p.Brand = s.brandView()
 	p.RequestID = requestIDFrom(r.Context())
+	p.Lang = i18n.FromContext(r.Context())
+	if p.Console != nil {
+		// The console is English only (not in the catalog yet): no switch.
+		p.Lang = i18n.Default
+	} else {
+		p.Langs = s.langLinks(r, p.Lang, p)
+	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 1<<20 {
@@ -83,7 +163,7 @@ func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, status int, 
 			pageBuffers.Put(buf)
 		}
 	}()
-	if err := s.pages[name].ExecuteTemplate(buf, "base", p); err != nil {
+	if err := s.pages[p.Lang][name].ExecuteTemplate(buf, "base", p); err != nil {
 		s.log.ErrorContext(r.Context(), "render template", "template", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return true
@@ -96,6 +176,8 @@ func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, status int, 
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", p.Lang)
+	w.Header().Add("Vary", "Accept-Language, Cookie")
 	w.WriteHeader(status)
 	_, _ = w.Write(before)
 	if message != "" {
@@ -111,7 +193,7 @@ var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // renderPost renders the auto-submitting HTTP-POST binding form. The CSP
 // allows posting to exactly the ACS URL's origin and nowhere else.
 func (s *Server) renderPost(w http.ResponseWriter, r *http.Request, spName, acs, samlResponse, relayState string) {
-	s.renderForm(w, r, page{Title: "Signing in", SPName: spName, ACSURL: acs, SAMLResponse: samlResponse, RelayState: relayState})
+	s.renderForm(w, r, page{Title: "title.post", SPName: spName, ACSURL: acs, SAMLResponse: samlResponse, RelayState: relayState})
 }
 
 // renderForm renders p with the auto-POST template, allowing the form to

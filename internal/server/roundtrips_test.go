@@ -24,9 +24,10 @@ var writeCalls = []string{"RecordVisit", "CreateSession", "TouchSession", "Delet
 
 // TestStoreRoundTripsPerResponse counts the store calls (on PostgreSQL
 // each is one statement and one round trip) of a password sign-in that
-// ends in a Response, and of an SSO Response within the session: at most
-// three and one commit each (the throttle's bookkeeping apart), with
-// every duty kept: the replay record, the audit events, the session.
+// ends in a Response, from the login page on, and of an SSO Response
+// within the session: exactly the calls listed and one commit each (the
+// throttle's bookkeeping apart), with every duty kept: the replay record,
+// the audit events, the session.
 func TestStoreRoundTripsPerResponse(t *testing.T) {
 	cs := &countingStore{}
 	h := newTestIdP(t, idpOptions{Wrap: func(st store.Store) store.Store { cs.Store = st; return cs }})
@@ -55,8 +56,13 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 		calls []string
 		want  []string
 	}{
-		{"password sign-in", password, []string{"GetUserByEmail", "GetMFA", "RecordVisit"}},
-		{"SSO within a session", sso, []string{"GetSessionUser", "RecordVisit"}},
+		// The login page asks whether sign-in sources are configured
+		// (ListDirectories); a local account is one without a directory
+		// link (GetUserLink); the user's groups decide whether a second
+		// factor is required and what the Response releases (UserGroups,
+		// once for each).
+		{"password sign-in", password, []string{"ListDirectories", "GetUserByEmail", "GetUserLink", "GetMFA", "UserGroups", "UserGroups", "RecordVisit"}},
+		{"SSO within a session", sso, []string{"GetSessionUser", "UserGroups", "RecordVisit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !slices.Equal(tc.calls, tc.want) {

@@ -21,6 +21,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/i18n"
+	"github.com/flexidp/flexidp/internal/keys"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -73,9 +75,26 @@ type Config struct {
 	// Branding is the organisation's name, logo, accent colour and
 	// support line; the zero value shows flexidp's own.
 	Branding Branding
+	// KeySealer seals the private keys the console's Keys page generates
+	// (the key-encryption key, as for idp keys add). KeyLoader, when set,
+	// reloads this process's signing keys as soon as the console changes
+	// them (other replicas within their refresh interval); with keys read
+	// from files (not FromStore) the Keys page changes nothing.
+	KeySealer *keys.Sealer
+	KeyLoader *keys.Loader
+	// ConsoleSeparate serves the admin console only on ConsoleHandler
+	// (its own listener, IDP_ADMIN_LISTEN); Handler then answers 404
+	// under /admin.
+	ConsoleSeparate bool
+	// Provisioning, if set, returns the handlers to mount by path prefix
+	// (the SCIM server and the admin API, internal/scim), given the
+	// server's rule for a request's client address. They get the request
+	// IDs, metrics, recovery, headers and body limit of every route, and
+	// authenticate with API tokens, not sessions.
+	Provisioning func(clientAddr func(*http.Request) string) map[string]http.Handler
 }
 
-var errNoPage = &Error{Status: http.StatusNotFound, Message: "There is no page at this address."}
+var errNoPage = refusal(http.StatusNotFound, "error.no_page", "")
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
@@ -84,13 +103,15 @@ type Server struct {
 	idp    *saml.IdP
 	acct   *accounts.Service
 	log    *slog.Logger
-	pages  map[string]*template.Template
+	pages  map[string]map[string]*template.Template // [lang][name]
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
 	// sps keeps the service providers read, checked at each Response's
 	// commit.
 	sps spCache
+	// imports are the console's checked users files and running imports.
+	imports *importJobs
 }
 
 // New returns a Server.
@@ -118,25 +139,27 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 		return nil, err
 	}
 	return &Server{
-		cfg:    cfg,
-		store:  st,
-		idp:    idp,
-		acct:   cfg.Accounts,
-		log:    log,
-		pages:  pages,
-		secure: cfg.BaseURL.Scheme == "https",
+		cfg:     cfg,
+		store:   st,
+		idp:     idp,
+		acct:    cfg.Accounts,
+		log:     log,
+		pages:   pages,
+		secure:  cfg.BaseURL.Scheme == "https",
+		imports: newImportJobs(cfg.Now),
 	}, nil
 }
 
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody)
-
-	r.Handle("/static/*", s.static())
-	r.Get("/branding.css", s.brandingCSS)
-	r.Get("/branding/logo", s.brandingLogo)
+	s.frame(r)
 	r.Get("/healthz", s.healthz)
+	if s.cfg.Provisioning != nil {
+		for prefix, h := range s.cfg.Provisioning(s.clientIP) {
+			r.Mount(prefix, h)
+		}
+	}
 	r.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && !s.cfg.MetricsSeparate && s.cfg.MetricsToken != "" {
 		r.Handle("/metrics", s.cfg.Metrics.Protected(s.cfg.MetricsToken))
@@ -157,11 +180,8 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.crossOrigin)
 		r.Get("/", s.home)
 		r.Get("/login", s.loginPage)
-		r.Post("/login", s.login)
-		r.Post("/login/mfa", s.loginMFA)
+		s.signInRoutes(r)
 		r.Get("/mfa/setup", s.mfaSetupPage)
-		r.Post("/mfa/setup", s.mfaSetup)
-		r.Post("/mfa/continue", s.mfaContinue)
 		r.Get("/password", s.passwordPage)
 		r.Post("/password", s.setPassword)
 		r.Get("/password/forgot", s.forgotPage)
@@ -174,13 +194,35 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/sso/idp/{sp}", s.idpInitiated)
 		r.Post("/sso/idp/{sp}", s.idpInitiated)
 		r.Get("/logout", s.logoutPage)
-		r.Post("/logout", s.logout)
 	})
+	if !s.cfg.ConsoleSeparate {
+		r.Route(consolePrefix, s.consoleRoutes)
+	}
+	return r
+}
+
+// signInRoutes are the forms of a sign-in (password, code, enrolment, the
+// recovery codes' continue) and the sign-out: the public pages' and the
+// admin console's (whose state says Console) are the same handlers.
+func (s *Server) signInRoutes(r chi.Router) {
+	r.Post("/login", s.login)
+	r.Post("/login/mfa", s.loginMFA)
+	r.Post("/mfa/setup", s.mfaSetup)
+	r.Post("/mfa/continue", s.mfaContinue)
+	r.Post("/logout", s.logout)
+}
+
+// frame sets what every listener's router has: the middleware, the
+// static files and branding, and the error pages.
+func (s *Server) frame(r chi.Router) {
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody, s.language)
+	r.Handle("/static/*", s.static())
+	r.Get("/branding.css", s.brandingCSS)
+	r.Get("/branding/logo", s.brandingLogo)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNoPage) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + logMethod(r.Method) + " requests."})
+		s.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: i18n.M("error.method", "method", logMethod(r.Method))})
 	})
-	return r
 }
 
 // static serves the embedded files under /static/, and a 404 for
@@ -263,7 +305,11 @@ func csp(formAction string) string {
 
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.Method == http.MethodPost && isImportUpload(r) {
+			limit = maxImportUpload + maxFormBytes // the file, and the form around it
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -299,5 +345,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("no signing key\n"))
 		return
 	}
+	// A directory that is down does not make flexidp unready (local
+	// accounts and other sources still sign in): it is detail, and a
+	// metric. The cause goes to the log only.
+	health, err := s.acct.DirectoryStatus(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "readiness: list directories", "err", err)
+	}
 	_, _ = w.Write([]byte("ready\n"))
+	for _, h := range health {
+		s.cfg.Metrics.directory(h.Name, h.Err == nil)
+		state := "ok"
+		if h.Err != nil {
+			state = "unreachable"
+			s.log.WarnContext(ctx, "readiness: directory unreachable", "directory", h.Name, "err", h.Err)
+		}
+		_, _ = fmt.Fprintf(w, "directory %s: %s\n", h.Name, state)
+	}
 }

@@ -176,8 +176,8 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 
 // startSession creates a session for u and sets its cookie, recording
 // the sign-in event with it (see beginSession).
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User, signIn store.AuditEvent) (store.Session, error) {
-	sess, v := s.beginSession(r, u, signIn)
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User, factor string, signIn store.AuditEvent) (store.Session, error) {
+	sess, v := s.beginSession(r, u, factor, signIn)
 	if err := s.record(w, r, v, nil, nil); err != nil {
 		return store.Session{}, fmt.Errorf("create session: %w", err)
 	}
@@ -188,8 +188,10 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.Us
 // with the event signIn: nothing is stored until the visit is recorded. A
 // session the browser already has (a ForceAuthn sign-in, or one as
 // another user) ends in the same commit: the cookie it replaces must not
-// stay valid on the server.
-func (s *Server) beginSession(r *http.Request, u users.User, signIn store.AuditEvent) (store.Session, *visit) {
+// stay valid on the server. factor is the second factor the sign-in
+// proved ("totp", "recovery code"), "" for a password alone: the admin
+// console accepts only a session with one.
+func (s *Server) beginSession(r *http.Request, u users.User, factor string, signIn store.AuditEvent) (store.Session, *visit) {
 	token := randomToken()
 	now := s.now()
 	sess := store.Session{
@@ -202,6 +204,10 @@ func (s *Server) beginSession(r *http.Request, u users.User, signIn store.AuditE
 		ExpiresAt:    now.Add(s.cfg.SessionLifetime),
 		RemoteAddr:   s.clientIP(r),
 		UserAgent:    truncate(r.UserAgent(), 256),
+		SecondFactor: factor,
+	}
+	if factor != "" {
+		sess.VerifiedAt = now
 	}
 	v := &visit{cookie: token, base: store.Visit{StartSession: &sess, Audit: []store.AuditEvent{s.event(r, signIn)}}}
 	if old := s.cookie(r, sessionCookie); old != "" {
@@ -237,6 +243,11 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (s *Server) checkCSRF(r *http.Request) error {
+	if isUpload(r) {
+		if err := parseUpload(r); err != nil {
+			return err
+		}
+	}
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -277,8 +288,11 @@ type loginState struct {
 	Enrol []byte `json:"k,omitempty"`
 	// Sess ties an enrolment started from the launcher to the session
 	// that started it (sessionBinding).
-	Sess    string `json:"s,omitempty"`
-	Expires int64  `json:"e"`
+	Sess string `json:"s,omitempty"`
+	// Console is a sign-in to the admin console: it always takes a second
+	// factor, and ends on the console's home page.
+	Console bool  `json:"a,omitempty"`
+	Expires int64 `json:"e"`
 }
 
 // loginStateTTL is how long a login form stays usable; a verified

@@ -63,7 +63,7 @@ func (s *Server) slo(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, resp.RedirectURL, http.StatusFound)
 		return
 	}
-	s.renderForm(w, r, page{Title: "Signing out", Message: "Signing you out of " + provider.Label() + "…", SPName: provider.Label(),
+	s.renderForm(w, r, page{Title: "title.slo", Message: tr(r, "post.signing_out", "sp", provider.Label()), SPName: provider.Label(),
 		ACSURL: resp.URL, SAMLResponse: resp.SAMLResponse, RelayState: resp.RelayState})
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/flexidp/flexidp/internal/accounts"
-	"github.com/flexidp/flexidp/internal/attributes"
+	"github.com/flexidp/flexidp/internal/i18n"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
@@ -130,7 +130,7 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "sp")
 	provider, err := s.sps.get(r.Context(), s.store, store.SPRef{Name: name})
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "There is no application called " + name + "."})
+		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: i18n.M("error.no_app", "name", name)})
 		return
 	} else if err != nil {
 		s.fail(w, r, err)
@@ -182,10 +182,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 	if may, err := s.acct.MayEnter(ctx, u, provider); err != nil {
 		return s.refuse(w, r, v, cached.ref(), err)
 	} else if !may {
-		return s.refuse(w, r, v, cached.ref(), &Error{Status: http.StatusForbidden, Message: "You are not assigned to " + provider.Label() + ".",
-			Hint: "Ask your administrator to assign you (idp sp assign)."})
+		return s.refuse(w, r, v, cached.ref(), &Error{Status: http.StatusForbidden, Message: i18n.M("error.not_assigned", "sp", provider.Label()),
+			Hint: i18n.M("error.not_assigned_hint", "command", "idp sp assign")})
 	}
-	rel, err := attributes.Release(u.Subject(), provider.Policy)
+	rel, err := s.acct.ReleaseFor(ctx, u, provider) // the user's own values merged with their groups
 	if err != nil {
 		log.WarnContext(ctx, "attribute release refused", "err", err)
 		return s.refuse(w, r, v, cached.ref(), err)

@@ -4,11 +4,18 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/flexidp/flexidp/internal/i18n"
 )
 
-// retryAfter formats a wait for the Retry-After header and the page.
-func retryAfter(w http.ResponseWriter, d time.Duration) string {
+// retryAfter sets the Retry-After header to the wait d and returns the
+// wait as people read it: seconds under two minutes, else minutes
+// (rounded up).
+func retryAfter(w http.ResponseWriter, d time.Duration) i18n.Message {
 	secs := int((d + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	return (time.Duration(secs) * time.Second).String()
+	if secs < 120 {
+		return i18n.M("wait.seconds", "count", secs)
+	}
+	return i18n.M("wait.minutes", "count", (secs+59)/60)
 }

@@ -79,7 +79,7 @@ func MergeImport(old, imported users.User) (merged users.User, changed bool) {
 	merged = imported
 	merged.ID, merged.CreatedAt, merged.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
 	merged.PasswordHash, merged.Disabled, merged.CredentialVersion = old.PasswordHash, old.Disabled, old.CredentialVersion
-	merged.ConsoleRole = old.ConsoleRole
+	merged.ConsoleRole, merged.ExternalID = old.ConsoleRole, old.ExternalID
 	// A stored argon2id hash was made by flexidp: the user signed in here
 	// (upgrading the imported hash) or an administrator set the password.
 	// A hash from the old IdP is older, so re-importing an old export must
@@ -100,7 +100,7 @@ func sameStored(a, b users.User) bool {
 		a.FamilyName == b.FamilyName && a.ImageURL == b.ImageURL && slices.Equal(a.Roles, b.Roles) &&
 		a.Team == b.Team && a.Program == b.Program && maps.Equal(a.Attributes, b.Attributes) &&
 		a.PasswordHash == b.PasswordHash && a.Disabled == b.Disabled && a.CredentialVersion == b.CredentialVersion &&
-		a.ConsoleRole == b.ConsoleRole
+		a.ConsoleRole == b.ConsoleRole && a.ExternalID == b.ExternalID
 }
 
 type progressKey struct{}

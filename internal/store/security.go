@@ -74,12 +74,19 @@ type AuditFilter struct {
 	// User matches events whose UserID equals it or whose Email equals it
 	// case-insensitively.
 	User string
+	// Actor matches events whose Actor equals it, ASCII letters in any
+	// case (an administrator's name, a console user's email), alike on
+	// every backend.
+	Actor string
 	// Action matches events whose Action equals it or starts with it
 	// followed by a dot ("admin" matches "admin.user.disable").
 	Action string
 	// Since and Until bound Time: Since <= Time < Until; zero means
 	// unbounded.
 	Since, Until time.Time
+	// Before keeps events whose ID is lower than it: the next page of a
+	// list read newest first (keyset paging); 0 means no bound.
+	Before int64
 	// Limit caps the result; 0 means no limit.
 	Limit int
 }

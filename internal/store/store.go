@@ -66,6 +66,14 @@ type Session struct {
 	ExpiresAt  time.Time
 	RemoteAddr string
 	UserAgent  string
+	// SecondFactor is how the user proved a second factor in this session
+	// ("totp", "recovery code", later "passkey"); "" for a password-only
+	// session. The admin console accepts only a session that has one.
+	SecondFactor string
+	// VerifiedAt is when the user last proved who they are in this session
+	// (the sign-in, or a re-verification for a sensitive console action);
+	// zero for a password-only session.
+	VerifiedAt time.Time
 }
 
 // Once is a replay record: Key (an AuthnRequest ID with its issuer) is
@@ -133,6 +141,8 @@ type UserFilter struct {
 	Query string
 	// Role keeps the users that have exactly this Flex role among theirs.
 	Role string
+	// NoRole keeps the users without any Flex role (Flex refuses them).
+	NoRole bool
 	// Team keeps the users whose team is exactly this.
 	Team string
 	// Disabled keeps only disabled users (true) or only enabled ones
@@ -143,6 +153,9 @@ type UserFilter struct {
 	After UserCursor
 	// Limit caps the result; 0 means no limit. CountUsers ignores it.
 	Limit int
+	// ExternalID keeps the users with exactly this external ID (SCIM
+	// externalId), when set.
+	ExternalID string
 }
 
 // UserCursor is a position in ListUsers' order (case-folded email, then
@@ -170,6 +183,8 @@ const SettingBaseURL = "base_url"
 // or not) for those conditions. Returned slices are never shared with the
 // store. Timestamps are returned in UTC, truncated to microseconds.
 type Store interface {
+	APITokenStore
+
 	// CreateUser stores a new user. u.ID must be set by the caller;
 	// CreatedAt/UpdatedAt are set by the store when zero. ErrConflict if
 	// the ID or the email (case-insensitively) is taken.
@@ -235,6 +250,47 @@ type Store interface {
 	// Assignments returns the names of the SPs the user is assigned to,
 	// ordered by name.
 	Assignments(ctx context.Context, userID string) ([]string, error)
+	// Assignees returns the IDs of at most limit users assigned to the
+	// SP, ordered by ID (0: no limit).
+	Assignees(ctx context.Context, spName string, limit int) ([]string, error)
+
+	// CreateGroup stores a new group. g.ID must be set by the caller;
+	// CreatedAt/UpdatedAt are set by the store when zero. ErrConflict if
+	// the ID, the name (case-insensitively) or a non-empty ExternalID is
+	// taken.
+	CreateGroup(ctx context.Context, g users.Group) error
+	// GetGroup returns the group with that ID.
+	GetGroup(ctx context.Context, id string) (users.Group, error)
+	// GetGroupByName finds a group by name, case-insensitively.
+	GetGroupByName(ctx context.Context, name string) (users.Group, error)
+	// GetGroupByExternalID finds a group by its (non-empty) ExternalID,
+	// exactly.
+	GetGroupByExternalID(ctx context.Context, externalID string) (users.Group, error)
+	// ListGroups returns every group, ordered by case-folded name.
+	ListGroups(ctx context.Context) ([]users.Group, error)
+	// UpdateGroup is UpdateUser's counterpart for groups; ID must not
+	// change. ErrConflict if the new name or ExternalID is taken.
+	UpdateGroup(ctx context.Context, id string, update func(users.Group) (users.Group, error)) (users.Group, error)
+	// DeleteGroup removes the group and its memberships.
+	DeleteGroup(ctx context.Context, id string) error
+	// AddGroupMembers makes the users members of the group, in one
+	// transaction. Idempotent. ErrNotFound, and nothing added, if the
+	// group or one of the users does not exist.
+	AddGroupMembers(ctx context.Context, groupID string, userIDs ...string) error
+	// RemoveGroupMembers ends the users' membership of the group, in one
+	// statement. Idempotent: a user who is not a member is no error.
+	RemoveGroupMembers(ctx context.Context, groupID string, userIDs ...string) error
+	// GroupMembers returns the members of the group, ordered as ListUsers
+	// orders users; in one query.
+	GroupMembers(ctx context.Context, groupID string) ([]users.User, error)
+	// UserGroups returns the groups the user is a member of, ordered by
+	// case-folded name, in one query (a sign-in asks it once, however
+	// many groups there are).
+	UserGroups(ctx context.Context, userID string) ([]users.Group, error)
+	// MembersGroups returns, for every member of the group (by user ID),
+	// all the groups that member belongs to, in one query: what a change
+	// of the group must check for each member.
+	MembersGroups(ctx context.Context, groupID string) (map[string][]users.Group, error)
 
 	// CreateSession stores a new session. ErrConflict if the ID is taken.
 	CreateSession(ctx context.Context, s Session) error
@@ -248,6 +304,9 @@ type Store interface {
 	GetSessionUser(ctx context.Context, id string) (Session, users.User, error)
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, id string, at time.Time) error
+	// VerifySession records that the session's user proved who they are
+	// again at at (VerifiedAt). ErrNotFound if the session does not exist.
+	VerifySession(ctx context.Context, id string, at time.Time) error
 	// ListSessions returns the user's sessions, newest first.
 	ListSessions(ctx context.Context, userID string) ([]Session, error)
 	// DeleteSession removes one session; ErrNotFound if it does not exist.
@@ -298,6 +357,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 	// ListAudit returns the events matching f, newest (highest ID) first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// CountAudit returns how many events match f, ignoring f.Limit.
+	CountAudit(ctx context.Context, f AuditFilter) (int, error)
 
 	// PutMFA stores m as the user's second factor, replacing a pending
 	// (unconfirmed) one; zero CreatedAt and UpdatedAt are set to now.
@@ -341,6 +402,31 @@ type Store interface {
 	PutSetting(ctx context.Context, name, value string) error
 	// GetSetting returns the value stored under name; ErrNotFound if none.
 	GetSetting(ctx context.Context, name string) (string, error)
+
+	// CreateDirectory stores a new upstream source; zero CreatedAt and
+	// UpdatedAt are set to now. ErrConflict if the name is taken.
+	CreateDirectory(ctx context.Context, d Directory) error
+	// GetDirectory returns the source with that name.
+	GetDirectory(ctx context.Context, name string) (Directory, error)
+	// ListDirectories returns every source, ordered by name.
+	ListDirectories(ctx context.Context) ([]Directory, error)
+	// UpdateDirectory is UpdateUser's counterpart for sources; Name must
+	// not change.
+	UpdateDirectory(ctx context.Context, name string, update func(Directory) (Directory, error)) (Directory, error)
+	// DeleteDirectory removes the source and its links (the users stay).
+	DeleteDirectory(ctx context.Context, name string) error
+	// LinkUser records that l.UserID came from l.ExternalID in
+	// l.Directory; a zero CreatedAt is set to now. ErrConflict if the
+	// user is linked already or the entry is linked to another user,
+	// ErrNotFound if the user or the source does not exist.
+	LinkUser(ctx context.Context, l DirectoryLink) error
+	// GetUserLink returns the link of the user.
+	GetUserLink(ctx context.Context, userID string) (DirectoryLink, error)
+	// ListDirectoryLinks returns the links of the directory, ordered by
+	// user ID.
+	ListDirectoryLinks(ctx context.Context, directory string) ([]DirectoryLink, error)
+	// GetLinkByExternalID returns the link of the directory's entry.
+	GetLinkByExternalID(ctx context.Context, directory, externalID string) (DirectoryLink, error)
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

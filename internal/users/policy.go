@@ -55,19 +55,21 @@ func (p PasswordPolicy) Check(pw, email string) error {
 		p.MinLength = MinPasswordLength
 	}
 	if n := len([]rune(pw)); n < p.MinLength {
-		return &ValidationError{Field: "password", Reason: fmt.Sprintf("must have at least %d characters", p.MinLength)}
+		return &ValidationError{Field: "password", Reason: fmt.Sprintf("must have at least %d characters", p.MinLength),
+			Key: "policy.too_short", Args: []any{"count", p.MinLength}}
 	}
 	if len(pw) > MaxPasswordBytes {
-		return &ValidationError{Field: "password", Reason: fmt.Sprintf("is longer than %d bytes", MaxPasswordBytes)}
+		return &ValidationError{Field: "password", Reason: fmt.Sprintf("is longer than %d bytes", MaxPasswordBytes),
+			Key: "policy.too_long", Args: []any{"max", MaxPasswordBytes}}
 	}
 	if IsCommonPassword(pw) {
-		return &ValidationError{Field: "password", Reason: reasonCommon}
+		return &ValidationError{Field: "password", Reason: reasonCommon, Key: "policy.common"}
 	}
 	if email != "" {
 		local, _, _ := strings.Cut(email, "@")
 		t := strings.TrimSpace(pw)
 		if strings.EqualFold(t, email) || strings.EqualFold(t, local) {
-			return &ValidationError{Field: "password", Reason: "must not be your email address"}
+			return &ValidationError{Field: "password", Reason: "must not be your email address", Key: "policy.email"}
 		}
 	}
 	return nil

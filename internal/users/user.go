@@ -42,6 +42,9 @@ type User struct {
 	// new password, a removed second factor, disabling. A sign-in whose
 	// password was checked under another version must start again.
 	CredentialVersion int64
+	// ExternalID is the identifier a provisioning client (an IdP's SCIM
+	// connector, an HR system) keeps for the user; "" when none.
+	ExternalID string
 	// ConsoleRole is what the user may do in the admin console; "" (none)
 	// for almost everyone. It is separate from the Flex Roles: a Flex
 	// admin is not a console user. Change it with accounts.Service.Grant.
@@ -76,6 +79,12 @@ func (u *User) CredentialsChanged() { u.CredentialVersion++ }
 type ValidationError struct {
 	Field  string
 	Reason string
+	// Key, when set, names the whole sentence in the message catalog
+	// (internal/i18n), with its Args (name, value pairs), so a page can
+	// show it in the reader's language; Reason stays the English text
+	// for the CLI and the log.
+	Key  string
+	Args []any
 }
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
@@ -122,8 +131,7 @@ func (u *User) Validate() error {
 	// Fields Flex receives are checked with the same rules as at release,
 	// so a stored user never fails at sign-in.
 	for _, f := range []struct{ name, v string }{
-		{"full_name", u.DisplayName()}, {"team", u.Team}, {"program", u.Program},
-		{"full_name", u.GivenName}, {"full_name", u.FamilyName},
+		{"full_name", u.DisplayName()}, {"full_name", u.GivenName}, {"full_name", u.FamilyName},
 	} {
 		if f.v == "" {
 			continue
@@ -137,13 +145,32 @@ func (u *User) Validate() error {
 			return err
 		}
 	}
-	if err := attributes.ValidateRoles(u.Roles); err != nil {
-		return err
+	if len(u.ExternalID) > 256 {
+		return &ValidationError{Field: "external_id", Reason: "is longer than 256 characters"}
 	}
-	if err := u.Attributes.Validate(); err != nil {
+	if err := validateFlex(u.Roles, u.Team, u.Program, u.Attributes); err != nil {
 		return err
 	}
 	return u.ConsoleRole.Validate()
+}
+
+// validateFlex checks the Flex profile a user or a group carries (roles,
+// team, program, custom attributes) with the rules Release applies, so a
+// stored value never fails at sign-in. It is the one check of these
+// fields: users and groups both call it.
+func validateFlex(roles []string, team, program string, custom attributes.Set) error {
+	for _, f := range []struct{ name, v string }{{"team", team}, {"program", program}} {
+		if f.v == "" {
+			continue
+		}
+		if _, err := attributes.Parse(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if err := attributes.ValidateRoles(roles); err != nil {
+		return err
+	}
+	return custom.Validate()
 }
 
 // ConsoleRole is a user's permission level in the admin console. The

@@ -76,18 +76,22 @@ func (r *record[T]) scan(row pgx.CollectableRow) (T, error) { return r.read(row.
 // a row that holds more (a join) scans them all at once
 // (sqltable.ReadJoined).
 func (r *record[T]) read(scan func(dest ...any) error) (T, error) {
-	return r.Read(scan, func(col string, f sqltable.Field) (any, func() error) {
-		if f.Kind != sqltable.JSON {
-			return f.Ptr, nil // pgx reads times, text[] and bytea in place
+	return r.Read(scan, r.decoder)
+}
+
+// decoder reads the columns as PostgreSQL keeps them: pgx reads times,
+// text[] and bytea in place; JSON is decoded.
+func (r *record[T]) decoder(col string, f sqltable.Field) (any, func() error) {
+	if f.Kind != sqltable.JSON {
+		return f.Ptr, nil
+	}
+	var b []byte
+	return &b, func() error {
+		if err := json.Unmarshal(b, f.Ptr); err != nil {
+			return fmt.Errorf("decode %s: %w", col, err)
 		}
-		var b []byte
-		return &b, func() error {
-			if err := json.Unmarshal(b, f.Ptr); err != nil {
-				return fmt.Errorf("decode %s: %w", col, err)
-			}
-			return nil
-		}
-	})
+		return nil
+	}
 }
 
 // create inserts v, stamping its zero CreatedAt (and UpdatedAt) with now.

@@ -103,6 +103,30 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (store.Audi
 
 // ListAudit implements store.Store.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	where, args := auditWhere(f)
+	q := `SELECT ` + auditCols + ` FROM audit_events` + where + " ORDER BY id DESC"
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		q += fmt.Sprintf(" LIMIT $%d", len(args))
+	}
+	rows, _ := s.pool.Query(ctx, q, args...)
+	out, err := pgx.CollectRows(rows, scanAudit)
+	if err != nil {
+		return nil, wrap("list audit events", err)
+	}
+	return out, nil
+}
+
+// CountAudit implements store.Store.
+func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error) {
+	where, args := auditWhere(f)
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&n)
+	return n, wrap("count audit events", err)
+}
+
+// auditWhere is the WHERE clause (or "") of f, with its arguments.
+func auditWhere(f store.AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -112,6 +136,12 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if f.User != "" {
 		p := arg(f.User)
 		where = append(where, "(user_id = "+p+" OR lower(email COLLATE \"und-x-icu\") = lower("+p+" COLLATE \"und-x-icu\"))")
+	}
+	if f.Actor != "" {
+		where = append(where, "lower(actor COLLATE \"C\") = lower("+arg(f.Actor)+" COLLATE \"C\")")
+	}
+	if f.Before > 0 {
+		where = append(where, "id < "+arg(f.Before))
 	}
 	if f.Action != "" {
 		p := arg(f.Action)
@@ -123,20 +153,10 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if !f.Until.IsZero() {
 		where = append(where, "at < "+arg(ts(f.Until)))
 	}
-	q := `SELECT ` + auditCols + ` FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	q += " ORDER BY id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
-	}
-	rows, _ := s.pool.Query(ctx, q, args...)
-	out, err := pgx.CollectRows(rows, scanAudit)
-	if err != nil {
-		return nil, wrap("list audit events", err)
-	}
-	return out, nil
+	return " WHERE " + strings.Join(where, " AND "), args
 }
 
 var mfaRecord = newRecord(sqltable.MFA, "user_id")

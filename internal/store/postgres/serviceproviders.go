@@ -90,3 +90,17 @@ func (s *Store) GetServiceProviderVersion(ctx context.Context, ref store.SPRef) 
 	}
 	return p, version, nil
 }
+
+// Assignees implements store.Store.
+func (s *Store) Assignees(ctx context.Context, spName string, limit int) ([]string, error) {
+	q, args := `SELECT user_id FROM sp_assignments WHERE sp_name = $1 ORDER BY user_id COLLATE "C"`, []any{spName}
+	if limit > 0 {
+		q, args = q+` LIMIT $2`, append(args, limit)
+	}
+	rows, _ := s.pool.Query(ctx, q, args...)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("list assignees", err)
+	}
+	return ids, nil
+}

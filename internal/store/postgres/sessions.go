@@ -28,6 +28,12 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 	return affected("touch session", tag, err)
 }
 
+// VerifySession implements store.Store.
+func (s *Store) VerifySession(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET verified_at = $2 WHERE id = $1`, id, ts(at))
+	return affected("verify session", tag, err)
+}
+
 // ListSessions implements store.Store.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
 	return sessionRecord.list(ctx, s, "list sessions", "WHERE user_id = $1", "", userID)

@@ -110,11 +110,17 @@ func userWhere(f store.UserFilter, paging bool) (string, []any) {
 	if f.Role != "" {
 		conds = append(conds, arg(f.Role)+`::text = ANY(roles)`)
 	}
+	if f.NoRole {
+		conds = append(conds, `coalesce(cardinality(roles), 0) = 0`)
+	}
 	if f.Team != "" {
 		conds = append(conds, `team = `+arg(f.Team)+`::text`)
 	}
 	if f.Disabled != nil {
 		conds = append(conds, `disabled = `+arg(*f.Disabled)+`::boolean`)
+	}
+	if f.ExternalID != "" {
+		conds = append(conds, `external_id = `+arg(f.ExternalID)+`::text`)
 	}
 	if paging && !f.After.IsZero() {
 		// The same expressions as the ORDER BY, so the index serves both.

@@ -34,13 +34,34 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, u
 
 // visitSQL is RecordVisit's one statement. The SP's version (current)
 // and the replay record decide (go): when the SP changed or the record is
-// in use, no other part writes and the statement says which. Data-modifying CTEs all run, each under the same condition, and
-// commit together. Parameters: $1 once key (empty for none), $2 its expiry,
-// $3 now; $4 session to end; $5-$13 session to start ($5 empty for none);
-// $14 session to touch, $15 when; $16-$24 the audit events as arrays, in
-// order; $25 the SP's name (empty for none) and $26 its version.
-var visitSQL = `WITH current AS (
-	SELECT $25::text = '' OR EXISTS (SELECT FROM service_providers WHERE name = $25 AND version = $26::bigint) AS sp
+// in use, no other part writes and the statement says which. Data-modifying
+// CTEs all run, each under the same condition, and commit together.
+// Parameters: $1 once key (empty for none), $2 its expiry, $3 now; $4
+// session to end; then the session to start, one per column of
+// sessionRecord (its ID empty for none); then the session to touch and
+// when; the audit events as arrays, in order; the SP's name (empty for
+// none) and its version.
+var visitSQL = func() string {
+	n := 4
+	next := func() string { n++; return fmt.Sprintf("$%d", n) }
+	var zero store.Session
+	start := make([]string, len(sessionRecord.Cols))
+	for i, f := range sqltable.Sessions.Fields(&zero) {
+		cast := "::text"
+		if f.Kind == sqltable.Time {
+			cast = "::timestamptz"
+		}
+		start[i] = next() + cast
+	}
+	touch, touchAt := next(), next()
+	audit := make([]string, 9)
+	for i := range audit {
+		audit[i] = next() + "::text[]"
+	}
+	audit[0] = strings.Replace(audit[0], "text[]", "timestamptz[]", 1)
+	spName, spVersion := next(), next()
+	return `WITH current AS (
+	SELECT ` + spName + `::text = '' OR EXISTS (SELECT FROM service_providers WHERE name = ` + spName + ` AND version = ` + spVersion + `::bigint) AS sp
 ), once AS (
 	INSERT INTO consumed_ids (key, expires_at) SELECT $1::text, $2::timestamptz WHERE $1 <> '' AND (SELECT sp FROM current)
 	ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE consumed_ids.expires_at <= $3::timestamptz
@@ -51,24 +72,25 @@ var visitSQL = `WITH current AS (
 	DELETE FROM sessions WHERE $4::text <> '' AND id = $4 AND (SELECT go FROM ok)
 ), started AS (
 	INSERT INTO sessions (` + strings.Join(sessionRecord.Cols, ", ") + `)
-	SELECT $5::text, $6::text, $7::text, $8::timestamptz, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12::text, $13::text
-	WHERE $5 <> '' AND (SELECT go FROM ok)
+	SELECT ` + strings.Join(start, ", ") + `
+	WHERE ` + strings.TrimSuffix(start[0], "::text") + ` <> '' AND (SELECT go FROM ok)
 ), touched AS (
-	UPDATE sessions SET last_seen_at = $15::timestamptz WHERE $14::text <> '' AND id = $14 AND (SELECT go FROM ok)
+	UPDATE sessions SET last_seen_at = ` + touchAt + `::timestamptz WHERE ` + touch + `::text <> '' AND id = ` + touch + ` AND (SELECT go FROM ok)
 ), audited AS (
 	INSERT INTO audit_events (at, action, actor, user_id, email, sp, remote_addr, reason, details)
 	SELECT at, action, actor, user_id, email, sp, remote_addr, reason, details
-	FROM unnest($16::timestamptz[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[])
+	FROM unnest(` + strings.Join(audit, ", ") + `)
 		WITH ORDINALITY AS e (at, action, actor, user_id, email, sp, remote_addr, reason, details, n)
 	WHERE (SELECT go FROM ok)
 	ORDER BY n
 )
 SELECT go, (SELECT sp FROM current) FROM ok`
+}()
 
 // RecordVisit implements store.Store in one statement (visitSQL).
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.stamp()
-	args := make([]any, 0, 24)
+	args := make([]any, 0, 4+len(sessionRecord.Cols)+13)
 	if v.Once != nil {
 		args = append(args, v.Once.Key, ts(v.Once.ExpiresAt), now)
 	} else {
@@ -89,7 +111,13 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 		}
 		args = append(args, cols...)
 	} else {
-		args = append(args, "", "", "", now, now, now, now, "", "")
+		var none store.Session
+		none.AuthnInstant, none.CreatedAt, none.LastSeenAt, none.ExpiresAt = now, now, now, now
+		cols, err := sessionRecord.args(&none)
+		if err != nil {
+			return err
+		}
+		args = append(args, cols...)
 	}
 	args = append(args, v.TouchSession, ts(v.TouchAt))
 	n := len(v.Audit)

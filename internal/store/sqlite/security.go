@@ -119,11 +119,38 @@ func appendAudit(ctx context.Context, q querier, now time.Time, e store.AuditEve
 
 // ListAudit returns the matching events, newest first.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	where, args := auditWhere(f)
+	q := `SELECT ` + auditCols + ` FROM audit_events` + where + " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	return collect(ctx, s, "list audit events", scanAudit, q, args...)
+}
+
+// CountAudit returns how many events match f, ignoring f.Limit.
+func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error) {
+	where, args := auditWhere(f)
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&n)
+	return n, wrap("count audit events", err)
+}
+
+// auditWhere is the WHERE clause (or "") of f, with its arguments.
+func auditWhere(f store.AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	if f.User != "" {
 		where = append(where, "(user_id = ? OR email_key = ?)")
 		args = append(args, f.User, strings.ToLower(f.User))
+	}
+	if f.Actor != "" {
+		where = append(where, "lower(actor) = lower(?)")
+		args = append(args, f.Actor)
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
 	}
 	if f.Action != "" {
 		// substr, not LIKE, so that % and _ match themselves.
@@ -138,16 +165,10 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		where = append(where, "at < ?")
 		args = append(args, micros(f.Until))
 	}
-	q := `SELECT ` + auditCols + ` FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	q += " ORDER BY id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
-	return collect(ctx, s, "list audit events", scanAudit, q, args...)
+	return " WHERE " + strings.Join(where, " AND "), args
 }
 
 var mfaRecord = newRecord(sqltable.MFA, "user_id")

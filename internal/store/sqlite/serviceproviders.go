@@ -89,3 +89,13 @@ func (s *Store) GetServiceProviderVersion(ctx context.Context, ref store.SPRef) 
 	}
 	return p, version, nil
 }
+
+// Assignees returns the IDs of the users assigned to the SP, by ID.
+func (s *Store) Assignees(ctx context.Context, spName string, limit int) ([]string, error) {
+	scan := func(sc scanner) (id string, err error) { return id, sc.Scan(&id) }
+	q, args := `SELECT user_id FROM sp_assignments WHERE sp_name = ? ORDER BY user_id`, []any{spName}
+	if limit > 0 {
+		q, args = q+` LIMIT ?`, append(args, limit)
+	}
+	return collect(ctx, s, "list assignees", scan, q, args...)
+}

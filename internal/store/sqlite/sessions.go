@@ -29,6 +29,12 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 	return notFoundIfNone("touch session", n, err)
 }
 
+// VerifySession sets the session's VerifiedAt.
+func (s *Store) VerifySession(ctx context.Context, id string, at time.Time) error {
+	n, err := s.exec(ctx, `UPDATE sessions SET verified_at = ? WHERE id = ?`, micros(at), id)
+	return notFoundIfNone("verify session", n, err)
+}
+
 // ListSessions returns the user's sessions, newest first.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
 	return sessionRecord.list(ctx, s, "list sessions", `WHERE user_id = ?`, "", userID)

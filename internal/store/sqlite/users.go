@@ -114,6 +114,10 @@ func userWhere(f store.UserFilter, paging bool) (string, []any, error) {
 		conds = append(conds, `instr(roles, ?) > 0 AND (instr(roles, '\"') = 0 OR EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = ?))`)
 		args = append(args, enc, f.Role)
 	}
+	if f.NoRole {
+		// Written as [] (sqltable.OrEmpty); "null" or "" by nothing today.
+		conds = append(conds, `roles IN ('[]', 'null', '')`)
+	}
 	if f.Team != "" {
 		conds = append(conds, `team = ?`)
 		args = append(args, f.Team)
@@ -121,6 +125,10 @@ func userWhere(f store.UserFilter, paging bool) (string, []any, error) {
 	if f.Disabled != nil {
 		conds = append(conds, `disabled = ?`)
 		args = append(args, *f.Disabled)
+	}
+	if f.ExternalID != "" {
+		conds = append(conds, `external_id = ?`)
+		args = append(args, f.ExternalID)
 	}
 	if paging && !f.After.IsZero() {
 		conds = append(conds, `(email_key, id) > (?, ?)`)

@@ -120,11 +120,11 @@ var Users = Table[users.User]{
 	Noun: "user",
 	Name: "users",
 	Cols: []string{"id", "email", "full_name", "given_name", "family_name", "image_url", "roles",
-		"team", "program", "attributes", "password_hash", "disabled", "credential_version", "created_at", "updated_at", "console_role"},
+		"team", "program", "attributes", "password_hash", "disabled", "credential_version", "created_at", "updated_at", "console_role", "external_id"},
 	Fields: func(u *users.User) []Field {
 		return []Field{v(&u.ID), v(&u.Email), v(&u.FullName), v(&u.GivenName), v(&u.FamilyName), v(&u.ImageURL), {&u.Roles, List},
 			v(&u.Team), v(&u.Program), {&u.Attributes, JSON}, v(&u.PasswordHash), v(&u.Disabled), v(&u.CredentialVersion),
-			tm(&u.CreatedAt), tm(&u.UpdatedAt), v(&u.ConsoleRole)}
+			tm(&u.CreatedAt), tm(&u.UpdatedAt), v(&u.ConsoleRole), v(&u.ExternalID)}
 	},
 	Key:     func(u *users.User) *string { return &u.ID },
 	Created: func(u *users.User) *time.Time { return &u.CreatedAt },
@@ -132,6 +132,25 @@ var Users = Table[users.User]{
 	Tidy: func(u *users.User) {
 		if len(u.Attributes) == 0 {
 			u.Attributes = nil
+		}
+	},
+}
+
+// Groups is the groups table.
+var Groups = Table[users.Group]{
+	Noun: "group",
+	Name: "groups",
+	Cols: []string{"id", "name", "description", "external_id", "roles", "team", "program", "attributes", "created_at", "updated_at"},
+	Fields: func(g *users.Group) []Field {
+		return []Field{v(&g.ID), v(&g.Name), v(&g.Description), v(&g.ExternalID), {&g.Roles, List}, v(&g.Team), v(&g.Program),
+			{&g.Attributes, JSON}, tm(&g.CreatedAt), tm(&g.UpdatedAt)}
+	},
+	Key:     func(g *users.Group) *string { return &g.ID },
+	Created: func(g *users.Group) *time.Time { return &g.CreatedAt },
+	Updated: func(g *users.Group) *time.Time { return &g.UpdatedAt },
+	Tidy: func(g *users.Group) {
+		if len(g.Attributes) == 0 {
+			g.Attributes = nil
 		}
 	},
 }
@@ -158,10 +177,10 @@ var Sessions = Table[store.Session]{
 	Noun: "session",
 	Name: "sessions",
 	Cols: []string{"id", "user_id", "session_index", "authn_instant", "created_at", "last_seen_at",
-		"expires_at", "remote_addr", "user_agent"},
+		"expires_at", "remote_addr", "user_agent", "second_factor", "verified_at"},
 	Fields: func(s *store.Session) []Field {
 		return []Field{v(&s.ID), v(&s.UserID), v(&s.Index), tm(&s.AuthnInstant), tm(&s.CreatedAt), tm(&s.LastSeenAt),
-			tm(&s.ExpiresAt), v(&s.RemoteAddr), v(&s.UserAgent)}
+			tm(&s.ExpiresAt), v(&s.RemoteAddr), v(&s.UserAgent), v(&s.SecondFactor), tm(&s.VerifiedAt)}
 	},
 	Key:     func(s *store.Session) *string { return &s.ID },
 	Created: func(s *store.Session) *time.Time { return &s.CreatedAt },
@@ -213,6 +232,31 @@ var Tokens = Table[store.Token]{
 	},
 	Key:     func(t *store.Token) *string { return &t.ID },
 	Created: func(t *store.Token) *time.Time { return &t.CreatedAt },
+}
+
+// Directories is the directories table.
+var Directories = Table[store.Directory]{
+	Noun: "directory",
+	Name: "directories",
+	Cols: []string{"name", "kind", "config", "secret", "domains", "created_at", "updated_at"},
+	Fields: func(d *store.Directory) []Field {
+		return []Field{v(&d.Name), v(&d.Kind), v(&d.Config), {&d.Secret, Bytes}, {&d.Domains, List}, tm(&d.CreatedAt), tm(&d.UpdatedAt)}
+	},
+	Key:     func(d *store.Directory) *string { return &d.Name },
+	Created: func(d *store.Directory) *time.Time { return &d.CreatedAt },
+	Updated: func(d *store.Directory) *time.Time { return &d.UpdatedAt },
+}
+
+// DirectoryLinks is the directory_links table.
+var DirectoryLinks = Table[store.DirectoryLink]{
+	Noun: "directory link",
+	Name: "directory_links",
+	Cols: []string{"user_id", "directory", "external_id", "created_at"},
+	Fields: func(l *store.DirectoryLink) []Field {
+		return []Field{v(&l.UserID), v(&l.Directory), v(&l.ExternalID), tm(&l.CreatedAt)}
+	},
+	Key:     func(l *store.DirectoryLink) *string { return &l.UserID },
+	Created: func(l *store.DirectoryLink) *time.Time { return &l.CreatedAt },
 }
 
 // Encoder returns the column value of a field of a Kind other than Value,

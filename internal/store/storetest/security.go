@@ -212,6 +212,22 @@ func testAudit(t *testing.T, s store.Store) {
 	same(t, "ListAudit until", ids(store.AuditFilter{Since: t0, Until: t0.Add(2 * time.Minute)}), []int64{id(1), id(0)})
 	same(t, "ListAudit limit", ids(store.AuditFilter{Limit: 2}), []int64{id(4), id(3)})
 	same(t, "ListAudit of nobody", ids(store.AuditFilter{User: "nobody"}), []int64(nil))
+	same(t, "ListAudit by actor, any case", ids(store.AuditFilter{Actor: "MARY@example.com"}), []int64{id(2), id(1), id(0)})
+	same(t, "ListAudit by actor and action", ids(store.AuditFilter{Actor: "alice", Action: "admin"}), []int64{id(4)})
+	same(t, "ListAudit page after", ids(store.AuditFilter{Before: id(3), Limit: 2}), []int64{id(2), id(1)})
+	same(t, "ListAudit last page", ids(store.AuditFilter{Before: id(1), Limit: 2}), []int64{id(0)})
+
+	// CountAudit counts what ListAudit lists, whatever the limit.
+	for _, f := range []store.AuditFilter{{}, {User: "MARY@example.COM"}, {Action: "signin"}, {Action: "signin.success", Since: t0},
+		{Since: t0, Until: t0.Add(2 * time.Minute)}, {User: "nobody"}} {
+		n, err := s.CountAudit(ctx, f)
+		noErr(t, err, "CountAudit")
+		same(t, fmt.Sprintf("CountAudit(%+v)", f), n, len(ids(f)))
+		f.Limit = 1
+		n, err = s.CountAudit(ctx, f)
+		noErr(t, err, "CountAudit with a limit")
+		same(t, fmt.Sprintf("CountAudit(%+v) ignores the limit", f), n, len(ids(store.AuditFilter{User: f.User, Action: f.Action, Since: f.Since, Until: f.Until})))
+	}
 }
 
 func testMFA(t *testing.T, s store.Store) {

@@ -174,6 +174,17 @@ func testAssignments(t *testing.T, s store.Store) {
 	noErr(t, s.AssignUser(ctx, "u2", "mid"), "AssignUser u2 mid")
 	same(t, "Assignments u1 (by name)", assignments("u1"), []string{"alpha", "zeta"})
 	same(t, "Assignments u2", assignments("u2"), []string{"mid"})
+	noErr(t, s.AssignUser(ctx, "u2", "alpha"), "AssignUser u2 alpha")
+	assignees := func(spName string, limit int) []string {
+		t.Helper()
+		ids, err := s.Assignees(ctx, spName, limit)
+		noErr(t, err, "Assignees "+spName)
+		return ids
+	}
+	same(t, "Assignees alpha (by ID)", assignees("alpha", 0), []string{"u1", "u2"})
+	same(t, "Assignees alpha, limit 1", assignees("alpha", 1), []string{"u1"})
+	same(t, "Assignees of an SP without any", assignees("nope", 0), []string(nil))
+	noErr(t, s.UnassignUser(ctx, "u2", "alpha"), "UnassignUser u2 alpha")
 
 	wantErr(t, s.AssignUser(ctx, "nobody", "alpha"), store.ErrNotFound, "AssignUser of a missing user")
 	wantErr(t, s.AssignUser(ctx, "u1", "nope"), store.ErrNotFound, "AssignUser to a missing SP")

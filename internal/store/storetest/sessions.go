@@ -26,7 +26,7 @@ func newSession(id, userID string, minutes int) store.Session {
 }
 
 func sessionAsStored(s store.Session) store.Session {
-	for _, t := range []*time.Time{&s.AuthnInstant, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt} {
+	for _, t := range []*time.Time{&s.AuthnInstant, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.VerifiedAt} {
 		*t = stored(*t)
 	}
 	return s
@@ -79,6 +79,28 @@ func testSessions(t *testing.T, s store.Store) {
 	want.LastSeenAt = stored(seen)
 	same(t, "session after TouchSession", got, want)
 	wantErr(t, s.TouchSession(ctx, "nope", seen), store.ErrNotFound, "TouchSession")
+
+	// A session's second factor and last verification round-trip, and
+	// VerifySession moves the latter only.
+	twoStep := newSession("mfa", "u2", 3)
+	twoStep.SecondFactor, twoStep.VerifiedAt = "totp", twoStep.CreatedAt.Add(7*time.Nanosecond)
+	createSessions(t, s, twoStep)
+	got, err = s.GetSession(ctx, "mfa")
+	noErr(t, err, "GetSession of a two-step session")
+	same(t, "two-step session", got, sessionAsStored(twoStep))
+	again := t0.Add(4*time.Hour + 9*time.Nanosecond)
+	noErr(t, s.VerifySession(ctx, "mfa", again), "VerifySession")
+	got, err = s.GetSession(ctx, "mfa")
+	noErr(t, err, "GetSession after VerifySession")
+	want = sessionAsStored(twoStep)
+	want.VerifiedAt = stored(again)
+	same(t, "session after VerifySession", got, want)
+	wantErr(t, s.VerifySession(ctx, "nope", again), store.ErrNotFound, "VerifySession")
+	got, err = s.GetSession(ctx, "s1")
+	noErr(t, err, "GetSession of a password-only session")
+	if got.SecondFactor != "" || !got.VerifiedAt.IsZero() {
+		t.Errorf("password-only session: SecondFactor %q, VerifiedAt %v; want none", got.SecondFactor, got.VerifiedAt)
+	}
 
 	// An expired session is still returned: the caller decides.
 	expired := newSession("old", "u2", 0)

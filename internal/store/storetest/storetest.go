@@ -52,6 +52,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateServiceProviderUpdaterError", testUpdateServiceProviderUpdaterError},
 		{"Assignments", testAssignments},
 		{"AssignmentsCascade", testAssignmentsCascade},
+		{"GroupCRUD", testGroupCRUD},
+		{"GroupConflicts", testGroupConflicts},
+		{"GroupMembers", testGroupMembers},
+		{"GroupMembersCascade", testGroupMembersCascade},
 		{"Sessions", testSessions},
 		{"SessionsDelete", testSessionsDelete},
 		{"ConsumeOnce", testConsumeOnce},
@@ -74,6 +78,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateKeepsKey", testUpdateKeepsKey},
 		{"RoundTrip", testRoundTrip},
 		{"Settings", testSettings},
+		{"Directories", testDirectories},
+		{"APITokens", testAPITokens},
+		{"ExternalID", testExternalID},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)

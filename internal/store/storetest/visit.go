@@ -15,6 +15,7 @@ func testGetSessionUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := createUser(t, s, newUser(t, "u1", "one@example.com"))
 	sess := newSession("s1", u.ID, 0)
+	sess.SecondFactor, sess.VerifiedAt = "totp", sess.CreatedAt
 	createSessions(t, s, sess)
 
 	gotSess, gotUser, err := s.GetSessionUser(ctx, "s1")
@@ -53,6 +54,9 @@ func testRecordVisit(t *testing.T, s store.Store) {
 	// A sign-in answering a request: previous session ended, new one
 	// started, the request consumed, both events recorded in order.
 	fresh := newSession("new", u.ID, 1)
+	// What the sign-in proved besides the password is stored with the
+	// session (the admin console reads it).
+	fresh.SecondFactor, fresh.VerifiedAt = "totp", fresh.CreatedAt.Add(time.Second)
 	noErr(t, s.RecordVisit(ctx, store.Visit{Once: once, EndSession: old.ID, StartSession: &fresh,
 		Audit: []store.AuditEvent{{Action: "signin.success", UserID: u.ID, Time: t0}, {Action: "saml.response", UserID: u.ID, Details: []byte(`{"a":1}`)}}}),
 		"RecordVisit of a sign-in")

@@ -1,0 +1,36 @@
+package store
+
+import "time"
+
+// Directory is an upstream source people sign in through (an LDAP or
+// Active Directory server, later an OpenID provider), as an administrator
+// configured it.
+type Directory struct {
+	// Name identifies the source; audit events it causes have the actor
+	// "directory:" + Name.
+	Name string
+	// Kind is the protocol: "ldap".
+	Kind string
+	// Config is the source's settings as JSON, without the secret; the
+	// store treats it as opaque.
+	Config string
+	// Secret is the bind password or client secret, sealed at rest when
+	// an encryption key is configured; the store treats it as opaque.
+	Secret []byte
+	// Domains are the email domains this source signs in (per-domain
+	// routing), lower-case.
+	Domains   []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// DirectoryLink ties a flexidp user to the directory entry that created
+// them: only that entry signs the user in, and it keeps the user in step.
+type DirectoryLink struct {
+	UserID    string
+	Directory string
+	// ExternalID is the entry's stable identifier in the directory (an
+	// LDAP entry's canonical DN).
+	ExternalID string
+	CreatedAt  time.Time
+}
