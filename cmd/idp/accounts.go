@@ -38,7 +38,7 @@ func runUsersUnlock(ctx context.Context, env *environment, args []string) error 
 
 func runUsersResetMFA(ctx context.Context, env *environment, args []string) error {
 	c := userCmd{name: "idp users reset-mfa", usage: "--email EMAIL",
-		desc: "Remove a user's two-step verification (lost phone): their sessions end, and they enrol again\nat the next sign-in if their role requires it."}
+		desc: "Remove a user's two-step verification, TOTP and passkeys (lost phone or security key): their sessions end, and they enrol again\nat the next sign-in if their role requires it."}
 	return withUser(ctx, env, c, args, func(svc *accounts.Service, u users.User) error {
 		n, err := svc.ResetMFA(ctx, env.admin(), u.ID)
 		if err != nil {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"log/slog"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -13,9 +13,10 @@ import (
 // hardeningOptions configure sign-in throttling and the second factor
 // (README.md, "Configuration").
 type hardeningOptions struct {
-	lockout   accounts.LockoutPolicy
-	mfaRoles  string
-	mfaSecret string
+	lockout      accounts.LockoutPolicy
+	mfaRoles     string
+	passkeyRoles string
+	mfaSecret    string
 }
 
 func (o *hardeningOptions) register(env *environment, fs interface {
@@ -33,6 +34,7 @@ func (o *hardeningOptions) register(env *environment, fs interface {
 	fs.DurationVar(&l.LockFor, "lockout-duration", envDuration(env, "IDP_LOCKOUT_DURATION", d.LockFor), "how long a lock lasts; idp users unlock ends it early (IDP_LOCKOUT_DURATION)")
 	fs.DurationVar(&l.Window, "lockout-window", envDuration(env, "IDP_LOCKOUT_WINDOW", d.Window), "failures are forgotten this long after the last one (IDP_LOCKOUT_WINDOW)")
 	fs.StringVar(&o.mfaRoles, "mfa-required-roles", envOr(env, "IDP_MFA_REQUIRED_ROLES", "admin"), "comma-separated roles that must use two-step verification (TOTP), or none (IDP_MFA_REQUIRED_ROLES)")
+	fs.StringVar(&o.passkeyRoles, "passkey-required-roles", envOr(env, "IDP_PASSKEY_REQUIRED_ROLES", ""), "comma-separated roles that must sign in with a passkey (TOTP and recovery codes refused), or none (IDP_PASSKEY_REQUIRED_ROLES)")
 	fs.StringVar(&o.mfaSecret, "mfa-encryption-key", envOr(env, "IDP_MFA_ENCRYPTION_KEY", ""), "secret that encrypts TOTP secrets at rest; default: the key encryption key (IDP_MFA_ENCRYPTION_KEY)")
 }
 
@@ -40,12 +42,7 @@ func (o *hardeningOptions) register(env *environment, fs interface {
 // TOTP secrets: IDP_MFA_ENCRYPTION_KEY, else IDP_KEY_ENCRYPTION_KEY (with
 // its own derived AES key), else none, with a warning.
 func (o *hardeningOptions) mfa(log *slog.Logger, keyEncryption string, dev bool) ([]string, server.Sealer, error) {
-	var roles []string
-	for _, r := range strings.Split(o.mfaRoles, ",") {
-		if r = strings.TrimSpace(r); r != "" && r != "none" {
-			roles = append(roles, r)
-		}
-	}
+	roles := roleList(o.mfaRoles)
 	secret, setting := o.mfaSecret, "IDP_MFA_ENCRYPTION_KEY"
 	if secret == "" {
 		secret, setting = keyEncryption, "IDP_KEY_ENCRYPTION_KEY"
@@ -58,4 +55,12 @@ func (o *hardeningOptions) mfa(log *slog.Logger, keyEncryption string, dev bool)
 		log.Warn("TOTP secrets are stored unencrypted in the database; set IDP_MFA_ENCRYPTION_KEY or IDP_KEY_ENCRYPTION_KEY")
 	}
 	return roles, sealer, nil
+}
+
+// passkeys returns the roles that require a passkey.
+func (o *hardeningOptions) passkeys() []string { return roleList(o.passkeyRoles) }
+
+// roleList parses a comma-separated list of roles; "none" is none.
+func roleList(s string) []string {
+	return slices.DeleteFunc(accounts.SplitList(s, ","), func(r string) bool { return r == "none" })
 }

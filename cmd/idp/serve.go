@@ -202,7 +202,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 	acfg := accounts.Config{Store: st, Hasher: hasher, Log: log, Lockout: o.hardening.lockout, Passwords: policy, BaseURL: base,
-		MFARequiredRoles: mfaRoles, Secrets: secrets}
+		MFARequiredRoles: mfaRoles, PasskeyRequiredRoles: o.hardening.passkeys(), Secrets: secrets}
 	m, err := mailerFromEnv(env)
 	if err != nil {
 		return err
@@ -211,6 +211,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		acfg.Mailer = m // never a nil *mailer in the interface
 	}
 	svc := accounts.New(acfg)
+	if len(acfg.PasskeyRequiredRoles) > 0 && !svc.PasskeysAvailable() {
+		return fmt.Errorf("IDP_PASSKEY_REQUIRED_ROLES needs passkeys, and passkeys need IDP_BASE_URL to name a host, not an IP address (%s)", base)
+	}
 	// The CLI prints links and Console values with the base URL the server
 	// runs with (baseURLFor).
 	if err := svc.RecordBaseURL(ctx, base.String()); err != nil {

@@ -33,7 +33,7 @@ func usersCommands() map[string]command {
 		"unset-attr":   {summary: "remove a custom attribute", run: runUsersUnsetAttr},
 		"preview":      {summary: "show what a service provider would receive for a user", run: runUsersPreview},
 		"unlock":       {summary: "end the sign-in lock of an account (after failed sign-ins)", run: runUsersUnlock},
-		"reset-mfa":    {summary: "remove a user's two-step verification (lost phone)", run: runUsersResetMFA},
+		"reset-mfa":    {summary: "remove a user's two-step verification and passkeys (lost phone or key)", run: runUsersResetMFA},
 		"invite":       {summary: "print (and email) a single-use link where a new user sets a password", run: runUsersInvite},
 		"reset-link":   {summary: "print (and email) a single-use password reset link", run: runUsersResetLink},
 		"import":       {summary: "import users from a CSV, JSON, Auth0 or Okta file", run: runUsersImport},
@@ -255,6 +255,7 @@ func runUsersShow(ctx context.Context, env *environment, args []string) error {
 		row("console_role", u.ConsoleRole.String())
 		row("password", accounts.PasswordKind(u.PasswordHash))
 		row("two_step", svc.TwoStepStatus(ctx, u))
+		row("passkeys", svc.PasskeyStatus(ctx, u))
 		row("sign_in_lock", svc.LockStatus(ctx, u))
 		row("assigned_sps", strings.Join(assigned, ","))
 		row("created", u.CreatedAt.Format("2006-01-02 15:04:05Z"))

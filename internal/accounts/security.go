@@ -75,27 +75,32 @@ func (s *Service) unlock(ctx context.Context, email, userID, address string) ([]
 	return unlocked, nil
 }
 
-// ResetMFA removes the user's second factor (a lost phone), ends their
-// sessions and clears the second factor's throttle. They enrol again at
-// their next sign-in if a role requires it. It returns how many sessions
-// ended.
+// ResetMFA removes the user's second factors (a lost phone or security
+// key): the TOTP factor and every passkey. It ends their sessions and
+// clears the second factor's throttle. They enrol again at their next
+// sign-in if a role requires it. It returns how many sessions ended.
 func (s *Service) ResetMFA(ctx context.Context, actor Actor, ref string) (int, error) {
 	u, err := s.FindUser(ctx, ref)
 	if err != nil {
 		return 0, err
 	}
+	totp := true
 	if err := s.st.DeleteMFA(ctx, u.ID); errors.Is(err, store.ErrNotFound) {
-		return 0, errorf(Conflict, "%s has no two-step verification.", u.Email)
+		totp = false
 	} else if err != nil {
 		return 0, err
 	}
-	// A sign-in already past the password was headed for the removed
+	passkeys, err := s.st.DeleteUserPasskeys(ctx, u.ID)
+	if err != nil {
+		return 0, err
+	}
+	if !totp && passkeys == 0 {
+		return 0, errorf(Conflict, "%s has no two-step verification and no passkey.", u.Email)
+	}
+	// A sign-in already past the password was headed for a removed
 	// factor: it starts again.
-	if _, err := s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
-		cur.CredentialsChanged()
-		return cur, nil
-	}); err != nil {
-		return 0, notFoundAs(err, "The user no longer exists.")
+	if err := s.credentialsChanged(ctx, u.ID); err != nil {
+		return 0, err
 	}
 	n, err := s.st.DeleteUserSessions(ctx, u.ID)
 	if err != nil {
@@ -104,7 +109,8 @@ func (s *Service) ResetMFA(ctx context.Context, actor Actor, ref string) (int, e
 	if err := s.st.DeleteThrottle(ctx, MFAKey(u.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return n, err
 	}
-	return n, s.audit(ctx, actor, Change{Action: "user.reset-mfa", User: &u, Reason: fmt.Sprintf("%d session(s) ended", n)})
+	return n, s.audit(ctx, actor, Change{Action: "user.reset-mfa", User: &u,
+		Reason: fmt.Sprintf("%d session(s) ended, TOTP removed: %t, %d passkey(s) removed", n, totp, passkeys)})
 }
 
 // Sessions returns the user's IdP sessions, newest first.

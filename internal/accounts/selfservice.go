@@ -36,41 +36,9 @@ var ErrNoTwoStep = &Error{Code: Conflict, Message: "Two-step verification is off
 // Invalid error (the policy's sentence), users.ErrBusy or an internal
 // error.
 func (s *Service) ChangePassword(ctx context.Context, u users.User, current, next, keepSessionID, address string) (int, error) {
-	fail := store.AuditEvent{Action: AuditSignInFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address}
-	rules := []Rule{s.AccountRule(u.Email)}
-	if address != "" {
-		rules = append(rules, s.AddressRule(address))
-	}
-	attempt, err := s.Admit(ctx, rules...)
-	var throttled *ThrottledError
-	if errors.As(err, &throttled) {
-		fail.Reason = "password change: throttled"
-		_ = s.Audit(ctx, fail)
+	got, err := s.checkCurrentPassword(ctx, u, current, address, "password change")
+	if err != nil {
 		return 0, err
-	} else if err != nil {
-		return 0, err
-	}
-	got, err := s.authenticate(ctx, u.Email, current)
-	if err == nil && got.ID != u.ID {
-		err = errUnknownUser // the email moved to another account meanwhile
-	}
-	switch {
-	case errors.Is(err, errUnknownUser), errors.Is(err, errNoPassword), errors.Is(err, errWrongPassword):
-		locked := attempt.Failed(ctx)
-		fail.Reason = "password change: " + err.Error()
-		_ = s.Audit(ctx, fail)
-		if len(locked) > 0 {
-			_ = s.Audit(ctx, store.AuditEvent{Action: AuditLockout, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address,
-				Reason: "too many failed sign-ins", Details: Details(map[string]any{"keys": locked, "for": s.lockout.LockFor.String()})})
-		}
-		return 0, ErrWrongCurrentPassword
-	case err != nil:
-		attempt.Refund(ctx)
-		return 0, err
-	}
-	attempt.Succeeded(ctx)
-	if got.Disabled {
-		return 0, ErrDisabled
 	}
 	h, err := s.checkAndHash(ctx, got, next)
 	if err != nil {
@@ -97,6 +65,53 @@ func (s *Service) ChangePassword(ctx context.Context, u users.User, current, nex
 	}
 	return ended, s.Audit(ctx, store.AuditEvent{Action: AuditPasswordChanged, Actor: u.Email, UserID: u.ID, Email: u.Email,
 		RemoteAddr: address, Reason: "self-service", Details: Details(map[string]int{"sessions_ended": ended})})
+}
+
+// checkCurrentPassword checks the current password of u, signed in, who
+// asks for a change that needs it (what names the change in the audit
+// trail). It is checked as a sign-in checks it, under the same throttle
+// (the account and the client address): a wrong one counts as a failed
+// sign-in, so a stolen session cannot be used to guess it. It returns the
+// user as stored, or *ThrottledError, ErrWrongCurrentPassword,
+// ErrDisabled, users.ErrBusy or an internal error.
+func (s *Service) checkCurrentPassword(ctx context.Context, u users.User, current, address, what string) (users.User, error) {
+	fail := store.AuditEvent{Action: AuditSignInFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address}
+	rules := []Rule{s.AccountRule(u.Email)}
+	if address != "" {
+		rules = append(rules, s.AddressRule(address))
+	}
+	attempt, err := s.Admit(ctx, rules...)
+	var throttled *ThrottledError
+	if errors.As(err, &throttled) {
+		fail.Reason = what + ": throttled"
+		_ = s.Audit(ctx, fail)
+		return users.User{}, err
+	} else if err != nil {
+		return users.User{}, err
+	}
+	got, err := s.authenticate(ctx, u.Email, current)
+	if err == nil && got.ID != u.ID {
+		err = errUnknownUser // the email moved to another account meanwhile
+	}
+	switch {
+	case errors.Is(err, errUnknownUser), errors.Is(err, errNoPassword), errors.Is(err, errWrongPassword):
+		locked := attempt.Failed(ctx)
+		fail.Reason = what + ": " + err.Error()
+		_ = s.Audit(ctx, fail)
+		if len(locked) > 0 {
+			_ = s.Audit(ctx, store.AuditEvent{Action: AuditLockout, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address,
+				Reason: "too many failed sign-ins", Details: Details(map[string]any{"keys": locked, "for": s.lockout.LockFor.String()})})
+		}
+		return users.User{}, ErrWrongCurrentPassword
+	case err != nil:
+		attempt.Refund(ctx)
+		return users.User{}, err
+	}
+	attempt.Succeeded(ctx)
+	if got.Disabled {
+		return users.User{}, ErrDisabled
+	}
+	return got, nil
 }
 
 // endOtherSessions ends every session of the user but keep (all of them

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
 )
@@ -45,6 +47,11 @@ type Config struct {
 	// MFARequiredRoles are the Flex roles whose users must use a second
 	// factor (they enrol at their next sign-in). Any user may enrol.
 	MFARequiredRoles []string
+	// PasskeyRequiredRoles are the Flex roles whose users must sign in
+	// with a passkey: they register one at their next sign-in, and TOTP
+	// and recovery codes are refused to them. Any user may add passkeys.
+	// Passkeys need a BaseURL whose host is a name (the relying party ID).
+	PasskeyRequiredRoles []string
 	// Secrets seals the directories' secrets (bind passwords) at rest;
 	// nil stores them in the clear.
 	Secrets Sealer
@@ -65,7 +72,11 @@ type Service struct {
 	lockout LockoutPolicy
 	policy  users.PasswordPolicy
 	mfaFor  []string
-	secrets Sealer
+	// passkeyFor are the roles that require a passkey; rp is the
+	// WebAuthn relying party (nil: passkeys are unavailable).
+	passkeyFor []string
+	rp         *webauthn.WebAuthn
+	secrets    Sealer
 	// dirs holds the live connections to the directories.
 	dirs dirCache
 }
@@ -74,7 +85,7 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, hasher: cfg.Hasher, rand: cfg.Rand, mailer: cfg.Mailer, baseURL: cfg.BaseURL, log: cfg.Log,
 		lockout: cfg.Lockout.WithDefaults(), policy: cfg.Passwords,
-		mfaFor: slices.Clone(cfg.MFARequiredRoles), secrets: cfg.Secrets}
+		mfaFor: slices.Clone(cfg.MFARequiredRoles), passkeyFor: slices.Clone(cfg.PasskeyRequiredRoles), secrets: cfg.Secrets}
 	if s.hasher == nil {
 		s.hasher = users.NewHasher(users.DefaultParams, 1)
 	}
@@ -88,6 +99,11 @@ func New(cfg Config) *Service {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if rp, err := newRelyingParty(cfg.BaseURL); err == nil {
+		s.rp = rp
+	} else if cfg.BaseURL != nil {
+		s.log.Warn("passkeys are unavailable", "base_url", cfg.BaseURL.String(), "err", err)
 	}
 	return s
 }

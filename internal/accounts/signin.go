@@ -175,9 +175,27 @@ func (s *Service) upgradeHash(ctx context.Context, u users.User, password string
 // one of the recovery codes (the stored hashes in recovery; nil when they
 // do not apply, as during enrolment), which it uses up. It records
 // refusals in the audit trail, and returns the method ("totp", "recovery
-// code"), or *ThrottledError, ErrWrongCode, ErrReplayedCode, or an
+// code"), or ErrPasskeyRequired (a role of u requires a passkey: no code
+// is accepted), *ThrottledError, ErrWrongCode, ErrReplayedCode, or an
 // internal error.
 func (s *Service) CheckCode(ctx context.Context, u users.User, secret, code string, recovery []string, address string) (string, error) {
+	if required, err := s.PasskeyRequired(ctx, u); err != nil {
+		return "", err
+	} else if required {
+		_ = s.Audit(ctx, store.AuditEvent{Action: AuditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address,
+			Reason: "code refused: a role requires a passkey"})
+		return "", ErrPasskeyRequired
+	}
+	return s.secondFactorAttempt(ctx, u, address, func() (string, error) {
+		return s.verifyCode(ctx, u, secret, code, recovery, address)
+	})
+}
+
+// secondFactorAttempt runs check, the check of one of u's second factors,
+// under the throttle of u's second factor, and records a refusal
+// (ErrWrongCode, ErrReplayedCode, ErrPasskeyRefused) in the audit trail.
+// It returns what check returns, or *ThrottledError.
+func (s *Service) secondFactorAttempt(ctx context.Context, u users.User, address string, check func() (string, error)) (string, error) {
 	fail := store.AuditEvent{Action: AuditMFAFailure, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address}
 	attempt, err := s.Admit(ctx, s.MFARule(u.ID))
 	var throttled *ThrottledError
@@ -188,11 +206,14 @@ func (s *Service) CheckCode(ctx context.Context, u users.User, secret, code stri
 	} else if err != nil {
 		return "", err
 	}
-	method, err := s.verifyCode(ctx, u, secret, code, recovery, address)
+	method, err := check()
 	switch {
-	case errors.Is(err, ErrWrongCode), errors.Is(err, ErrReplayedCode):
+	case errors.Is(err, ErrWrongCode), errors.Is(err, ErrReplayedCode), errors.Is(err, ErrPasskeyRefused):
 		locked := attempt.Failed(ctx)
 		fail.Reason = err.Error()
+		if e := (*Error)(nil); errors.As(err, &e) && e.Err != nil {
+			fail.Reason = e.Err.Error() // why, rather than the sentence shown
+		}
 		_ = s.Audit(ctx, fail)
 		if len(locked) > 0 {
 			_ = s.Audit(ctx, store.AuditEvent{Action: AuditLockout, Actor: u.Email, UserID: u.ID, Email: u.Email, RemoteAddr: address,
@@ -274,23 +295,32 @@ type SecondStep int
 const (
 	// NoSecondStep: the password is enough (no factor, none required).
 	NoSecondStep SecondStep = iota
-	// EnterCode: the user has a confirmed factor and must use it.
+	// EnterCode: the user has a second factor that FactorsFor accepts (a
+	// TOTP code, or a passkey) and must use it.
 	EnterCode
 	// Enrol: a role of the user requires a factor the user does not have
 	// yet; the sign-in continues with its enrolment.
 	Enrol
+	// EnrolPasskey: a role of the user requires a passkey
+	// (Config.PasskeyRequiredRoles) and the user has none; the sign-in
+	// continues with its registration. A TOTP factor does not do.
+	EnrolPasskey
 )
 
-// SecondStepFor says what a sign-in of u needs after the password: a code
-// of the factor u has, the enrolment a role of u (its own or a group's) requires
+// SecondStepFor says what a sign-in of u needs after the password: one
+// of the factors FactorsFor accepts, the passkey a role of u requires
+// (Config.PasskeyRequiredRoles), the enrolment a role of u (its own or a
+// group's) requires
 // (Config.MFARequiredRoles), or nothing.
 func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, error) {
-	_, enrolled, err := s.ConfirmedFactor(ctx, u.ID)
+	f, err := s.FactorsFor(ctx, u)
 	switch {
 	case err != nil:
 		return NoSecondStep, err
-	case enrolled:
+	case f.Passkeys > 0 || f.Code:
 		return EnterCode, nil
+	case f.PasskeyRequired:
+		return EnrolPasskey, nil
 	case len(s.mfaFor) == 0:
 		return NoSecondStep, nil
 	}

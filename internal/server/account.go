@@ -20,6 +20,11 @@ type accountView struct {
 	TwoStep  string
 	Sessions []sessionView
 	Releases []accounts.Release
+	// Passkeys are the user's; PasskeyRequired: a role requires one;
+	// PasskeysOff: the server cannot use passkeys (its base URL).
+	Passkeys        []store.Passkey
+	PasskeyRequired bool
+	PasskeysOff     bool
 	// Notice reports the change just made.
 	Notice string
 }
@@ -53,6 +58,33 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 	if on {
 		v.TwoStep = tr(r, "account.twostep_on", "date", m.ConfirmedAt.UTC().Format(time.DateOnly), "count", len(m.RecoveryCodes))
 	}
+	if v.Passkeys, err = s.acct.Passkeys(ctx, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v.PasskeyRequired, err = s.acct.PasskeyRequired(ctx, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.PasskeysOff = !s.acct.PasskeysAvailable()
+	p := page{Title: "title.account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v}
+	if len(v.Passkeys) > 0 && !v.PasskeysOff {
+		// A passkey can confirm a removal instead of the password: a
+		// ceremony bound to this browser and session, one per page shown.
+		st := loginState{Bind: s.browserBinding(r), Sess: sessionBinding(sess)}
+		c, err := s.acct.BeginPasskeySignIn(ctx, u)
+		if err == nil {
+			err = s.sealCeremony(&st, c)
+		}
+		if err == nil {
+			p.State, err = s.encodeState(st)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p.Passkey = &passkeyView{Mode: "get", Options: string(c.Options), Action: "/account/passkeys/remove"}
+	}
 	list, err := s.store.ListSessions(ctx, u.ID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -68,7 +100,7 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 	if len(v.Releases) > 0 { // the roles the user's groups give too
 		v.Roles = strings.Join(v.Releases[0].Profile.User.Roles, ", ")
 	}
-	s.render(w, r, status, "account", page{Title: "title.account", CSRF: s.csrfToken(w, r), Email: u.Email, Error: msg, Account: v})
+	s.render(w, r, status, "account", p)
 }
 
 // accountPost checks the CSRF token and the session of a form posted from

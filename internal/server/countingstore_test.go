@@ -436,6 +436,31 @@ func (c *countingStore) UpdateAPIToken(ctx context.Context, id string, update fu
 	return c.Store.UpdateAPIToken(ctx, id, update)
 }
 
+func (c *countingStore) CreatePasskey(ctx context.Context, p store.Passkey) error {
+	c.note("CreatePasskey")
+	return c.Store.CreatePasskey(ctx, p)
+}
+
+func (c *countingStore) ListPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	c.note("ListPasskeys")
+	return c.Store.ListPasskeys(ctx, userID)
+}
+
+func (c *countingStore) UpdatePasskey(ctx context.Context, id string, update func(store.Passkey) (store.Passkey, error)) (store.Passkey, error) {
+	c.note("UpdatePasskey")
+	return c.Store.UpdatePasskey(ctx, id, update)
+}
+
+func (c *countingStore) DeletePasskey(ctx context.Context, userID, id string) error {
+	c.note("DeletePasskey")
+	return c.Store.DeletePasskey(ctx, userID, id)
+}
+
+func (c *countingStore) DeleteUserPasskeys(ctx context.Context, userID string) (int, error) {
+	c.note("DeleteUserPasskeys")
+	return c.Store.DeleteUserPasskeys(ctx, userID)
+}
+
 // TestCountingStoreCountsEveryMethod: every store.Store method is counted
 // (a method the interface gained and countingStore lacks would be
 // forwarded uncounted, and a round-trip budget would miss it). Each method

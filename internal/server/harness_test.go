@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,11 @@ type idpOptions struct {
 	// Provisioning serves SCIM and the admin API (internal/scim), as serve
 	// does.
 	Provisioning bool
+	// PasskeyRequiredRoles are the roles that must use a passkey.
+	PasskeyRequiredRoles []string
+	// Localhost names the server http://localhost:port rather than by its
+	// address: passkeys need a host name (the relying party ID).
+	Localhost bool
 	// Wrap, if set, wraps the store the account service and the server
 	// use (a countingStore); keys and seeding use it unwrapped.
 	Wrap func(store.Store) store.Store
@@ -109,6 +115,9 @@ func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 		t.Fatal(err)
 	}
 	h.URL = "http://" + ln.Addr().String()
+	if opts.Localhost {
+		h.URL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
 	base, _ := url.Parse(h.URL)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -122,7 +131,7 @@ func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 		served = opts.Wrap(h.Store)
 	}
 	h.Accounts = accounts.New(accounts.Config{Store: served, Hasher: hs, Log: log, Lockout: opts.Lockout, Mailer: opts.Mailer, BaseURL: base,
-		MFARequiredRoles: roles, Now: opts.Now})
+		MFARequiredRoles: roles, PasskeyRequiredRoles: opts.PasskeyRequiredRoles, Now: opts.Now})
 	t.Cleanup(h.Accounts.WaitMail)
 	keySealer, err := keys.NewSealer(opts.KeyEncryptionKey)
 	if err != nil {

@@ -61,22 +61,45 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.Us
 		return false
 	}
 	st.User, st.Bind, st.Cred = u.ID, s.browserBinding(r), u.CredentialVersion
-	if step == accounts.EnterCode {
-		s.showMFA(w, r, http.StatusOK, st, "")
-	} else {
+	switch step {
+	case accounts.EnterCode:
+		s.showMFA(w, r, http.StatusOK, u, st, "")
+	case accounts.EnrolPasskey:
+		s.startPasskeyEnrol(w, r, http.StatusOK, u, st, "", "")
+	default:
 		s.startEnrol(w, r, u, st)
 	}
 	return true
 }
 
-func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, st loginState, msg string) {
-	state, err := s.encodeState(st)
+// showMFA shows the second step of u's sign-in: the factors u may use
+// (accounts.Service.FactorsFor), a passkey with a new ceremony (one
+// challenge per page shown), a code, or both.
+func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, u users.User, st loginState, msg string) {
+	f, err := s.acct.FactorsFor(r.Context(), u)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "mfa", page{Title: "title.mfa", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
-		SPName: s.spLabel(r.Context(), st.spName()), Error: msg})
+	p := page{Title: "title.mfa", Prefix: st.prefix(), SPName: s.spLabel(r.Context(), st.spName()), Error: msg, NoCode: !f.Code}
+	st.Passkey = nil
+	if f.Passkeys > 0 && s.acct.PasskeysAvailable() {
+		c, err := s.acct.BeginPasskeySignIn(r.Context(), u)
+		if err == nil {
+			err = s.sealCeremony(&st, c)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p.Passkey = &passkeyView{Mode: "get", Options: string(c.Options), Action: st.prefix() + "/login/passkey"}
+	}
+	if p.State, err = s.encodeState(st); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.CSRF = s.csrfToken(w, r)
+	s.render(w, r, status, "mfa", p)
 }
 
 // startEnrol starts an enrolment of u with a new secret, carried sealed
@@ -167,6 +190,8 @@ func (s *Server) codeRefusal(w http.ResponseWriter, r *http.Request, err error) 
 		return tr(r, "mfa.replayed")
 	case errors.Is(err, accounts.ErrWrongCode):
 		return tr(r, "mfa.wrong")
+	case errors.Is(err, accounts.ErrPasskeyRequired):
+		return tr(r, "passkey.required_refused")
 	}
 	return ""
 }
@@ -174,8 +199,11 @@ func (s *Server) codeRefusal(w http.ResponseWriter, r *http.Request, err error) 
 // codeStatus is the HTTP status of a refused code.
 func codeStatus(err error) int {
 	var throttled *accounts.ThrottledError
-	if errors.As(err, &throttled) {
+	switch {
+	case errors.As(err, &throttled):
 		return http.StatusTooManyRequests
+	case errors.Is(err, accounts.ErrPasskeyRequired):
+		return http.StatusForbidden
 	}
 	return http.StatusUnauthorized
 }
@@ -192,6 +220,16 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if required, err := s.acct.PasskeyRequired(r.Context(), u); err != nil {
+		s.fail(w, r, err)
+		return
+	} else if required {
+		// CheckCode refuses (and records) any code of such a user; the
+		// page continues with the passkey, or its registration.
+		_, err := s.acct.CheckCode(r.Context(), u, "", r.PostFormValue("code"), nil, s.clientIP(r))
+		s.passkeyInstead(w, r, u, st, err)
+		return
+	}
 	m, ok, err := s.acct.ConfirmedFactor(r.Context(), u.ID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -206,7 +244,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	method, ok := s.checkCode(w, r, u, secret, m.RecoveryCodes, func(status int, msg string) { s.showMFA(w, r, status, st, msg) })
+	method, ok := s.checkCode(w, r, u, secret, m.RecoveryCodes, func(status int, msg string) { s.showMFA(w, r, status, u, st, msg) })
 	if !ok {
 		return
 	}
@@ -262,19 +300,11 @@ func (s *Server) enrollingUser(r *http.Request, st loginState) (users.User, erro
 // factor stored, and only if the user has no confirmed one yet. The
 // recovery codes are shown once.
 func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.postedState(w, r)
+	st, u, ok := s.postedEnrolment(w, r)
 	if !ok {
 		return
 	}
-	u, err := s.enrollingUser(r, st)
-	if errors.Is(err, errNoSession) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	}
-	var secret string
-	if err == nil {
-		secret, err = s.enrolSecret(st)
-	}
+	secret, err := s.enrolSecret(st)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -301,10 +331,10 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	state := ""
 	if st.User != "" {
-		// Enrolment proved the second factor: the sign-in completes, and
-		// the recovery codes page continues it.
-		if _, err := s.startSession(w, r, u, "totp", store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email,
-			SP: st.spName(), Reason: "password+totp (enrolment)"}); err != nil {
+		// The recovery codes page continues the sign-in: its session and
+		// event are committed now.
+		_, v := s.enrolledSignIn(r, u, st, "totp")
+		if err := s.record(w, r, v, nil, nil); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -315,6 +345,34 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "recovery", page{Title: "title.recovery", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
 		SPName: s.spLabel(r.Context(), st.spName()), Codes: codes})
+}
+
+// postedEnrolment checks the form posted to end an enrolment (a TOTP
+// secret's or a passkey's) and returns its state and user (see
+// enrollingUser); on failure it has answered and ok is false.
+func (s *Server) postedEnrolment(w http.ResponseWriter, r *http.Request) (st loginState, u users.User, ok bool) {
+	st, ok = s.postedState(w, r)
+	if !ok {
+		return st, u, false
+	}
+	u, err := s.enrollingUser(r, st)
+	if errors.Is(err, errNoSession) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return st, u, false
+	} else if err != nil {
+		s.fail(w, r, err)
+		return st, u, false
+	}
+	return st, u, true
+}
+
+// enrolledSignIn begins the session of the sign-in st was pending on,
+// whose second step the enrolment of factor ("totp", "passkey") just
+// confirmed proved, with its sign-in event: the visit commits both
+// (record, or with the Response in proceed).
+func (s *Server) enrolledSignIn(r *http.Request, u users.User, st loginState, factor string) (store.Session, *visit) {
+	return s.beginSession(r, u, factor, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email,
+		SP: st.spName(), Reason: "password+" + factor + " (enrolment)"})
 }
 
 // proven is st once its second factor is proven: the sign-in it

@@ -53,6 +53,10 @@ type page struct {
 	ACSURL, SAMLResponse, RelayState string
 	// account page
 	Account *accountView
+	// Passkey is the passkey ceremony the page offers, if any; NoCode
+	// hides the code form of the second step (a role requires a passkey).
+	Passkey *passkeyView
+	NoCode  bool
 	// Prefix is where the sign-in forms post: "" (the public pages) or
 	// the admin console's prefix.
 	Prefix string
@@ -64,7 +68,7 @@ type app struct{ Name, Label, EntityID string }
 
 // pageNames are the public pages, each a template in web/templates.
 var pageNames = []string{"login", "error", "launcher", "post", "loggedout", "logout",
-	"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account"}
+	"mfa", "mfasetup", "recovery", "password", "notice", "forgot", "account", "passkey"}
 
 // templateFuncs are the functions of the templates in lang: t (a
 // catalog sentence as text) and th (one with its <strong> or <code>).
@@ -109,7 +113,7 @@ func parsePages() (map[string]map[string]*template.Template, error) {
 		}
 		pages := map[string]*template.Template{}
 		for _, name := range pageNames {
-			t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html")
+			t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html", "templates/ceremony.html")
 			if err != nil {
 				return nil, fmt.Errorf("parse template %s: %w", name, err)
 			}

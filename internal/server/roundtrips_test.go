@@ -58,10 +58,12 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 	}{
 		// The login page asks whether sign-in sources are configured
 		// (ListDirectories); a local account is one without a directory
-		// link (GetUserLink); the user's groups decide whether a second
-		// factor is required and what the Response releases (UserGroups,
-		// once for each).
-		{"password sign-in", password, []string{"ListDirectories", "GetUserByEmail", "GetUserLink", "GetMFA", "UserGroups", "UserGroups", "RecordVisit"}},
+		// link (GetUserLink); the second step looks for a code and for
+		// passkeys (GetMFA, ListPasskeys); the user's groups decide
+		// whether a second factor is required and what the Response
+		// releases (UserGroups, once for each).
+		{"password sign-in", password, []string{"ListDirectories", "GetUserByEmail", "GetUserLink", "GetMFA", "ListPasskeys",
+			"UserGroups", "UserGroups", "RecordVisit"}},
 		{"SSO within a session", sso, []string{"GetSessionUser", "UserGroups", "RecordVisit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -191,6 +191,8 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/account/password", s.changePassword)
 		r.Post("/account/recovery-codes", s.newRecoveryCodes)
 		r.Post("/account/sessions/revoke", s.signOutOthers)
+		r.Post("/account/passkeys/new", s.addPasskey)
+		r.Post("/account/passkeys/remove", s.removePasskey)
 		r.Get("/sso/idp/{sp}", s.idpInitiated)
 		r.Post("/sso/idp/{sp}", s.idpInitiated)
 		r.Get("/logout", s.logoutPage)
@@ -201,12 +203,14 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
-// signInRoutes are the forms of a sign-in (password, code, enrolment, the
-// recovery codes' continue) and the sign-out: the public pages' and the
+// signInRoutes are the forms of a sign-in (password, code, passkey,
+// enrolment of either, the recovery codes' continue) and the sign-out: the public pages' and the
 // admin console's (whose state says Console) are the same handlers.
 func (s *Server) signInRoutes(r chi.Router) {
 	r.Post("/login", s.login)
 	r.Post("/login/mfa", s.loginMFA)
+	r.Post("/login/passkey", s.loginPasskey)
+	r.Post("/passkey/setup", s.passkeySetup)
 	r.Post("/mfa/setup", s.mfaSetup)
 	r.Post("/mfa/continue", s.mfaContinue)
 	r.Post("/logout", s.logout)

@@ -174,16 +174,6 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 	return sess, u, true
 }
 
-// startSession creates a session for u and sets its cookie, recording
-// the sign-in event with it (see beginSession).
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User, factor string, signIn store.AuditEvent) (store.Session, error) {
-	sess, v := s.beginSession(r, u, factor, signIn)
-	if err := s.record(w, r, v, nil, nil); err != nil {
-		return store.Session{}, fmt.Errorf("create session: %w", err)
-	}
-	return sess, nil
-}
-
 // beginSession returns a new session of u and the visit that starts it,
 // with the event signIn: nothing is stored until the visit is recorded. A
 // session the browser already has (a ForceAuthn sign-in, or one as
@@ -286,6 +276,10 @@ type loginState struct {
 	// started the enrolment, until a code confirms it: nobody else can
 	// see it or be shown it.
 	Enrol []byte `json:"k,omitempty"`
+	// Passkey is the session data of the WebAuthn ceremony this state's
+	// page began (its one challenge), encrypted as Enrol is. The challenge
+	// is used up when an answer is checked.
+	Passkey []byte `json:"p,omitempty"`
 	// Sess ties an enrolment started from the launcher to the session
 	// that started it (sessionBinding).
 	Sess string `json:"s,omitempty"`
@@ -304,7 +298,7 @@ const (
 
 func (s *Server) encodeState(st loginState) (string, error) {
 	ttl := loginStateTTL
-	if st.User != "" || st.Enrol != nil {
+	if st.User != "" || st.Enrol != nil || st.Passkey != nil {
 		ttl = mfaStateTTL
 	}
 	st.Expires = s.now().Add(ttl).Unix()

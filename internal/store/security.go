@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -108,6 +109,36 @@ type MFA struct {
 	UpdatedAt     time.Time
 }
 
+// Passkey is one WebAuthn credential of a user, a second factor. The
+// store keeps what a later assertion is checked against; the rules (who
+// may add or remove one) belong to the caller.
+type Passkey struct {
+	// ID is the credential ID the authenticator chose, base64url without
+	// padding; unique across users.
+	ID     string
+	UserID string
+	// Name is what the user called it ("Work laptop").
+	Name string
+	// PublicKey is the COSE-encoded credential public key.
+	PublicKey []byte
+	// SignCount is the authenticator's signature counter at its last use
+	// (0 for authenticators that keep none).
+	SignCount int64
+	// Transports are the ways the browser can reach it ("internal", "usb").
+	Transports []string
+	// AAGUID identifies the authenticator model.
+	AAGUID []byte
+	// Flags are the credential's WebAuthn flags as the authenticator last
+	// reported them (backup eligibility must never change).
+	Flags int64
+	// AttestationType and AttestationFormat are as registered.
+	AttestationType, AttestationFormat string
+	CreatedAt                          time.Time
+	UpdatedAt                          time.Time
+	// LastUsedAt is when it last signed a sign-in; zero if never.
+	LastUsedAt time.Time
+}
+
 // Token purposes.
 const (
 	TokenInvite = "invite" // first password of a new user
@@ -123,4 +154,16 @@ type Token struct {
 	Purpose   string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// SameOwner wraps a passkey updater so that it cannot move the passkey to
+// another user (backends use it for UpdatePasskey).
+func SameOwner(update func(Passkey) (Passkey, error)) func(Passkey) (Passkey, error) {
+	return func(old Passkey) (Passkey, error) {
+		p, err := update(old)
+		if err == nil && p.UserID != old.UserID {
+			return old, fmt.Errorf("the update moved passkey %q to another user", old.ID)
+		}
+		return p, err
+	}
 }

@@ -374,6 +374,23 @@ type Store interface {
 	// DeleteMFA removes the user's second factor; ErrNotFound if none.
 	DeleteMFA(ctx context.Context, userID string) error
 
+	// CreatePasskey stores a new passkey; zero CreatedAt and UpdatedAt are
+	// set to now. ErrConflict if its ID is taken (by any user),
+	// ErrNotFound if the user does not exist.
+	CreatePasskey(ctx context.Context, p Passkey) error
+	// ListPasskeys returns the user's passkeys, oldest first.
+	ListPasskeys(ctx context.Context, userID string) ([]Passkey, error)
+	// UpdatePasskey is UpdateUser's counterpart for passkeys (a sign-in
+	// records the signature counter atomically); ID and UserID must not
+	// change.
+	UpdatePasskey(ctx context.Context, id string, update func(Passkey) (Passkey, error)) (Passkey, error)
+	// DeletePasskey removes the user's passkey with that ID; ErrNotFound
+	// if the user has none with that ID.
+	DeletePasskey(ctx context.Context, userID, id string) error
+	// DeleteUserPasskeys removes every passkey of the user and returns how
+	// many there were.
+	DeleteUserPasskeys(ctx context.Context, userID string) (int, error)
+
 	// CreateToken stores a password link token; a zero CreatedAt is set
 	// to now. ErrConflict if the ID is taken, ErrNotFound if the user
 	// does not exist. Tokens that have expired are removed on the way.

@@ -199,6 +199,35 @@ func (s *Store) DeleteMFA(ctx context.Context, userID string) error {
 	return mfaRecord.delete(ctx, s, userID)
 }
 
+var passkeyRecord = newRecord(sqltable.Passkeys, "created_at, id")
+
+// CreatePasskey implements store.Store.
+func (s *Store) CreatePasskey(ctx context.Context, p store.Passkey) error {
+	return passkeyRecord.create(ctx, s, p)
+}
+
+// ListPasskeys implements store.Store.
+func (s *Store) ListPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	return passkeyRecord.list(ctx, s, "list passkeys", "WHERE user_id = $1", "", userID)
+}
+
+// UpdatePasskey implements store.Store.
+func (s *Store) UpdatePasskey(ctx context.Context, id string, update func(store.Passkey) (store.Passkey, error)) (store.Passkey, error) {
+	return passkeyRecord.update(ctx, s, id, store.SameOwner(update))
+}
+
+// DeletePasskey implements store.Store.
+func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+	return affected("delete passkey", tag, err)
+}
+
+// DeleteUserPasskeys implements store.Store.
+func (s *Store) DeleteUserPasskeys(ctx context.Context, userID string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM passkeys WHERE user_id = $1`, userID)
+	return int(tag.RowsAffected()), wrap("delete user passkeys", err)
+}
+
 var tokenRecord = newRecord(sqltable.Tokens, "created_at DESC, id")
 
 // CreateToken implements store.Store.

@@ -91,6 +91,10 @@ func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error)
 	return n, wrap("count users", err)
 }
 
+// likeEscaper makes a string match itself in a LIKE pattern (whose
+// escape character is the backslash by default).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // userWhere is the WHERE clause (or "") of f, with its arguments; paging
 // adds the keyset condition of f.After.
 func userWhere(f store.UserFilter, paging bool) (string, []any) {
@@ -101,11 +105,12 @@ func userWhere(f store.UserFilter, paging bool) (string, []any) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	if f.Query != "" {
-		// strpos, not LIKE, so that % and _ in the query match themselves;
-		// email_fold and full_name_fold are the columns folded on write
-		// (migration 010).
-		q := `lower(` + arg(f.Query) + `::text COLLATE "und-x-icu") COLLATE "C"`
-		conds = append(conds, `(strpos(email_fold, `+q+`) > 0 OR strpos(full_name_fold, `+q+`) > 0)`)
+		// LIKE on email_fold and full_name_fold (the columns folded on
+		// write, migration 010), so that their trigram indexes (migration
+		// 019) answer; % _ and \ in the query are escaped to match
+		// themselves.
+		q := `'%' || lower(` + arg(likeEscaper.Replace(f.Query)) + `::text COLLATE "und-x-icu") COLLATE "C" || '%'`
+		conds = append(conds, `(email_fold LIKE `+q+` OR full_name_fold LIKE `+q+`)`)
 	}
 	if f.Role != "" {
 		conds = append(conds, arg(f.Role)+`::text = ANY(roles)`)

@@ -221,6 +221,36 @@ func (s *Store) DeleteMFA(ctx context.Context, userID string) error {
 	return mfaRecord.delete(ctx, s, userID)
 }
 
+var passkeyRecord = newRecord(sqltable.Passkeys, "created_at, id")
+
+// CreatePasskey stores p; ErrConflict if its ID is taken.
+func (s *Store) CreatePasskey(ctx context.Context, p store.Passkey) error {
+	return passkeyRecord.create(ctx, s, p)
+}
+
+// ListPasskeys returns the user's passkeys, oldest first.
+func (s *Store) ListPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	return passkeyRecord.list(ctx, s, "list passkeys", `WHERE user_id = ?`, "", userID)
+}
+
+// UpdatePasskey runs update on a passkey in one transaction; update must
+// not call the Store's write methods.
+func (s *Store) UpdatePasskey(ctx context.Context, id string, update func(store.Passkey) (store.Passkey, error)) (store.Passkey, error) {
+	return passkeyRecord.update(ctx, s, id, store.SameOwner(update))
+}
+
+// DeletePasskey removes the user's passkey with that ID.
+func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
+	n, err := s.exec(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
+	return notFoundIfNone("delete passkey", n, err)
+}
+
+// DeleteUserPasskeys removes every passkey of the user.
+func (s *Store) DeleteUserPasskeys(ctx context.Context, userID string) (int, error) {
+	n, err := s.exec(ctx, `DELETE FROM passkeys WHERE user_id = ?`, userID)
+	return int(n), wrap("delete user passkeys", err)
+}
+
 var tokenRecord = newRecord(sqltable.Tokens, "created_at DESC, id")
 
 // CreateToken stores t after removing expired tokens.

@@ -222,6 +222,22 @@ var MFA = Table[store.MFA]{
 	Updated: func(m *store.MFA) *time.Time { return &m.UpdatedAt },
 }
 
+// Passkeys is the passkeys table.
+var Passkeys = Table[store.Passkey]{
+	Noun: "passkey",
+	Name: "passkeys",
+	Cols: []string{"id", "user_id", "name", "public_key", "sign_count", "transports", "aaguid", "flags",
+		"attestation_type", "attestation_format", "created_at", "updated_at", "last_used_at"},
+	Fields: func(p *store.Passkey) []Field {
+		return []Field{v(&p.ID), v(&p.UserID), v(&p.Name), {&p.PublicKey, Bytes}, v(&p.SignCount), {&p.Transports, List},
+			{&p.AAGUID, Bytes}, v(&p.Flags), v(&p.AttestationType), v(&p.AttestationFormat),
+			tm(&p.CreatedAt), tm(&p.UpdatedAt), tm(&p.LastUsedAt)}
+	},
+	Key:     func(p *store.Passkey) *string { return &p.ID },
+	Created: func(p *store.Passkey) *time.Time { return &p.CreatedAt },
+	Updated: func(p *store.Passkey) *time.Time { return &p.UpdatedAt },
+}
+
 // Tokens is the user_tokens table.
 var Tokens = Table[store.Token]{
 	Noun: "token",

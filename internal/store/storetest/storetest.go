@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ThrottlesUpdateDeleteRace", testThrottlesUpdateDeleteRace},
 		{"Audit", testAudit},
 		{"MFA", testMFA},
+		{"Passkeys", testPasskeys},
 		{"Tokens", testTokens},
 		{"TokensConcurrentConsume", testTokensConcurrentConsume},
 		{"SigningKeys", testSigningKeys},
