@@ -179,7 +179,7 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 // session the browser already has (a ForceAuthn sign-in, or one as
 // another user) ends in the same commit: the cookie it replaces must not
 // stay valid on the server. factor is the second factor the sign-in
-// proved ("totp", "recovery code"), "" for a password alone: the admin
+// proved ("totp", "recovery code", "passkey"), "" for a password alone: the admin
 // console accepts only a session with one.
 func (s *Server) beginSession(r *http.Request, u users.User, factor string, signIn store.AuditEvent) (store.Session, *visit) {
 	token := randomToken()
