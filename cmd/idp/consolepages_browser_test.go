@@ -49,13 +49,14 @@ func signInConsole(ctx context.Context, t *testing.T, base, email string) {
 }
 
 // TestBrowserConsolePages drives the console's Import, Service providers,
-// Keys and Audit log pages in Chromium, as an owner who only clicks: an
+// Keys, API tokens and Audit log pages in Chromium, as an owner who only clicks: an
 // import with one bad row shows the line and writes nothing, a good file
 // is applied; a next key is added and activated (the page shows the
-// Twilio Console steps and the certificate the server now publishes).
-// Every page is scanned with axe-core (no serious or critical violation).
+// Twilio Console steps and the certificate the server now publishes); an
+// API token is created (its secret shown once) and revoked after the
+// confirmation. Every page is scanned with axe-core (no serious or critical violation).
 // With FLEXIDP_SCREENSHOTS=dir it saves console-import.png,
-// console-sps.png, console-keys.png and console-audit.png there
+// console-sps.png, console-keys.png, console-tokens.png and console-audit.png there
 // (docs/screenshots/ is made that way).
 func TestBrowserConsolePages(t *testing.T) {
 	browsertest.RequireAxe(t)
@@ -168,6 +169,25 @@ func TestBrowserConsolePages(t *testing.T) {
 	}
 	if published := strings.TrimSpace(string(getBody(t, base+"/saml/certificate.pem"))); published != cert {
 		t.Errorf("the server publishes\n%s\nnot the activated key's certificate\n%s", published, cert)
+	}
+
+	// API tokens: create one (its secret shown once), revoke it after the
+	// confirmation; the CLI lists it revoked.
+	do("API tokens", chromedp.Navigate(base+"/admin/tokens"), chromedp.WaitVisible(chromedp.ID("new-token-form")))
+	do("API token created",
+		chromedp.SendKeys(chromedp.ID("token-name"), "okta"),
+		chromedp.Click(chromedp.ID("scope-scim")),
+		chromedp.Click(chromedp.CSS("#new-token-form button")),
+		chromedp.WaitVisible(chromedp.ID("token-secret")))
+	if secret := browserValue(ctx, t, chromedp.Value(chromedp.ID("token-secret"))); !strings.HasPrefix(secret, "fidp_") {
+		t.Errorf("the created token reads %q", secret)
+	}
+	do("API tokens with one", chromedp.Navigate(base+"/admin/tokens"), chromedp.WaitVisible(chromedp.CSS(`a[aria-label="Revoke token okta"]`)))
+	shot("console-tokens.png")
+	do("API token revoke confirmation", chromedp.Click(chromedp.CSS(`a[aria-label="Revoke token okta"]`)), chromedp.WaitVisible(chromedp.ID("token-revoke")))
+	do("API token revoked", chromedp.Click(chromedp.CSS("#token-revoke button")), chromedp.WaitVisible(chromedp.ID("notice")))
+	if list := e.cli("", "tokens", "list"); !strings.Contains(list, "okta") || !strings.Contains(list, "revoked") {
+		t.Errorf("idp tokens list after the console's revocation:\n%s", list)
 	}
 
 	// Audit log: the console's changes, by the owner.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -15,7 +16,7 @@ import (
 
 func directoriesCommands() map[string]command {
 	return map[string]command{
-		"add":    {summary: "connect an LDAP / Active Directory source (bind password from IDP_DIRECTORY_BIND_PASSWORD or --bind-password-file)", run: runDirAdd},
+		"add":    {summary: "connect an LDAP / Active Directory source, or (--kind oidc) an OpenID Provider: Google Workspace, Microsoft Entra", run: runDirAdd},
 		"list":   {summary: "list sources", run: runDirList},
 		"show":   {summary: "show a source's settings (never its password)", run: runDirShow},
 		"set":    {summary: "change a source's settings; only the flags given are changed", run: runDirSet},
@@ -37,6 +38,8 @@ type dirSettings struct {
 	loginAttrs, disabledFilter, groupBase, groupFilter, doms string
 	maxNesting, timeoutSeconds, poolSize                     int
 	startTLS, allowPlain                                     bool
+	// OpenID Connect
+	issuer, clientID, secretFile, scopes, groupsClaim, rolesClaim string
 }
 
 func (o *dirSettings) register(fs *flag.FlagSet) {
@@ -57,11 +60,79 @@ func (o *dirSettings) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.poolSize, "pool-size", 0, "idle service connections kept (default 4)")
 	fs.StringVar(&o.doms, "domains", "", "comma-separated email domains this source signs in, e.g. 'acme.com,acme.co.uk' (empty: any login no other source names)")
 	fs.Var(&o.mapGroups, "map-group", "'GROUP DN=flexidp group': members of the directory group (nested ones too) are in the flexidp group; repeat")
-	fs.Var(&o.unmapGroups, "unmap-group", "a directory group DN no longer mapped (set only); repeat")
+	fs.Var(&o.unmapGroups, "unmap-group", "a directory group DN (OIDC: claim value) no longer mapped (set only); repeat")
+	fs.StringVar(&o.issuer, "issuer", "", "OIDC: the provider's issuer URL (Google: https://accounts.google.com; Entra: https://login.microsoftonline.com/TENANT-ID/v2.0)")
+	fs.StringVar(&o.clientID, "client-id", "", "OIDC: the client (application) ID flexidp is registered with")
+	fs.StringVar(&o.secretFile, "client-secret-file", "", "OIDC: file holding the client secret (else IDP_DIRECTORY_CLIENT_SECRET)")
+	fs.StringVar(&o.scopes, "scopes", "", "OIDC: comma-separated scopes (default openid,email,profile)")
+	fs.StringVar(&o.groupsClaim, "groups-claim", "", "OIDC: the ID token claim of the person's groups (default groups)")
+	fs.StringVar(&o.rolesClaim, "roles-claim", "", "OIDC: the ID token claim of the person's app roles, mapped as 'role:NAME' (default roles)")
+}
+
+// The flags of one kind of source only.
+var (
+	ldapOnly = []string{"url", "ca-file", "start-tls", "allow-plain-ldap", "bind-dn", "bind-password-file", "user-base", "user-filter",
+		"login-attributes", "disabled-filter", "group-base", "group-filter", "max-nesting", "pool-size"}
+	oidcOnly = []string{"issuer", "client-id", "client-secret-file", "scopes", "groups-claim", "roles-claim"}
+)
+
+// applyOIDC copies the OIDC flags given (set) onto src.
+func (o *dirSettings) applyOIDC(env *environment, src *accounts.Source, set map[string]bool) error {
+	c := &src.OIDC
+	for name, apply := range map[string]func(){
+		"issuer": func() { c.Issuer = o.issuer }, "client-id": func() { c.ClientID = o.clientID },
+		"scopes": func() { c.Scopes = accounts.SplitList(o.scopes, ",") }, "groups-claim": func() { c.GroupsClaim = o.groupsClaim },
+		"roles-claim": func() { c.RolesClaim = o.rolesClaim }, "timeout": func() { c.TimeoutSeconds = o.timeoutSeconds },
+		"domains": func() { src.Domains = accounts.SplitList(o.doms, ",") },
+	} {
+		if set[name] {
+			apply()
+		}
+	}
+	for _, name := range ldapOnly {
+		if set[name] {
+			return fmt.Errorf("--%s is an LDAP setting; source %s is an OpenID Connect source", name, src.Name)
+		}
+	}
+	if c.Groups == nil {
+		c.Groups = map[string]string{}
+	}
+	for _, m := range o.mapGroups {
+		v, group, ok := cutLast(m, "=")
+		if !ok {
+			return fmt.Errorf("--map-group: %q is not 'CLAIM VALUE=flexidp group'", m)
+		}
+		c.Groups[strings.TrimSpace(v)] = strings.TrimSpace(group)
+	}
+	for _, v := range o.unmapGroups {
+		if _, ok := c.Groups[v]; !ok {
+			return fmt.Errorf("--unmap-group: %q is not mapped", v)
+		}
+		delete(c.Groups, v)
+	}
+	switch {
+	case o.secretFile != "":
+		b, err := os.ReadFile(o.secretFile)
+		if err != nil {
+			return fmt.Errorf("--client-secret-file: %w", err)
+		}
+		src.Password = strings.TrimRight(string(b), "\r\n")
+	case env.getenv("IDP_DIRECTORY_CLIENT_SECRET") != "":
+		src.Password = env.getenv("IDP_DIRECTORY_CLIENT_SECRET")
+	}
+	return nil
 }
 
 // apply copies the flags given (set) onto src.
 func (o *dirSettings) apply(env *environment, src *accounts.Source, set map[string]bool) error {
+	if src.Kind == accounts.KindOIDC {
+		return o.applyOIDC(env, src, set)
+	}
+	for _, name := range oidcOnly {
+		if set[name] {
+			return fmt.Errorf("--%s is an OpenID Connect setting; source %s is an LDAP source (add one with --kind oidc)", name, src.Name)
+		}
+	}
 	l := &src.LDAP
 	if set["url"] {
 		l.URLs = o.urls
@@ -154,15 +225,28 @@ func onDirectory(ctx context.Context, env *environment, name, usage, desc string
 
 func runDirAdd(ctx context.Context, env *environment, args []string) error {
 	var o dirSettings
-	return onDirectory(ctx, env, "idp directories add", "--name NAME --url ldaps://dc1.acme.com --ca-file ca.pem --bind-dn DN --user-base DN [flags]",
-		"Connect an LDAP or Active Directory source. The bind password comes from IDP_DIRECTORY_BIND_PASSWORD or --bind-password-file\nand is sealed at rest with IDP_KEY_ENCRYPTION_KEY.", args, o.register,
+	var kind string
+	return onDirectory(ctx, env, "idp directories add", "--name NAME --url ldaps://dc1.acme.com --ca-file ca.pem --bind-dn DN --user-base DN [flags]\n"+
+		"       idp directories add --kind oidc --name NAME --issuer URL --client-id ID --client-secret-file FILE --domains acme.com [flags]",
+		"Connect an LDAP or Active Directory source. The bind password comes from IDP_DIRECTORY_BIND_PASSWORD or --bind-password-file\nand is sealed at rest with IDP_KEY_ENCRYPTION_KEY.\n"+
+			"With --kind oidc, connect an OpenID Provider (Google Workspace, Microsoft Entra); the client secret comes from\n"+
+			"IDP_DIRECTORY_CLIENT_SECRET or --client-secret-file and is sealed the same way.", args,
+		func(fs *flag.FlagSet) {
+			o.register(fs)
+			fs.StringVar(&kind, "kind", accounts.KindLDAP, "ldap (LDAP / Active Directory) or oidc (OpenID Connect)")
+		},
 		func(svc *accounts.Service, fs *flag.FlagSet, name string) error {
-			src := accounts.Source{Name: name, Kind: accounts.KindLDAP}
+			src := accounts.Source{Name: name, Kind: kind}
 			if err := o.apply(env, &src, visited(fs)); err != nil {
 				return err
 			}
 			if _, err := svc.AddDirectory(ctx, env.admin(), src); err != nil {
 				return err
+			}
+			if kind == accounts.KindOIDC {
+				fmt.Fprintf(env.stdout, "added source %s; its redirect URI is %s/login/oidc/callback; check it with: idp directories test --name %s\n",
+					name, strings.TrimSuffix(cmp.Or(env.getenv("IDP_BASE_URL"), "https://IDP_BASE_URL"), "/"), name)
+				return nil
 			}
 			fmt.Fprintf(env.stdout, "added source %s; check it with: idp directories test --name %s --user SOMEONE\n", name, name)
 			return nil
@@ -202,7 +286,11 @@ func runDirList(ctx context.Context, env *environment, args []string) error {
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tKIND\tSERVERS\tDOMAINS")
 		for _, s := range srcs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Kind, strings.Join(s.LDAP.URLs, " "), orDash(strings.Join(s.Domains, ",")))
+			servers := strings.Join(s.LDAP.URLs, " ")
+			if s.Kind == accounts.KindOIDC {
+				servers = s.OIDC.Issuer
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Kind, servers, orDash(strings.Join(s.Domains, ",")))
 		}
 		return tw.Flush()
 	})
@@ -225,6 +313,20 @@ func runDirShow(ctx context.Context, env *environment, args []string) error {
 			tw, row := rows(env)
 			row("name", s.Name)
 			row("kind", s.Kind)
+			if s.Kind == accounts.KindOIDC {
+				c := s.OIDC
+				row("issuer", c.Issuer)
+				row("client ID", c.ClientID)
+				row("client secret", map[bool]string{true: "stored (never shown)", false: "none"}[s.HasPassword])
+				row("scopes", orDash(strings.Join(c.Scopes, ",")))
+				row("groups claim", orDash(c.GroupsClaim))
+				row("roles claim", orDash(c.RolesClaim))
+				row("domains", strings.Join(s.Domains, ","))
+				for v, g := range c.Groups {
+					row("group "+g, v)
+				}
+				return tw.Flush()
+			}
 			row("servers", strings.Join(l.URLs, " "))
 			tlsMode := "ldaps"
 			switch {

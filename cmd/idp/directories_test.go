@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/flexidp/flexidp/internal/browsertest"
 	"github.com/flexidp/flexidp/internal/keys"
@@ -93,6 +94,53 @@ func TestDirectoriesCommands(t *testing.T) {
 	}
 }
 
+// TestDirectoriesCommandsOIDC: idp directories add --kind oidc against a
+// real OpenID Provider (mockoidc): the client secret from a file, sealed
+// at rest, never shown; the connection tested by discovery; LDAP flags
+// refused on an OIDC source with a sentence.
+func TestDirectoriesCommandsOIDC(t *testing.T) {
+	op, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Shutdown() })
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "idp.db")
+	sqlitetest.Open(t, db).Close()
+	secretFile := filepath.Join(tmp, "secret")
+	if err := os.WriteFile(secretFile, []byte(op.ClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, getenv: map[string]string{"IDP_DATABASE_URL": "sqlite://" + db, "IDP_KEY_ENCRYPTION_KEY": testKeyEncryptionKey,
+		"IDP_BASE_URL": "https://idp.acme.test"}}
+	add := []string{"directories", "add", "--kind", "oidc", "--name", "entra", "--issuer", op.Issuer(), "--client-id", op.ClientID,
+		"--client-secret-file", secretFile, "--map-group", "0b1c2d3e-floor=agents", "--map-group", "role:Supervisor=supervisors"}
+	if out := e.cliWant(1, "", add...); !strings.Contains(out, "give at least one") {
+		t.Errorf("add without domains: %s", out)
+	}
+	out := e.cli("", append(add, "--domains", "acme.test")...)
+	samltest.MustContain(t, out, "added source entra", "https://idp.acme.test/login/oidc/callback")
+	if out := e.cliWant(1, "", "directories", "set", "--name", "entra", "--bind-dn", "cn=x"); !strings.Contains(out, "is an LDAP setting") {
+		t.Errorf("an LDAP flag on an OIDC source: %s", out)
+	}
+	show := e.cli("", "directories", "show", "--name", "entra")
+	samltest.MustContain(t, show, op.Issuer(), op.ClientID, "stored (never shown)", "group supervisors", "role:Supervisor")
+	samltest.MustContain(t, e.cli("", "directories", "list"), "entra", "oidc", op.Issuer())
+	samltest.MustContain(t, e.cli("", "directories", "test", "--name", "entra"), "source entra answers")
+	trail := e.cli("", "audit", "search", "--action", "admin.directory")
+	for _, out := range []string{show, trail} {
+		if strings.Contains(out, op.ClientSecret) {
+			t.Errorf("output shows the client secret:\n%s", out)
+		}
+	}
+	st := sqlitetest.Open(t, db)
+	d, err := st.GetDirectory(t.Context(), "entra")
+	st.Close()
+	if err != nil || !keys.IsSealed(d.Secret) {
+		t.Errorf("the client secret is not sealed at rest: %q, %v", d.Secret, err)
+	}
+}
+
 // TestBrowserDirectorySignIn: with a source configured, the login page
 // in Chromium asks for the email, then for the source's password, and
 // signs the agent in; both steps pass the axe-core scan.
@@ -129,5 +177,44 @@ func TestBrowserDirectorySignIn(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), ldaptest.AlicePW), chromedp.Click(submit),
 		chromedp.WaitVisible(chromedp.ID("mfa-setup"))); err != nil {
 		t.Fatalf("directory sign-in in Chromium: %v", err)
+	}
+}
+
+// TestBrowserOIDCSignIn: with an OpenID Provider configured (mockoidc),
+// the login page in Chromium offers "Continue with entra"; the agent
+// goes there and comes back signed in; a refusal (a domain the source
+// does not sign in) is a page saying why. Each page passes axe-core.
+func TestBrowserOIDCSignIn(t *testing.T) {
+	browsertest.RequireAxe(t)
+	op, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Shutdown() })
+	ctx := newChromium(t)
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "idp.db")
+	sqlitetest.Open(t, db).Close()
+	e := &testEnv{t: t, getenv: map[string]string{"IDP_DATABASE_URL": "sqlite://" + db, "IDP_DIRECTORY_CLIENT_SECRET": op.ClientSecret}}
+	e.cli("", "directories", "add", "--kind", "oidc", "--name", "entra", "--issuer", op.Issuer(), "--client-id", op.ClientID,
+		"--domains", "acme.test")
+	base := e.startServe()
+	continueWith := chromedp.CSS(`form[action="/login/oidc"] button`)
+
+	op.QueueUser(&mockoidc.MockUser{Subject: "mallory", Email: "mallory@evil.test", EmailVerified: true})
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/login"), chromedp.WaitVisible(continueWith)); err != nil {
+		t.Fatalf("login page: %v", err)
+	}
+	browsertest.AssertAccessible(ctx, t, "login, continue with a provider")
+	if err := chromedp.Do(ctx, chromedp.Click(continueWith), chromedp.WaitVisible(chromedp.CSS(`p.error`))); err != nil {
+		t.Fatalf("refused at the provider's return: %v", err)
+	}
+	msg := browserValue(ctx, t, chromedp.Text(chromedp.CSS(".error")))
+	samltest.MustContain(t, msg, "Signing in with entra did not work", "not in a domain this source signs in")
+	browsertest.AssertAccessible(ctx, t, "login, provider's sign-in refused")
+
+	op.QueueUser(&mockoidc.MockUser{Subject: "alice", Email: "alice@acme.test", EmailVerified: true})
+	if err := chromedp.Do(ctx, chromedp.Click(continueWith), chromedp.WaitVisible(chromedp.ID("mfa-setup"))); err != nil {
+		t.Fatalf("sign-in through the provider in Chromium: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ const (
 	ImportExport       Permission = "import_export"        // import and export users
 	ManageSPs          Permission = "manage_sps"           // service providers
 	ManageKeys         Permission = "manage_keys"          // signing keys
+	ManageTokens       Permission = "manage_tokens"        // API tokens: list, create, revoke
 	ManageConsoleRoles Permission = "manage_console_roles" // grant and revoke console roles
 )
 
@@ -32,7 +33,7 @@ const (
 var consolePermissions = map[users.ConsoleRole][]Permission{
 	users.ConsoleViewer:  {ReadUsers, ReadAudit},
 	users.ConsoleManager: {ReadUsers, ReadAudit, ManageUsers, ImportExport},
-	users.ConsoleOwner:   {ReadUsers, ReadAudit, ManageUsers, ImportExport, ManageSPs, ManageKeys, ManageConsoleRoles},
+	users.ConsoleOwner:   {ReadUsers, ReadAudit, ManageUsers, ImportExport, ManageSPs, ManageKeys, ManageTokens, ManageConsoleRoles},
 }
 
 // Allows reports whether a console user with role may do p.
@@ -75,10 +76,10 @@ func (s *Service) ConsoleSecondStep(ctx context.Context, u users.User) (SecondSt
 const ReverifyAfter = 5 * time.Minute
 
 // Sensitive reports whether p guards actions that need a recent proof
-// (ReverifyAfter). Deleting a user is sensitive too, though ManageUsers
+// (ReverifyAfter): keys, SPs, API tokens, console roles. Deleting a user is sensitive too, though ManageUsers
 // is not: the console asks for NeedsReverify on that route itself.
 func Sensitive(p Permission) bool {
-	return p == ManageSPs || p == ManageKeys || p == ManageConsoleRoles
+	return p == ManageSPs || p == ManageKeys || p == ManageTokens || p == ManageConsoleRoles
 }
 
 // NeedsReverify reports whether a console user who last proved who they

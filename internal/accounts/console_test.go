@@ -20,7 +20,7 @@ import (
 // privilege, and nothing for no role or an unknown one.
 func TestConsolePermissions(t *testing.T) {
 	all := []accounts.Permission{accounts.ReadUsers, accounts.ReadAudit, accounts.ManageUsers, accounts.ImportExport,
-		accounts.ManageSPs, accounts.ManageKeys, accounts.ManageConsoleRoles}
+		accounts.ManageSPs, accounts.ManageKeys, accounts.ManageTokens, accounts.ManageConsoleRoles}
 	want := map[users.ConsoleRole][]accounts.Permission{
 		users.ConsoleNone:    nil,
 		"admin":              nil,

@@ -71,7 +71,7 @@ func TestNeedsReverify(t *testing.T) {
 			t.Errorf("%s: NeedsReverify = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	for p, want := range map[accounts.Permission]bool{accounts.ManageKeys: true, accounts.ManageSPs: true, accounts.ManageConsoleRoles: true,
+	for p, want := range map[accounts.Permission]bool{accounts.ManageKeys: true, accounts.ManageSPs: true, accounts.ManageTokens: true, accounts.ManageConsoleRoles: true,
 		accounts.ManageUsers: false, accounts.ReadUsers: false, accounts.ImportExport: false} {
 		if accounts.Sensitive(p) != want {
 			t.Errorf("Sensitive(%s) = %v, want %v", p, !want, want)

@@ -24,8 +24,13 @@ type Sealer interface {
 	Open(stored []byte) ([]byte, error)
 }
 
-// KindLDAP is the kind of an LDAP or Active Directory source.
-const KindLDAP = "ldap"
+// The kinds of source: LDAP or Active Directory (the password is checked
+// by the directory), and OpenID Connect (the person signs in at the
+// provider, and comes back with an ID token).
+const (
+	KindLDAP = "ldap"
+	KindOIDC = "oidc"
+)
 
 // LDAPSettings is an LDAP source's configuration, without its secret
 // (the service account's password, sealed apart). See directory.Config
@@ -65,7 +70,9 @@ type Source struct {
 	// Domains are the email domains the source signs in.
 	Domains []string
 	LDAP    LDAPSettings
-	// Password is the service account's password: set it to change it;
+	OIDC    OIDCSettings
+	// Password is the service account's password (LDAP), or the client
+	// secret (OIDC): set it to change it;
 	// it is never read back (HasPassword says whether one is stored).
 	Password    string
 	HasPassword bool
@@ -81,8 +88,8 @@ func (src *Source) validate() error {
 	if !sourceName.MatchString(src.Name) {
 		return errorf(Invalid, "A source name is 1 to 40 lower-case letters, digits and dashes, starting with a letter or digit (got %q).", src.Name)
 	}
-	if src.Kind != KindLDAP {
-		return errorf(Invalid, "The kind of source %q is not supported (use %q).", src.Kind, KindLDAP)
+	if src.Kind != KindLDAP && src.Kind != KindOIDC {
+		return errorf(Invalid, "The kind of source %q is not supported (use %q or %q).", src.Kind, KindLDAP, KindOIDC)
 	}
 	var ds []string
 	for _, d := range src.Domains {
@@ -94,6 +101,9 @@ func (src *Source) validate() error {
 	}
 	slices.Sort(ds)
 	src.Domains = slices.Compact(ds)
+	if src.Kind == KindOIDC {
+		return src.validateOIDC()
+	}
 	groups := map[string]string{}
 	for dn, g := range src.LDAP.Groups {
 		if strings.TrimSpace(g) == "" {
@@ -114,12 +124,19 @@ func (src *Source) validate() error {
 
 // view is what the audit trail records of a source: never the secret.
 func (src Source) view() map[string]any {
+	if src.Kind == KindOIDC {
+		return map[string]any{"kind": src.Kind, "domains": src.Domains, "oidc": src.OIDC, "has_secret": src.HasPassword}
+	}
 	return map[string]any{"kind": src.Kind, "domains": src.Domains, "ldap": src.LDAP, "has_password": src.HasPassword}
 }
 
 func (s *Service) sourceOf(d store.Directory) (Source, error) {
 	src := Source{Name: d.Name, Kind: d.Kind, Domains: d.Domains, HasPassword: len(d.Secret) > 0, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-	if err := json.Unmarshal([]byte(d.Config), &src.LDAP); err != nil {
+	var settings any = &src.LDAP
+	if d.Kind == KindOIDC {
+		settings = &src.OIDC
+	}
+	if err := json.Unmarshal([]byte(d.Config), settings); err != nil {
 		return Source{}, fmt.Errorf("source %s: stored settings: %w", d.Name, err)
 	}
 	return src, nil
@@ -135,7 +152,11 @@ func (s *Service) seal(password string) ([]byte, error) {
 // record turns src into what the store keeps, sealing a new password;
 // old is the stored secret kept when src.Password is empty.
 func (s *Service) record(src Source, old []byte) (store.Directory, error) {
-	cfg, err := json.Marshal(src.LDAP)
+	var settings any = src.LDAP
+	if src.Kind == KindOIDC {
+		settings = src.OIDC
+	}
+	cfg, err := json.Marshal(settings)
 	if err != nil {
 		return store.Directory{}, err
 	}
@@ -207,6 +228,7 @@ func (s *Service) UpdateDirectory(ctx context.Context, actor Actor, name string,
 		}
 		before = src
 		src.LDAP.Groups = maps.Clone(src.LDAP.Groups)
+		src.OIDC.Groups = maps.Clone(src.OIDC.Groups)
 		if err := change(&src); err != nil {
 			return d, invalid(err)
 		}
@@ -254,6 +276,14 @@ type DirectoryProbe struct {
 // login is not empty, looks the user up (without a password): what an
 // administrator checks after a change.
 func (s *Service) TestDirectory(ctx context.Context, name, login string) (DirectoryProbe, error) {
+	if o, err := s.connectOIDC(ctx, name); err != nil || o != nil {
+		// A provider is checked by its discovery document; nobody can be
+		// looked up without signing in.
+		if err != nil {
+			return DirectoryProbe{}, err
+		}
+		return DirectoryProbe{}, unavailable(name, o.Check(ctx))
+	}
 	d, src, err := s.connect(ctx, name)
 	if err != nil {
 		return DirectoryProbe{}, err
@@ -315,6 +345,14 @@ func (s *Service) DirectoryStatus(ctx context.Context) ([]DirectoryHealth, error
 	for i, d := range ds {
 		out[i].Name = d.Name
 		wg.Go(func() {
+			if d.Kind == KindOIDC {
+				o, _, err := s.liveOIDC(d)
+				if err == nil {
+					err = o.Discovered(ctx)
+				}
+				out[i].Err = err
+				return
+			}
 			dir, _, err := s.connect(ctx, d.Name)
 			if err == nil {
 				err = dir.Check(ctx)
@@ -335,7 +373,8 @@ type dirCache struct {
 
 type liveDir struct {
 	updated time.Time
-	d       *directory.Directory
+	d       *directory.Directory // LDAP
+	o       *directory.OIDC      // OpenID Connect
 	src     Source
 }
 
@@ -343,7 +382,9 @@ func (c *dirCache) drop(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if l, ok := c.m[name]; ok {
-		l.d.Close()
+		if l.d != nil {
+			l.d.Close()
+		}
 		delete(c.m, name)
 	}
 }
@@ -360,31 +401,49 @@ func (s *Service) connect(ctx context.Context, name string) (*directory.Director
 func (s *Service) live(d store.Directory) (*directory.Directory, Source, error) {
 	s.dirs.mu.Lock()
 	defer s.dirs.mu.Unlock()
-	if l, ok := s.dirs.m[d.Name]; ok && l.updated.Equal(d.UpdatedAt) {
+	if l, ok := s.dirs.m[d.Name]; ok && l.updated.Equal(d.UpdatedAt) && l.d != nil {
 		return l.d, l.src, nil
 	}
-	src, err := s.sourceOf(d)
+	if d.Kind != KindLDAP {
+		return nil, Source{}, fmt.Errorf("source %s is not an LDAP directory", d.Name)
+	}
+	src, password, err := s.opened(d)
 	if err != nil {
 		return nil, Source{}, err
 	}
-	password := d.Secret
-	if s.secrets != nil {
-		if password, err = s.secrets.Open(d.Secret); err != nil {
-			return nil, Source{}, fmt.Errorf("source %s: open the stored password: %w", d.Name, err)
-		}
-	}
-	dir, err := directory.New(src.LDAP.config(string(password)))
+	dir, err := directory.New(src.LDAP.config(password))
 	if err != nil {
 		return nil, Source{}, fmt.Errorf("source %s: %w", d.Name, err)
 	}
-	if l, ok := s.dirs.m[d.Name]; ok {
+	if l, ok := s.dirs.m[d.Name]; ok && l.d != nil {
 		l.d.Close()
 	}
-	if s.dirs.m == nil {
-		s.dirs.m = map[string]liveDir{}
-	}
-	s.dirs.m[d.Name] = liveDir{updated: d.UpdatedAt, d: dir, src: src}
+	s.dirs.put(d, liveDir{d: dir, src: src})
 	return dir, src, nil
+}
+
+// opened returns the settings of d and its secret, opened.
+func (s *Service) opened(d store.Directory) (Source, string, error) {
+	src, err := s.sourceOf(d)
+	if err != nil {
+		return Source{}, "", err
+	}
+	secret := d.Secret
+	if s.secrets != nil {
+		if secret, err = s.secrets.Open(d.Secret); err != nil {
+			return Source{}, "", fmt.Errorf("source %s: open the stored secret: %w", d.Name, err)
+		}
+	}
+	return src, string(secret), nil
+}
+
+// put keeps l as the live connection of d (the caller holds mu).
+func (c *dirCache) put(d store.Directory, l liveDir) {
+	if c.m == nil {
+		c.m = map[string]liveDir{}
+	}
+	l.updated = d.UpdatedAt
+	c.m[d.Name] = l
 }
 
 // routeSignIn decides who checks the password of login: the source a
@@ -397,13 +456,24 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	case err == nil:
 		link, err := s.st.GetUserLink(ctx, u.ID)
 		if errors.Is(err, store.ErrNotFound) {
-			return s.checkPassword(ctx, u, password) // a local account, read once
+			// A local account: its password is flexidp's. The sources of
+			// its domain are still searched, as for an unknown login
+			// there, so that the time does not tell that it exists.
+			if err := s.searchSources(ctx, login); err != nil {
+				return users.User{}, err
+			}
+			return s.checkPassword(ctx, u, password) // read once
 		} else if err != nil {
 			return users.User{}, fmt.Errorf("look up directory link: %w", err)
 		}
 		d, err := s.st.GetDirectory(ctx, link.Directory)
 		if err != nil {
 			return users.User{}, fmt.Errorf("load source %s: %w", link.Directory, err)
+		}
+		if d.Kind != KindLDAP {
+			// Signed in at their provider: no password here, refused
+			// after the same hashing time.
+			return s.authenticate(ctx, login, password)
 		}
 		return s.directorySignIn(ctx, d, login, password, &link)
 	case !errors.Is(err, store.ErrNotFound):
@@ -413,7 +483,7 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	if err != nil {
 		return users.User{}, fmt.Errorf("list sources: %w", err)
 	}
-	candidates := sourcesFor(ds, login)
+	candidates := slices.DeleteFunc(sourcesFor(ds, login), func(d store.Directory) bool { return d.Kind != KindLDAP })
 	if len(candidates) == 0 {
 		// No source signs this login in: refused as an unknown local
 		// account is, after the same hashing time.
@@ -434,7 +504,34 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 	if down != nil {
 		return users.User{}, down
 	}
+	// Nobody: the hashing time a local account's refusal costs, too.
+	if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+		return users.User{}, err
+	}
 	return users.User{}, errUnknownUser
+}
+
+// searchSources searches login in the LDAP sources that sign in its
+// domain, as a sign-in there does before it binds (never with the
+// password), and forgets the answer. An internal failure is returned; a
+// source that cannot be reached costs its timeout, as it does an
+// unknown login's sign-in.
+func (s *Service) searchSources(ctx context.Context, login string) error {
+	ds, err := s.st.ListDirectories(ctx)
+	if err != nil {
+		return fmt.Errorf("list sources: %w", err)
+	}
+	for _, d := range sourcesFor(ds, login) {
+		if d.Kind != KindLDAP {
+			continue
+		}
+		dir, _, err := s.live(d)
+		if err != nil {
+			return err
+		}
+		_ = dir.Find(ctx, login)
+	}
+	return nil
 }
 
 // SignInRoute is what the login page shows of the sources.
@@ -447,6 +544,9 @@ type SignInRoute struct {
 	// source names it). It depends on the domain only, never on whether
 	// an account exists.
 	Source string
+	// SourceKind is the kind of Source: an OIDC source is not asked for a
+	// password, the browser goes to the provider.
+	SourceKind string
 }
 
 // RouteFor returns the login page's route for email ("" before it is
@@ -457,9 +557,10 @@ func (s *Service) RouteFor(ctx context.Context, email string) (SignInRoute, erro
 		return SignInRoute{}, err
 	}
 	r := SignInRoute{EmailFirst: true}
-	if named := sourcesFor(ds, users.NormalizeEmail(email)); len(named) > 0 && len(named[0].Domains) > 0 {
-		r.Source = named[0].Name
+	if named := sourcesFor(ds, users.NormalizeEmail(email)); email != "" && len(named) > 0 && len(named[0].Domains) > 0 {
+		r.Source, r.SourceKind = named[0].Name, named[0].Kind
 	}
+
 	return r, nil
 }
 
@@ -522,7 +623,7 @@ func (s *Service) directorySignIn(ctx context.Context, d store.Directory, login,
 // stands.
 func (s *Service) syncEntry(ctx context.Context, src Source, e directory.Entry) (users.User, error) {
 	actor := Actor{Name: "directory:" + src.Name}
-	groups := MapGroups(src.LDAP.Groups, e.Groups)
+	groups := src.mapGroups(e.Groups)
 	link, err := s.st.GetLinkByExternalID(ctx, src.Name, e.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		if e.Disabled {
@@ -549,6 +650,9 @@ func (s *Service) syncEntry(ctx context.Context, src Source, e directory.Entry) 
 		}
 		_ = s.audit(ctx, actor, Change{Action: "user.add", User: &u, After: UserView(u), Reason: "first sign-in through the directory"})
 		s.auditGroups(ctx, actor, u, groups)
+		if err := s.syncGroups(ctx, actor, src, u, groups); err != nil {
+			return users.User{}, err
+		}
 		return u, nil
 	} else if err != nil {
 		return users.User{}, fmt.Errorf("look up directory link: %w", err)
@@ -597,6 +701,12 @@ func (s *Service) keepInStep(ctx context.Context, src Source, link store.Directo
 		_ = s.audit(ctx, actor, Change{Action: "user.update", User: &u, Before: UserView(before), After: UserView(u), Reason: "kept in step with the directory"})
 	}
 	s.auditGroups(ctx, actor, u, groups)
+	if e != nil {
+		// A leaver (e nil) keeps their memberships: they are disabled.
+		if err := s.syncGroups(ctx, actor, src, u, groups); err != nil {
+			return users.User{}, err
+		}
+	}
 	return u, nil
 }
 
@@ -623,6 +733,9 @@ func (s *Service) SyncDirectories(ctx context.Context) (DirectorySync, error) {
 	}
 	var errs []error
 	for _, d := range ds {
+		if d.Kind != KindLDAP {
+			continue // a provider cannot be asked about a person who is not signing in
+		}
 		dir, src, err := s.live(d)
 		if err != nil {
 			errs = append(errs, err)
@@ -669,7 +782,7 @@ func (s *Service) SyncDirectories(ctx context.Context) (DirectorySync, error) {
 }
 
 // auditGroups records the flexidp groups the user's directory groups map
-// to. (Membership is applied once flexidp has groups.)
+// to (syncGroups applies them).
 func (s *Service) auditGroups(ctx context.Context, actor Actor, u users.User, groups []string) {
 	if len(groups) == 0 {
 		return

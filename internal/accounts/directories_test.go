@@ -320,8 +320,8 @@ func TestDirectoryRouting(t *testing.T) {
 		want  accounts.SignInRoute
 	}{
 		{"", accounts.SignInRoute{EmailFirst: true}},
-		{"Bob@ACME.test", accounts.SignInRoute{EmailFirst: true, Source: "corp"}},
-		{"x@partner.test", accounts.SignInRoute{EmailFirst: true, Source: "partner"}},
+		{"Bob@ACME.test", accounts.SignInRoute{EmailFirst: true, Source: "corp", SourceKind: accounts.KindLDAP}},
+		{"x@partner.test", accounts.SignInRoute{EmailFirst: true, Source: "partner", SourceKind: accounts.KindLDAP}},
 		{"contractor@example.com", accounts.SignInRoute{EmailFirst: true}},
 	} {
 		if got, err := f.svc.RouteFor(ctx, tc.email); err != nil || got != tc.want {

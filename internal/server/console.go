@@ -24,7 +24,7 @@ package server
 //     from the signed-in group in consoleRoutes; each route names the
 //     permission it needs: r.With(s.can(accounts.ManageKeys)).Get("/keys", …).
 //     Every POST there is already CSRF- and origin-checked; a POST behind a
-//     sensitive permission (accounts.Sensitive: keys, SPs, console roles)
+//     sensitive permission (accounts.Sensitive: keys, SPs, API tokens, console roles)
 //     goes to /admin/verify first when the last proof is older than
 //     accounts.ReverifyAfter, and comes back to the page it was sent from;
 //     s.fresh does the same for any other route.
@@ -56,7 +56,8 @@ const consolePrefix = "/admin"
 
 // consolePageNames are the console's templates, web/templates/console/NAME.html.
 var consolePageNames = []string{"home", "verify", "users", "user", "usernew", "link",
-	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit", "groups", "group"}
+	"import", "importjob", "sps", "sp", "spremove", "keys", "key", "audit", "groups", "group",
+	"tokens", "tokennew", "tokenrevoke"}
 
 // consoleFuncs are the console templates' functions.
 var consoleFuncs = template.FuncMap{
@@ -75,6 +76,7 @@ var consoleNav = []struct {
 	{consolePrefix + "/import", "Import", accounts.ImportExport},
 	{consolePrefix + "/sps", "Service providers", accounts.ManageSPs},
 	{consolePrefix + "/keys", "Keys", accounts.ManageKeys},
+	{consolePrefix + "/tokens", "API tokens", accounts.ManageTokens},
 	{consolePrefix + "/audit", "Audit log", accounts.ReadAudit},
 }
 
@@ -106,6 +108,7 @@ var consoleNotices = map[string]string{
 	"group-created": "The group is created. Add its members below.",
 	"group-members": "The members are saved; they receive the group's roles and attributes at their next sign-in.",
 	"group-deleted": "The group is deleted; its members no longer receive what it gave them.",
+	"token-revoked": "The API token is revoked: it no longer authenticates.",
 }
 
 var (
@@ -184,6 +187,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		s.consoleKeyRoutes(r)
 		s.consoleAuditRoutes(r)
 		s.consoleGroupRoutes(r)
+		s.consoleTokenRoutes(r)
 	})
 }
 

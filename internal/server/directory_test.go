@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/accounts"
+	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/ldaptest"
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/store"
@@ -164,4 +165,45 @@ func TestEmailFirstLogin(t *testing.T) {
 	status, body = b.Login(h.URL, local, "agent@example.com", password)
 	samltest.WantStatus(t, "local password after the email step", status, http.StatusOK, body)
 	samltest.Accepts(t, sp, samltest.Form(t, body), reqID)
+}
+
+// TestDirectoryGroupsToFlex: an agent's AD groups (nested ones too) make
+// them members of the flexidp groups they are mapped to, and Flex
+// receives those groups' roles, team and skills, checked by crewjam's SP
+// and xmlsec1.
+func TestDirectoryGroupsToFlex(t *testing.T) {
+	ctx := context.Background()
+	dir := ldaptest.Start(t)
+	h := newTestIdP(t, idpOptions{})
+	skills, err := attributes.SetOf("skills.stringarray", "billing,vip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []users.Group{{Name: "agents", Roles: []string{"agent"}, Team: "Floor", Attributes: skills},
+		{Name: "floor", Roles: []string{"wfo.team_leader"}}} {
+		if _, err := h.Accounts.CreateGroup(ctx, admin, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := accounts.Source{Name: "corp", Kind: accounts.KindLDAP, Password: ldaptest.ServicePW,
+		LDAP: accounts.LDAPSettings{URLs: []string{dir.LDAPS}, CAPEM: string(dir.CAPEM), BindDN: ldaptest.ServiceDN,
+			UserBase: ldaptest.UsersDN, GroupBase: ldaptest.GroupsDN,
+			Groups: map[string]string{ldaptest.AgentsDN: "agents", ldaptest.FloorDN: "floor"}}}
+	if _, err := h.Accounts.AddDirectory(ctx, admin, src); err != nil {
+		t.Fatal(err)
+	}
+	sp := samltest.FlexSP(t, h.URL)
+	b := samltest.NewBrowser(t)
+	page, reqID := b.StartSignIn(sp)
+	status, body := b.Login(h.URL, page, "alice@acme.test", ldaptest.AlicePW)
+	samltest.WantStatus(t, "first directory sign-in, to Flex", status, http.StatusOK, body)
+	form := samltest.Form(t, body)
+	attrs := samltest.Values(samltest.Accepts(t, sp, form, reqID))
+	for k, v := range map[string]string{"email": "alice@acme.test", "roles": "agent,wfo.team_leader", "team": "Floor",
+		"skills.stringarray": "billing,vip"} {
+		if strings.Join(attrs[k], "|") != v {
+			t.Errorf("attribute %s = %q, want %q", k, attrs[k], v)
+		}
+	}
+	samltest.VerifyWithXmlsec(t, form.XML, h.certificate(t))
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -57,8 +58,27 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 		// The plain form still signs local accounts and directory users in.
 		s.log.WarnContext(r.Context(), "login page: list sign-in sources", "err", err)
 	}
+	var providers []string
+	if route.EmailFirst && !st.Console { // the console signs in with flexidp's or a directory's password
+		srcs, _ := s.acct.ListDirectories(r.Context()) // an error was logged by RouteFor
+		formAction := []string{"'self'"}
+		for _, src := range srcs {
+			if src.Kind != accounts.KindOIDC {
+				continue
+			}
+			providers = append(providers, src.Name)
+			if u, err := url.Parse(src.OIDC.Issuer); err == nil {
+				formAction = append(formAction, u.Scheme+"://"+u.Host)
+			}
+		}
+		// The "Continue with" forms and the email step answer with a
+		// redirect to the provider: a browser follows it only if this
+		// page's form-action allows the provider's origin.
+		w.Header().Set("Content-Security-Policy", csp(strings.Join(formAction, " ")))
+	}
 	s.render(w, r, status, "login", page{Title: title, CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
-		SPName: spLabel, Email: email, Error: msg, EmailFirst: route.EmailFirst && email == "", Source: route.Source})
+		SPName: spLabel, Email: email, Error: msg, EmailFirst: route.EmailFirst && email == "", Source: route.Source,
+		Providers: providers})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +86,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st.User, st.Bind = "", "" // a login form never carries a verified password
+	st.User, st.Bind, st.OIDC, st.Via = "", "", nil, "" // a login form never carries a verified password
 	spName := st.spName()
 	email := users.NormalizeEmail(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
@@ -76,6 +96,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		status, msg := http.StatusOK, ""
 		if email == "" {
 			status, msg = http.StatusBadRequest, tr(r, "login.enter_email")
+		} else if route, err := s.acct.RouteFor(r.Context(), email); err == nil && route.SourceKind == accounts.KindOIDC && !st.Console {
+			// This domain signs in at its provider: go there.
+			s.beginOIDC(w, r, st, route.Source)
+			return
 		}
 		s.showLogin(w, r, status, st, s.spLabel(r.Context(), spName), email, msg)
 		return
@@ -143,6 +167,9 @@ func (st loginState) spName() string {
 // Response that follows are one commit.
 func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, factor string) {
 	method := "password"
+	if st.Via != "" {
+		method = st.Via
+	}
 	if factor != "" {
 		method += "+" + factor
 	}

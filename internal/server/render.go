@@ -36,6 +36,8 @@ type page struct {
 	Error, Email, State, SPName string
 	EmailFirst                  bool
 	Source                      string
+	// Providers are the OpenID Connect sources: "Continue with <name>".
+	Providers []string
 	// launcher
 	Apps  []app
 	MFAOn bool

@@ -208,6 +208,8 @@ func (s *Server) Handler() http.Handler {
 // admin console's (whose state says Console) are the same handlers.
 func (s *Server) signInRoutes(r chi.Router) {
 	r.Post("/login", s.login)
+	r.Post("/login/oidc", s.loginOIDC)
+	r.Get("/login/oidc/callback", s.oidcCallback)
 	r.Post("/login/mfa", s.loginMFA)
 	r.Post("/login/passkey", s.loginPasskey)
 	r.Post("/passkey/setup", s.passkeySetup)

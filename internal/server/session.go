@@ -285,8 +285,14 @@ type loginState struct {
 	Sess string `json:"s,omitempty"`
 	// Console is a sign-in to the admin console: it always takes a second
 	// factor, and ends on the console's home page.
-	Console bool  `json:"a,omitempty"`
-	Expires int64 `json:"e"`
+	Console bool `json:"a,omitempty"`
+	// OIDC is a sign-in at an OpenID Provider in progress (in the cookie
+	// the callback reads, bound to the browser by Bind).
+	OIDC *oidcPending `json:"o,omitempty"`
+	// Via is how the person proved who they are when it was not
+	// flexidp's password: "oidc:<source>" (for the audit trail).
+	Via     string `json:"v,omitempty"`
+	Expires int64  `json:"e"`
 }
 
 // loginStateTTL is how long a login form stays usable; a verified
