@@ -134,19 +134,11 @@ type procStats struct {
 // process).
 func readProc(pid string) (procStats, error) {
 	var st procStats
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	f, err := procStatFields(pid)
 	if err != nil {
 		return st, err
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return st, fmt.Errorf("/proc/%s/stat: too few fields", pid)
-	}
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	st.cpuSeconds = (utime + stime) / clockTicks
+	st.cpuSeconds = ticks(f, 11) + ticks(f, 12)
 	status, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return st, err

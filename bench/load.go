@@ -20,14 +20,32 @@ import (
 	crewjam "github.com/crewjam/saml"
 )
 
-// load drives virtual agents against the server.
+// load drives virtual agents against one server (flexidp or the peer).
 type load struct {
 	ctx       context.Context
-	env       *environment
+	t         *target
 	sp        *crewjam.ServiceProvider
 	acs       url.URL
 	transport *http.Transport
 	agents    []*agent
+}
+
+// target is a server under test and how to read its costs.
+type target struct {
+	name     string
+	base     string
+	metadata string // the IdP metadata URL
+	// pid is the server process, for CPU and RSS.
+	pid int
+	// login posts the login form in body (the server's own) with the
+	// agent's email and the password, and returns the status and page.
+	login func(l *load, a *agent, body string) (int, string, error)
+	// memStats reads the server's cumulative allocations.
+	memStats func() (mallocs, bytes float64, err error)
+	// db reads the database's counters; nil when there is none to read.
+	db *dbProbe
+	// sharedAccount: every agent signs in as agent0@….
+	sharedAccount bool
 }
 
 // agent is one virtual agent: a browser (cookie jar) and a user.
@@ -37,13 +55,13 @@ type agent struct {
 	c     *http.Client
 }
 
-func newLoad(ctx context.Context, env *environment) (*load, error) {
-	l := &load{ctx: ctx, env: env, transport: &http.Transport{
+func newLoad(ctx context.Context, t *target) (*load, error) {
+	l := &load{ctx: ctx, t: t, transport: &http.Transport{
 		MaxIdleConnsPerHost: 4096,
 		IdleConnTimeout:     5 * time.Minute,
 		DisableCompression:  true,
 	}}
-	resp, err := http.Get(env.base + "/saml/metadata")
+	resp, err := http.Get(t.metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +85,7 @@ func newLoad(ctx context.Context, env *environment) (*load, error) {
 func (l *load) newAgent(n int) *agent {
 	jar, _ := cookiejar.New(nil)
 	user := n
-	if l.env.sharedAccount {
+	if l.t.sharedAccount {
 		user = 0
 	}
 	return &agent{email: fmt.Sprintf(emailPattern, user), addr: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255), c: &http.Client{Jar: jar, Transport: l.transport, Timeout: 2 * time.Minute,
@@ -94,17 +112,15 @@ func (l *load) passwordSignIn(a *agent) (time.Duration, error) {
 		return 0, err
 	}
 	if status != http.StatusOK || !strings.Contains(body, `name="password"`) {
-		return 0, fmt.Errorf("GET /saml/sso: status %d, no login form", status)
+		return 0, fmt.Errorf("GET SSO: status %d, no login form", status)
 	}
-	f := hiddenFields(body)
-	status, body, err = a.post(l.ctx, l.env.base+"/login", url.Values{"csrf": {f["csrf"]}, "state": {f["state"]},
-		"email": {a.email}, "password": {benchPass}})
+	status, body, err = l.t.login(l, a, body)
 	if err != nil {
 		return 0, err
 	}
 	took := time.Since(start)
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("POST /login: status %d", status)
+		return 0, fmt.Errorf("login: status %d", status)
 	}
 	return took, l.verify(a, body, reqID)
 }
@@ -123,10 +139,10 @@ func (l *load) sessionSSO(a *agent) (time.Duration, error) {
 	}
 	took := time.Since(start)
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("GET /saml/sso: status %d", status)
+		return 0, fmt.Errorf("GET SSO: status %d", status)
 	}
 	if strings.Contains(body, `name="password"`) {
-		return 0, fmt.Errorf("GET /saml/sso: asked for the password within a session")
+		return 0, fmt.Errorf("GET SSO: asked for the password within a session")
 	}
 	return took, l.verify(a, body, reqID)
 }
@@ -145,7 +161,9 @@ func (l *load) authnRequest() (string, string, error) {
 	return u.String(), req.ID, nil
 }
 
-var actionRE = regexp.MustCompile(`<form method="post" action="([^"]*)" id="saml-post">`)
+// actionRE finds the auto-POST form: flexidp's (saml-post) or crewjam's
+// (SAMLResponseForm).
+var actionRE = regexp.MustCompile(`<form method="post" action="([^"]*)" id="(?:saml-post|SAMLResponseForm)">`)
 
 // verify checks the auto-POST page as Flex would check the Response:
 // posted to the registered ACS, signatures, conditions, audience,
@@ -172,7 +190,7 @@ func (l *load) verify(a *agent, body, reqID string) error {
 	return nil
 }
 
-var inputRE = regexp.MustCompile(`<input type="hidden" name="([A-Za-z]+)" value="([^"]*)">`)
+var inputRE = regexp.MustCompile(`<input type="hidden" name="([A-Za-z]+)" value="([^"]*)" ?/?>`)
 
 func hiddenFields(body string) map[string]string {
 	m := map[string]string{}
@@ -215,6 +233,7 @@ func (a *agent) do(req *http.Request) (int, string, error) {
 
 // result is what one phase measured.
 type result struct {
+	server           string // the target's name
 	name             string
 	agents           int
 	ops, errors      int
@@ -223,8 +242,11 @@ type result struct {
 	latencies        []time.Duration // sorted
 	serverCPU        float64         // CPU-seconds the server used
 	agentCPU         float64         // CPU-seconds this process used
-	bound, target    float64
+	bound, goal      float64
 	serverPeakRSSKiB int64
+	// cost is what the server and the database spent during the phase
+	// (after minus before).
+	cost counters
 }
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
@@ -244,23 +266,22 @@ type recorder struct {
 	start     time.Time
 	cutAt     time.Time
 	latencies []time.Duration
+	// done counts every success, also those after the cut, so that the
+	// counters read at the end of the phase are divided by the operations
+	// they paid for.
+	done      int
 	errors    int
 	firstErr  error
-	before    [2]procStats // server, self
-	after     [2]procStats
+	before    counters
+	after     counters
+	afterDone int
 }
 
 func (l *load) newRecorder() *recorder {
 	rec := &recorder{l: l}
-	rec.before = rec.snapshot()
+	rec.before = l.snapshot()
 	rec.start = time.Now()
 	return rec
-}
-
-func (rec *recorder) snapshot() [2]procStats {
-	srv, _ := readProc(rec.l.env.srv.pid())
-	self, _ := readProc("self")
-	return [2]procStats{srv, self}
 }
 
 // add records one operation. Errors always count; a success counts only
@@ -275,6 +296,7 @@ func (rec *recorder) add(d time.Duration, err error) {
 		}
 		return
 	}
+	rec.done++
 	if rec.cutAt.IsZero() {
 		rec.latencies = append(rec.latencies, d)
 	}
@@ -286,21 +308,29 @@ func (rec *recorder) cut() {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.cutAt.IsZero() {
-		rec.after = rec.snapshot()
 		rec.cutAt = time.Now()
+		rec.after = rec.l.snapshot()
 	}
 }
 
-// measure runs f and returns the phase's result.
+// measure runs f and returns the phase's result. The CPU figures cover
+// the measured window; the per-operation costs (statements, commits,
+// allocations, database CPU) are read again once every agent has stopped
+// and divided by every operation that completed, so that an operation in
+// flight at the cut is neither half counted nor lost.
 func (l *load) measure(name string, agents int, f func(rec *recorder)) result {
 	rec := l.newRecorder()
 	f(rec)
 	rec.cut()
+	end := l.snapshot()
 	slices.Sort(rec.latencies)
-	return result{name: name, agents: agents, ops: len(rec.latencies), errors: rec.errors, firstErr: rec.firstErr,
+	r := result{server: l.t.name, name: name, agents: agents, ops: len(rec.latencies), errors: rec.errors, firstErr: rec.firstErr,
 		elapsed: rec.cutAt.Sub(rec.start), latencies: rec.latencies,
-		serverCPU: rec.after[0].cpuSeconds - rec.before[0].cpuSeconds,
-		agentCPU:  rec.after[1].cpuSeconds - rec.before[1].cpuSeconds, serverPeakRSSKiB: rec.after[0].peakRSSKiB}
+		serverCPU: rec.after.serverCPU - rec.before.serverCPU,
+		agentCPU:  rec.after.selfCPU - rec.before.selfCPU, serverPeakRSSKiB: rec.after.serverPeakRSSKiB}
+	r.cost = end.minus(rec.before)
+	r.cost.ops = rec.done
+	return r
 }
 
 // warmUp signs each of the first n agents in once; they keep their session
@@ -334,7 +364,7 @@ func (l *load) phase(name string, agents int, d time.Duration, f op, bound, targ
 		}
 		wg.Wait()
 	})
-	r.bound, r.target = bound, target
+	r.bound, r.goal = bound, target
 	return r
 }
 
@@ -348,7 +378,7 @@ type burstResult struct {
 // burst starts n password sign-ins evenly over window, each by a
 // different agent with a fresh browser, and waits for all of them.
 func (l *load) burst(n int, window time.Duration) *burstResult {
-	_ = resetPeakRSS(l.env.srv.cmd.Process.Pid)
+	_ = resetPeakRSS(l.t.pid)
 	var last atomic.Int64
 	r := l.measure("burst", n, func(rec *recorder) {
 		start := time.Now()

@@ -1,17 +1,28 @@
 // Command bench is flexidp's load benchmark (docs/performance.md).
 //
 //	go run ./bench [--cpus 1] [--agents 50] [--duration 20s] [--burst 2000 --burst-window 1m] [--shared-account]
+//	               [--peer=false] [--backends postgres,sqlite] [--cold-build=false]
 //
-// It starts PostgreSQL (a throwaway cluster, or --database-url), seeds
-// users and a Flex service provider, runs `idp serve` built from ./cmd/idp
-// pinned to --cpus CPUs with GOMAXPROCS set to match, and drives virtual
-// agents through the SP-initiated flow with crewjam's SP playing Flex:
+// It first times a cold `go build ./cmd/idp` (empty GOCACHE). Then, one
+// after the other on the same pinned CPUs: crewjam's samlidp (the peer,
+// configured as Flex needs), and `idp serve` built from ./cmd/idp on
+// PostgreSQL (a throwaway cluster, or --database-url) and on SQLite, each
+// with seeded users and a Flex service provider, pinned to --cpus CPUs
+// with GOMAXPROCS set to match. Virtual agents drive the SP-initiated flow
+// with crewjam's SP playing Flex:
 // AuthnRequest -> GET /saml/sso -> login form -> POST /login -> signed
 // Response, parsed and verified with crewjam's ParseXMLResponse. Phases:
 //
 //   - password: every sign-in starts without a session and types the password;
 //   - sso: agents with a session send a new AuthnRequest and get a Response;
-//   - burst: --burst agents arrive evenly over --burst-window and sign in once.
+//   - burst: --burst agents arrive evenly over --burst-window and sign in once
+//     (PostgreSQL only).
+//
+// Beside rates per wall-clock and per server CPU-second it reports, per
+// operation, the server's allocations (runtime.MemStats), PostgreSQL's
+// statements and commits (pg_stat_statements, transaction IDs) and its
+// CPU time (/proc of its processes), and the server's idle and post-burst
+// resident memory.
 //
 // The agents and PostgreSQL run on the other CPUs, so their work (building
 // requests, verifying Responses) does not take the server's core. The raw
@@ -26,7 +37,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -46,10 +59,19 @@ type options struct {
 	sharedAccount bool
 	// lockoutThreshold is the server's IDP_LOCKOUT_THRESHOLD; 0 leaves its default.
 	lockoutThreshold int
+	// peer runs crewjam's samlidp too; backends are flexidp's stores.
+	peer     bool
+	backends []string
+	// settle is how long after the burst the server's RSS is read again.
+	settle time.Duration
+	// coldBuild measures go build ./cmd/idp with an empty GOCACHE first.
+	coldBuild bool
 }
 
 func main() {
+	peerMain() // when started as the peer, it runs and exits here
 	var o options
+	var backends string
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	fs.IntVar(&o.cpus, "cpus", 1, "CPUs given to the server (GOMAXPROCS and CPU affinity); the agents and PostgreSQL get the others")
 	fs.IntVar(&o.agents, "agents", 50, "concurrent virtual agents in the password and sso phases")
@@ -62,11 +84,27 @@ func main() {
 	fs.BoolVar(&o.sharedAccount, "shared-account", false, "every agent signs in as the same user (a shared login, one agent's many tabs); at most --lockout-threshold of its sign-ins are checked at once")
 	fs.IntVar(&o.lockoutThreshold, "lockout-threshold", 0, "the server's IDP_LOCKOUT_THRESHOLD (default: the server's, 10)")
 	fs.DurationVar(&o.boundsTime, "bounds-time", 3*time.Second, "how long each raw rate (RSA, argon2id) is measured")
+	fs.BoolVar(&o.peer, "peer", true, "also run crewjam's samlidp (the peer) through the sso phase on the same CPUs")
+	fs.StringVar(&backends, "backends", "postgres,sqlite", "flexidp's store backends to run, in order: postgres, sqlite")
+	fs.DurationVar(&o.settle, "settle", 30*time.Second, "how long after the burst the server's RSS is read again (post-burst RSS)")
+	fs.BoolVar(&o.coldBuild, "cold-build", true, "first time `go build ./cmd/idp` with an empty GOCACHE in a temporary directory (a newcomer's first run; takes minutes)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./bench [flags]\n\nflexidp load benchmark: see docs/performance.md.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	_ = fs.Parse(os.Args[1:])
+	for b := range strings.SplitSeq(backends, ",") {
+		switch strings.TrimSpace(b) {
+		case "postgres":
+			o.backends = append(o.backends, backendPostgres)
+		case "sqlite":
+			o.backends = append(o.backends, backendSQLite)
+		case "":
+		default:
+			fmt.Fprintf(os.Stderr, "bench: --backends: %q is neither postgres nor sqlite\n", b)
+			os.Exit(2)
+		}
+	}
 	if fs.NArg() > 0 || o.cpus < 1 || o.agents < 1 || o.duration <= 0 || o.burst < 0 {
 		fs.Usage()
 		os.Exit(2)
@@ -87,6 +125,16 @@ func main() {
 // run runs the benchmark and prints the report; failed is true when a
 // phase had errors.
 func run(ctx context.Context, o options) (failed bool, err error) {
+	var cold *coldBuild
+	if o.coldBuild {
+		// Before pinning: a newcomer's build has every CPU of the machine.
+		fmt.Printf("cold build: go build ./cmd/idp with an empty GOCACHE (this takes minutes)...\n")
+		cold, err = measureColdBuild(ctx)
+		if err != nil {
+			return false, err
+		}
+		fmt.Printf("  %s\n", cold.describe())
+	}
 	cpu, err := planCPUs(o.cpus)
 	if err != nil {
 		return false, err
@@ -99,7 +147,7 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	m := describeMachine()
 	fmt.Printf("flexidp load benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("machine: %s, %d CPUs, %s %s/%s\n", m.model, m.cpus, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Printf("server:  idp serve, GOMAXPROCS=%d, %s\n", o.cpus, cpu.describe())
+	fmt.Printf("servers: idp serve and crewjam samlidp one after the other, GOMAXPROCS=%d, %s\n", o.cpus, cpu.describe())
 
 	fmt.Printf("\nmeasuring raw rates on the server's CPU (%s each)...\n", o.boundsTime)
 	b, err := measureBounds(cpu, o.boundsTime)
@@ -112,46 +160,111 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	fmt.Printf("  argon2id m=%d KiB t=%d p=%d verifications: %8.1f /s per core -> sign-in bound %7.1f /s (%d core(s))\n",
 		b.params.Memory, b.params.Iterations, b.params.Parallelism, b.argonPerCore, b.signIn, o.cpus)
 
-	env, err := startEnvironment(ctx, o, cpu, max(o.agents, o.burst))
+	work, err := os.MkdirTemp("", "flexidp-bench-bin-")
 	if err != nil {
 		return false, err
 	}
-	defer env.close()
-	fmt.Printf("\nPostgreSQL: %s; %d users and SP flex seeded; server %s, hash concurrency %d (%d MiB budget), log %s\n",
-		env.dbWhere, env.users, env.base, env.srv.hashConcurrency, o.hashMemoryMiB, env.srv.logPath)
-	if o.sharedAccount {
-		fmt.Printf("every agent signs in as %s\n", fmt.Sprintf(emailPattern, 0))
-	}
-
-	lg, err := newLoad(ctx, env)
+	defer os.RemoveAll(work)
+	bin, err := buildIdP(ctx, o, work)
 	if err != nil {
 		return false, err
 	}
-	fmt.Printf("\nwarm-up: each of %d agents signs in once...\n", o.agents)
-	if r := lg.warmUp(o.agents); r.errors > 0 {
-		env.keepLog = true
-		return true, fmt.Errorf("warm-up failed: %d errors, first: %v", r.errors, r.firstErr)
-	}
 
-	var results []result
-	fmt.Printf("password phase: %d agents, %s...\n", o.agents, o.duration)
-	results = append(results, lg.phase("password", o.agents, o.duration, lg.passwordSignIn, b.signIn, 0.80))
-	fmt.Printf("sso phase: %d agents with a session, %s...\n", o.agents, o.duration)
-	results = append(results, lg.phase("sso", o.agents, o.duration, lg.sessionSSO, b.sso, 0.85))
-	var burst *burstResult
-	if o.burst > 0 {
-		fmt.Printf("burst phase: %d sign-ins starting evenly over %s...\n", o.burst, o.burstWindow)
-		burst = lg.burst(o.burst, o.burstWindow)
+	rep := &runReport{bounds: b, cold: cold}
+	if o.peer {
+		if err := runPeerPhases(ctx, o, cpu, b, work, rep); err != nil {
+			return true, err
+		}
+	}
+	for _, backend := range o.backends {
+		if err := runFlexidp(ctx, o, cpu, b, bin, backend, rep); err != nil {
+			return true, err
+		}
 	}
 
 	fmt.Println()
-	failed = report(os.Stdout, results, burst, env, o)
-	env.keepLog = failed
-	if err := env.srv.stop(); err != nil {
-		return true, fmt.Errorf("server: %w", err)
-	}
+	failed = report(os.Stdout, rep, o)
 	if failed {
 		return true, errors.New("some operations failed; see above and the server log")
 	}
 	return false, nil
+}
+
+// runPeerPhases runs crewjam's samlidp through the warm-up and the sso
+// phase.
+func runPeerPhases(ctx context.Context, o options, cpu cpuPlan, b bounds, work string, rep *runReport) error {
+	logPath := filepath.Join(work, "peer.log")
+	p, err := startPeer(ctx, o, cpu, o.agents, logPath)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	fmt.Printf("\ncrewjam samlidp (peer) at %s, in-memory store\n", p.base)
+	lg, err := newLoad(ctx, peerTarget(p.base, p.cmd.Process.Pid))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("warm-up: each of %d agents signs in once...\n", o.agents)
+	if r := lg.warmUp(o.agents); r.errors > 0 {
+		return fmt.Errorf("peer warm-up failed: %d errors, first: %v; log %s", r.errors, r.firstErr, logPath)
+	}
+	fmt.Printf("sso phase: %d agents with a session, %s...\n", o.agents, o.duration)
+	rep.results = append(rep.results, lg.phase("sso", o.agents, o.duration, lg.sessionSSO, b.sso, 0))
+	return nil
+}
+
+// runFlexidp runs idp serve on the backend through the warm-up, the
+// password and sso phases and, on PostgreSQL, the burst.
+func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, backend string, rep *runReport) (err error) {
+	env, err := startEnvironment(ctx, o, cpu, backend, bin, max(o.agents, o.burst))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		env.keepLog = err != nil
+		env.close()
+	}()
+	// Idle: started, migrated, key loaded, nothing served yet.
+	env.idleRSSKiB = currentRSSKiB(env.srv.cmd.Process.Pid)
+	fmt.Printf("\nflexidp on %s: %s; %d users and SP flex seeded; server %s, hash concurrency %d (%d MiB budget), log %s\n",
+		backend, env.dbWhere, env.users, env.base, env.srv.hashConcurrency, o.hashMemoryMiB, env.srv.logPath)
+	if env.probeNote != "" {
+		fmt.Printf("  database probe: %s\n", env.probeNote)
+	}
+	if o.sharedAccount {
+		fmt.Printf("every agent signs in as %s\n", fmt.Sprintf(emailPattern, 0))
+	}
+	lg, err := newLoad(ctx, env.target())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("warm-up: each of %d agents signs in once...\n", o.agents)
+	if r := lg.warmUp(o.agents); r.errors > 0 {
+		return fmt.Errorf("warm-up failed: %d errors, first: %v", r.errors, r.firstErr)
+	}
+	fmt.Printf("password phase: %d agents, %s...\n", o.agents, o.duration)
+	rep.results = append(rep.results, lg.phase("password", o.agents, o.duration, lg.passwordSignIn, b.signIn, 0.80))
+	fmt.Printf("sso phase: %d agents with a session, %s...\n", o.agents, o.duration)
+	rep.results = append(rep.results, lg.phase("sso", o.agents, o.duration, lg.sessionSSO, b.sso, 0.80))
+	mem := memory{server: "flexidp " + backend, idleKiB: env.idleRSSKiB}
+	if o.burst > 0 && backend == backendPostgres {
+		fmt.Printf("burst phase: %d sign-ins starting evenly over %s...\n", o.burst, o.burstWindow)
+		rep.burst = lg.burst(o.burst, o.burstWindow)
+		rep.burstEnv = env.srv.hashConcurrency
+		mem.burst = true
+		mem.peakKiB = rep.burst.serverPeakRSSKiB
+		mem.afterKiB = currentRSSKiB(env.srv.cmd.Process.Pid)
+		fmt.Printf("  waiting %s after the burst for the server's RSS to settle...\n", o.settle)
+		select {
+		case <-time.After(o.settle):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		mem.settledKiB = currentRSSKiB(env.srv.cmd.Process.Pid)
+	}
+	rep.memory = append(rep.memory, mem)
+	if err := env.srv.stop(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/pgtest"
 	"github.com/flexidp/flexidp/internal/store/postgres"
+	"github.com/flexidp/flexidp/internal/store/sqlite"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -37,12 +38,20 @@ const (
 // environment is what the phases run against: a seeded database and a
 // running server.
 type environment struct {
+	backend string // "PostgreSQL" or "SQLite"
 	dir     string
 	dbWhere string
+	dbURL   string
 	users   int
 	base    string
 	srv     *serverProc
 	cluster *pgtest.Cluster
+	probe   *dbProbe
+	// probeNote says what the database probe could not read.
+	probeNote string
+	// idleRSSKiB is the server's resident memory once it is ready, before
+	// any sign-in.
+	idleRSSKiB int64
 	// keepLog leaves the server log in place (the run failed).
 	keepLog bool
 	// sharedAccount: every agent signs in as agent0@….
@@ -52,6 +61,9 @@ type environment struct {
 func (e *environment) close() {
 	if e.srv != nil {
 		_ = e.srv.stop()
+	}
+	if e.probe != nil {
+		e.probe.close()
 	}
 	if e.cluster != nil {
 		if err := e.cluster.Stop(); err != nil {
@@ -66,42 +78,82 @@ func (e *environment) close() {
 	_ = os.RemoveAll(e.dir)
 }
 
-func startEnvironment(ctx context.Context, o options, cpu cpuPlan, nUsers int) (_ *environment, err error) {
+// target is the environment's server as the load sees it.
+func (e *environment) target() *target {
+	t := &target{name: "flexidp " + e.backend, base: e.base, metadata: e.base + "/saml/metadata", pid: e.srv.cmd.Process.Pid,
+		memStats: promMemStats("http://" + e.srv.metricsAddr + "/metrics"), sharedAccount: e.sharedAccount,
+		login: func(l *load, a *agent, body string) (int, string, error) {
+			f := hiddenFields(body)
+			return a.post(l.ctx, l.t.base+"/login", url.Values{"csrf": {f["csrf"]}, "state": {f["state"]},
+				"email": {a.email}, "password": {benchPass}})
+		}}
+	if e.probe != nil {
+		t.db = e.probe
+	}
+	return t
+}
+
+// Backends the benchmark runs flexidp on.
+const (
+	backendPostgres = "PostgreSQL"
+	backendSQLite   = "SQLite"
+)
+
+// startEnvironment seeds a database of the backend and starts idp serve
+// (bin) on it.
+func startEnvironment(ctx context.Context, o options, cpu cpuPlan, backend, bin string, nUsers int) (_ *environment, err error) {
 	dir, err := os.MkdirTemp("", "flexidp-bench-")
 	if err != nil {
 		return nil, err
 	}
-	e := &environment{dir: dir, users: nUsers, sharedAccount: o.sharedAccount}
+	e := &environment{backend: backend, dir: dir, users: nUsers, sharedAccount: o.sharedAccount}
 	defer func() {
 		if err != nil {
 			e.close()
 		}
 	}()
-	dbURL := o.databaseURL
-	if dbURL == "" {
-		if e.cluster, err = pgtest.StartCluster(); err != nil {
-			return nil, fmt.Errorf("start PostgreSQL (or pass --database-url): %w", err)
+	var st seedStore
+	switch backend {
+	case backendSQLite:
+		path := filepath.Join(dir, "flexidp.db")
+		e.dbURL, e.dbWhere = "sqlite://"+path, path
+		sq, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, err
 		}
-		dbURL = e.cluster.URL()
-		e.dbWhere = "throwaway cluster in " + e.cluster.Dir()
-	} else {
-		e.dbWhere = "--database-url"
-		if u, err := url.Parse(dbURL); err == nil && u.Host != "" {
-			e.dbWhere = u.Redacted()
+		st = sq
+	default:
+		e.dbURL = o.databaseURL
+		dataDir := ""
+		if e.dbURL == "" {
+			if e.cluster, err = pgtest.StartCluster(); err != nil {
+				return nil, fmt.Errorf("start PostgreSQL (or pass --database-url): %w", err)
+			}
+			e.dbURL = e.cluster.URL()
+			e.dbWhere = "throwaway cluster in " + e.cluster.Dir()
+			dataDir = filepath.Join(e.cluster.Dir(), "data")
+		} else {
+			e.dbWhere = "--database-url"
+			if u, err := url.Parse(e.dbURL); err == nil && u.Host != "" {
+				e.dbWhere = u.Redacted()
+			}
+		}
+		pg, err := postgres.Open(ctx, e.dbURL)
+		if err != nil {
+			return nil, err
+		}
+		st = pg
+		if e.probe, e.probeNote, err = newDBProbe(ctx, e.dbURL, dataDir); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("database probe: %w", err)
 		}
 	}
-	if err := seed(ctx, dbURL, nUsers); err != nil {
+	err = seed(ctx, st, nUsers)
+	st.Close()
+	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	bin := o.idpBinary
-	if bin == "" {
-		bin = filepath.Join(dir, "idp")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/flexidp/flexidp/cmd/idp")
-		if out, err := build.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build ./cmd/idp (run from the repository, or pass --idp): %v\n%s", err, out)
-		}
-	}
-	e.srv, err = startServer(ctx, bin, dir, dbURL, o, cpu)
+	e.srv, err = startServer(ctx, bin, dir, e.dbURL, o, cpu, backend == backendPostgres)
 	if err != nil {
 		return nil, err
 	}
@@ -109,15 +161,29 @@ func startEnvironment(ctx context.Context, o options, cpu cpuPlan, nUsers int) (
 	return e, nil
 }
 
+// buildIdP builds ./cmd/idp into dir, unless --idp names a binary.
+func buildIdP(ctx context.Context, o options, dir string) (string, error) {
+	if o.idpBinary != "" {
+		return o.idpBinary, nil
+	}
+	bin := filepath.Join(dir, "idp")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/flexidp/flexidp/cmd/idp")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/idp (run from the repository, or pass --idp): %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// seedStore is what seeding needs of either backend.
+type seedStore interface {
+	store.Store
+	Migrate(ctx context.Context) ([]string, error)
+}
+
 // seed migrates the database and stores the Flex SP and nUsers agents
 // (agent0@…, agent1@…), all with the same password. The hash is computed
 // once; each sign-in still verifies it at full cost.
-func seed(ctx context.Context, dbURL string, nUsers int) error {
-	st, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+func seed(ctx context.Context, st seedStore, nUsers int) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -158,6 +224,7 @@ func randomID() string {
 // serverProc is `idp serve` running as a child process.
 type serverProc struct {
 	base            string
+	metricsAddr     string
 	logPath         string
 	hashConcurrency int
 	cmd             *exec.Cmd
@@ -165,20 +232,35 @@ type serverProc struct {
 	err             error
 }
 
-func (s *serverProc) pid() string { return strconv.Itoa(s.cmd.Process.Pid) }
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
 
 // startServer runs `idp serve` on a free loopback port, pinned to the
 // server CPUs with GOMAXPROCS to match, and waits until it is ready.
-func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpuPlan) (*serverProc, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpuPlan, mayProfile bool) (*serverProc, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	// /metrics gives the server's allocation counters. IDP_METRICS_LISTEN
+	// (with IDP_PPROF=true, for profiling) is taken for the PostgreSQL
+	// server when set.
+	metricsAddr := os.Getenv("IDP_METRICS_LISTEN")
+	if metricsAddr == "" || !mayProfile {
+		if metricsAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
-	s := &serverProc{base: "http://" + addr, logPath: filepath.Join(dir, "idp.log"), done: make(chan struct{})}
+	s := &serverProc{base: "http://" + addr, metricsAddr: metricsAddr, logPath: filepath.Join(dir, "idp.log"), done: make(chan struct{})}
 	logf, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err
@@ -195,6 +277,7 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 		"IDP_HASH_MEMORY_MIB=" + strconv.Itoa(o.hashMemoryMiB),
 		"IDP_LOG_FORMAT=json",
 		"IDP_TRUST_PROXY=true", // the agents' addresses come in X-Forwarded-For
+		"IDP_METRICS_LISTEN=" + metricsAddr,
 	}
 	if o.lockoutThreshold > 0 {
 		s.cmd.Env = append(s.cmd.Env, "IDP_LOCKOUT_THRESHOLD="+strconv.Itoa(o.lockoutThreshold))
@@ -202,7 +285,7 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 	// Profiling the server under load: IDP_METRICS_LISTEN=127.0.0.1:6060
 	// IDP_PPROF=true go run ./bench, then go tool pprof …/debug/pprof/profile;
 	// IDP_SIGNIN_TIME_FLOOR=0 compares without the sign-in time floor.
-	for _, k := range []string{"IDP_METRICS_LISTEN", "IDP_PPROF", "IDP_SIGNIN_TIME_FLOOR"} {
+	for _, k := range []string{"IDP_PPROF", "IDP_SIGNIN_TIME_FLOOR"} {
 		if v := os.Getenv(k); v != "" {
 			s.cmd.Env = append(s.cmd.Env, k+"="+v)
 		}

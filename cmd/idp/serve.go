@@ -190,6 +190,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		debug.SetMemoryLimit(limit)
 		log.Debug("memory limit set", "mib", limit>>20)
 	}
+	// After a burst of sign-ins, the hashes' memory goes back to the
+	// system once hashing is idle (memoryReturner).
+	memTicker := time.NewTicker(5 * time.Second)
+	defer memTicker.Stop()
+	go newMemoryReturner(hasher).run(ctx, memTicker.C)
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	// The forgot-password page emails reset links when IDP_SMTP_* is set.
 	secrets, err := directorySealer(o.keyEncryption)

@@ -462,7 +462,7 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 			if err := s.searchSources(ctx, login); err != nil {
 				return users.User{}, err
 			}
-			return s.authenticate(ctx, login, password)
+			return s.checkPassword(ctx, u, password) // read once
 		} else if err != nil {
 			return users.User{}, fmt.Errorf("look up directory link: %w", err)
 		}

@@ -151,6 +151,16 @@ type Change struct {
 // returned; callers whose change is already made report it as a warning.
 func (s *Service) Audit(ctx context.Context, e store.AuditEvent) error {
 	ctx = context.WithoutCancel(ctx)
+	e = s.logAudit(ctx, e)
+	if _, err := s.st.AppendAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "audit trail write failed", "action", e.Action, "err", err)
+		return fmt.Errorf("the change was made but not recorded in the audit log: %w", err)
+	}
+	return nil
+}
+
+// logAudit writes e's log line and returns it with its Time set.
+func (s *Service) logAudit(ctx context.Context, e store.AuditEvent) store.AuditEvent {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
@@ -165,9 +175,27 @@ func (s *Service) Audit(ctx context.Context, e store.AuditEvent) error {
 		attrs = append(attrs, slog.Any("details", logJSON(e.Details)))
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
-	if _, err := s.st.AppendAudit(ctx, e); err != nil {
-		s.log.ErrorContext(ctx, "audit trail write failed", "action", e.Action, "err", err)
-		return fmt.Errorf("the change was made but not recorded in the audit log: %w", err)
+	return e
+}
+
+// Record commits what answering a browser writes (store.Visit): the
+// replay record, the session started, ended or touched, and the audit
+// events, in one transaction. Unlike Audit, the events are part of the
+// commit: a Response is posted only once its record is written. Their
+// log lines are written once the commit succeeded. ErrConflict (wrapped)
+// when the request was already answered: nothing was written then.
+func (s *Service) Record(ctx context.Context, v store.Visit) error {
+	ctx = context.WithoutCancel(ctx)
+	for i := range v.Audit {
+		if v.Audit[i].Time.IsZero() {
+			v.Audit[i].Time = s.now()
+		}
+	}
+	if err := s.st.RecordVisit(ctx, v); err != nil {
+		return err
+	}
+	for _, e := range v.Audit {
+		s.logAudit(ctx, e)
 	}
 	return nil
 }

@@ -123,6 +123,11 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (use
 	} else if err != nil {
 		return users.User{}, fmt.Errorf("look up user: %w", err)
 	}
+	return s.checkPassword(ctx, u, password)
+}
+
+// checkPassword is authenticate for the user u, already read.
+func (s *Service) checkPassword(ctx context.Context, u users.User, password string) (users.User, error) {
 	if u.PasswordHash == "" {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
 			return users.User{}, err

@@ -12,11 +12,16 @@ import (
 // with the request's client address. A failed write is logged there,
 // never shown: what it records has already happened.
 func (s *Server) audit(r *http.Request, e store.AuditEvent) {
+	_ = s.acct.Audit(r.Context(), s.event(r, e))
+}
+
+// event is e as r records it: with the client address and the time.
+func (s *Server) event(r *http.Request, e store.AuditEvent) store.AuditEvent {
 	if e.RemoteAddr == "" {
 		e.RemoteAddr = s.clientIP(r)
 	}
 	e.Time = s.now()
-	_ = s.acct.Audit(r.Context(), e)
+	return e
 }
 
 // details encodes v as an audit event's Details.

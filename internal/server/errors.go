@@ -50,6 +50,7 @@ var (
 	errCSRF          = refusal(http.StatusForbidden, "error.csrf", "error.csrf_hint")
 	errBadState      = refusal(http.StatusBadRequest, "error.bad_state", "error.start_again_hint")
 	errSignInExpired = refusal(http.StatusBadRequest, "error.sign_in_expired", "error.sign_in_expired_hint")
+	errSPChanged     = refusal(http.StatusServiceUnavailable, "error.sp_changed", "error.sp_changed_hint")
 	errReplay        = refusal(http.StatusConflict, "error.replay", "error.start_again_hint")
 	errBusy          = refusal(http.StatusServiceUnavailable, "error.busy", "error.busy_hint")
 	errNoSession     = refusal(http.StatusUnauthorized, "error.no_session", "")

@@ -57,7 +57,7 @@ func TestGroupsChangeTheResponse(t *testing.T) {
 		redirect, reqID := samltest.AuthnRedirect(t, sp, "", nil)
 		cs.take()
 		status, body := b.Get(redirect)
-		calls := cs.take()
+		calls := tally(cs.take())
 		samltest.WantStatus(t, what, status, http.StatusOK, body)
 		form := samltest.Form(t, body)
 		samltest.VerifyWithXmlsec(t, form.XML, h.certificate(t))

@@ -82,6 +82,9 @@ type testIdP struct {
 	Store    *sqlite.Store
 	Accounts *accounts.Service
 	IdP      *saml.IdP
+	// Handler is the server's handler, for benchmarks that call it
+	// without the network.
+	Handler http.Handler
 	// ConsoleURL is where the admin console is: URL, or its own
 	// listener's URL with ConsoleSeparate.
 	ConsoleURL string
@@ -99,7 +102,7 @@ func hasher() *users.Hasher {
 // administrator would: the Flex SP (samltest.FlexACS, with a Default
 // Redirect URL) and the users of seedUsers, all with the password
 // password.
-func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
+func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 	t.Helper()
 	ctx := context.Background()
 	h := &testIdP{Store: opts.Store}
@@ -167,7 +170,8 @@ func newTestIdP(t *testing.T, opts idpOptions) *testIdP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	h.Handler = srv.Handler()
+	ts := httptest.NewUnstartedServer(h.Handler)
 	ts.Listener.Close()
 	ts.Listener = ln
 	ts.Start()
@@ -195,7 +199,7 @@ var seedUsers = []users.User{
 }
 
 // seed registers the Flex SP and seedUsers through the account service.
-func (h *testIdP) seed(t *testing.T) {
+func (h *testIdP) seed(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	entityID, _, err := sp.FlexPreset(samltest.FlexACS)
@@ -215,7 +219,7 @@ func (h *testIdP) seed(t *testing.T) {
 }
 
 // addUser creates u with the password password.
-func (h *testIdP) addUser(t *testing.T, u users.User) users.User {
+func (h *testIdP) addUser(t testing.TB, u users.User) users.User {
 	t.Helper()
 	u, err := h.Accounts.CreateUser(context.Background(), admin, accounts.NewUser{User: u, Password: password})
 	if err != nil {

@@ -163,7 +163,8 @@ func (st loginState) spName() string {
 
 // completeSignIn starts the session of u, who proved who they are with
 // the password and factor (a second factor, "" for none), and continues
-// where the sign-in started.
+// where the sign-in started. The session, the sign-in event and the
+// Response that follows are one commit.
 func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, factor string) {
 	method := "password"
 	if st.Via != "" {
@@ -172,36 +173,45 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.
 	if factor != "" {
 		method += "+" + factor
 	}
-	sess, err := s.startSession(w, r, u, factor)
-	if err != nil {
-		s.cfg.Metrics.signIn("error")
-		s.fail(w, r, err)
-		return
-	}
+	sess, v := s.beginSession(r, u, factor, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
 	s.cfg.Metrics.signIn("success")
-	s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
-	s.proceed(w, r, u, sess, st)
+	s.proceed(w, r, u, sess, st, v)
 }
 
-// proceed continues a sign-in once the session exists: answer the pending
-// AuthnRequest, post to the SP of an IdP-initiated login, or show the
-// launcher.
-func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState) {
+// proceed continues a sign-in once the session is decided: answer the
+// pending AuthnRequest, post to the SP of an IdP-initiated login, or show
+// the launcher. v is what the sign-in still has to commit.
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState, v *visit) {
 	name := st.spName()
-	if st.Console {
-		http.Redirect(w, r, consolePrefix, http.StatusSeeOther)
+	if st.Console || name == "" {
+		if err := s.record(w, r, v, nil, nil); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		to := "/launcher"
+		if st.Console {
+			to = consolePrefix
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	if name == "" {
-		http.Redirect(w, r, "/launcher", http.StatusSeeOther)
-		return
+	for again := true; ; again = false {
+		provider, err := s.sps.get(r.Context(), s.store, store.SPRef{Name: name})
+		if err != nil {
+			s.refuse(w, r, v, nil, err)
+			return
+		}
+		if !s.answer(w, r, u, sess, st.Req, provider, v) {
+			return
+		}
+		// The SP changed since it was read: nothing was written; read it
+		// anew and answer once more.
+		s.sps.forget(name)
+		if !again {
+			s.refuse(w, r, v, nil, errSPChanged)
+			return
+		}
 	}
-	provider, err := s.store.GetServiceProvider(r.Context(), name)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.answer(w, r, u, sess, st.Req, provider)
 }
 
 func (s *Server) launcher(w http.ResponseWriter, r *http.Request) {

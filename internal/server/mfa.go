@@ -331,8 +331,11 @@ func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	state := ""
 	if st.User != "" {
-		// The recovery codes page continues the sign-in.
-		if _, ok := s.enrolledSignIn(w, r, u, st, "totp"); !ok {
+		// The recovery codes page continues the sign-in: its session and
+		// event are committed now.
+		_, v := s.enrolledSignIn(r, u, st, "totp")
+		if err := s.record(w, r, v, nil, nil); err != nil {
+			s.fail(w, r, err)
 			return
 		}
 		if state, err = s.encodeState(st.proven()); err != nil {
@@ -363,18 +366,13 @@ func (s *Server) postedEnrolment(w http.ResponseWriter, r *http.Request) (st log
 	return st, u, true
 }
 
-// enrolledSignIn completes the sign-in st was pending on, whose second
-// step the enrolment of factor ("totp", "passkey") just confirmed proved:
-// it starts the session. On failure it has answered and ok is false.
-func (s *Server) enrolledSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, factor string) (store.Session, bool) {
-	sess, err := s.startSession(w, r, u, factor)
-	if err != nil {
-		s.fail(w, r, err)
-		return sess, false
-	}
-	s.audit(r, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(),
-		Reason: "password+" + factor + " (enrolment)"})
-	return sess, true
+// enrolledSignIn begins the session of the sign-in st was pending on,
+// whose second step the enrolment of factor ("totp", "passkey") just
+// confirmed proved, with its sign-in event: the visit commits both
+// (record, or with the Response in proceed).
+func (s *Server) enrolledSignIn(r *http.Request, u users.User, st loginState, factor string) (store.Session, *visit) {
+	return s.beginSession(r, u, factor, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email,
+		SP: st.spName(), Reason: "password+" + factor + " (enrolment)"})
 }
 
 // proven is st once its second factor is proven: the sign-in it
@@ -407,5 +405,5 @@ func (s *Server) mfaContinue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.proceed(w, r, u, sess, st)
+	s.proceed(w, r, u, sess, st, &visit{})
 }

@@ -165,9 +165,8 @@ func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if sess, ok := s.enrolledSignIn(w, r, u, st, "passkey"); ok {
-		s.proceed(w, r, u, sess, st.proven())
-	}
+	sess, v := s.enrolledSignIn(r, u, st, "passkey")
+	s.proceed(w, r, u, sess, st.proven(), v)
 }
 
 // addPasskey starts adding a passkey from the account page, once the

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/i18n"
@@ -143,6 +145,13 @@ func tr(r *http.Request, key string, args ...any) string {
 // render executes a page into a buffer first, so a template error never
 // leaves half a page behind.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	_ = s.renderWith(w, r, status, name, p, "")
+}
+
+// renderWith is render; when message is set, it is written in place of
+// messageMark, which the executed page must hold exactly once: else
+// renderWith returns false and writes nothing.
+func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, status int, name string, p page, message string) bool {
 	p.Dev, p.DevData = s.cfg.Dev, s.cfg.DevData
 	p.Brand = s.brandView()
 	p.RequestID = requestIDFrom(r.Context())
@@ -153,18 +162,39 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	} else {
 		p.Langs = s.langLinks(r, p.Lang, p)
 	}
-	var buf bytes.Buffer
-	if err := s.pages[p.Lang][name].ExecuteTemplate(&buf, "base", p); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			pageBuffers.Put(buf)
+		}
+	}()
+	if err := s.pages[p.Lang][name].ExecuteTemplate(buf, "base", p); err != nil {
 		s.log.ErrorContext(r.Context(), "render template", "template", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
-		return
+		return true
+	}
+	before, after := buf.Bytes(), []byte(nil)
+	if message != "" {
+		var ok bool
+		if before, after, ok = bytes.Cut(before, []byte(messageMark)); !ok || bytes.Contains(after, []byte(messageMark)) {
+			return false
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", p.Lang)
 	w.Header().Add("Vary", "Accept-Language, Cookie")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(before)
+	if message != "" {
+		_, _ = io.WriteString(w, message)
+		_, _ = w.Write(after)
+	}
+	return true
 }
+
+// pageBuffers keeps the buffers pages are executed into.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // renderPost renders the auto-submitting HTTP-POST binding form. The CSP
 // allows posting to exactly the ACS URL's origin and nowhere else.
@@ -181,5 +211,34 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, p page) {
 		return
 	}
 	w.Header().Set("Content-Security-Policy", csp("'self' "+u.Scheme+"://"+u.Host))
+	// The page is executed without the message, 8 KB of base64 that the
+	// template would escape byte by byte for nothing (no base64 character
+	// needs escaping in a quoted attribute), and the message is written in
+	// its place. Anything else, or a page where the mark is not found
+	// exactly once (a RelayState that holds it), goes through the
+	// template.
+	if msg := p.SAMLResponse; isBase64(msg) {
+		p.SAMLResponse = messageMark
+		if s.renderWith(w, r, http.StatusOK, "post", p, msg) {
+			return
+		}
+		p.SAMLResponse = msg
+	}
 	s.render(w, r, http.StatusOK, "post", p)
+}
+
+// messageMark stands for the SAML message in the executed auto-POST page;
+// the template leaves it as it is (letters and digits only).
+const messageMark = "flexidpSAMLmessage0mark"
+
+// isBase64 reports whether s is made only of standard base64 characters,
+// none of which needs escaping in an HTML attribute value in quotes.
+func isBase64(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -107,6 +107,9 @@ type Server struct {
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
+	// sps keeps the service providers read, checked at each Response's
+	// commit.
+	sps spCache
 	// imports are the console's checked users files and running imports.
 	imports *importJobs
 }

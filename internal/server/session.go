@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,42 +77,85 @@ const sessionCookie = "flexidp_session"
 // currentSession returns the browser's valid session and its user, or
 // errNoSession. Expired sessions (absolute or idle) are deleted.
 func (s *Server) currentSession(r *http.Request) (store.Session, users.User, error) {
+	sess, u, touch, err := s.loadSession(r)
+	if err == nil && touch {
+		if err := s.store.TouchSession(r.Context(), sess.ID, s.now()); err != nil {
+			s.log.WarnContext(r.Context(), "touch session", "err", err)
+		}
+	}
+	return sess, u, err
+}
+
+// loadSession is currentSession without the touch: touch says that the
+// session's LastSeenAt is due (at most once a minute: the idle timeout
+// needs no finer grain, and a busy shift start should not turn every SSO
+// into a write), which the caller writes, with the rest of its visit
+// (visit.touch) or at once. The session and its user are one query.
+func (s *Server) loadSession(r *http.Request) (sess store.Session, u users.User, touch bool, err error) {
 	token := s.cookie(r, sessionCookie)
 	if token == "" {
-		return store.Session{}, users.User{}, errNoSession
+		return store.Session{}, users.User{}, false, errNoSession
 	}
 	ctx := r.Context()
-	sess, err := s.store.GetSession(ctx, hashToken(token))
+	sess, u, err = s.store.GetSessionUser(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, users.User{}, errNoSession
+		return store.Session{}, users.User{}, false, errNoSession
 	} else if err != nil {
-		return store.Session{}, users.User{}, fmt.Errorf("load session: %w", err)
+		return store.Session{}, users.User{}, false, fmt.Errorf("load session: %w", err)
 	}
 	now := s.now()
 	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.SessionIdle)) {
 		if err := s.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.WarnContext(ctx, "delete expired session", "err", err)
 		}
-		return store.Session{}, users.User{}, errNoSession
-	}
-	u, err := s.store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, users.User{}, errNoSession
-	} else if err != nil {
-		return store.Session{}, users.User{}, fmt.Errorf("load session user: %w", err)
+		return store.Session{}, users.User{}, false, errNoSession
 	}
 	if u.Disabled {
 		_, _ = s.store.DeleteUserSessions(ctx, u.ID)
-		return store.Session{}, users.User{}, errNoSession
+		return store.Session{}, users.User{}, false, errNoSession
 	}
-	// Touch at most once a minute: the idle timeout needs no finer grain,
-	// and a busy shift start should not turn every SSO into a write.
-	if now.Sub(sess.LastSeenAt) > time.Minute {
-		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
-			s.log.WarnContext(ctx, "touch session", "err", err)
-		}
+	return sess, u, now.Sub(sess.LastSeenAt) > time.Minute, nil
+}
+
+// visit is what a request commits once it has decided (store.Visit,
+// through accounts.Service.Record): the session it starts, ends or
+// touches and its sign-in events; the Response's replay record and event
+// are added by record. cookie is the token of the session it starts, set
+// once the commit succeeded.
+type visit struct {
+	base   store.Visit
+	cookie string
+}
+
+// touch returns the visit of a request within sess that touches it when
+// due.
+func (s *Server) touch(sess store.Session, due bool) *visit {
+	v := &visit{}
+	if due {
+		v.base.TouchSession, v.base.TouchAt = sess.ID, s.now()
 	}
-	return sess, u, nil
+	return v
+}
+
+// record commits v with the Response's replay record (once), the version
+// of the SP it was built from (spv) and its events (answer), all or
+// nothing, and sets the cookie of the session it started. ErrConflict
+// (wrapped) when once was already used, ErrChanged when spv is no longer
+// current: nothing is written then.
+func (s *Server) record(w http.ResponseWriter, r *http.Request, v *visit, once *store.Once, spv *store.SPVersion, answer ...store.AuditEvent) error {
+	sv := v.base
+	sv.Once, sv.SP = once, spv
+	sv.Audit = append(slices.Clip(sv.Audit), answer...)
+	if sv.Once == nil && sv.SP == nil && sv.StartSession == nil && sv.EndSession == "" && sv.TouchSession == "" && len(sv.Audit) == 0 {
+		return nil
+	}
+	if err := s.acct.Record(r.Context(), sv); err != nil {
+		return err
+	}
+	if v.cookie != "" {
+		s.setCookie(w, sessionCookie, v.cookie, s.cfg.SessionLifetime)
+	}
+	return nil
 }
 
 // signedIn returns the browser's session and user for a page that needs
@@ -130,18 +174,14 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (sess store.Se
 	return sess, u, true
 }
 
-// startSession creates a session for u and sets its cookie. A session
-// the browser already has (a ForceAuthn sign-in, or one as another user)
-// ends first: the cookie it replaces must not stay valid on the server.
-// factor is the second factor the sign-in proved ("totp", "recovery
-// code"), "" for a password alone: the admin console accepts only a
-// session with one.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.User, factor string) (store.Session, error) {
-	if old := s.cookie(r, sessionCookie); old != "" {
-		if err := s.store.DeleteSession(r.Context(), hashToken(old)); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.Session{}, fmt.Errorf("end previous session: %w", err)
-		}
-	}
+// beginSession returns a new session of u and the visit that starts it,
+// with the event signIn: nothing is stored until the visit is recorded. A
+// session the browser already has (a ForceAuthn sign-in, or one as
+// another user) ends in the same commit: the cookie it replaces must not
+// stay valid on the server. factor is the second factor the sign-in
+// proved ("totp", "recovery code", "passkey"), "" for a password alone: the admin
+// console accepts only a session with one.
+func (s *Server) beginSession(r *http.Request, u users.User, factor string, signIn store.AuditEvent) (store.Session, *visit) {
 	token := randomToken()
 	now := s.now()
 	sess := store.Session{
@@ -159,11 +199,11 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u users.Us
 	if factor != "" {
 		sess.VerifiedAt = now
 	}
-	if err := s.store.CreateSession(r.Context(), sess); err != nil {
-		return store.Session{}, fmt.Errorf("create session: %w", err)
+	v := &visit{cookie: token, base: store.Visit{StartSession: &sess, Audit: []store.AuditEvent{s.event(r, signIn)}}}
+	if old := s.cookie(r, sessionCookie); old != "" {
+		v.base.EndSession = hashToken(old)
 	}
-	s.setCookie(w, sessionCookie, token, s.cfg.SessionLifetime)
-	return sess, nil
+	return sess, v
 }
 
 func truncate(s string, n int) string {

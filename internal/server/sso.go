@@ -49,28 +49,64 @@ func (s *Server) lookupSP(ctx context.Context, entityID string) (sp.ServiceProvi
 }
 
 // sso is the SP-initiated entry point (HTTP-Redirect or HTTP-POST).
-func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
-	req, provider, err := s.idp.ParseRequest(r, s.lookupSP)
+func (s *Server) sso(w http.ResponseWriter, r *http.Request) { s.ssoAnswer(w, r, true) }
+
+// ssoAnswer answers the AuthnRequest of r with the SP from memory
+// (spCache); when that copy turns out stale at the commit, nothing was
+// written, and the request is answered once more (again) from the
+// database.
+func (s *Server) ssoAnswer(w http.ResponseWriter, r *http.Request, again bool) {
+	var cached cachedSP
+	req, provider, err := s.idp.ParseRequest(r, func(ctx context.Context, entityID string) (sp.ServiceProvider, bool, error) {
+		p, err := s.sps.get(ctx, s.store, store.SPRef{EntityID: entityID})
+		if errors.Is(err, store.ErrNotFound) {
+			return sp.ServiceProvider{}, false, nil
+		} else if err != nil {
+			return sp.ServiceProvider{}, false, err
+		}
+		cached = p
+		return p.ServiceProvider, true, nil
+	})
+	// changed answers once the cached SP turned out stale (nothing was
+	// written or sent).
+	changed := func() {
+		s.sps.forget(cached.Name)
+		if again {
+			s.ssoAnswer(w, r, false)
+		} else {
+			s.fail(w, r, errSPChanged)
+		}
+	}
 	var se *saml.StatusError
 	if errors.As(err, &se) && req != nil {
 		// A genuine request flexidp cannot fulfil (binding, authentication
 		// context, subject): the SP gets a signed error Response at its
 		// registered ACS URL, without asking the user anything.
 		s.log.InfoContext(r.Context(), "SAML error response to an AuthnRequest", "sp", provider.Name, "status", se.Second, "message", se.Message)
-		s.postError(w, r, req, provider, se)
+		if s.postError(w, r, req, cached, se) {
+			changed()
+		}
 		return
 	} else if err != nil {
-		s.fail(w, r, err)
+		// A refusal decided on the SP from memory (its ACS URLs, its
+		// certificate) stands only if that SP is still current.
+		if cached.Name != "" && s.refuse(w, r, &visit{}, cached.ref(), err) {
+			changed()
+		} else if cached.Name == "" {
+			s.fail(w, r, err)
+		}
 		return
 	}
 	if req.UnverifiedSignature {
 		s.log.InfoContext(r.Context(), "AuthnRequest signature not checked: no signing certificate registered for the service provider (idp sp set --signing-cert)",
 			"sp", provider.Name)
 	}
-	sess, u, err := s.currentSession(r)
+	sess, u, touch, err := s.loadSession(r)
 	switch {
 	case err == nil && !req.ForceAuthn:
-		s.answer(w, r, u, sess, req, provider)
+		if s.answer(w, r, u, sess, req, cached, s.touch(sess, touch)) {
+			changed()
+		}
 		return
 	case err != nil && !errors.Is(err, errNoSession):
 		s.fail(w, r, err)
@@ -78,7 +114,9 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.IsPassive {
 		// saml-core §3.4.1: the IdP must not interact with the user.
-		s.postError(w, r, req, provider, saml.NoPassive())
+		if s.postError(w, r, req, cached, saml.NoPassive()) {
+			changed()
+		}
 		return
 	}
 	// A request that names its subject gets that user's email prefilled;
@@ -90,7 +128,7 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 // with its Default Redirect URL as RelayState.
 func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "sp")
-	provider, err := s.store.GetServiceProvider(r.Context(), name)
+	provider, err := s.sps.get(r.Context(), s.store, store.SPRef{Name: name})
 	if errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: i18n.M("error.no_app", "name", name)})
 		return
@@ -104,7 +142,7 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sess, u, err := s.currentSession(r)
+	sess, u, touch, err := s.loadSession(r)
 	if errors.Is(err, errNoSession) {
 		s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Label(), "", "")
 		return
@@ -112,71 +150,132 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.answer(w, r, u, sess, nil, provider)
-}
-
-// answer issues the Response to req (nil: unsolicited) for user u and
-// renders the auto-POST form. Every check that can refuse the user runs
-// before anything is signed or posted.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, req *saml.Request, provider sp.ServiceProvider) {
-	ctx := r.Context()
-	log := s.log.With(slog.String("request_id", requestIDFrom(ctx)), slog.String("user", u.ID), slog.String("sp", provider.Name))
-	if u.Disabled {
-		s.fail(w, r, errDisabled)
-		return
-	}
-	if may, err := s.acct.MayEnter(ctx, u, provider); err != nil {
-		s.fail(w, r, err)
-		return
-	} else if !may {
-		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: i18n.M("error.not_assigned", "sp", provider.Label()),
-			Hint: i18n.M("error.not_assigned_hint", "command", "idp sp assign")})
-		return
-	}
-	rel, err := s.acct.ReleaseFor(ctx, u, provider) // the user's own values merged with their groups
-	if err != nil {
-		log.WarnContext(ctx, "attribute release refused", "err", err)
-		s.fail(w, r, err)
-		return
-	}
-	if req != nil {
-		if err := s.store.ConsumeOnce(ctx, req.ReplayKey(), req.ReplayExpiry()); errors.Is(err, store.ErrConflict) {
-			s.fail(w, r, errReplay)
+	for again := true; s.answer(w, r, u, sess, nil, provider, s.touch(sess, touch)); again = false {
+		s.sps.forget(name)
+		if !again {
+			s.fail(w, r, errSPChanged)
 			return
-		} else if err != nil {
+		}
+		if provider, err = s.sps.get(r.Context(), s.store, store.SPRef{Name: name}); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
+}
+
+// answer issues the Response to req (nil: unsolicited) for user u and
+// renders the auto-POST form. Every check that can refuse the user runs
+// before anything is signed; the replay record, the Response's audit
+// event and v (the session and sign-in it completes, or the touch of the
+// session) are one commit, after signing and before anything is posted:
+// a request already answered gets no Response, on any replica. The commit
+// also checks that provider, possibly from memory, is still current:
+// changed is true when it is not, and then nothing was written or sent:
+// the caller answers again with the SP read anew.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, req *saml.Request, cached cachedSP, v *visit) (changed bool) {
+	provider := cached.ServiceProvider
+	ctx := r.Context()
+	log := s.log.With(slog.String("request_id", requestIDFrom(ctx)), slog.String("user", u.ID), slog.String("sp", provider.Name))
+	if u.Disabled {
+		return s.refuse(w, r, v, cached.ref(), errDisabled)
+	}
+	if may, err := s.acct.MayEnter(ctx, u, provider); err != nil {
+		return s.refuse(w, r, v, cached.ref(), err)
+	} else if !may {
+		return s.refuse(w, r, v, cached.ref(), &Error{Status: http.StatusForbidden, Message: i18n.M("error.not_assigned", "sp", provider.Label()),
+			Hint: i18n.M("error.not_assigned_hint", "command", "idp sp assign")})
+	}
+	rel, err := s.acct.ReleaseFor(ctx, u, provider) // the user's own values merged with their groups
+	if err != nil {
+		log.WarnContext(ctx, "attribute release refused", "err", err)
+		return s.refuse(w, r, v, cached.ref(), err)
+	}
+	var once *store.Once
+	if req != nil {
+		once = &store.Once{Key: req.ReplayKey(), ExpiresAt: req.ReplayExpiry()}
+	}
 	resp, err := s.idp.Respond(req, provider, rel, saml.Grant{SessionIndex: sess.Index, AuthnInstant: sess.AuthnInstant})
 	var se *saml.StatusError
 	if errors.As(err, &se) && resp != nil {
+		if ok, changed := s.commitAnswer(w, r, v, once, cached.ref()); !ok {
+			return changed
+		}
 		s.cfg.Metrics.response(provider.Name, "error")
 		log.WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
 		s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
-		return
+		return false
 	} else if err != nil {
-		s.fail(w, r, err)
-		return
+		return s.refuse(w, r, v, cached.ref(), err)
 	}
 	names := make([]string, len(rel.Attributes))
 	for n, a := range rel.Attributes {
 		names[n] = a.Name
 	}
-	s.cfg.Metrics.response(provider.Name, "success")
-	s.audit(r, store.AuditEvent{Action: accounts.AuditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
+	event := s.event(r, store.AuditEvent{Action: accounts.AuditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
 		Details: details(map[string]any{"assertion_id": resp.AssertionID, "response_id": resp.ResponseID,
 			"solicited": req != nil, "acs": resp.ACSURL, "attributes": names})})
+	if ok, changed := s.commitAnswer(w, r, v, once, cached.ref(), event); !ok {
+		return changed
+	}
+	s.cfg.Metrics.response(provider.Name, "success")
 	s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+	return false
 }
 
-// postError answers req with a signed SAML error Response.
-func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *saml.Request, provider sp.ServiceProvider, se *saml.StatusError) {
-	resp, err := s.idp.RespondError(req, provider, se)
+// commitAnswer records v with the Response's replay record, the version
+// of the SP it was built from and its events. ok is false when it did not
+// commit: changed when the SP is no longer current (nothing written or
+// answered), else it answered with an error. A request already answered
+// (replayed) gets errReplay, and v alone is recorded: a sign-in that
+// completed keeps its session and event, as when a refusal comes before
+// signing.
+func (s *Server) commitAnswer(w http.ResponseWriter, r *http.Request, v *visit, once *store.Once, spv *store.SPVersion, answer ...store.AuditEvent) (ok, changed bool) {
+	err := s.record(w, r, v, once, spv, answer...)
+	switch {
+	case errors.Is(err, store.ErrChanged):
+		return false, true
+	case errors.Is(err, store.ErrConflict) && once != nil:
+		s.refuse(w, r, v, nil, errReplay)
+		return false, false
+	case err != nil:
+		s.fail(w, r, err)
+		return false, false
+	}
+	return true, false
+}
+
+// refuse answers err once v, what the request had to commit anyway (a
+// completed sign-in: its session and event), is recorded. spv, when set,
+// is the SP the refusal was decided on, possibly from memory: changed is
+// true, and nothing written or answered, when it is no longer current,
+// so that a copy gone stale refuses nobody.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, v *visit, spv *store.SPVersion, err error) (changed bool) {
+	if rerr := s.record(w, r, v, nil, spv); errors.Is(rerr, store.ErrChanged) {
+		return true
+	} else if rerr != nil {
+		s.fail(w, r, rerr)
+		return false
+	}
+	s.fail(w, r, err)
+	return false
+}
+
+// postError answers req with a signed SAML error Response, once the SP it
+// goes to, possibly from memory, is known to be current (one statement);
+// changed is true, and nothing sent, when it is not.
+func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *saml.Request, cached cachedSP, se *saml.StatusError) (changed bool) {
+	resp, err := s.idp.RespondError(req, cached.ServiceProvider, se)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return false
 	}
-	s.cfg.Metrics.response(provider.Name, "error")
-	s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+	if err := s.record(w, r, &visit{}, nil, cached.ref()); errors.Is(err, store.ErrChanged) {
+		return true
+	} else if err != nil {
+		s.fail(w, r, err)
+		return false
+	}
+	s.cfg.Metrics.response(cached.Name, "error")
+	s.renderPost(w, r, cached.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+	return false
 }

@@ -24,7 +24,23 @@ var (
 	// ErrLastOwner: the change would leave no enabled console owner
 	// (users.ConsoleOwner, not disabled) where there was one.
 	ErrLastOwner = errors.New("last enabled console owner")
+	// ErrChanged: a record the write depends on changed (or went) since
+	// it was read (store.Visit.SP).
+	ErrChanged = errors.New("changed since it was read")
 )
+
+// SPRef names a service provider by Name or, when Name is empty, by
+// EntityID.
+type SPRef struct {
+	Name, EntityID string
+}
+
+// SPVersion is a service provider as read at one version (see
+// Store.GetServiceProviderVersion).
+type SPVersion struct {
+	Name    string
+	Version int64
+}
 
 // RemovesOwner reports whether changing old into next (nil: deleting it)
 // takes an enabled console owner away: the changes UpdateUser and
@@ -58,6 +74,41 @@ type Session struct {
 	// (the sign-in, or a re-verification for a sensitive console action);
 	// zero for a password-only session.
 	VerifiedAt time.Time
+}
+
+// Once is a replay record: Key (an AuthnRequest ID with its issuer) is
+// used until ExpiresAt (see ConsumeOnce).
+type Once struct {
+	Key       string
+	ExpiresAt time.Time
+}
+
+// Visit is what answering a browser writes, all of it or nothing, in one
+// transaction: on PostgreSQL one statement, so one round trip and one
+// commit. An SSO Response within a session consumes the request's replay
+// record, touches the session and records the Response; a sign-in also
+// ends the browser's previous session, starts the new one and records the
+// sign-in. Zero fields write nothing.
+type Visit struct {
+	// Once is consumed as ConsumeOnce does it; when it is recorded and not
+	// yet expired, nothing of the visit is written (ErrConflict).
+	Once *Once
+	// EndSession is the ID of a session to delete (the browser's previous
+	// one); a session that is already gone is no error.
+	EndSession string
+	// StartSession is a session to create; ErrConflict, and nothing
+	// written, if its ID is taken.
+	StartSession *Session
+	// TouchSession is the ID of a session whose LastSeenAt becomes
+	// TouchAt; a session that is already gone is no error.
+	TouchSession string
+	TouchAt      time.Time
+	// Audit are appended in order (a zero Time is set to now).
+	Audit []AuditEvent
+	// SP, when set, is the service provider the Response was built from,
+	// as read: if it changed or went since, nothing is written
+	// (ErrChanged), so a copy kept in memory is never used once stale.
+	SP *SPVersion
 }
 
 // KeyState is the life-cycle state of a signing key.
@@ -179,6 +230,10 @@ type Store interface {
 	// GetServiceProviderByEntityID returns the SP with that entity ID
 	// (exact, case-sensitive match, as SAML compares identifiers).
 	GetServiceProviderByEntityID(ctx context.Context, entityID string) (sp.ServiceProvider, error)
+	// GetServiceProviderVersion returns the SP ref names and its version: a
+	// number that changes on every write of it, by any process, and is
+	// never used twice (a deleted and re-created SP has a new one).
+	GetServiceProviderVersion(ctx context.Context, ref SPRef) (sp.ServiceProvider, int64, error)
 	// ListServiceProviders returns all SPs ordered by Name.
 	ListServiceProviders(ctx context.Context) ([]sp.ServiceProvider, error)
 	// UpdateServiceProvider is UpdateUser's counterpart for SPs; Name must
@@ -242,6 +297,11 @@ type Store interface {
 	// GetSession returns the session with that ID, whether or not it has
 	// expired (the caller decides).
 	GetSession(ctx context.Context, id string) (Session, error)
+	// GetSessionUser returns the session with that ID, whether or not it
+	// has expired, and its user, read together in one query: what every
+	// request of a signed-in browser needs first. ErrNotFound if there is
+	// no such session.
+	GetSessionUser(ctx context.Context, id string) (Session, users.User, error)
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	// VerifySession records that the session's user proved who they are
@@ -266,6 +326,12 @@ type Store interface {
 	// used until expiresAt. ErrConflict if the key is recorded and not yet
 	// expired; an expired record is replaced. Atomic across replicas.
 	ConsumeOnce(ctx context.Context, key string, expiresAt time.Time) error
+	// RecordVisit writes v atomically (see Visit): ErrConflict, and
+	// nothing written, if v.Once is in use or v.StartSession's ID is
+	// taken; ErrChanged, and nothing written, if v.SP is no longer
+	// current. Of concurrent visits with the same Once, on any replica,
+	// exactly one is written.
+	RecordVisit(ctx context.Context, v Visit) error
 
 	// UpdateThrottle runs update on the throttle record of key (a zero
 	// Throttle with that Key when there is none) inside one transaction

@@ -72,6 +72,7 @@ type Hasher struct {
 	dummy  string
 
 	inUse   atomic.Int64 // slots held
+	done    atomic.Int64 // hashes finished
 	waiting atomic.Int64
 	waitNS  atomic.Int64
 	maxWait atomic.Int64
@@ -107,6 +108,10 @@ func (h *Hasher) Concurrency() int { return int(h.slots) }
 
 // SlotsInUse returns how many slots of the budget running hashes hold.
 func (h *Hasher) SlotsInUse() int64 { return h.inUse.Load() }
+
+// Done returns how many hashes (and verifications) have finished: each
+// left its memory, a new allocation, to the garbage collector.
+func (h *Hasher) Done() int64 { return h.done.Load() }
 
 // QueueDepth returns how many callers are waiting for a hashing slot.
 func (h *Hasher) QueueDepth() int64 { return h.waiting.Load() }
@@ -167,6 +172,7 @@ func (h *Hasher) acquireN(ctx context.Context, n int64) error {
 }
 
 func (h *Hasher) releaseN(n int64) {
+	h.done.Add(1)
 	h.inUse.Add(-n)
 	h.sem.Release(n)
 }

@@ -8,13 +8,15 @@ type Cluster struct{ c *cluster }
 
 // StartCluster starts a throwaway cluster from the PostgreSQL binaries in
 // PATH or in the newest /usr/lib/postgresql/*/bin. The server dies with the
-// calling process if Stop is never called.
+// calling process if Stop is never called. It preloads
+// pg_stat_statements, so that a tool can count the statements run
+// (CREATE EXTENSION pg_stat_statements in the database it reads).
 func StartCluster() (*Cluster, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
 	}
-	c, err := startCluster(bin)
+	c, err := startCluster(bin, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=top")
 	if err != nil {
 		return nil, err
 	}

@@ -221,7 +221,9 @@ func (c *cluster) logPath() string { return filepath.Join(c.dir, "postgres.log")
 // owner.pid file with the pid of the test process that made it.
 const tempPrefix = "flexidp-pgtest-"
 
-func startCluster(bin string) (c *cluster, err error) {
+// startCluster initialises and starts a cluster; settings are extra
+// name=value server settings.
+func startCluster(bin string, settings ...string) (c *cluster, err error) {
 	sweepStale()
 	dir, err := os.MkdirTemp("", tempPrefix)
 	if err != nil {
@@ -251,14 +253,14 @@ func startCluster(bin string) (c *cluster, err error) {
 
 	// Another process may take the free port before postgres binds it.
 	for attempt := 1; ; attempt++ {
-		c, err = startServer(bin, dir, cred)
+		c, err = startServer(bin, dir, cred, settings)
 		if err == nil || attempt == 3 {
 			return c, err
 		}
 	}
 }
 
-func startServer(bin, dir string, cred *syscall.Credential) (*cluster, error) {
+func startServer(bin, dir string, cred *syscall.Credential, settings []string) (*cluster, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -274,16 +276,20 @@ func startServer(bin, dir string, cred *syscall.Credential) (*cluster, error) {
 		done: make(chan struct{}),
 	}
 	c.url = "postgres://postgres@" + c.addr + "/postgres?sslmode=disable"
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"),
+	args := []string{
 		"-D", filepath.Join(dir, "data"),
 		"-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+dir,
+		"-c", "unix_socket_directories=" + dir,
 		"-c", "fsync=off",
 		"-c", "full_page_writes=off",
 		"-c", "synchronous_commit=off",
 		"-c", "max_connections=200",
-	)
+	}
+	for _, kv := range settings {
+		args = append(args, "-c", kv)
+	}
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	c.cmd.Stdout, c.cmd.Stderr = log, log
 	c.cmd.Env = env()
 	c.cmd.Dir = dir

@@ -70,8 +70,13 @@ func (r *record[T]) args(v *T) ([]any, error) {
 }
 
 // scan reads one row selected with Cols.
-func (r *record[T]) scan(row pgx.CollectableRow) (T, error) {
-	return r.Read(row.Scan, r.decoder)
+func (r *record[T]) scan(row pgx.CollectableRow) (T, error) { return r.read(row.Scan) }
+
+// read reads a record with scan, which fills the destinations of Cols:
+// a row that holds more (a join) scans them all at once
+// (sqltable.ReadJoined).
+func (r *record[T]) read(scan func(dest ...any) error) (T, error) {
+	return r.Read(scan, r.decoder)
 }
 
 // decoder reads the columns as PostgreSQL keeps them: pgx reads times,

@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
 )
 
 var spRecord = newRecord(sqltable.ServiceProviders, `name COLLATE "C"`)
@@ -67,6 +69,26 @@ func (s *Store) Assignments(ctx context.Context, userID string) ([]string, error
 		return nil, wrap("list assignments", err)
 	}
 	return names, nil
+}
+
+// spVersionSQL reads an SP with its version (migration 015).
+var spVersionSQL = strings.Replace(spRecord.selectSQL, " FROM ", ", version FROM ", 1)
+
+// GetServiceProviderVersion implements store.Store.
+func (s *Store) GetServiceProviderVersion(ctx context.Context, ref store.SPRef) (sp.ServiceProvider, int64, error) {
+	where, key := "name = $1", ref.Name
+	if ref.Name == "" {
+		where, key = "entity_id = $1", ref.EntityID
+	}
+	rows, _ := s.pool.Query(ctx, spVersionSQL+" WHERE "+where, key)
+	var version int64
+	p, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (sp.ServiceProvider, error) {
+		return spRecord.read(func(dest ...any) error { return row.Scan(append(dest, &version)...) })
+	})
+	if err != nil {
+		return sp.ServiceProvider{}, 0, wrap("get service provider", err)
+	}
+	return p, version, nil
 }
 
 // Assignees implements store.Store.

@@ -64,8 +64,13 @@ func (r *record[T]) args(v *T) ([]any, error) {
 }
 
 // scan reads one row selected with Cols.
-func (r *record[T]) scan(sc scanner) (T, error) {
-	return r.Read(sc.Scan, func(col string, f sqltable.Field) (any, func() error) {
+func (r *record[T]) scan(sc scanner) (T, error) { return r.read(sc.Scan) }
+
+// read reads a record with scan, which fills the destinations of Cols:
+// a row that holds more (a join) scans them all at once
+// (sqltable.ReadJoined).
+func (r *record[T]) read(scan func(dest ...any) error) (T, error) {
+	return r.Read(scan, func(col string, f sqltable.Field) (any, func() error) {
 		switch f.Kind {
 		case sqltable.Time:
 			var us int64

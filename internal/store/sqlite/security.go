@@ -101,10 +101,16 @@ func scanAudit(sc scanner) (store.AuditEvent, error) {
 
 // AppendAudit stores e with the next ID.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error) {
+	return appendAudit(ctx, s.w, s.now(), e)
+}
+
+// appendAudit stores e on q (the writer, or a transaction of it); a zero
+// Time is set to now.
+func appendAudit(ctx context.Context, q querier, now time.Time, e store.AuditEvent) (store.AuditEvent, error) {
 	if e.Time.IsZero() {
-		e.Time = s.now()
+		e.Time = now
 	}
-	out, err := scanAudit(s.w.QueryRowContext(ctx, `INSERT INTO audit_events
+	out, err := scanAudit(q.QueryRowContext(ctx, `INSERT INTO audit_events
 		(at, action, actor, user_id, email, email_key, sp, remote_addr, reason, details)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+auditCols,
 		micros(e.Time), e.Action, e.Actor, e.UserID, e.Email, strings.ToLower(e.Email), e.SP, e.RemoteAddr, e.Reason, string(e.Details)))

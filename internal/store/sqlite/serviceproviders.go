@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/store/sqltable"
 
 	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
 )
 
 var spRecord = newRecord(sqltable.ServiceProviders, "name")
@@ -68,6 +70,24 @@ func (s *Store) Assignments(ctx context.Context, userID string) ([]string, error
 	scan := func(sc scanner) (name string, err error) { return name, sc.Scan(&name) }
 	return collect(ctx, s, "list assignments", scan,
 		`SELECT sp_name FROM sp_assignments WHERE user_id = ? ORDER BY sp_name`, userID)
+}
+
+// spVersionSQL reads an SP with its version (migration 015).
+var spVersionSQL = strings.Replace(spRecord.selectSQL, " FROM ", ", version FROM ", 1)
+
+// GetServiceProviderVersion returns the SP ref names and its version.
+func (s *Store) GetServiceProviderVersion(ctx context.Context, ref store.SPRef) (sp.ServiceProvider, int64, error) {
+	where, key := `name = ?`, ref.Name
+	if ref.Name == "" {
+		where, key = `entity_id = ?`, ref.EntityID
+	}
+	row := s.r.QueryRowContext(ctx, spVersionSQL+` WHERE `+where, key)
+	var version int64
+	p, err := spRecord.read(func(dest ...any) error { return row.Scan(append(dest, &version)...) })
+	if err != nil {
+		return sp.ServiceProvider{}, 0, wrap("get service provider", err)
+	}
+	return p, version, nil
 }
 
 // Assignees returns the IDs of the users assigned to the SP, by ID.

@@ -10,6 +10,7 @@ package sqltable
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/sp"
@@ -350,4 +351,28 @@ func OrEmpty[S any](s []S) []S {
 		return []S{}
 	}
 	return s
+}
+
+// Qualified lists cols as alias.col, for a select of a join.
+func Qualified(alias string, cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = alias + "." + c
+	}
+	return strings.Join(q, ", ")
+}
+
+// ReadJoined reads a row holding the columns readA reads followed by those
+// readB reads (a join), with one call of scan. readA and readB are a
+// backend's Read with its decoder: each passes its destinations to the
+// scan function it is given.
+func ReadJoined[A, B any](readA func(scan func(dest ...any) error) (A, error), readB func(scan func(dest ...any) error) (B, error),
+	scan func(dest ...any) error) (A, B, error) {
+	var b B
+	a, err := readA(func(da ...any) error {
+		var err error
+		b, err = readB(func(db ...any) error { return scan(append(da, db...)...) })
+		return err
+	})
+	return a, b, err
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestPeerAnswersAsFlexNeeds runs the peer (crewjam's samlidp) through a
+// sign-in and an SSO within the session, as the benchmark's agents do,
+// and checks that what it is compared with does what flexidp does: both
+// signatures, RSA-SHA256, the Flex attributes.
+func TestPeerAnswersAsFlexNeeds(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
+	h, err := newPeer(*base, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	defer srv.Close()
+
+	tg := peerTarget(srv.URL, os.Getpid())
+	lg, err := newLoad(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := lg.newAgent(1)
+	if _, err := lg.passwordSignIn(a); err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	// Within the session: no password, and the Response verified by
+	// crewjam's SP as Flex (NameID, audience, InResponseTo, signatures).
+	redirect, reqID, err := lg.authnRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, err := a.get(context.Background(), redirect)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET /sso within the session: %d %v", status, err)
+	}
+	if err := lg.verify(a, body, reqID); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(hiddenFields(body)["SAMLResponse"])
+	xml := string(raw)
+	if n := strings.Count(xml, "<ds:SignatureValue>"); n != 2 {
+		t.Errorf("%d signatures, want 2 (Response and Assertion)", n)
+	}
+	if strings.Contains(xml, "rsa-sha1") || !strings.Contains(xml, `Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"`) {
+		t.Errorf("signature method is not RSA-SHA256 only")
+	}
+	for _, name := range []string{"email", "full_name", "roles", "team"} {
+		if !strings.Contains(xml, `Name="`+name+`"`) {
+			t.Errorf("no %s attribute", name)
+		}
+	}
+	if m, b, err := tg.memStats(); err != nil || m <= 0 || b <= 0 {
+		t.Errorf("memstats: %v %v %v", m, b, err)
+	}
+}
+
+func TestPromMemStats(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("# HELP go_memstats_mallocs_total x\ngo_memstats_mallocs_total 1.5e+06\n" +
+			"go_memstats_alloc_bytes_total 4.2e+08\ngo_memstats_alloc_bytes 1234\n"))
+	}))
+	defer srv.Close()
+	m, b, err := promMemStats(srv.URL)()
+	if err != nil || m != 1.5e6 || b != 4.2e8 {
+		t.Fatalf("got %v %v %v, want 1.5e6 4.2e8", m, b, err)
+	}
+	empty := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer empty.Close()
+	if _, _, err := promMemStats(empty.URL)(); err == nil {
+		t.Fatal("no error without the counters")
+	}
+}
+
+func TestCountersPerOperation(t *testing.T) {
+	before := counters{statements: 10, writeXacts: 100, mallocs: 1000, pgCPU: 1}
+	after := counters{statements: 40, writeXacts: 110, mallocs: 31000, pgCPU: 1.5}
+	d := after.minus(before)
+	d.ops = 10
+	for _, tc := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"statements", d.per(d.statements), 3},
+		{"commits", d.per(d.writeXacts), 1},
+		{"allocs", d.per(d.mallocs), 3000},
+		{"pg cpu", d.per(d.pgCPU), 0.05},
+	} {
+		if math.Abs(tc.got-tc.want) > 1e-9 {
+			t.Errorf("%s per op = %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	if !math.IsNaN((counters{}).per(1)) {
+		t.Error("per op without operations is not NaN")
+	}
+	if got := num(math.NaN(), 2); got != "n/a" {
+		t.Errorf("num(NaN) = %q", got)
+	}
+	if got := num(414123, 0); got != "414,123" {
+		t.Errorf("num(414123) = %q", got)
+	}
+}
+
+// TestProcessTreeCPU reads this process's children: a process's own CPU
+// time is part of its tree's.
+func TestProcessTreeCPU(t *testing.T) {
+	self, err := readProc("self")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	tree, err := processTreeCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tree < self.cpuSeconds {
+		t.Fatalf("tree %v < self %v", tree, self.cpuSeconds)
+	}
+}

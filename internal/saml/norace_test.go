@@ -1,0 +1,5 @@
+//go:build !race
+
+package saml
+
+const raceEnabled = false

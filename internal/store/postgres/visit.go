@@ -1,0 +1,158 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/sqltable"
+	"github.com/flexidp/flexidp/internal/users"
+)
+
+var sessionUserSQL = "SELECT " + sqltable.Qualified("s", sessionRecord.Cols) + ", " + sqltable.Qualified("u", userRecord.Cols) +
+	" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+
+// GetSessionUser implements store.Store: one query, the session joined
+// with its user.
+func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, error) {
+	rows, _ := s.pool.Query(ctx, sessionUserSQL, id)
+	var u users.User
+	sess, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.Session, error) {
+		sess, user, err := sqltable.ReadJoined(sessionRecord.read, userRecord.read, row.Scan)
+		u = user
+		return sess, err
+	})
+	if err != nil {
+		return store.Session{}, users.User{}, wrap("get session and user", err)
+	}
+	return sess, u, nil
+}
+
+// visitSQL is RecordVisit's one statement. The SP's version (current)
+// and the replay record decide (go): when the SP changed or the record is
+// in use, no other part writes and the statement says which. Data-modifying
+// CTEs all run, each under the same condition, and commit together.
+// Parameters: $1 once key (empty for none), $2 its expiry, $3 now; $4
+// session to end; then the session to start, one per column of
+// sessionRecord (its ID empty for none); then the session to touch and
+// when; the audit events as arrays, in order; the SP's name (empty for
+// none) and its version.
+var visitSQL = func() string {
+	n := 4
+	next := func() string { n++; return fmt.Sprintf("$%d", n) }
+	var zero store.Session
+	start := make([]string, len(sessionRecord.Cols))
+	for i, f := range sqltable.Sessions.Fields(&zero) {
+		cast := "::text"
+		if f.Kind == sqltable.Time {
+			cast = "::timestamptz"
+		}
+		start[i] = next() + cast
+	}
+	touch, touchAt := next(), next()
+	audit := make([]string, 9)
+	for i := range audit {
+		audit[i] = next() + "::text[]"
+	}
+	audit[0] = strings.Replace(audit[0], "text[]", "timestamptz[]", 1)
+	spName, spVersion := next(), next()
+	return `WITH current AS (
+	SELECT ` + spName + `::text = '' OR EXISTS (SELECT FROM service_providers WHERE name = ` + spName + ` AND version = ` + spVersion + `::bigint) AS sp
+), once AS (
+	INSERT INTO consumed_ids (key, expires_at) SELECT $1::text, $2::timestamptz WHERE $1 <> '' AND (SELECT sp FROM current)
+	ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE consumed_ids.expires_at <= $3::timestamptz
+	RETURNING 1
+), ok AS (
+	SELECT (SELECT sp FROM current) AND ($1::text = '' OR EXISTS (SELECT FROM once)) AS go
+), ended AS (
+	DELETE FROM sessions WHERE $4::text <> '' AND id = $4 AND (SELECT go FROM ok)
+), started AS (
+	INSERT INTO sessions (` + strings.Join(sessionRecord.Cols, ", ") + `)
+	SELECT ` + strings.Join(start, ", ") + `
+	WHERE ` + strings.TrimSuffix(start[0], "::text") + ` <> '' AND (SELECT go FROM ok)
+), touched AS (
+	UPDATE sessions SET last_seen_at = ` + touchAt + `::timestamptz WHERE ` + touch + `::text <> '' AND id = ` + touch + ` AND (SELECT go FROM ok)
+), audited AS (
+	INSERT INTO audit_events (at, action, actor, user_id, email, sp, remote_addr, reason, details)
+	SELECT at, action, actor, user_id, email, sp, remote_addr, reason, details
+	FROM unnest(` + strings.Join(audit, ", ") + `)
+		WITH ORDINALITY AS e (at, action, actor, user_id, email, sp, remote_addr, reason, details, n)
+	WHERE (SELECT go FROM ok)
+	ORDER BY n
+)
+SELECT go, (SELECT sp FROM current) FROM ok`
+}()
+
+// RecordVisit implements store.Store in one statement (visitSQL).
+func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
+	now := s.stamp()
+	args := make([]any, 0, 4+len(sessionRecord.Cols)+13)
+	if v.Once != nil {
+		args = append(args, v.Once.Key, ts(v.Once.ExpiresAt), now)
+	} else {
+		args = append(args, "", now, now)
+	}
+	args = append(args, v.EndSession)
+	if v.StartSession != nil {
+		sess := *v.StartSession
+		if sess.CreatedAt.IsZero() {
+			sess.CreatedAt = now
+		}
+		cols, err := sessionRecord.args(&sess)
+		if err != nil {
+			return err
+		}
+		if sess.ID == "" {
+			return fmt.Errorf("record visit: the session to start has no ID")
+		}
+		args = append(args, cols...)
+	} else {
+		var none store.Session
+		none.AuthnInstant, none.CreatedAt, none.LastSeenAt, none.ExpiresAt = now, now, now, now
+		cols, err := sessionRecord.args(&none)
+		if err != nil {
+			return err
+		}
+		args = append(args, cols...)
+	}
+	args = append(args, v.TouchSession, ts(v.TouchAt))
+	n := len(v.Audit)
+	at := make([]time.Time, n)
+	text := make([][]string, 8)
+	for i := range text {
+		text[i] = make([]string, n)
+	}
+	for i, e := range v.Audit {
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		at[i] = ts(e.Time)
+		for j, f := range []string{e.Action, e.Actor, e.UserID, e.Email, e.SP, e.RemoteAddr, e.Reason, string(e.Details)} {
+			text[j][i] = f
+		}
+	}
+	args = append(args, at)
+	for _, col := range text {
+		args = append(args, col)
+	}
+	if v.SP != nil {
+		args = append(args, v.SP.Name, v.SP.Version)
+	} else {
+		args = append(args, "", int64(0))
+	}
+	var ok, current bool
+	if err := s.pool.QueryRow(ctx, visitSQL, args...).Scan(&ok, &current); err != nil {
+		return wrap("record visit", err)
+	}
+	if !current {
+		return fmt.Errorf("record visit: service provider %q: %w", v.SP.Name, store.ErrChanged)
+	}
+	if !ok {
+		return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)
+	}
+	return nil
+}

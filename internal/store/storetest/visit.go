@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/flexidp/flexidp/internal/sp"
+	"github.com/flexidp/flexidp/internal/store"
+)
+
+func testGetSessionUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, newUser(t, "u1", "one@example.com"))
+	sess := newSession("s1", u.ID, 0)
+	sess.SecondFactor, sess.VerifiedAt = "totp", sess.CreatedAt
+	createSessions(t, s, sess)
+
+	gotSess, gotUser, err := s.GetSessionUser(ctx, "s1")
+	noErr(t, err, "GetSessionUser")
+	if want := sessionAsStored(sess); gotSess != want {
+		t.Errorf("GetSessionUser session = %+v, want %+v", gotSess, want)
+	}
+	wantUser, err := s.GetUser(ctx, u.ID)
+	noErr(t, err, "GetUser")
+	if !reflect.DeepEqual(gotUser, wantUser) {
+		t.Errorf("GetSessionUser user = %+v, want GetUser's %+v", gotUser, wantUser)
+	}
+	_, _, err = s.GetSessionUser(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound, "GetSessionUser of an unknown session")
+}
+
+// auditActions lists the actions of every audit event, oldest first.
+func auditActions(t *testing.T, s store.Store) []string {
+	t.Helper()
+	list, err := s.ListAudit(t.Context(), store.AuditFilter{})
+	noErr(t, err, "ListAudit")
+	out := make([]string, len(list))
+	for i, e := range list {
+		out[len(list)-1-i] = e.Action
+	}
+	return out
+}
+
+func testRecordVisit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, newUser(t, "u1", "one@example.com"))
+	old := newSession("old", u.ID, 0)
+	createSessions(t, s, old)
+	once := &store.Once{Key: "sp|_req1", ExpiresAt: tFuture}
+
+	// A sign-in answering a request: previous session ended, new one
+	// started, the request consumed, both events recorded in order.
+	fresh := newSession("new", u.ID, 1)
+	// What the sign-in proved besides the password is stored with the
+	// session (the admin console reads it).
+	fresh.SecondFactor, fresh.VerifiedAt = "totp", fresh.CreatedAt.Add(time.Second)
+	noErr(t, s.RecordVisit(ctx, store.Visit{Once: once, EndSession: old.ID, StartSession: &fresh,
+		Audit: []store.AuditEvent{{Action: "signin.success", UserID: u.ID, Time: t0}, {Action: "saml.response", UserID: u.ID, Details: []byte(`{"a":1}`)}}}),
+		"RecordVisit of a sign-in")
+	if _, err := s.GetSession(ctx, old.ID); err == nil {
+		t.Error("the previous session is still there")
+	}
+	got, err := s.GetSession(ctx, fresh.ID)
+	noErr(t, err, "GetSession of the started session")
+	if got != sessionAsStored(fresh) {
+		t.Errorf("started session = %+v, want %+v", got, sessionAsStored(fresh))
+	}
+	if got := auditActions(t, s); !reflect.DeepEqual(got, []string{"signin.success", "saml.response"}) {
+		t.Errorf("audit = %v, want the sign-in then the response", got)
+	}
+	list, err := s.ListAudit(ctx, store.AuditFilter{})
+	noErr(t, err, "ListAudit")
+	if !list[1].Time.Equal(stored(t0)) || list[0].Time.IsZero() || string(list[0].Details) != `{"a":1}` {
+		t.Errorf("audit events stored as %+v", list)
+	}
+	wantErr(t, s.ConsumeOnce(ctx, once.Key, tFuture), store.ErrConflict, "ConsumeOnce of the key a visit consumed")
+
+	// The same request again: nothing of the visit is written.
+	other := newSession("other", u.ID, 2)
+	touchAt := t0.Add(time.Hour)
+	wantErr(t, s.RecordVisit(ctx, store.Visit{Once: once, StartSession: &other, EndSession: fresh.ID,
+		TouchSession: fresh.ID, TouchAt: touchAt, Audit: []store.AuditEvent{{Action: "saml.response"}}}),
+		store.ErrConflict, "RecordVisit of a consumed request")
+	if _, err := s.GetSession(ctx, other.ID); err == nil {
+		t.Error("a replayed visit started its session")
+	}
+	if got, err := s.GetSession(ctx, fresh.ID); err != nil || !got.LastSeenAt.Equal(stored(fresh.LastSeenAt)) {
+		t.Errorf("a replayed visit ended or touched the session: %+v, %v", got, err)
+	}
+	if got := auditActions(t, s); len(got) != 2 {
+		t.Errorf("a replayed visit was audited: %v", got)
+	}
+
+	// An SSO within the session: a new request, the session touched.
+	noErr(t, s.RecordVisit(ctx, store.Visit{Once: &store.Once{Key: "sp|_req2", ExpiresAt: tFuture},
+		TouchSession: fresh.ID, TouchAt: touchAt, Audit: []store.AuditEvent{{Action: "saml.response"}}}), "RecordVisit of an SSO")
+	if got, _ := s.GetSession(ctx, fresh.ID); !got.LastSeenAt.Equal(stored(touchAt)) {
+		t.Errorf("LastSeenAt = %v, want %v", got.LastSeenAt, stored(touchAt))
+	}
+
+	// A replay record that expired is replaced, as ConsumeOnce does.
+	noErr(t, s.ConsumeOnce(ctx, "sp|_old", tPast), "ConsumeOnce expiring in the past")
+	noErr(t, s.RecordVisit(ctx, store.Visit{Once: &store.Once{Key: "sp|_old", ExpiresAt: tFuture}}), "RecordVisit over an expired record")
+
+	// Sessions that are gone are no error; no Once always writes.
+	noErr(t, s.RecordVisit(ctx, store.Visit{EndSession: "gone", TouchSession: "gone too", TouchAt: touchAt,
+		Audit: []store.AuditEvent{{Action: "logout"}}}), "RecordVisit of sessions that are gone")
+	if got := auditActions(t, s); len(got) != 4 || got[3] != "logout" {
+		t.Errorf("audit = %v", got)
+	}
+
+	// A session ID that is taken: nothing written, the request not consumed.
+	wantErr(t, s.RecordVisit(ctx, store.Visit{Once: &store.Once{Key: "sp|_req3", ExpiresAt: tFuture}, StartSession: &fresh,
+		Audit: []store.AuditEvent{{Action: "signin.success"}}}), store.ErrConflict, "RecordVisit starting a session whose ID is taken")
+	noErr(t, s.ConsumeOnce(ctx, "sp|_req3", tFuture), "ConsumeOnce of the key a failed visit did not consume")
+	if got := auditActions(t, s); len(got) != 4 {
+		t.Errorf("a failed visit was audited: %v", got)
+	}
+}
+
+func testRecordVisitConcurrent(t *testing.T, s store.Store) {
+	const n = 20
+	u := createUser(t, s, newUser(t, "u1", "one@example.com"))
+	errs := parallel(t, n, func(ctx context.Context, i int) error {
+		sess := newSession(fmt.Sprintf("s%d", i), u.ID, i)
+		return s.RecordVisit(ctx, store.Visit{Once: &store.Once{Key: "sp|_same", ExpiresAt: tFuture}, StartSession: &sess,
+			Audit: []store.AuditEvent{{Action: "saml.response", Reason: fmt.Sprint(i)}}})
+	})
+	oneWinner(t, errs, "RecordVisit of one request")
+	if got := auditActions(t, s); len(got) != 1 {
+		t.Errorf("%d responses audited, want 1", len(got))
+	}
+	if ids := sessionIDs(t, s, u.ID); len(ids) != 1 {
+		t.Errorf("%d sessions started, want 1", len(ids))
+	}
+}
+
+func testServiceProviderVersion(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := createSP(t, s, newSP(t, "acme", "urn:acme"))
+	byName, v1, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "acme"})
+	noErr(t, err, "GetServiceProviderVersion by name")
+	same(t, "GetServiceProviderVersion by name", byName, spAsStored(p))
+	byEntity, v, err := s.GetServiceProviderVersion(ctx, store.SPRef{EntityID: "urn:acme"})
+	noErr(t, err, "GetServiceProviderVersion by entity ID")
+	same(t, "GetServiceProviderVersion by entity ID", byEntity, spAsStored(p))
+	if v != v1 {
+		t.Errorf("versions %d by name, %d by entity ID", v1, v)
+	}
+	_, _, err = s.GetServiceProviderVersion(ctx, store.SPRef{EntityID: "urn:nobody"})
+	wantErr(t, err, store.ErrNotFound, "GetServiceProviderVersion of an unknown SP")
+
+	// Every write changes it, a write that changes nothing included.
+	seen := map[int64]string{v1: "created"}
+	step := func(what string) {
+		t.Helper()
+		_, v, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "acme"})
+		noErr(t, err, "GetServiceProviderVersion after "+what)
+		if earlier, ok := seen[v]; ok {
+			t.Errorf("version %d after %s, as after %s", v, what, earlier)
+		}
+		seen[v] = what
+	}
+	_, err = s.UpdateServiceProvider(ctx, "acme", func(p sp.ServiceProvider) (sp.ServiceProvider, error) {
+		p.ACSURLs = p.ACSURLs[:1]
+		return p, nil
+	})
+	noErr(t, err, "UpdateServiceProvider")
+	step("an update")
+	_, err = s.UpdateServiceProvider(ctx, "acme", func(p sp.ServiceProvider) (sp.ServiceProvider, error) { return p, nil })
+	noErr(t, err, "UpdateServiceProvider changing nothing")
+	step("an update changing nothing")
+	// Deleted and created again: not a version it had before.
+	noErr(t, s.DeleteServiceProvider(ctx, "acme"), "DeleteServiceProvider")
+	createSP(t, s, newSP(t, "acme", "urn:acme"))
+	step("deleted and created again")
+}
+
+func testRecordVisitChangedSP(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createSP(t, s, newSP(t, "acme", "urn:acme"))
+	_, v, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "acme"})
+	noErr(t, err, "GetServiceProviderVersion")
+	visit := func(key string, version int64) error {
+		return s.RecordVisit(ctx, store.Visit{SP: &store.SPVersion{Name: "acme", Version: version},
+			Once: &store.Once{Key: key, ExpiresAt: tFuture}, Audit: []store.AuditEvent{{Action: "saml.response"}}})
+	}
+	noErr(t, visit("sp|_req1", v), "RecordVisit with the current version")
+
+	_, err = s.UpdateServiceProvider(ctx, "acme", func(p sp.ServiceProvider) (sp.ServiceProvider, error) {
+		p.AssignmentRequired = true
+		return p, nil
+	})
+	noErr(t, err, "UpdateServiceProvider")
+	wantErr(t, visit("sp|_req2", v), store.ErrChanged, "RecordVisit with the version before an update")
+	noErr(t, s.ConsumeOnce(ctx, "sp|_req2", tFuture), "ConsumeOnce of the key a stale visit did not consume")
+	if got := auditActions(t, s); len(got) != 1 {
+		t.Errorf("a stale visit was audited: %v", got)
+	}
+	noErr(t, s.DeleteServiceProvider(ctx, "acme"), "DeleteServiceProvider")
+	wantErr(t, visit("sp|_req3", v), store.ErrChanged, "RecordVisit of a deleted SP")
+}
