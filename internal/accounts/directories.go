@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -547,7 +548,14 @@ type SignInRoute struct {
 	// SourceKind is the kind of Source: an OIDC source is not asked for a
 	// password, the browser goes to the provider.
 	SourceKind string
+	// Providers are the OpenID Connect sources the page offers as
+	// "Continue with NAME", with the origin of each issuer (where the
+	// page's forms may send the browser).
+	Providers []RouteProvider
 }
+
+// RouteProvider is an OpenID Connect source on the login page.
+type RouteProvider struct{ Name, Origin string }
 
 // RouteFor returns the login page's route for email ("" before it is
 // known).
@@ -560,7 +568,20 @@ func (s *Service) RouteFor(ctx context.Context, email string) (SignInRoute, erro
 	if named := sourcesFor(ds, users.NormalizeEmail(email)); email != "" && len(named) > 0 && len(named[0].Domains) > 0 {
 		r.Source, r.SourceKind = named[0].Name, named[0].Kind
 	}
-
+	for _, d := range ds {
+		if d.Kind != KindOIDC {
+			continue
+		}
+		src, err := s.sourceOf(d)
+		if err != nil {
+			return SignInRoute{}, err
+		}
+		p := RouteProvider{Name: d.Name}
+		if u, err := url.Parse(src.OIDC.Issuer); err == nil && u.Host != "" {
+			p.Origin = u.Scheme + "://" + u.Host
+		}
+		r.Providers = append(r.Providers, p)
+	}
 	return r, nil
 }
 

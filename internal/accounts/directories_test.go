@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -324,7 +325,7 @@ func TestDirectoryRouting(t *testing.T) {
 		{"x@partner.test", accounts.SignInRoute{EmailFirst: true, Source: "partner", SourceKind: accounts.KindLDAP}},
 		{"contractor@example.com", accounts.SignInRoute{EmailFirst: true}},
 	} {
-		if got, err := f.svc.RouteFor(ctx, tc.email); err != nil || got != tc.want {
+		if got, err := f.svc.RouteFor(ctx, tc.email); err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("RouteFor(%q) = %+v, %v; want %+v", tc.email, got, err, tc.want)
 		}
 	}

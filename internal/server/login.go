@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/accounts"
@@ -60,15 +59,11 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, s
 	}
 	var providers []string
 	if route.EmailFirst && !st.Console { // the console signs in with flexidp's or a directory's password
-		srcs, _ := s.acct.ListDirectories(r.Context()) // an error was logged by RouteFor
 		formAction := []string{"'self'"}
-		for _, src := range srcs {
-			if src.Kind != accounts.KindOIDC {
-				continue
-			}
-			providers = append(providers, src.Name)
-			if u, err := url.Parse(src.OIDC.Issuer); err == nil {
-				formAction = append(formAction, u.Scheme+"://"+u.Host)
+		for _, p := range route.Providers {
+			providers = append(providers, p.Name)
+			if p.Origin != "" {
+				formAction = append(formAction, p.Origin)
 			}
 		}
 		// The "Continue with" forms and the email step answer with a
