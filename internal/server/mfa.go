@@ -81,7 +81,7 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, u u
 		s.fail(w, r, err)
 		return
 	}
-	p := page{Title: "title.mfa", Prefix: st.prefix(), SPName: s.spLabel(r.Context(), st.spName()), Error: msg, NoCode: !f.Code}
+	p := page{Title: "title.mfa", Error: msg, NoCode: !f.Code}
 	st.Passkey = nil
 	if f.Passkeys > 0 && s.acct.PasskeysAvailable() {
 		c, err := s.acct.BeginPasskeySignIn(r.Context(), u)
@@ -94,12 +94,20 @@ func (s *Server) showMFA(w http.ResponseWriter, r *http.Request, status int, u u
 		}
 		p.Passkey = &passkeyView{Mode: "get", Options: string(c.Options), Action: st.prefix() + "/login/passkey"}
 	}
-	if p.State, err = s.encodeState(st); err != nil {
+	s.renderStep(w, r, status, "mfa", st, p)
+}
+
+// renderStep renders a page of a sign-in step (code, enrolment, passkey)
+// carrying st: the sealed state, the form's CSRF token, the path prefix
+// (the console's or none) and the name of the SP signed in to.
+func (s *Server) renderStep(w http.ResponseWriter, r *http.Request, status int, name string, st loginState, p page) {
+	state, err := s.encodeState(st)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	p.CSRF = s.csrfToken(w, r)
-	s.render(w, r, status, "mfa", p)
+	p.CSRF, p.State, p.Prefix, p.SPName = s.csrfToken(w, r), state, st.prefix(), s.spLabel(r.Context(), st.spName())
+	s.render(w, r, status, name, p)
 }
 
 // startEnrol starts an enrolment of u with a new secret, carried sealed
@@ -140,13 +148,7 @@ func (s *Server) showEnrol(w http.ResponseWriter, r *http.Request, status int, u
 		s.fail(w, r, err)
 		return
 	}
-	state, err := s.encodeState(st)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, status, "mfasetup", page{Title: "title.mfasetup", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
-		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
+	s.renderStep(w, r, status, "mfasetup", st, page{Title: "title.mfasetup", Error: msg, Pending: st.User != "",
 		QR:     template.URL(qr), // a data:image/png URI built here, never from input
 		Secret: groups(key.Secret)})
 }

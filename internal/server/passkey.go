@@ -117,13 +117,7 @@ func (s *Server) startPasskeyEnrol(w http.ResponseWriter, r *http.Request, statu
 		s.fail(w, r, err)
 		return
 	}
-	state, err := s.encodeState(st)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, status, "passkey", page{Title: "title.passkey", CSRF: s.csrfToken(w, r), State: state, Prefix: st.prefix(),
-		SPName: s.spLabel(r.Context(), st.spName()), Error: msg, Pending: st.User != "",
+	s.renderStep(w, r, status, "passkey", st, page{Title: "title.passkey", Error: msg, Pending: st.User != "",
 		Passkey: &passkeyView{Mode: "create", Options: string(c.Options), Action: st.prefix() + "/passkey/setup", Name: name}})
 }
 
