@@ -82,18 +82,26 @@ func newRelyingParty(base *url.URL) (*webauthn.WebAuthn, error) {
 // PasskeyRequired reports whether a role of u, its own or one a group
 // gives, requires a passkey (Config.PasskeyRequiredRoles).
 func (s *Service) PasskeyRequired(ctx context.Context, u users.User) (bool, error) {
-	required := func(roles []string) bool {
-		return slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(s.passkeyFor, r) })
+	return s.hasRoleIn(ctx, u, s.passkeyFor)
+}
+
+// hasRoleIn reports whether u has one of roles, its own or one a group
+// gives (the roles a group gives count as the user's own for every rule
+// on roles). The groups are read only when the user's own roles do not
+// decide.
+func (s *Service) hasRoleIn(ctx context.Context, u users.User, roles []string) (bool, error) {
+	in := func(have []string) bool {
+		return slices.ContainsFunc(have, func(r string) bool { return slices.Contains(roles, r) })
 	}
-	if len(s.passkeyFor) == 0 || required(u.Roles) {
-		return len(s.passkeyFor) > 0, nil
+	if len(roles) == 0 || in(u.Roles) {
+		return len(roles) > 0, nil
 	}
 	gs, err := s.GroupsOf(ctx, u)
 	if err != nil {
 		return false, err
 	}
 	p, _ := users.Effective(u, gs) // roles are merged even when other attributes conflict
-	return required(p.User.Roles), nil
+	return in(p.User.Roles), nil
 }
 
 // PasskeysAvailable reports whether the server can use passkeys (its

@@ -321,20 +321,13 @@ func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, 
 		return EnterCode, nil
 	case f.PasskeyRequired:
 		return EnrolPasskey, nil
-	case len(s.mfaFor) == 0:
-		return NoSecondStep, nil
 	}
 	// The roles a group gives count as the user's own: a group carrying
 	// admin requires a second factor of its members.
-	gs, err := s.GroupsOf(ctx, u)
-	if err != nil {
+	if required, err := s.hasRoleIn(ctx, u, s.mfaFor); err != nil || !required {
 		return NoSecondStep, err
 	}
-	p, _ := users.Effective(u, gs) // roles are merged even when other attributes conflict
-	if slices.ContainsFunc(p.User.Roles, func(r string) bool { return slices.Contains(s.mfaFor, r) }) {
-		return Enrol, nil
-	}
-	return NoSecondStep, nil
+	return Enrol, nil
 }
 
 // ConfirmedFactor returns the user's second factor when it is confirmed;
