@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -24,7 +23,7 @@ type record[T any] struct {
 	// guard, when set, runs in the transaction of update (next: the new
 	// value) and delete (next: nil) before the change is written; its
 	// error, which callers see wrapped, rolls the change back.
-	guard func(ctx context.Context, tx *sql.Tx, old T, next *T) error
+	guard func(ctx context.Context, tx *txn, old T, next *T) error
 
 	selectSQL, insertSQL, updateSQL string
 }
@@ -142,7 +141,7 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 	var out T
 	op := fmt.Sprintf("update %s %q", r.Noun, key)
 	where := r.Cols[0] + ` = ?`
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		old, err := r.get(ctx, tx, where, key)
 		if err != nil {
 			return wrap(op, err)
@@ -182,7 +181,7 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 func (r *record[T]) delete(ctx context.Context, s *Store, key string) error {
 	if r.guard != nil {
 		op, where := "delete "+r.Noun, r.Cols[0]+` = ?`
-		return s.write(ctx, func(tx *sql.Tx) error {
+		return s.write(ctx, func(tx *txn) error {
 			old, err := r.get(ctx, tx, where, key)
 			if err != nil {
 				return wrap(op, err)

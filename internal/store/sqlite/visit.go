@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/flexidp/flexidp/internal/store"
@@ -26,7 +25,7 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, u
 // record first, and nothing else when it is in use.
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.nowUTC()
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txn) error {
 		if v.SP != nil {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM service_providers WHERE name = ? AND version = ?`,
