@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -107,6 +108,28 @@ func (r *record[T]) get(ctx context.Context, q querier, where string, args ...an
 func (r *record[T]) list(ctx context.Context, s *Store, op, where, tail string, args ...any) ([]T, error) {
 	return collect(ctx, s, op, r.scan, r.selectSQL+` `+where+` ORDER BY `+r.order+` `+tail, args...)
 }
+
+// eachRow runs query on q and calls fn for every row.
+func eachRow(ctx context.Context, q querier, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// skip is the destination database/sql skips a column with, for
+// sqltable.Union.
+func skip() any { return new(any) }
+
+// noType: SQLite needs no cast of the NULLs of a sqltable.Union.
+func noType(sqltable.Field) string { return "" }
 
 // collect runs query on the read pool and scans every row.
 func collect[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {

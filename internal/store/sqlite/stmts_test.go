@@ -99,7 +99,7 @@ func TestStatementCacheConcurrent(t *testing.T) {
 					err = s.CreateSession(ctx, store.Session{ID: fmt.Sprintf("s%d-%d", g, i), UserID: "u1", Index: fmt.Sprintf("i%d-%d", g, i),
 						AuthnInstant: time.Now(), LastSeenAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
 				case 3:
-					_, _, err = s.GetSessionUser(ctx, "none")
+					_, _, _, err = s.GetSessionUser(ctx, "none")
 					if err != nil && !isNotFound(err) {
 						break
 					}
@@ -134,10 +134,10 @@ func BenchmarkGetSessionUser(b *testing.B) {
 		name string
 		run  func() error
 	}{
-		{"cached", func() error { _, _, err := s.GetSessionUser(ctx, "s1"); return err }},
+		{"cached", func() error { _, _, _, err := s.GetSessionUser(ctx, "s1"); return err }},
 		{"unprepared", func() error {
 			u := &Store{w: s.w, r: &db{DB: s.r.DB, uncached: true}, now: s.now}
-			_, _, err := u.GetSessionUser(ctx, "s1")
+			_, _, _, err := u.GetSessionUser(ctx, "s1")
 			return err
 		}},
 	} {
