@@ -89,10 +89,13 @@ func (u *Union) Scan(scan func(dest ...any) error, part int, skip func() any) fu
 	}
 }
 
+// skipped returns a row's destinations, all one skip destination (what
+// is scanned into it is never read).
 func (u *Union) skipped(skip func() any) []any {
 	all := make([]any, u.n)
+	sink := skip()
 	for i := range all {
-		all[i] = skip()
+		all[i] = sink
 	}
 	return all
 }
