@@ -450,45 +450,50 @@ func (c *dirCache) put(d store.Directory, l liveDir) {
 // routeSignIn decides who checks the password of login: the source a
 // linked user came from, flexidp itself for a local user, and for an
 // unknown login the sources that sign in its domain (every source when
-// none names it). Without sources it is authenticate.
-func (s *Service) routeSignIn(ctx context.Context, login, password string) (users.User, error) {
-	u, err := s.st.GetUserByEmail(ctx, login)
-	switch {
-	case err == nil:
-		link, err := s.st.GetUserLink(ctx, u.ID)
-		if errors.Is(err, store.ErrNotFound) {
+// none names it). Without sources it is authenticate. Every path reads
+// the store once (GetSignInFacts: the user, what the rest of the sign-in
+// decides on, and the sources), so that neither the statements nor the
+// time tell whether the account exists.
+func (s *Service) routeSignIn(ctx context.Context, login, password string) (SignedIn, error) {
+	f, err := s.st.GetSignInFacts(ctx, login)
+	if err != nil {
+		return SignedIn{}, fmt.Errorf("look up user: %w", err)
+	}
+	if f.User != nil {
+		if f.Link == nil {
 			// A local account: its password is flexidp's. The sources of
 			// its domain are still searched, as for an unknown login
 			// there, so that the time does not tell that it exists.
-			if err := s.searchSources(ctx, login); err != nil {
-				return users.User{}, err
+			if err := s.searchSources(ctx, f.Directories, login); err != nil {
+				return SignedIn{}, err
 			}
-			return s.checkPassword(ctx, u, password) // read once
-		} else if err != nil {
-			return users.User{}, fmt.Errorf("look up directory link: %w", err)
+			u, err := s.checkPassword(ctx, *f.User, password) // read once
+			return SignedIn{User: u, facts: &f}, err
 		}
-		d, err := s.st.GetDirectory(ctx, link.Directory)
-		if err != nil {
-			return users.User{}, fmt.Errorf("load source %s: %w", link.Directory, err)
+		i := slices.IndexFunc(f.Directories, func(d store.Directory) bool { return d.Name == f.Link.Directory })
+		if i < 0 {
+			return SignedIn{}, fmt.Errorf("load source %s: %w", f.Link.Directory, store.ErrNotFound)
 		}
+		d := f.Directories[i]
 		if d.Kind != KindLDAP {
 			// Signed in at their provider: no password here, refused
 			// after the same hashing time.
-			return s.authenticate(ctx, login, password)
+			u, err := s.checkPassword(ctx, *f.User, password)
+			return SignedIn{User: u, facts: &f}, err
 		}
-		return s.directorySignIn(ctx, d, login, password, &link)
-	case !errors.Is(err, store.ErrNotFound):
-		return users.User{}, fmt.Errorf("look up user: %w", err)
+		// The directory's sign-in updates the user: its facts are read
+		// anew, after it.
+		u, err := s.directorySignIn(ctx, d, login, password, f.Link)
+		return SignedIn{User: u}, err
 	}
-	ds, err := s.st.ListDirectories(ctx)
-	if err != nil {
-		return users.User{}, fmt.Errorf("list sources: %w", err)
-	}
-	candidates := slices.DeleteFunc(sourcesFor(ds, login), func(d store.Directory) bool { return d.Kind != KindLDAP })
+	candidates := slices.DeleteFunc(sourcesFor(f.Directories, login), func(d store.Directory) bool { return d.Kind != KindLDAP })
 	if len(candidates) == 0 {
 		// No source signs this login in: refused as an unknown local
 		// account is, after the same hashing time.
-		return s.authenticate(ctx, login, password)
+		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+			return SignedIn{}, err
+		}
+		return SignedIn{}, errUnknownUser
 	}
 	var down error
 	for _, d := range candidates {
@@ -500,28 +505,24 @@ func (s *Service) routeSignIn(ctx context.Context, login, password string) (user
 			down = err // another source may still know the user
 			continue
 		}
-		return u, err
+		return SignedIn{User: u}, err
 	}
 	if down != nil {
-		return users.User{}, down
+		return SignedIn{}, down
 	}
 	// Nobody: the hashing time a local account's refusal costs, too.
 	if err := s.hasher.VerifyDummy(ctx, password); err != nil {
-		return users.User{}, err
+		return SignedIn{}, err
 	}
-	return users.User{}, errUnknownUser
+	return SignedIn{}, errUnknownUser
 }
 
-// searchSources searches login in the LDAP sources that sign in its
-// domain, as a sign-in there does before it binds (never with the
+// searchSources searches login in the LDAP sources of ds that sign in
+// its domain, as a sign-in there does before it binds (never with the
 // password), and forgets the answer. An internal failure is returned; a
 // source that cannot be reached costs its timeout, as it does an
 // unknown login's sign-in.
-func (s *Service) searchSources(ctx context.Context, login string) error {
-	ds, err := s.st.ListDirectories(ctx)
-	if err != nil {
-		return fmt.Errorf("list sources: %w", err)
-	}
+func (s *Service) searchSources(ctx context.Context, ds []store.Directory, login string) error {
 	for _, d := range sourcesFor(ds, login) {
 		if d.Kind != KindLDAP {
 			continue

@@ -100,8 +100,19 @@ func (s *Service) hasRoleIn(ctx context.Context, u users.User, roles []string) (
 	if err != nil {
 		return false, err
 	}
-	p, _ := users.Effective(u, gs) // roles are merged even when other attributes conflict
-	return in(p.User.Roles), nil
+	return roleIn(u, gs, roles), nil
+}
+
+// roleIn is hasRoleIn given u's groups.
+func roleIn(u users.User, groups []users.Group, roles []string) bool {
+	in := func(have []string) bool {
+		return slices.ContainsFunc(have, func(r string) bool { return slices.Contains(roles, r) })
+	}
+	if len(roles) == 0 || in(u.Roles) {
+		return len(roles) > 0
+	}
+	p, _ := users.Effective(u, groups) // roles are merged even when other attributes conflict
+	return in(p.User.Roles)
 }
 
 // PasskeysAvailable reports whether the server can use passkeys (its
@@ -136,6 +147,14 @@ func (s *Service) FactorsFor(ctx context.Context, u users.User) (Factors, error)
 	f := Factors{Passkeys: len(list), PasskeyRequired: required}
 	f.Code = totp && !f.PasskeyRequired
 	return f, nil
+}
+
+// factors is FactorsFor from the facts read with u.
+func (s *Service) factors(u users.User, facts *store.SignInFacts) Factors {
+	totp := facts.MFA != nil && !facts.MFA.ConfirmedAt.IsZero() // ConfirmedFactor's rule
+	f := Factors{Passkeys: facts.Passkeys, PasskeyRequired: roleIn(u, facts.Groups, s.passkeyFor)}
+	f.Code = totp && !f.PasskeyRequired
+	return f
 }
 
 // Passkeys returns u's passkeys, oldest first.

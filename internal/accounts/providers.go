@@ -98,7 +98,18 @@ func (s *Service) previewFor(ctx context.Context, userRef string, p sp.ServicePr
 // under p's policy. The error is a *users.ConflictError, an
 // *attributes.Error (ErrNoRole among them) or an internal one.
 func (s *Service) ReleaseFor(ctx context.Context, u users.User, p sp.ServiceProvider) (attributes.Released, error) {
-	prof, err := s.Profile(ctx, u)
+	gs, err := s.GroupsOf(ctx, u)
+	if err != nil {
+		return attributes.Released{}, err
+	}
+	return s.Release(u, gs, p)
+}
+
+// Release is ReleaseFor given u's groups (as GroupsOf returns them), read
+// with u in the same store query (store.Store.GetSessionUser, SignIn):
+// no store read.
+func (s *Service) Release(u users.User, groups []users.Group, p sp.ServiceProvider) (attributes.Released, error) {
+	prof, err := users.Effective(u, groups)
 	if err != nil {
 		return attributes.Released{}, err
 	}

@@ -46,6 +46,17 @@ type SignInRequest struct {
 	Address, SP string
 }
 
+// SignedIn is the user SignIn let in, with what the rest of the sign-in
+// decides on when it was read with the user, in the same store query (a
+// local account, or one of an OpenID provider): their groups, second
+// factor and passkeys. SecondStepAfter and GroupsAfter then read nothing
+// more. SignedIn{User: u} is a user whose facts were not read (a
+// directory's user, whom the sign-in created or updated): those read them.
+type SignedIn struct {
+	users.User
+	facts *store.SignInFacts
+}
+
 // SignIn checks an email and password under the throttle rules, and
 // records a refusal in the audit trail. It returns the user, or
 // *ThrottledError (decided before the account is looked up: the same for
@@ -55,7 +66,7 @@ type SignInRequest struct {
 // users.ErrBusy (every hashing slot taken: neither a success nor a
 // failure), or an internal error. A success is recorded by the caller once
 // the sign-in completes (after any second factor).
-func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, error) {
+func (s *Service) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error) {
 	email := users.NormalizeEmail(req.Email)
 	fail := store.AuditEvent{Action: AuditSignInFailure, Actor: email, Email: email, SP: req.SP, RemoteAddr: req.Address}
 	attempt, err := s.Admit(ctx, s.AddressRule(req.Address), s.AccountRule(email))
@@ -63,9 +74,9 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, er
 	if errors.As(err, &throttled) {
 		fail.Reason = "throttled"
 		_ = s.Audit(ctx, fail)
-		return users.User{}, err
+		return SignedIn{}, err
 	} else if err != nil {
-		return users.User{}, err
+		return SignedIn{}, err
 	}
 	u, err := s.routeSignIn(ctx, email, req.Password)
 	switch {
@@ -77,26 +88,26 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (users.User, er
 			_ = s.Audit(ctx, store.AuditEvent{Action: AuditLockout, Actor: email, UserID: u.ID, Email: email, RemoteAddr: req.Address,
 				Reason: "too many failed sign-ins", Details: Details(map[string]any{"keys": locked, "for": s.lockout.LockFor.String()})})
 		}
-		return users.User{}, ErrBadCredentials
+		return SignedIn{}, ErrBadCredentials
 	case errors.Is(err, ErrDirectoryUnavailable):
 		// No verdict on the password: the attempt does not count.
 		attempt.Refund(ctx)
 		fail.Reason = "directory unavailable"
 		_ = s.Audit(ctx, fail)
-		return users.User{}, err
+		return SignedIn{}, err
 	case err != nil:
 		// Neither a success nor a failure: a saturated hasher (say so at
 		// once rather than hash for a browser that has given up), a
 		// directory that cannot be reached (ErrDirectoryUnavailable), or
 		// an internal error.
 		attempt.Refund(ctx)
-		return users.User{}, err
+		return SignedIn{}, err
 	}
 	attempt.Succeeded(ctx)
 	if u.Disabled {
 		fail.UserID, fail.Email, fail.Reason = u.ID, u.Email, "disabled"
 		_ = s.Audit(ctx, fail)
-		return users.User{}, ErrDisabled
+		return SignedIn{}, ErrDisabled
 	}
 	return u, nil
 }
@@ -314,9 +325,36 @@ const (
 // (Config.MFARequiredRoles), or nothing.
 func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, error) {
 	f, err := s.FactorsFor(ctx, u)
-	switch {
-	case err != nil:
+	if err != nil {
 		return NoSecondStep, err
+	}
+	return secondStep(f, func() (bool, error) { return s.hasRoleIn(ctx, u, s.mfaFor) })
+}
+
+// SecondStepAfter is SecondStepFor for a user SignIn let in, decided on
+// what was read with the user when it was (no store read then).
+func (s *Service) SecondStepAfter(ctx context.Context, in SignedIn) (SecondStep, error) {
+	if in.facts == nil {
+		return s.SecondStepFor(ctx, in.User)
+	}
+	f := s.factors(in.User, in.facts)
+	return secondStep(f, func() (bool, error) { return roleIn(in.User, in.facts.Groups, s.mfaFor), nil })
+}
+
+// GroupsAfter returns the groups of a user SignIn let in: those read with
+// the user, or GroupsOf's.
+func (s *Service) GroupsAfter(ctx context.Context, in SignedIn) ([]users.Group, error) {
+	if in.facts == nil {
+		return s.GroupsOf(ctx, in.User)
+	}
+	return in.facts.Groups, nil
+}
+
+// secondStep is the rule of SecondStepFor over u's factors f, and
+// whether a role of u requires a second factor (mfaRequired, asked only
+// when f does not decide).
+func secondStep(f Factors, mfaRequired func() (bool, error)) (SecondStep, error) {
+	switch {
 	case f.Passkeys > 0 || f.Code:
 		return EnterCode, nil
 	case f.PasskeyRequired:
@@ -324,7 +362,7 @@ func (s *Service) SecondStepFor(ctx context.Context, u users.User) (SecondStep, 
 	}
 	// The roles a group gives count as the user's own: a group carrying
 	// admin requires a second factor of its members.
-	if required, err := s.hasRoleIn(ctx, u, s.mfaFor); err != nil || !required {
+	if required, err := mfaRequired(); err != nil || !required {
 		return NoSecondStep, err
 	}
 	return Enrol, nil

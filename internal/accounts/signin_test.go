@@ -17,7 +17,8 @@ import (
 )
 
 func signIn(f *fixture, email, pw string) (users.User, error) {
-	return f.svc.SignIn(context.Background(), accounts.SignInRequest{Email: email, Password: pw, Address: "192.0.2.9", SP: "flex"})
+	in, err := f.svc.SignIn(context.Background(), accounts.SignInRequest{Email: email, Password: pw, Address: "192.0.2.9", SP: "flex"})
+	return in.User, err
 }
 
 // TestSignInRules: one answer for unknown, wrong and no password, each

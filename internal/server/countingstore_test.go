@@ -211,9 +211,14 @@ func (c *countingStore) GetSession(ctx context.Context, id string) (store.Sessio
 	return c.Store.GetSession(ctx, id)
 }
 
-func (c *countingStore) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, error) {
+func (c *countingStore) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, []users.Group, error) {
 	c.note("GetSessionUser")
 	return c.Store.GetSessionUser(ctx, id)
+}
+
+func (c *countingStore) GetSignInFacts(ctx context.Context, email string) (store.SignInFacts, error) {
+	c.note("GetSignInFacts")
+	return c.Store.GetSignInFacts(ctx, email)
 }
 
 func (c *countingStore) TouchSession(ctx context.Context, id string, at time.Time) error {

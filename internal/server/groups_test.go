@@ -80,8 +80,10 @@ func TestGroupsChangeTheResponse(t *testing.T) {
 	// The account page's "what Flex receives about you" says where from.
 	_, page = b.Get(h.URL + "/account")
 	samltest.MustContain(t, page, `<td class="source">group Sales-ES</td>`, `<td class="source">you</td>`, "agent, wfo.team_leader")
-	if calls["UserGroups"] != 1 {
-		t.Errorf("the SSO loaded the user's groups %d times, want once: %v", calls["UserGroups"], calls)
+	// The groups come with the session and its user, in one read.
+	if calls["GetSessionUser"] != 1 || calls["UserGroups"] != 0 {
+		t.Errorf("the SSO read the session %d times and the groups apart %d times, want once and never: %v",
+			calls["GetSessionUser"], calls["UserGroups"], calls)
 	}
 
 	// A second group adds its skills and no store call.

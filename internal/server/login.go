@@ -104,7 +104,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	u, err := s.acct.SignIn(r.Context(), accounts.SignInRequest{Email: email, Password: password, Address: s.clientIP(r), SP: spName})
+	in, err := s.acct.SignIn(r.Context(), accounts.SignInRequest{Email: email, Password: password, Address: s.clientIP(r), SP: spName})
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -142,10 +142,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if s.secondFactor(w, r, u, st) {
+	if s.secondFactor(w, r, in, st) {
 		return
 	}
-	s.completeSignIn(w, r, u, st, "")
+	groups, ok := s.groupsFor(w, r, in, st)
+	if !ok {
+		return
+	}
+	s.completeSignIn(w, r, in.User, groups, st, "")
 }
 
 // spName is the SP a pending sign-in is for, if any.
@@ -159,8 +163,8 @@ func (st loginState) spName() string {
 // completeSignIn starts the session of u, who proved who they are with
 // the password and factor (a second factor, "" for none), and continues
 // where the sign-in started. The session, the sign-in event and the
-// Response that follows are one commit.
-func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, st loginState, factor string) {
+// Response that follows are one commit. groups are u's groups.
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.User, groups []users.Group, st loginState, factor string) {
 	method := "password"
 	if st.Via != "" {
 		method = st.Via
@@ -170,13 +174,30 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, u users.
 	}
 	sess, v := s.beginSession(r, u, factor, store.AuditEvent{Action: accounts.AuditSignIn, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: st.spName(), Reason: method})
 	s.cfg.Metrics.signIn("success")
-	s.proceed(w, r, u, sess, st, v)
+	s.proceed(w, r, u, groups, sess, st, v)
+}
+
+// groupsFor returns the groups of the user of sign-in st, read with the
+// user (accounts.SignedIn) or now, when it ends in a Response (none for
+// the console or the launcher); ok is false when a read failed and was
+// answered.
+func (s *Server) groupsFor(w http.ResponseWriter, r *http.Request, in accounts.SignedIn, st loginState) (groups []users.Group, ok bool) {
+	if st.Console || st.spName() == "" {
+		return nil, true
+	}
+	groups, err := s.acct.GroupsAfter(r.Context(), in)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return groups, true
 }
 
 // proceed continues a sign-in once the session is decided: answer the
 // pending AuthnRequest, post to the SP of an IdP-initiated login, or show
-// the launcher. v is what the sign-in still has to commit.
-func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, st loginState, v *visit) {
+// the launcher. v is what the sign-in still has to commit; groups are u's
+// groups (what a Response releases).
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, groups []users.Group, sess store.Session, st loginState, v *visit) {
 	name := st.spName()
 	if st.Console || name == "" {
 		if err := s.record(w, r, v, nil, nil); err != nil {
@@ -196,7 +217,7 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, u users.User, s
 			s.refuse(w, r, v, nil, err)
 			return
 		}
-		if !s.answer(w, r, u, sess, st.Req, provider, v) {
+		if !s.answer(w, r, u, groups, sess, st.Req, provider, v) {
 			return
 		}
 		// The SP changed since it was read: nothing was written; read it

@@ -45,8 +45,9 @@ func (s *Server) mfaIssuer() string { return "flexidp " + s.cfg.BaseURL.Host }
 // secondFactor runs after a verified password: it shows the code form to
 // a user with a second factor, or the enrolment a role requires, and
 // reports whether it did (the sign-in then continues there).
-func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, u users.User, st loginState) bool {
-	step, err := s.acct.SecondStepFor(r.Context(), u)
+func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, in accounts.SignedIn, st loginState) bool {
+	u := in.User
+	step, err := s.acct.SecondStepAfter(r.Context(), in)
 	if st.Console {
 		step, err = s.acct.ConsoleSecondStep(r.Context(), u)
 		if errors.Is(err, accounts.ErrNoConsoleAccess) {
@@ -250,7 +251,11 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.completeSignIn(w, r, u, st.proven(), method)
+	groups, ok := s.groupsFor(w, r, accounts.SignedIn{User: u}, st)
+	if !ok {
+		return
+	}
+	s.completeSignIn(w, r, u, groups, st.proven(), method)
 }
 
 // errEnrolled answers an enrolment of a user whose second factor is on.
@@ -407,5 +412,9 @@ func (s *Server) mfaContinue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.proceed(w, r, u, sess, st, &visit{})
+	groups, ok := s.groupsFor(w, r, accounts.SignedIn{User: u}, st)
+	if !ok {
+		return
+	}
+	s.proceed(w, r, u, groups, sess, st, &visit{})
 }

@@ -132,8 +132,12 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.Via = "oidc:" + pending.Source
-	if s.secondFactor(w, r, u, st) {
+	if s.secondFactor(w, r, accounts.SignedIn{User: u}, st) {
 		return
 	}
-	s.completeSignIn(w, r, u, st, "")
+	groups, ok := s.groupsFor(w, r, accounts.SignedIn{User: u}, st)
+	if !ok {
+		return
+	}
+	s.completeSignIn(w, r, u, groups, st, "")
 }

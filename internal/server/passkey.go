@@ -102,7 +102,11 @@ func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.completeSignIn(w, r, u, st.proven(), "passkey")
+	groups, ok := s.groupsFor(w, r, accounts.SignedIn{User: u}, st)
+	if !ok {
+		return
+	}
+	s.completeSignIn(w, r, u, groups, st.proven(), "passkey")
 }
 
 // startPasskeyEnrol shows the page that adds a passkey to u, with a new
@@ -159,8 +163,12 @@ func (s *Server) passkeySetup(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	groups, ok := s.groupsFor(w, r, accounts.SignedIn{User: u}, st)
+	if !ok {
+		return
+	}
 	sess, v := s.enrolledSignIn(r, u, st, "passkey")
-	s.proceed(w, r, u, sess, st.proven(), v)
+	s.proceed(w, r, u, groups, sess, st.proven(), v)
 }
 
 // addPasskey starts adding a passkey from the account page, once the

@@ -57,16 +57,13 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 		want  []string
 	}{
 		// The login page asks whether sign-in sources are configured
-		// (ListDirectories); a local account is one without a directory
-		// link (GetUserLink), whose domain's sources are still searched
-		// so that the time does not tell it exists (ListDirectories); the
-		// second step looks for a code and for passkeys (GetMFA,
-		// ListPasskeys); the user's groups decide whether a second
-		// factor is required and what the Response releases
-		// (UserGroups, once for each).
-		{"password sign-in", password, []string{"ListDirectories", "GetUserByEmail", "GetUserLink", "ListDirectories", "GetMFA", "ListPasskeys",
-			"UserGroups", "UserGroups", "RecordVisit"}},
-		{"SSO within a session", sso, []string{"GetSessionUser", "UserGroups", "RecordVisit"}},
+		// (ListDirectories); the sign-in reads, in one statement, the
+		// user, their directory link, second factor, passkeys and groups,
+		// and the sources (GetSignInFacts): what routes the password,
+		// decides the second step and what the Response releases.
+		{"password sign-in", password, []string{"ListDirectories", "GetSignInFacts", "RecordVisit"}},
+		// The session, its user and the user's groups are one read.
+		{"SSO within a session", sso, []string{"GetSessionUser", "RecordVisit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !slices.Equal(tc.calls, tc.want) {
@@ -88,6 +85,22 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 	}
 	if n := h.sessions(t, "agent@example.com"); n != 1 {
 		t.Errorf("%d sessions, want 1", n)
+	}
+
+	// A refused sign-in makes the same store calls whether the account
+	// exists or not: the calls do not tell.
+	refused := func(email string) []string {
+		t.Helper()
+		b := samltest.NewBrowser(t)
+		page, _ := b.StartSignIn(flex)
+		cs.take()
+		status, body := b.Login(h.URL, page, email, "not the password")
+		samltest.WantStatus(t, "refused sign-in of "+email, status, http.StatusUnauthorized, body)
+		return slices.DeleteFunc(cs.take(), func(c string) bool { return slices.Contains(throttleCalls, c) })
+	}
+	known, unknown := refused("agent@example.com"), refused("nobody@example.com")
+	if !slices.Equal(known, unknown) || !slices.Contains(known, "GetSignInFacts") {
+		t.Errorf("refused sign-in's store calls: known account %v, unknown %v; want the same, one GetSignInFacts", known, unknown)
 	}
 }
 

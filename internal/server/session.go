@@ -77,7 +77,7 @@ const sessionCookie = "flexidp_session"
 // currentSession returns the browser's valid session and its user, or
 // errNoSession. Expired sessions (absolute or idle) are deleted.
 func (s *Server) currentSession(r *http.Request) (store.Session, users.User, error) {
-	sess, u, touch, err := s.loadSession(r)
+	sess, u, _, touch, err := s.loadSession(r)
 	if err == nil && touch {
 		if err := s.store.TouchSession(r.Context(), sess.ID, s.now()); err != nil {
 			s.log.WarnContext(r.Context(), "touch session", "err", err)
@@ -90,31 +90,32 @@ func (s *Server) currentSession(r *http.Request) (store.Session, users.User, err
 // session's LastSeenAt is due (at most once a minute: the idle timeout
 // needs no finer grain, and a busy shift start should not turn every SSO
 // into a write), which the caller writes, with the rest of its visit
-// (visit.touch) or at once. The session and its user are one query.
-func (s *Server) loadSession(r *http.Request) (sess store.Session, u users.User, touch bool, err error) {
+// (visit.touch) or at once. The session, its user and the user's groups
+// (what a Response releases) are one query.
+func (s *Server) loadSession(r *http.Request) (sess store.Session, u users.User, groups []users.Group, touch bool, err error) {
 	token := s.cookie(r, sessionCookie)
 	if token == "" {
-		return store.Session{}, users.User{}, false, errNoSession
+		return store.Session{}, users.User{}, nil, false, errNoSession
 	}
 	ctx := r.Context()
-	sess, u, err = s.store.GetSessionUser(ctx, hashToken(token))
+	sess, u, groups, err = s.store.GetSessionUser(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, users.User{}, false, errNoSession
+		return store.Session{}, users.User{}, nil, false, errNoSession
 	} else if err != nil {
-		return store.Session{}, users.User{}, false, fmt.Errorf("load session: %w", err)
+		return store.Session{}, users.User{}, nil, false, fmt.Errorf("load session: %w", err)
 	}
 	now := s.now()
 	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.SessionIdle)) {
 		if err := s.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.WarnContext(ctx, "delete expired session", "err", err)
 		}
-		return store.Session{}, users.User{}, false, errNoSession
+		return store.Session{}, users.User{}, nil, false, errNoSession
 	}
 	if u.Disabled {
 		_, _ = s.store.DeleteUserSessions(ctx, u.ID)
-		return store.Session{}, users.User{}, false, errNoSession
+		return store.Session{}, users.User{}, nil, false, errNoSession
 	}
-	return sess, u, now.Sub(sess.LastSeenAt) > time.Minute, nil
+	return sess, u, groups, now.Sub(sess.LastSeenAt) > time.Minute, nil
 }
 
 // visit is what a request commits once it has decided (store.Visit,

@@ -101,10 +101,10 @@ func (s *Server) ssoAnswer(w http.ResponseWriter, r *http.Request, again bool) {
 		s.log.InfoContext(r.Context(), "AuthnRequest signature not checked: no signing certificate registered for the service provider (idp sp set --signing-cert)",
 			"sp", provider.Name)
 	}
-	sess, u, touch, err := s.loadSession(r)
+	sess, u, groups, touch, err := s.loadSession(r)
 	switch {
 	case err == nil && !req.ForceAuthn:
-		if s.answer(w, r, u, sess, req, cached, s.touch(sess, touch)) {
+		if s.answer(w, r, u, groups, sess, req, cached, s.touch(sess, touch)) {
 			changed()
 		}
 		return
@@ -142,7 +142,7 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sess, u, touch, err := s.loadSession(r)
+	sess, u, groups, touch, err := s.loadSession(r)
 	if errors.Is(err, errNoSession) {
 		s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Label(), "", "")
 		return
@@ -150,7 +150,7 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	for again := true; s.answer(w, r, u, sess, nil, provider, s.touch(sess, touch)); again = false {
+	for again := true; s.answer(w, r, u, groups, sess, nil, provider, s.touch(sess, touch)); again = false {
 		s.sps.forget(name)
 		if !again {
 			s.fail(w, r, errSPChanged)
@@ -163,8 +163,8 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// answer issues the Response to req (nil: unsolicited) for user u and
-// renders the auto-POST form. Every check that can refuse the user runs
+// answer issues the Response to req (nil: unsolicited) for user u, whose
+// groups are groups (read with u), and renders the auto-POST form. Every check that can refuse the user runs
 // before anything is signed; the replay record, the Response's audit
 // event and v (the session and sign-in it completes, or the touch of the
 // session) are one commit, after signing and before anything is posted:
@@ -172,7 +172,7 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 // also checks that provider, possibly from memory, is still current:
 // changed is true when it is not, and then nothing was written or sent:
 // the caller answers again with the SP read anew.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, sess store.Session, req *saml.Request, cached cachedSP, v *visit) (changed bool) {
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, groups []users.Group, sess store.Session, req *saml.Request, cached cachedSP, v *visit) (changed bool) {
 	provider := cached.ServiceProvider
 	ctx := r.Context()
 	log := s.log.With(slog.String("request_id", requestIDFrom(ctx)), slog.String("user", u.ID), slog.String("sp", provider.Name))
@@ -185,7 +185,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, se
 		return s.refuse(w, r, v, cached.ref(), &Error{Status: http.StatusForbidden, Message: i18n.M("error.not_assigned", "sp", provider.Label()),
 			Hint: i18n.M("error.not_assigned_hint", "command", "idp sp assign")})
 	}
-	rel, err := s.acct.ReleaseFor(ctx, u, provider) // the user's own values merged with their groups
+	rel, err := s.acct.Release(u, groups, provider) // the user's own values merged with their groups
 	if err != nil {
 		log.WarnContext(ctx, "attribute release refused", "err", err)
 		return s.refuse(w, r, v, cached.ref(), err)

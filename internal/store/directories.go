@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"github.com/flexidp/flexidp/internal/users"
+)
 
 // Directory is an upstream source people sign in through (an LDAP or
 // Active Directory server, later an OpenID provider), as an administrator
@@ -22,6 +26,26 @@ type Directory struct {
 	Domains   []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// SignInFacts is what a password sign-in decides on, read in one
+// statement (Store.GetSignInFacts).
+type SignInFacts struct {
+	// User is the user with the email; nil when there is none (and then
+	// so are Link and MFA, and Passkeys and Groups are empty).
+	User *users.User
+	// Link is the user's directory link (GetUserLink); nil for a local
+	// account.
+	Link *DirectoryLink
+	// MFA is the user's second factor, confirmed or not (GetMFA); nil for
+	// none.
+	MFA *MFA
+	// Passkeys is how many passkeys the user has.
+	Passkeys int
+	// Groups are the user's groups, as UserGroups returns them.
+	Groups []users.Group
+	// Directories are every source, as ListDirectories returns them.
+	Directories []Directory
 }
 
 // DirectoryLink ties a flexidp user to the directory entry that created

@@ -298,10 +298,11 @@ type Store interface {
 	// expired (the caller decides).
 	GetSession(ctx context.Context, id string) (Session, error)
 	// GetSessionUser returns the session with that ID, whether or not it
-	// has expired, and its user, read together in one query: what every
-	// request of a signed-in browser needs first. ErrNotFound if there is
-	// no such session.
-	GetSessionUser(ctx context.Context, id string) (Session, users.User, error)
+	// has expired, its user and the user's groups (as UserGroups returns
+	// them), read together in one statement: what every request of a
+	// signed-in browser needs first, and what an SSO Response releases.
+	// ErrNotFound if there is no such session.
+	GetSessionUser(ctx context.Context, id string) (Session, users.User, []users.Group, error)
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	// VerifySession records that the session's user proved who they are
@@ -444,6 +445,13 @@ type Store interface {
 	ListDirectoryLinks(ctx context.Context, directory string) ([]DirectoryLink, error)
 	// GetLinkByExternalID returns the link of the directory's entry.
 	GetLinkByExternalID(ctx context.Context, directory, externalID string) (DirectoryLink, error)
+
+	// GetSignInFacts returns, in one statement, what a password sign-in
+	// with that email decides on (SignInFacts): the user with that email
+	// as GetUserByEmail finds it, if any, with its link, second factor,
+	// passkey count and groups, and every source. No user is no error: the
+	// facts then have a nil User, and the same statement ran.
+	GetSignInFacts(ctx context.Context, email string) (SignInFacts, error)
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

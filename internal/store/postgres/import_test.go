@@ -35,3 +35,10 @@ func benchStore(tb testing.TB) store.Store {
 func BenchmarkSearchUsers100k(b *testing.B) {
 	storetest.BenchmarkSearch(b, benchStore)
 }
+
+// BenchmarkSignInReads: the SSO's and a password sign-in's reads, one
+// statement each against the same reads one by one. Run:
+// go test -run '^$' -bench SignInReads ./internal/store/postgres
+func BenchmarkSignInReads(b *testing.B) {
+	storetest.BenchmarkSignInReads(b, benchStore)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,47 @@ func (r *record[T]) scan(row pgx.CollectableRow) (T, error) { return r.read(row.
 // (sqltable.ReadJoined).
 func (r *record[T]) read(scan func(dest ...any) error) (T, error) {
 	return r.Read(scan, r.decoder)
+}
+
+// eachRow runs query on q and calls fn for every row (which may scan it
+// more than once: sqltable.Union).
+func eachRow(ctx context.Context, q querier, query string, args []any, fn func(pgx.Rows) error) error {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// skip is the destination pgx skips a column with, for sqltable.Union.
+func skip() any { return nil }
+
+// pgType casts the NULLs that stand for a field in the other parts of a
+// sqltable.Union, so that the branches' column types match.
+func pgType(f sqltable.Field) string {
+	switch f.Kind {
+	case sqltable.Time:
+		return "::timestamptz"
+	case sqltable.List:
+		return "::text[]"
+	case sqltable.Bytes:
+		return "::bytea"
+	case sqltable.JSON:
+		return "::jsonb"
+	}
+	switch sqltable.ValueKind(f) {
+	case reflect.String:
+		return "::text"
+	case reflect.Bool:
+		return "::boolean"
+	}
+	return "::bigint"
 }
 
 // decoder reads the columns as PostgreSQL keeps them: pgx reads times,

@@ -13,23 +13,55 @@ import (
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-var sessionUserSQL = "SELECT " + sqltable.Qualified("s", sessionRecord.Cols) + ", " + sqltable.Qualified("u", userRecord.Cols) +
-	" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+// sessionUser is GetSessionUser's one statement: the session joined with
+// its user (part 0), and the user's groups in UserGroups' order (part 1).
+var sessionUser = sqltable.NewUnion(
+	sqltable.Part{
+		Cols:  append(sqltable.QualifiedCols("s", sessionRecord.Cols), sqltable.QualifiedCols("u", userRecord.Cols)...),
+		Nulls: append(sessionRecord.Nulls(pgType), userRecord.Nulls(pgType)...),
+		From:  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+	},
+	groupsOfSession,
+)
 
-// GetSessionUser implements store.Store: one query, the session joined
-// with its user.
-func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, error) {
-	rows, _ := s.pool.Query(ctx, sessionUserSQL, id)
-	var u users.User
-	sess, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.Session, error) {
-		sess, user, err := sqltable.ReadJoined(sessionRecord.read, userRecord.read, row.Scan)
-		u = user
-		return sess, err
+// groupsOfSession is the union part of the groups of session $1's user.
+var groupsOfSession = sqltable.Part{
+	Cols:  sqltable.QualifiedCols("g", groupRecord.Cols),
+	Nulls: groupRecord.Nulls(pgType),
+	From:  "FROM sessions s JOIN group_members m ON m.user_id = s.user_id JOIN groups g ON g.id = m.group_id WHERE s.id = $1",
+	Order: `lower(g.name COLLATE "und-x-icu") COLLATE "C", g.id`,
+}
+
+// GetSessionUser implements store.Store in one statement (sessionUser).
+func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, []users.Group, error) {
+	var (
+		sess  store.Session
+		u     users.User
+		gs    []users.Group
+		found bool
+	)
+	err := eachRow(ctx, s.pool, sessionUser.SQL, []any{id}, func(rows pgx.Rows) error {
+		part, err := sessionUser.Which(rows.Scan, skip)
+		if err != nil {
+			return err
+		}
+		scan := sessionUser.Scan(rows.Scan, part, skip)
+		if part == 0 {
+			found = true
+			sess, u, err = sqltable.ReadJoined(sessionRecord.read, userRecord.read, scan)
+			return err
+		}
+		g, err := groupRecord.read(scan)
+		gs = append(gs, g)
+		return err
 	})
-	if err != nil {
-		return store.Session{}, users.User{}, wrap("get session and user", err)
+	if err == nil && !found {
+		err = pgx.ErrNoRows
 	}
-	return sess, u, nil
+	if err != nil {
+		return store.Session{}, users.User{}, nil, wrap("get session and user", err)
+	}
+	return sess, u, gs, nil
 }
 
 // visitSQL is RecordVisit's one statement. The SP's version (current)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/flexidp/flexidp/internal/store/sqltable"
@@ -60,7 +59,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 // missing group or user violates a foreign key (store.ErrNotFound) and
 // rolls every insert back.
 func (s *Store) AddGroupMembers(ctx context.Context, groupID string, userIDs ...string) error {
-	return wrap("add group members", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("add group members", s.write(ctx, func(tx *txn) error {
 		if _, err := groupRecord.get(ctx, tx, `id = ?`, groupID); err != nil {
 			return err
 		}

@@ -22,7 +22,7 @@ func (s *Store) ImportUsers(ctx context.Context, us []users.User) (store.ImportR
 	}
 	report := store.ImportProgress(ctx)
 	now := s.nowUTC()
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		get, err := tx.PrepareContext(ctx, userRecord.selectSQL+` WHERE email_key = ?`)
 		if err != nil {
 			return err

@@ -18,3 +18,9 @@ func BenchmarkImport100k(b *testing.B) {
 func BenchmarkSearchUsers100k(b *testing.B) {
 	storetest.BenchmarkSearch(b, func(tb testing.TB) store.Store { return newStore(tb) })
 }
+
+// BenchmarkSignInReads: the SSO's and a password sign-in's reads, one
+// statement each against the same reads one by one.
+func BenchmarkSignInReads(b *testing.B) {
+	storetest.BenchmarkSignInReads(b, func(tb testing.TB) store.Store { return newStore(tb) })
+}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/flexidp/flexidp/internal/store/sqltable"
@@ -33,7 +32,7 @@ func (s *Store) SetSigningKeyState(ctx context.Context, id string, state store.K
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	now := micros(s.nowUTC())
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txn) error {
 		if state == store.KeyActive {
 			_, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = ?, updated_at = ?
 				WHERE state = ? AND id <> ?`, string(store.KeyRetired), now, string(store.KeyActive), id)

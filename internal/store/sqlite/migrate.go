@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -27,7 +26,7 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 
 // migrate applies the *.sql files of fsys in name order.
 func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := s.w.DB.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    TEXT    NOT NULL PRIMARY KEY,
 		applied_at INTEGER NOT NULL
 	) STRICT`); err != nil {
@@ -46,13 +45,13 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 			return applied, fmt.Errorf("migrate SQLite: %w", err)
 		}
 		done := false
-		err = s.write(ctx, func(tx *sql.Tx) error {
+		err = s.write(ctx, func(tx *txn) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`,
 				version).Scan(&n); err != nil || n > 0 {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil { // once: not cached
 				return err
 			}
 			done = true

@@ -24,7 +24,7 @@ type record[T any] struct {
 	// guard, when set, runs in the transaction of update (next: the new
 	// value) and delete (next: nil) before the change is written; its
 	// error, which callers see wrapped, rolls the change back.
-	guard func(ctx context.Context, tx *sql.Tx, old T, next *T) error
+	guard func(ctx context.Context, tx *txn, old T, next *T) error
 
 	selectSQL, insertSQL, updateSQL string
 }
@@ -109,6 +109,28 @@ func (r *record[T]) list(ctx context.Context, s *Store, op, where, tail string, 
 	return collect(ctx, s, op, r.scan, r.selectSQL+` `+where+` ORDER BY `+r.order+` `+tail, args...)
 }
 
+// eachRow runs query on q and calls fn for every row.
+func eachRow(ctx context.Context, q querier, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// skip is the destination database/sql skips a column with, for
+// sqltable.Union.
+func skip() any { return new(any) }
+
+// noType: SQLite needs no cast of the NULLs of a sqltable.Union.
+func noType(sqltable.Field) string { return "" }
+
 // collect runs query on the read pool and scans every row.
 func collect[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
@@ -142,7 +164,7 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 	var out T
 	op := fmt.Sprintf("update %s %q", r.Noun, key)
 	where := r.Cols[0] + ` = ?`
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		old, err := r.get(ctx, tx, where, key)
 		if err != nil {
 			return wrap(op, err)
@@ -182,7 +204,7 @@ func (r *record[T]) update(ctx context.Context, s *Store, key string, fn func(T)
 func (r *record[T]) delete(ctx context.Context, s *Store, key string) error {
 	if r.guard != nil {
 		op, where := "delete "+r.Noun, r.Cols[0]+` = ?`
-		return s.write(ctx, func(tx *sql.Tx) error {
+		return s.write(ctx, func(tx *txn) error {
 			old, err := r.get(ctx, tx, where, key)
 			if err != nil {
 				return wrap(op, err)

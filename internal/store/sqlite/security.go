@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,7 +30,7 @@ func scanThrottle(sc scanner) (store.Throttle, error) {
 func (s *Store) UpdateThrottle(ctx context.Context, key string, update func(store.Throttle) (store.Throttle, error)) (store.Throttle, error) {
 	var out store.Throttle
 	get := `SELECT ` + throttleCols + ` FROM throttles WHERE key = ?`
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		zero := micros(time.Time{})
 		if _, err := tx.ExecContext(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES (?, 0, ?, ?, 0, ?)
 			ON CONFLICT (key) DO NOTHING`, key, zero, zero, zero); err != nil {
@@ -274,7 +273,7 @@ var errExpired = errors.New("expired")
 // connection serialises concurrent callers.
 func (s *Store) ConsumeToken(ctx context.Context, id string, now time.Time) (store.Token, error) {
 	var out store.Token
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		t, err := tokenRecord.get(ctx, tx, `id = ?`, id)
 		if err != nil {
 			return err

@@ -24,10 +24,10 @@ type Store struct {
 	// w holds the one connection that writes: concurrent writers of this
 	// process wait for it in database/sql, in order, rather than polling
 	// the file lock.
-	w *sql.DB
+	w *db
 	// r is a read-only pool; in WAL mode its readers see the last
 	// committed state and never block the writer or each other.
-	r *sql.DB
+	r *db
 	// now is the clock for the timestamps the store sets.
 	now func() time.Time
 }
@@ -106,7 +106,7 @@ func open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, err
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{w: newDB(w), r: newDB(r)}, nil
 }
 
 // dsn builds the driver's data source name for the file at abs. The path is
@@ -146,7 +146,7 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what db and tx have in common.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -161,11 +161,12 @@ type scanner interface {
 // write runs fn in one IMMEDIATE transaction on the writer connection and
 // commits it if fn returns nil. fn's error is returned as is, so an
 // updater's error reaches the caller unchanged.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin SQLite transaction: %w", err)
 	}
+	defer tx.prepareMissed(ctx)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err

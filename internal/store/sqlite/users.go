@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -23,7 +22,7 @@ var userRecord = (&record[users.User]{Table: sqltable.Users, order: "email_key, 
 // owner. It runs in the IMMEDIATE transaction of the change, which holds
 // the database's write lock from its start: no other connection or
 // process writes between this count and the change.
-func keepAnOwner(ctx context.Context, tx *sql.Tx, old users.User, next *users.User) error {
+func keepAnOwner(ctx context.Context, tx *txn, old users.User, next *users.User) error {
 	if !store.RemovesOwner(old, next) {
 		return nil
 	}

@@ -10,23 +10,60 @@ import (
 	"github.com/flexidp/flexidp/internal/users"
 )
 
-var sessionUserSQL = "SELECT " + sqltable.Qualified("s", sessionRecord.Cols) + ", " + sqltable.Qualified("u", userRecord.Cols) +
-	" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
+// sessionUser is GetSessionUser's one statement: the session joined with
+// its user (part 0), and the user's groups in UserGroups' order (part 1).
+var sessionUser = sqltable.NewUnion(
+	sqltable.Part{
+		Cols:  append(sqltable.QualifiedCols("s", sessionRecord.Cols), sqltable.QualifiedCols("u", userRecord.Cols)...),
+		Nulls: append(sessionRecord.Nulls(noType), userRecord.Nulls(noType)...),
+		From:  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1",
+	},
+	sqltable.Part{
+		Cols:  sqltable.QualifiedCols("g", groupRecord.Cols),
+		Nulls: groupRecord.Nulls(noType),
+		From:  "FROM sessions s JOIN group_members m ON m.user_id = s.user_id JOIN groups g ON g.id = m.group_id WHERE s.id = ?1",
+		Order: "g.name_key, g.id",
+	},
+)
 
-// GetSessionUser returns the session and its user in one query.
-func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, error) {
-	sess, u, err := sqltable.ReadJoined(sessionRecord.read, userRecord.read, s.r.QueryRowContext(ctx, sessionUserSQL, id).Scan)
-	if err != nil {
-		return store.Session{}, users.User{}, wrap("get session and user", err)
+// GetSessionUser returns the session, its user and the user's groups in
+// one statement (sessionUser).
+func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, []users.Group, error) {
+	var (
+		sess  store.Session
+		u     users.User
+		gs    []users.Group
+		found bool
+	)
+	err := eachRow(ctx, s.r, sessionUser.SQL, []any{id}, func(rows *sql.Rows) error {
+		part, err := sessionUser.Which(rows.Scan, skip)
+		if err != nil {
+			return err
+		}
+		scan := sessionUser.Scan(rows.Scan, part, skip)
+		if part == 0 {
+			found = true
+			sess, u, err = sqltable.ReadJoined(sessionRecord.read, userRecord.read, scan)
+			return err
+		}
+		g, err := groupRecord.read(scan)
+		gs = append(gs, g)
+		return err
+	})
+	if err == nil && !found {
+		err = sql.ErrNoRows
 	}
-	return sess, u, nil
+	if err != nil {
+		return store.Session{}, users.User{}, nil, wrap("get session and user", err)
+	}
+	return sess, u, gs, nil
 }
 
 // RecordVisit writes v in one transaction of the writer: the replay
 // record first, and nothing else when it is in use.
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.nowUTC()
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txn) error {
 		if v.SP != nil {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM service_providers WHERE name = ? AND version = ?`,

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConsumeOnce", testConsumeOnce},
 		{"ConsumeOnceConcurrent", testConsumeOnceConcurrent},
 		{"GetSessionUser", testGetSessionUser},
+		{"GetSignInFacts", testGetSignInFacts},
 		{"RecordVisit", testRecordVisit},
 		{"RecordVisitConcurrent", testRecordVisitConcurrent},
 		{"ServiceProviderVersion", testServiceProviderVersion},

@@ -11,24 +11,53 @@ import (
 	"github.com/flexidp/flexidp/internal/store"
 )
 
+// testGetSessionUser: the session, its user and the user's groups (as
+// UserGroups returns them, in its order; none for a user without groups)
+// come back from one call, whose attributes and times survive the
+// union's typed NULLs.
 func testGetSessionUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := createUser(t, s, newUser(t, "u1", "one@example.com"))
+	createUser(t, s, newUser(t, "u2", "two@example.com"))
+	createUser(t, s, newUser(t, "u3", "three@example.com"))
+	createGroup(t, s, newGroup(t, "gb", "beta"))
+	createGroup(t, s, newGroup(t, "ga", "Alpha"))
+	createGroup(t, s, newGroup(t, "gc", "gamma")) // not u1's
+	noErr(t, s.AddGroupMembers(ctx, "gb", "u1"), "AddGroupMembers")
+	noErr(t, s.AddGroupMembers(ctx, "ga", "u1"), "AddGroupMembers")
+	noErr(t, s.AddGroupMembers(ctx, "gc", "u2"), "AddGroupMembers")
 	sess := newSession("s1", u.ID, 0)
 	sess.SecondFactor, sess.VerifiedAt = "totp", sess.CreatedAt
-	createSessions(t, s, sess)
+	createSessions(t, s, sess, newSession("s3", "u3", 0))
 
-	gotSess, gotUser, err := s.GetSessionUser(ctx, "s1")
-	noErr(t, err, "GetSessionUser")
-	if want := sessionAsStored(sess); gotSess != want {
-		t.Errorf("GetSessionUser session = %+v, want %+v", gotSess, want)
+	for _, tc := range []struct {
+		name, session, user string
+	}{
+		{"user with groups", "s1", "u1"},
+		{"user without groups", "s3", "u3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gotSess, gotUser, gotGroups, err := s.GetSessionUser(ctx, tc.session)
+			noErr(t, err, "GetSessionUser")
+			want, err := s.GetSession(ctx, tc.session)
+			noErr(t, err, "GetSession")
+			if gotSess != want {
+				t.Errorf("GetSessionUser session = %+v, want GetSession's %+v", gotSess, want)
+			}
+			wantUser, err := s.GetUser(ctx, tc.user)
+			noErr(t, err, "GetUser")
+			if !reflect.DeepEqual(gotUser, wantUser) {
+				t.Errorf("GetSessionUser user = %+v, want GetUser's %+v", gotUser, wantUser)
+			}
+			wantGroups, err := s.UserGroups(ctx, tc.user)
+			noErr(t, err, "UserGroups")
+			same(t, "GetSessionUser groups", gotGroups, wantGroups)
+		})
 	}
-	wantUser, err := s.GetUser(ctx, u.ID)
-	noErr(t, err, "GetUser")
-	if !reflect.DeepEqual(gotUser, wantUser) {
-		t.Errorf("GetSessionUser user = %+v, want GetUser's %+v", gotUser, wantUser)
+	if got, _, gs, err := s.GetSessionUser(ctx, "s1"); err != nil || got != sessionAsStored(sess) || len(gs) != 2 || gs[0].ID != "ga" {
+		t.Errorf("GetSessionUser(s1) = %+v, %d groups, %v; want %+v and groups ga, gb", got, len(gs), err, sessionAsStored(sess))
 	}
-	_, _, err = s.GetSessionUser(ctx, "nope")
+	_, _, _, err := s.GetSessionUser(ctx, "nope")
 	wantErr(t, err, store.ErrNotFound, "GetSessionUser of an unknown session")
 }
 
