@@ -211,6 +211,14 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, p page) {
 		return
 	}
 	w.Header().Set("Content-Security-Policy", csp("'self' "+u.Scheme+"://"+u.Host))
+	if !s.writePost(w, r, p) {
+		s.executeForm(w, r, p)
+	}
+}
+
+// executeForm renders p with the auto-POST template: the pages
+// writePost has no precompiled page for.
+func (s *Server) executeForm(w http.ResponseWriter, r *http.Request, p page) {
 	// The page is executed without the message, 8 KB of base64 that the
 	// template would escape byte by byte for nothing (no base64 character
 	// needs escaping in a quoted attribute), and the message is written in

@@ -98,12 +98,14 @@ var errNoPage = refusal(http.StatusNotFound, "error.no_page", "")
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
-	cfg    Config
-	store  store.Store
-	idp    *saml.IdP
-	acct   *accounts.Service
-	log    *slog.Logger
-	pages  map[string]map[string]*template.Template // [lang][name]
+	cfg   Config
+	store store.Store
+	idp   *saml.IdP
+	acct  *accounts.Service
+	log   *slog.Logger
+	pages map[string]map[string]*template.Template // [lang][name]
+	// posts are the auto-POST pages, precompiled (autopost.go).
+	posts  postPages
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
@@ -138,7 +140,7 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		store:   st,
 		idp:     idp,
@@ -147,7 +149,9 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 		pages:   pages,
 		secure:  cfg.BaseURL.Scheme == "https",
 		imports: newImportJobs(cfg.Now),
-	}, nil
+	}
+	s.posts = s.precompilePosts()
+	return s, nil
 }
 
 // Handler returns the router.
