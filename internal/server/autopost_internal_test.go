@@ -13,7 +13,7 @@ import (
 // postCase is one auto-POST page: the request it answers and its values.
 type postCase struct {
 	method, target, lang, requestID string
-	sp, acs, msg, relay                string
+	sp, acs, msg, relay             string
 }
 
 // checkPrecompiledPost answers c with the precompiled page (writePost)
