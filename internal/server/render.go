@@ -243,10 +243,17 @@ const messageMark = "flexidpSAMLmessage0mark"
 // none of which needs escaping in an HTML attribute value in quotes.
 func isBase64(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+		if !base64Chars[s[i]] {
 			return false
 		}
 	}
 	return s != ""
 }
+
+// base64Chars are the bytes of standard base64, padding included.
+var base64Chars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '='
+	}
+	return t
+}()

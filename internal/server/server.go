@@ -258,9 +258,11 @@ const requestIDKey ctxKey = iota
 
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id := hex.EncodeToString(b)
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		var h [16]byte
+		hex.Encode(h[:], b[:])
+		id := string(h[:])
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
