@@ -22,13 +22,14 @@ func referenceT(lang, key string, args ...any) string {
 func TestTSameAsReference(t *testing.T) {
 	for _, lang := range Languages {
 		for _, key := range Keys(lang) {
-			var all []any
+			var all, nested []any
 			for _, form := range Forms(lang, key) {
 				for _, p := range Placeholders(form) {
 					all = append(all, p[1:len(p)-1], "<"+p+"&>")
+					nested = append(nested, p[1:len(p)-1], M("language.name"))
 				}
 			}
-			for _, args := range [][]any{nil, all, {"count", 1}, {"count", 3, "name", M("language.name")}, {"odd"}} {
+			for _, args := range [][]any{nil, all, nested, {"count", 1}, {"count", 3, "name", M("language.name")}, {"odd"}} {
 				if got, want := T(lang, key, args...), referenceT(lang, key, args...); got != want {
 					t.Errorf("T(%s, %s, %v) = %q, want %q", lang, key, args, got, want)
 				}
