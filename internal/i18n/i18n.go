@@ -261,11 +261,22 @@ func currentLang(args []any) string {
 // T is the sentence key in lang with args (name, value pairs), as plain
 // text. An argument may itself be a Message, shown in lang.
 func T(lang, key string, args ...any) string {
-	args = append(slices.Clip(args), "\x00lang", lang)
+	if len(args) > 0 {
+		args = append(slices.Clip(args), "\x00lang", lang)
+	}
 	s := lookup(lang, key, args)
-	s = strings.NewReplacer("<strong>", "", "</strong>", "", "<code>", "", "</code>", "").Replace(s)
+	if strings.IndexByte(s, '<') >= 0 {
+		s = plain.Replace(s)
+	}
+	if strings.IndexByte(s, '{') < 0 {
+		return s // no placeholder: format would return it as it is
+	}
 	return format(s, args, func(s string) string { return s })
 }
+
+// plain removes a sentence's markup for T (a Replacer is safe for
+// concurrent use, and building one costs more than a page's lookups).
+var plain = strings.NewReplacer("<strong>", "", "</strong>", "", "<code>", "", "</code>", "")
 
 var markup = strings.NewReplacer("&lt;strong&gt;", "<strong>", "&lt;/strong&gt;", "</strong>",
 	"&lt;code&gt;", "<code>", "&lt;/code&gt;", "</code>")

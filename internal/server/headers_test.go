@@ -30,7 +30,7 @@ func newHeaderServer(t *testing.T, base string) http.Handler {
 
 // newTestServer is a Server configured by cfg at base, on st (nil: an
 // empty embedded store), with a signing key and a discarded log.
-func newTestServer(t *testing.T, cfg Config, base string, st store.Store) *Server {
+func newTestServer(t testing.TB, cfg Config, base string, st store.Store) *Server {
 	t.Helper()
 	if st == nil {
 		st = sqlitetest.New(t)

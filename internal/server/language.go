@@ -103,6 +103,13 @@ var getPage = map[string]string{
 // r with: the same address (a page shown after a form: its page) with
 // ?lang=.
 func (s *Server) langLinks(r *http.Request, current string, p page) []langLink {
+	return langLinksAt(s.langPrefix(r, p), current)
+}
+
+// langPrefix is the address the language switch's links on the page p
+// answers r with share, up to their lang parameter: "path?" or
+// "path?query&".
+func (s *Server) langPrefix(r *http.Request, p page) string {
 	u := url.URL{Path: localPath(r.URL.Path), RawQuery: r.URL.RawQuery}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		u.RawQuery = ""
@@ -117,13 +124,18 @@ func (s *Server) langLinks(r *http.Request, current string, p page) []langLink {
 		}
 	}
 	rest, _, _ := takeLang(u.RawQuery)
+	if rest != "" {
+		rest += "&"
+	}
+	return u.EscapedPath() + "?" + rest
+}
+
+// langLinksAt are the language switch's links to prefix (langPrefix)
+// with each language, on a page in current.
+func langLinksAt(prefix, current string) []langLink {
 	links := make([]langLink, len(i18n.Languages))
 	for i, l := range i18n.Languages {
-		q := "lang=" + url.QueryEscape(l)
-		if rest != "" {
-			q = rest + "&" + q
-		}
-		links[i] = langLink{Lang: l, Name: i18n.Name(l), Href: (&url.URL{Path: u.Path, RawQuery: q}).RequestURI(), Current: l == current}
+		links[i] = langLink{Lang: l, Name: i18n.Name(l), Href: prefix + "lang=" + url.QueryEscape(l), Current: l == current}
 	}
 	return links
 }

@@ -211,6 +211,14 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, p page) {
 		return
 	}
 	w.Header().Set("Content-Security-Policy", csp("'self' "+u.Scheme+"://"+u.Host))
+	if !s.writePost(w, r, p) {
+		s.executeForm(w, r, p)
+	}
+}
+
+// executeForm renders p with the auto-POST template: the pages
+// writePost has no precompiled page for.
+func (s *Server) executeForm(w http.ResponseWriter, r *http.Request, p page) {
 	// The page is executed without the message, 8 KB of base64 that the
 	// template would escape byte by byte for nothing (no base64 character
 	// needs escaping in a quoted attribute), and the message is written in
@@ -235,10 +243,17 @@ const messageMark = "flexidpSAMLmessage0mark"
 // none of which needs escaping in an HTML attribute value in quotes.
 func isBase64(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+		if !base64Chars[s[i]] {
 			return false
 		}
 	}
 	return s != ""
 }
+
+// base64Chars are the bytes of standard base64, padding included.
+var base64Chars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '='
+	}
+	return t
+}()

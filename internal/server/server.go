@@ -98,12 +98,14 @@ var errNoPage = refusal(http.StatusNotFound, "error.no_page", "")
 
 // Server serves flexidp's HTTP endpoints.
 type Server struct {
-	cfg    Config
-	store  store.Store
-	idp    *saml.IdP
-	acct   *accounts.Service
-	log    *slog.Logger
-	pages  map[string]map[string]*template.Template // [lang][name]
+	cfg   Config
+	store store.Store
+	idp   *saml.IdP
+	acct  *accounts.Service
+	log   *slog.Logger
+	pages map[string]map[string]*template.Template // [lang][name]
+	// posts are the auto-POST pages, precompiled (autopost.go).
+	posts  postPages
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
@@ -138,7 +140,7 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		store:   st,
 		idp:     idp,
@@ -147,7 +149,9 @@ func New(cfg Config, st store.Store, idp *saml.IdP, hasher *users.Hasher, log *s
 		pages:   pages,
 		secure:  cfg.BaseURL.Scheme == "https",
 		imports: newImportJobs(cfg.Now),
-	}, nil
+	}
+	s.posts = s.precompilePosts()
+	return s, nil
 }
 
 // Handler returns the router.
@@ -254,9 +258,11 @@ const requestIDKey ctxKey = iota
 
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id := hex.EncodeToString(b)
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		var h [16]byte
+		hex.Encode(h[:], b[:])
+		id := string(h[:])
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
@@ -292,7 +298,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", csp("'self'"))
+		h.Set("Content-Security-Policy", selfCSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -303,6 +309,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// selfCSP is the policy of every answer but the auto-POST pages.
+var selfCSP = csp("'self'")
 
 func csp(formAction string) string {
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + formAction +

@@ -175,7 +175,11 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, groups []users.Group, sess store.Session, req *saml.Request, cached cachedSP, v *visit) (changed bool) {
 	provider := cached.ServiceProvider
 	ctx := r.Context()
-	log := s.log.With(slog.String("request_id", requestIDFrom(ctx)), slog.String("user", u.ID), slog.String("sp", provider.Name))
+	// log is built only when there is something to log: With formats its
+	// attributes at once, on every Response otherwise.
+	log := func() *slog.Logger {
+		return s.log.With(slog.String("request_id", requestIDFrom(ctx)), slog.String("user", u.ID), slog.String("sp", provider.Name))
+	}
 	if u.Disabled {
 		return s.refuse(w, r, v, cached.ref(), errDisabled)
 	}
@@ -187,7 +191,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, gr
 	}
 	rel, err := s.acct.Release(u, groups, provider) // the user's own values merged with their groups
 	if err != nil {
-		log.WarnContext(ctx, "attribute release refused", "err", err)
+		log().WarnContext(ctx, "attribute release refused", "err", err)
 		return s.refuse(w, r, v, cached.ref(), err)
 	}
 	var once *store.Once
@@ -201,7 +205,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, gr
 			return changed
 		}
 		s.cfg.Metrics.response(provider.Name, "error")
-		log.WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
+		log().WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
 		s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 		return false
 	} else if err != nil {
@@ -212,14 +216,25 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, gr
 		names[n] = a.Name
 	}
 	event := s.event(r, store.AuditEvent{Action: accounts.AuditResponse, Actor: u.Email, UserID: u.ID, Email: u.Email, SP: provider.Name,
-		Details: details(map[string]any{"assertion_id": resp.AssertionID, "response_id": resp.ResponseID,
-			"solicited": req != nil, "acs": resp.ACSURL, "attributes": names})})
+		Details: details(responseDetails{AssertionID: resp.AssertionID, ResponseID: resp.ResponseID,
+			Solicited: req != nil, ACS: resp.ACSURL, Attributes: names})})
 	if ok, changed := s.commitAnswer(w, r, v, once, cached.ref(), event); !ok {
 		return changed
 	}
 	s.cfg.Metrics.response(provider.Name, "success")
 	s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
 	return false
+}
+
+// responseDetails are the details of a Response's audit event. The
+// fields are in the order of their names, so that they are encoded as a
+// map of them was (sorted keys), without the map's reflection and sort.
+type responseDetails struct {
+	ACS         string   `json:"acs"`
+	AssertionID string   `json:"assertion_id"`
+	Attributes  []string `json:"attributes"`
+	ResponseID  string   `json:"response_id"`
+	Solicited   bool     `json:"solicited"`
 }
 
 // commitAnswer records v with the Response's replay record, the version

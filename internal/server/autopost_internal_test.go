@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/flexidp/flexidp/internal/i18n"
+)
+
+// postCase is one auto-POST page: the request it answers and its values.
+type postCase struct {
+	method, target, lang, requestID string
+	sp, acs, msg, relay             string
+}
+
+// checkPrecompiledPost answers c with the precompiled page (writePost)
+// and with the template (render), and fails unless status, headers and
+// bytes are the same, but for one documented difference: a base64
+// SAMLResponse is written as it is, where the template writes its + as
+// &#43; (the same value to the browser).
+func checkPrecompiledPost(t *testing.T, s *Server, c postCase) {
+	t.Helper()
+	request := func() *http.Request {
+		r := httptest.NewRequest(c.method, c.target, nil)
+		ctx := i18n.NewContext(context.WithValue(r.Context(), requestIDKey, c.requestID), c.lang)
+		return r.WithContext(ctx)
+	}
+	p := page{Title: "title.post", SPName: c.sp, ACSURL: c.acs, SAMLResponse: c.msg, RelayState: c.relay}
+	fast := httptest.NewRecorder()
+	if !s.writePost(fast, request(), p) {
+		t.Fatalf("%+v: no precompiled page", c)
+	}
+	want := httptest.NewRecorder()
+	s.render(want, request(), http.StatusOK, "post", p)
+	page := want.Body.String()
+	if isBase64(c.msg) {
+		field := `name="SAMLResponse" value="`
+		escaped := field + strings.ReplaceAll(c.msg, "+", "&#43;") + `"`
+		if n := strings.Count(page, escaped); n != 1 {
+			t.Fatalf("%+v: the template's page holds the SAMLResponse field %d times", c, n)
+		}
+		page = strings.Replace(page, escaped, field+c.msg+`"`, 1)
+	}
+	if fast.Code != want.Code {
+		t.Errorf("%+v: status %d, template %d", c, fast.Code, want.Code)
+	}
+	for _, k := range []string{"Content-Type", "Content-Language", "Vary"} {
+		if got, w := fast.Header().Values(k), want.Header().Values(k); strings.Join(got, "\n") != strings.Join(w, "\n") {
+			t.Errorf("%+v: %s %q, template %q", c, k, got, w)
+		}
+	}
+	if got := fast.Body.String(); got != page {
+		i := 0
+		for i < len(got) && i < len(page) && got[i] == page[i] {
+			i++
+		}
+		t.Errorf("%+v: page differs from the template's at byte %d:\nprecompiled: %q\ntemplate:    %q", c, i,
+			got[max(0, i-40):min(len(got), i+80)], page[max(0, i-40):min(len(page), i+80)])
+	}
+}
+
+// TestPrecompiledAutoPost: the auto-POST page written from its
+// precompiled pieces is byte for byte the page html/template executes,
+// headers included, in every language, with and without a RelayState,
+// for values that need every escape html/template applies in their
+// places (the form's URL attribute, the hidden fields, the SP's name in
+// the sentence, the language switch's links carrying the request's
+// query), on servers with and without branding and the development
+// banner.
+func TestPrecompiledAutoPost(t *testing.T) {
+	const b64 = "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM+Cg=="
+	servers := map[string]*Server{
+		"plain": newTestServer(t, Config{}, "https://idp.example.com", nil),
+		"branded, dev": newTestServer(t, Config{Dev: true, DevData: `/tmp/<x>&"y"`, Branding: Branding{OrgName: `A&B <Ltd> "x"`,
+			SupportContact: "Help: it+help@example.com 'ext' 4357", AccentColour: "#1a4f8b"}}, "http://localhost:8080", nil),
+	}
+	cases := []postCase{
+		{sp: "Twilio Flex", acs: "https://flex.twilio.com/ac123/saml/acs", msg: b64},
+		{sp: `<script>&"'+`, acs: "https://flex.twilio.com/acs?a=1&b=+c d#f", msg: b64 + "+/", relay: "https://flex.twilio.com/x?a=1&b=<2>"},
+		{sp: "Ünïcode\x00 sp", acs: "https://ex.example/é/%41%zz%4/'()\"<>`{}|\\^ \t\x00\xff", msg: "not base64 <&>\"'+\x00é\xff", relay: "\xff\xfe\ufdd0\ufffe\uffff\x00+&'\""},
+		{sp: "x", acs: "javascript:alert(1)", msg: b64, relay: "flexidp0post0mark0D flexidpSAMLmessage0mark"},
+		{sp: "x", acs: "HTTPS://EX.example:8443/acs", msg: b64, relay: strings.Repeat("r", 80)},
+		{sp: "x", acs: "mailto:a@b", msg: "", relay: "x"},
+		{sp: "x", acs: "/relative/a:b", msg: b64},
+		{sp: "x", acs: "data:text/html,x", msg: b64},
+		{sp: "x", acs: "https://ex.example/acs%", msg: b64},
+	}
+	targets := []struct{ method, target string }{
+		{http.MethodGet, "/saml/sso?SAMLRequest=fZJRT%2BMwEITf%2BRWR35s4aXvcWU2qHghdJU5UJNwDb%2BBsirnE26%2Fe&RelayState=a%20b&SigAlg=x&lang=fr"},
+		{http.MethodGet, `/saml/sso?SAMLRequest=a+b/c=&RelayState="<x>'&x=%zz%&é=ü`},
+		{http.MethodGet, "//evil.example/saml/sso?lang=es&lang=en"},
+		{http.MethodGet, "/saml/sso"},
+		{http.MethodPost, "/saml/sso"},
+		{http.MethodPost, "/login"},
+		{http.MethodPost, "/login/mfa?x=1"},
+		{http.MethodGet, "/sso/idp/fl%20ex%2F?x=<y>"},
+	}
+	for name, s := range servers {
+		t.Run(name, func(t *testing.T) {
+			if len(s.posts) != len(i18n.Languages) {
+				t.Fatalf("%d precompiled auto-POST pages, want one for each of %d languages", len(s.posts), len(i18n.Languages))
+			}
+			for _, lang := range i18n.Languages {
+				for _, tg := range targets {
+					for _, id := range []string{"0123456789abcdef", `<id>&"+`} {
+						for _, c := range cases {
+							c.method, c.target, c.lang, c.requestID = tg.method, tg.target, lang, id
+							checkPrecompiledPost(t, s, c)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPrecompiledAutoPostFallback: a page the precompiled pages do not
+// cover goes through the template (writePost writes nothing).
+func TestPrecompiledAutoPostFallback(t *testing.T) {
+	s := newTestServer(t, Config{}, "https://idp.example.com", nil)
+	for _, tc := range []struct {
+		name, lang, id string
+		p              page
+	}{
+		{"a message of its own (single logout)", i18n.Default, "ab", page{Title: "title.slo", Message: "Signing out", ACSURL: "https://x/slo"}},
+		{"no request ID", i18n.Default, "", page{Title: "title.post", ACSURL: "https://x/acs"}},
+		{"a language without a page", "xx", "ab", page{Title: "title.post", ACSURL: "https://x/acs"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/saml/sso", nil)
+			r = r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, tc.id), tc.lang))
+			w := httptest.NewRecorder()
+			if s.writePost(w, r, tc.p) || w.Body.Len() != 0 || len(w.Header()) != 0 {
+				t.Errorf("writePost wrote %d bytes, headers %v", w.Body.Len(), w.Header())
+			}
+		})
+	}
+}
+
+// FuzzPrecompiledAutoPost: for any values and request address, the
+// precompiled page is the template's.
+func FuzzPrecompiledAutoPost(f *testing.F) {
+	f.Add("Twilio Flex", "https://flex.twilio.com/acs?a=1&b=+", "PHNhbWw+Cg==", "https://x/?a=<b>", "SAMLRequest=a%2Bb&lang=fr", "ab12")
+	f.Add("<&>\"'\x00", "javascript:x", "<&>\"'+\x00\xff", "\xff\ufdd0", `a="<>'%zz%4`, "<+>")
+	s := newTestServer(f, Config{Dev: true, DevData: "dev <db>"}, "https://idp.example.com", nil)
+	f.Fuzz(func(t *testing.T, sp, acs, msg, relay, query, id string) {
+		if id == "" {
+			return
+		}
+		target := "/saml/sso"
+		if query != "" {
+			target += "?" + query
+		}
+		if u, err := url.ParseRequestURI(target); err != nil || strings.ContainsAny(query, " #") || u.Path != "/saml/sso" {
+			return // not a request target a client sends
+		}
+		for _, lang := range i18n.Languages {
+			checkPrecompiledPost(t, s, postCase{method: http.MethodGet, target: target, lang: lang, requestID: id, sp: sp, acs: acs, msg: msg, relay: relay})
+		}
+	})
+}
+
+// BenchmarkAutoPost writes one auto-POST page (an 8 KB SAMLResponse, a
+// RelayState, the language switch carrying an HTTP-Redirect query):
+// precompiled (writePost, what every Response takes) and through the
+// template (executeForm, what it took before).
+func BenchmarkAutoPost(b *testing.B) {
+	s := newTestServer(b, Config{}, "https://idp.example.com", nil)
+	msg := strings.Repeat("PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM+Cg==", 8<<10/56)
+	target := "/saml/sso?SAMLRequest=" + strings.Repeat("fZJRT%2BMwEITf%2BRWR35s4aXvcWU2qHghdJU5UJNwDb", 20) + "&RelayState=https%3A%2F%2Fflex.twilio.com%2F"
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r = r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, "0123456789abcdef"), "fr"))
+	p := page{Title: "title.post", SPName: "Twilio Flex", ACSURL: "https://flex.twilio.com/ac123/saml/acs", SAMLResponse: msg, RelayState: "https://flex.twilio.com/"}
+	for _, bc := range []struct {
+		name  string
+		write func(http.ResponseWriter)
+	}{
+		{"precompiled", func(w http.ResponseWriter) { s.writePost(w, r, p) }},
+		{"template", func(w http.ResponseWriter) { s.executeForm(w, r, p) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				w.Body.Reset()
+				w.HeaderMap = http.Header{}
+				bc.write(w)
+			}
+		})
+	}
+}
