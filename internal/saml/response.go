@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -133,8 +134,23 @@ func (i *IdP) write(t target, now time.Time, se *StatusError, a *crewjam.Asserti
 	if a != nil {
 		assertionID = a.ID
 	}
-	return &Response{ACSURL: t.acs, SAMLResponse: base64.StdEncoding.EncodeToString(buf), RelayState: t.relayState,
+	return &Response{ACSURL: t.acs, SAMLResponse: base64String(buf), RelayState: t.relayState,
 		ResponseID: responseID, AssertionID: assertionID, XML: buf}, nil
+}
+
+// base64String is base64.StdEncoding.EncodeToString without the second
+// copy of the document its string conversion makes.
+func base64String(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(base64.StdEncoding.EncodedLen(len(b)))
+	var chunk [1024]byte
+	for len(b) > 0 {
+		n := min(len(b), 768) // 768 bytes in, 1024 out
+		base64.StdEncoding.Encode(chunk[:], b[:n])
+		sb.Write(chunk[:base64.StdEncoding.EncodedLen(n)])
+		b = b[n:]
+	}
+	return sb.String()
 }
 
 // refusal decides what both paths refuse before building anything: a

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -370,7 +371,7 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 			return nil, err
 		}
 	}
-	c := canonical{b: make([]byte, 0, 4096)}
+	c := canonical{b: make([]byte, 0, estimate(h, a, ks))}
 	c.open("samlp:Response")
 	c.attr("xmlns:samlp", nsProtocol)
 	xsAt := len(c.b)
@@ -441,19 +442,47 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(body)+len(xsDecl)+len(respSig)+len(asSig))
-	out = append(out, body[:xsAt]...)
-	out = append(out, xsDecl...)
-	out = append(out, body[xsAt:respSigAt]...)
-	out = append(out, respSig...)
+	// Into place, last first so the offsets before stay valid; body has
+	// room for all of it (estimate), so nothing is copied twice.
 	if a != nil {
-		out = append(out, body[respSigAt:asSigAt]...)
-		out = append(out, asSig...)
-		out = append(out, body[asSigAt:]...)
-	} else {
-		out = append(out, body[respSigAt:]...)
+		body = slices.Insert(body, asSigAt, asSig...)
 	}
-	return out, nil
+	body = slices.Insert(body, respSigAt, respSig...)
+	return slices.Insert(body, xsAt, []byte(xsDecl)...), nil
+}
+
+// estimate is the length of the signed Response, or a little more, so
+// that its buffer is allocated once.
+func estimate(h responseHead, a *crewjam.Assertion, ks *KeySet) int {
+	// Markup and fixed values of a Response and its Assertion, and a
+	// signature without its certificate.
+	const response, assertion, signature = 1200, 1600, 1600
+	n := response + len(h.Destination) + len(h.InResponseTo) + len(h.Issuer) + signature
+	if h.Status != nil {
+		n += len(h.Status.Status) + len(h.Status.Second) + len(h.Status.Message)
+	}
+	n += base64.StdEncoding.EncodedLen(len(ks.Certificate.Raw))
+	if a == nil {
+		return n + n/8
+	}
+	n += assertion + signature + base64.StdEncoding.EncodedLen(len(ks.Certificate.Raw)) +
+		2*len(h.Destination) + 2*len(a.Issuer.Value) + len(a.Subject.NameID.Value) + len(a.Subject.NameID.NameQualifier) +
+		len(a.Subject.NameID.SPNameQualifier) + len(a.Subject.NameID.Format) + len(h.InResponseTo)
+	for _, ar := range a.Conditions.AudienceRestrictions {
+		n += 40 + len(ar.Audience.Value)
+	}
+	for _, st := range a.AuthnStatements {
+		n += len(st.SessionIndex) + len(st.AuthnContext.AuthnContextClassRef.Value)
+	}
+	for _, as := range a.AttributeStatements {
+		for _, at := range as.Attributes {
+			n += 60 + len(at.Name) + len(at.NameFormat)
+			for _, v := range at.Values {
+				n += 140 + len(v.Value)
+			}
+		}
+	}
+	return n + n/8
 }
 
 // signature returns the enveloped ds:Signature, in canonical form as a
@@ -463,15 +492,12 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 // exc-c14n transforms, RSA-SHA256, and the certificate in KeyInfo, as
 // goxmldsig's SigningContext writes it.
 func signature(ks *KeySet, id string, digest []byte) ([]byte, error) {
-	const siDecl = `<ds:SignedInfo xmlns:ds="` + nsDSig + `">`
-	c := canonical{b: make([]byte, 0, 2400)}
-	c.b = append(c.b, siDecl...)
-	c.b = append(c.b, `<ds:CanonicalizationMethod Algorithm="`+algExcC14N+`"></ds:CanonicalizationMethod>`+
-		`<ds:SignatureMethod Algorithm="`+algRSASHA256+`"></ds:SignatureMethod>`...)
-	c.open("ds:Reference")
-	c.attr("URI", "#"+id)
-	c.close()
-	c.b = append(c.b, `<ds:Transforms><ds:Transform Algorithm="`+algEnveloped+`"></ds:Transform>`+
+	const head = `<ds:Signature xmlns:ds="` + nsDSig + `">`
+	c := canonical{b: make([]byte, 0, 1400+base64.StdEncoding.EncodedLen(len(ks.Certificate.Raw))+len(id))}
+	c.b = append(c.b, head+`<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="`+algExcC14N+`"></ds:CanonicalizationMethod>`+
+		`<ds:SignatureMethod Algorithm="`+algRSASHA256+`"></ds:SignatureMethod><ds:Reference URI="#`...)
+	c.escape(id, true)
+	c.b = append(c.b, `"><ds:Transforms><ds:Transform Algorithm="`+algEnveloped+`"></ds:Transform>`+
 		`<ds:Transform Algorithm="`+algExcC14N+`"></ds:Transform></ds:Transforms>`+
 		`<ds:DigestMethod Algorithm="`+algSHA256+`"></ds:DigestMethod><ds:DigestValue>`...)
 	c.b = base64.StdEncoding.AppendEncode(c.b, digest)
@@ -479,21 +505,19 @@ func signature(ks *KeySet, id string, digest []byte) ([]byte, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	// SignedInfo is canonicalised on its own, so it declares ds; in the
-	// document the Signature declares it.
-	si := sha256.Sum256(c.b)
-	sig, err := ks.Signer.Sign(rand.Reader, si[:], crypto.SHA256)
+	// SignedInfo is canonicalised as a subtree on its own, so there it
+	// declares ds; in the document the Signature declares it.
+	h := sha256.New()
+	h.Write([]byte(`<ds:SignedInfo xmlns:ds="` + nsDSig + `">`))
+	h.Write(c.b[len(head+`<ds:SignedInfo>`):])
+	sig, err := ks.Signer.Sign(rand.Reader, h.Sum(nil), crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("sign response: %w", err)
 	}
-	signedInfo := c.b[len(siDecl):]
-	out := make([]byte, 0, len(signedInfo)+base64.StdEncoding.EncodedLen(len(sig))+base64.StdEncoding.EncodedLen(len(ks.Certificate.Raw))+400)
-	out = append(out, `<ds:Signature xmlns:ds="`+nsDSig+`"><ds:SignedInfo>`...)
-	out = append(out, signedInfo...)
-	out = append(out, `<ds:SignatureValue>`...)
-	out = base64.StdEncoding.AppendEncode(out, sig)
-	out = append(out, `</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>`...)
-	out = base64.StdEncoding.AppendEncode(out, ks.Certificate.Raw)
-	out = append(out, `</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`...)
-	return out, nil
+	c.b = append(c.b, `<ds:SignatureValue>`...)
+	c.b = base64.StdEncoding.AppendEncode(c.b, sig)
+	c.b = append(c.b, `</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>`...)
+	c.b = base64.StdEncoding.AppendEncode(c.b, ks.Certificate.Raw)
+	c.b = append(c.b, `</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`...)
+	return c.b, nil
 }
