@@ -33,7 +33,7 @@ const (
 var testSP = sp.ServiceProvider{Name: "flex", EntityID: "urn:flex:JQ0123456789abcdef0123456789abcdef", ACSURLs: []string{testACS},
 	DefaultRedirectURL: "https://flex.twilio.com/dancing-owl-1234"}
 
-func newTestIdP(t *testing.T, now time.Time) (*saml.IdP, *x509.Certificate) {
+func newTestIdP(t testing.TB, now time.Time) (*saml.IdP, *x509.Certificate) {
 	t.Helper()
 	key, cert := selfSigned(t, "idp", now)
 	idp, err := saml.New(saml.Config{EntityID: testEntity, SSOURL: testSSO, SecureTransport: true, Now: func() time.Time { return now }})
