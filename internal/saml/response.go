@@ -77,14 +77,8 @@ func NoPassive() *StatusError {
 // *StatusError is returned alongside it. A released value XML cannot
 // carry is refused with an *attributes.Error.
 func (i *IdP) Respond(req *Request, s sp.ServiceProvider, rel attributes.Released, g Grant) (*Response, error) {
-	if se, err := i.refusal(req, s, rel); err != nil {
-		return nil, err
-	} else if se != nil {
-		resp, rerr := i.RespondError(req, s, se)
-		if rerr != nil {
-			return nil, rerr
-		}
-		return resp, se
+	if done, resp, err := i.refused(req, s, rel, i.RespondError); done {
+		return resp, err
 	}
 	if err := carriable(req, rel); err != nil {
 		return nil, err
@@ -153,20 +147,26 @@ func base64String(b []byte) string {
 	return sb.String()
 }
 
-// refusal decides what both paths refuse before building anything: a
-// *StatusError to answer with, or an error (nothing is sent).
-func (i *IdP) refusal(req *Request, s sp.ServiceProvider, rel attributes.Released) (*StatusError, error) {
+// refused decides, for both paths, what is refused before an assertion is
+// built: done is true when resp and err are the answer, a signed error
+// Response made by respondError with its *StatusError, or an error alone
+// (nothing is sent).
+func (i *IdP) refused(req *Request, s sp.ServiceProvider, rel attributes.Released,
+	respondError func(*Request, sp.ServiceProvider, *StatusError) (*Response, error)) (done bool, resp *Response, err error) {
 	se := nameIDFormat(req, rel)
 	if se == nil {
 		se = i.subjectMismatch(req, s, rel)
 	}
 	if se != nil {
-		return se, nil
+		if resp, err = respondError(req, s, se); err != nil {
+			return true, nil, err
+		}
+		return true, resp, se
 	}
 	if s.SessionNotOnOrAfter != 0 && s.SessionNotOnOrAfter < MinSessionNotOnOrAfter {
-		return nil, fmt.Errorf("service provider %s: SessionNotOnOrAfter %s is below the %s Flex needs", s.Name, s.SessionNotOnOrAfter, MinSessionNotOnOrAfter)
+		return true, nil, fmt.Errorf("service provider %s: SessionNotOnOrAfter %s is below the %s Flex needs", s.Name, s.SessionNotOnOrAfter, MinSessionNotOnOrAfter)
 	}
-	return nil, nil
+	return false, nil, nil
 }
 
 // carriable refuses, with a sentence for a person, what XML cannot carry
@@ -236,14 +236,8 @@ func (i *IdP) target(req *Request, s sp.ServiceProvider) (target, error) {
 // the reference the canonical writer is tested against, and is used only
 // by tests.
 func (i *IdP) respondReference(req *Request, s sp.ServiceProvider, rel attributes.Released, g Grant) (*Response, error) {
-	if se, err := i.refusal(req, s, rel); err != nil {
-		return nil, err
-	} else if se != nil {
-		resp, rerr := i.respondErrorReference(req, s, se)
-		if rerr != nil {
-			return nil, rerr
-		}
-		return resp, se
+	if done, resp, err := i.refused(req, s, rel, i.respondErrorReference); done {
+		return resp, err
 	}
 	preq, err := i.newResponse(req, s)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -258,14 +257,7 @@ func TestMetadata(t *testing.T) {
 	ks := idp.Keys()
 	ks.Published = []*x509.Certificate{next.Keys().Certificate}
 	idp.SetKeys(ks)
-	md, err := idp.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ed crewjam.EntityDescriptor
-	if err := xml.Unmarshal(md, &ed); err != nil {
-		t.Fatal(err)
-	}
+	ed := metadataOf(t, idp)
 	if ed.EntityID != testEntity {
 		t.Errorf("entityID = %q", ed.EntityID)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -359,6 +360,10 @@ type responseHead struct {
 func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, error) {
 	if ks == nil {
 		return nil, errNoKeys
+	}
+	if v := reflect.ValueOf(ks.Signer); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
+		// A typed nil (a failed key parse) would panic when used.
+		return nil, errors.New("saml: cannot sign: the key set has no private key")
 	}
 	if ks.Certificate == nil {
 		return nil, errors.New("saml: cannot sign: the key set has no certificate")

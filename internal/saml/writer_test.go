@@ -2,6 +2,10 @@ package saml_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"encoding/xml"
@@ -101,16 +105,8 @@ func verifyBoth(t testing.TB, idp *saml.IdP, cert *x509.Certificate, doc []byte,
 	if _, err := vc.Validate(a.Copy()); err != nil {
 		t.Fatalf("goxmldsig does not verify the Assertion: %v", err)
 	}
-	md, err := idp.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ed crewjam.EntityDescriptor
-	if err := xml.Unmarshal(md, &ed); err != nil {
-		t.Fatal(err)
-	}
 	acs, _ := url.Parse(testACS)
-	csp := &crewjam.ServiceProvider{EntityID: testSP.EntityID, AcsURL: *acs, IDPMetadata: &ed, AllowIDPInitiated: reqID == "",
+	csp := &crewjam.ServiceProvider{EntityID: testSP.EntityID, AcsURL: *acs, IDPMetadata: metadataOf(t, idp), AllowIDPInitiated: reqID == "",
 		Clock: dsig.NewFakeClockAt(writerNow)}
 	var ids []string
 	if reqID != "" {
@@ -127,6 +123,20 @@ func verifyBoth(t testing.TB, idp *saml.IdP, cert *x509.Certificate, doc []byte,
 		t.Fatalf("crewjam's SP refuses the Response: %v\n%s", err, shorten(doc))
 	}
 	return assertion
+}
+
+// metadataOf is idp's metadata as crewjam's SP reads it.
+func metadataOf(tb testing.TB, idp *saml.IdP) *crewjam.EntityDescriptor {
+	tb.Helper()
+	md, err := idp.Metadata()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ed crewjam.EntityDescriptor
+	if err := xml.Unmarshal(md, &ed); err != nil {
+		tb.Fatal(err)
+	}
+	return &ed
 }
 
 // normalise describes the element el in a form both paths must agree on:
@@ -538,6 +548,36 @@ func TestWriterVerifiedByXmlsecAndOneLogin(t *testing.T) {
 			got := samltest.VerifyErrorResponse(t, resp.XML, certPEM)
 			if got != (samltest.ErrorStatus{Code: se.Status, Second: se.Second, Message: se.Message}) {
 				t.Fatalf("python3-saml reads %+v, want %+v", got, se)
+			}
+		})
+	}
+}
+
+// TestWriterRefusesUnusableKeys: a key set the writer cannot sign with is
+// an error, never a panic nor an unsigned Response, on both paths.
+func TestWriterRefusesUnusableKeys(t *testing.T) {
+	idp, cert := newTestIdP(t, writerNow)
+	good := idp.Keys()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var typedNil *rsa.PrivateKey
+	rel := attributes.Released{NameID: "ada@example.com", NameIDFormat: attributes.NameIDFormatEmail}
+	for name, ks := range map[string]*saml.KeySet{
+		"none":           nil,
+		"no signer":      {ID: "k", Certificate: cert},
+		"typed nil":      {ID: "k", Signer: typedNil, Certificate: cert},
+		"no certificate": {ID: "k", Signer: good.Signer},
+		"ECDSA":          {ID: "k", Signer: ec, Certificate: cert},
+	} {
+		t.Run(name, func(t *testing.T) {
+			idp.SetKeys(ks)
+			if resp, err := idp.Respond(nil, testSP, rel, saml.Grant{AuthnInstant: writerNow}); resp != nil || err == nil {
+				t.Fatalf("Respond = %v, %v; want an error", resp != nil, err)
+			}
+			if resp, err := idp.RespondError(nil, testSP, saml.NoPassive()); resp != nil || err == nil {
+				t.Fatalf("RespondError = %v, %v; want an error", resp != nil, err)
 			}
 		})
 	}
