@@ -28,7 +28,7 @@ import (
 // exc-c14n renders there. The Assertion is signed first, as a subtree on
 // its own (so it declares saml itself); the Response is then signed over
 // everything, the Assertion's Signature included. The only bytes that
-// exc-c14n would not render is the xmlns:xs declaration on the root, kept
+// exc-c14n would not render are the xmlns:xs declaration on the root, kept
 // (as crewjam/saml writes it) so that the QName "xs:string" in each
 // xsi:type resolves for schema-validating SPs; exc-c14n drops it, since no
 // element or attribute name uses it, so it is left out of the digest.
