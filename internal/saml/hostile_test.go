@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"context"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -74,17 +73,9 @@ func (t *hostileIdP) lookup(_ context.Context, entityID string) (sp.ServiceProvi
 // crewjamSP is crewjam's service provider playing the SP, with our metadata.
 func (t *hostileIdP) crewjamSP(tb testing.TB) *crewjam.ServiceProvider {
 	tb.Helper()
-	md, err := t.Metadata()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var ed crewjam.EntityDescriptor
-	if err := xml.Unmarshal(md, &ed); err != nil {
-		tb.Fatal(err)
-	}
 	acs, _ := url.Parse(hostileACS)
 	slo, _ := url.Parse(hostileSLO)
-	return &crewjam.ServiceProvider{EntityID: hostileSPID, AcsURL: *acs, SloURL: *slo, IDPMetadata: &ed}
+	return &crewjam.ServiceProvider{EntityID: hostileSPID, AcsURL: *acs, SloURL: *slo, IDPMetadata: metadataOf(tb, t.IdP)}
 }
 
 func deflate(b []byte) []byte {

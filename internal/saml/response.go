@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -68,25 +69,175 @@ func NoPassive() *StatusError {
 
 // Respond builds and signs the Response to req (nil for an IdP-initiated,
 // unsolicited Response) for service provider s, asserting the released
-// attributes. Both the Assertion and the Response are signed.
+// attributes. Both the Assertion and the Response are signed; the
+// Response is written directly in canonical form (see writer.go).
 //
 // If req asks for a NameID format the SP's policy does not produce, the
 // result is a signed error Response (InvalidNameIDPolicy) and a
-// *StatusError is returned alongside it.
+// *StatusError is returned alongside it. A released value XML cannot
+// carry is refused with an *attributes.Error.
 func (i *IdP) Respond(req *Request, s sp.ServiceProvider, rel attributes.Released, g Grant) (*Response, error) {
+	if done, resp, err := i.refused(req, s, rel, i.RespondError); done {
+		return resp, err
+	}
+	if err := carriable(req, rel); err != nil {
+		return nil, err
+	}
+	t, err := i.target(req, s)
+	if err != nil {
+		return nil, err
+	}
+	now := i.now()
+	assertionID, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	return i.write(t, now, nil, i.assertion(assertionID, req, now, t.acs, s, rel, g))
+}
+
+// RespondError builds and signs a SAML error Response to req.
+func (i *IdP) RespondError(req *Request, s sp.ServiceProvider, se *StatusError) (*Response, error) {
+	switch se.Status {
+	case crewjam.StatusRequester, crewjam.StatusResponder, crewjam.StatusVersionMismatch:
+	default:
+		return nil, fmt.Errorf("sign error response: cannot make an error response with top-level status %q", se.Status)
+	}
+	t, err := i.target(req, s)
+	if err != nil {
+		return nil, err
+	}
+	return i.write(t, i.now(), se, nil)
+}
+
+// write signs the Response to t with the current keys: a, or the error
+// status se when a is nil.
+func (i *IdP) write(t target, now time.Time, se *StatusError, a *crewjam.Assertion) (*Response, error) {
+	responseID, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	buf, err := writeResponse(i.keys.Load(), responseHead{ID: responseID, InResponseTo: t.inResponseTo, Destination: t.acs,
+		Issuer: i.entity.String(), IssueInstant: now, Status: se}, a)
+	if err != nil {
+		if se != nil {
+			return nil, fmt.Errorf("sign error response: %w", err)
+		}
+		return nil, fmt.Errorf("sign response: %w", err)
+	}
+	assertionID := ""
+	if a != nil {
+		assertionID = a.ID
+	}
+	return &Response{ACSURL: t.acs, SAMLResponse: base64String(buf), RelayState: t.relayState,
+		ResponseID: responseID, AssertionID: assertionID, XML: buf}, nil
+}
+
+// base64String is base64.StdEncoding.EncodeToString without the second
+// copy of the document its string conversion makes.
+func base64String(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(base64.StdEncoding.EncodedLen(len(b)))
+	var chunk [1024]byte
+	for len(b) > 0 {
+		n := min(len(b), 768) // 768 bytes in, 1024 out
+		base64.StdEncoding.Encode(chunk[:], b[:n])
+		sb.Write(chunk[:base64.StdEncoding.EncodedLen(n)])
+		b = b[n:]
+	}
+	return sb.String()
+}
+
+// refused decides, for both paths, what is refused before an assertion is
+// built: done is true when resp and err are the answer, a signed error
+// Response made by respondError with its *StatusError, or an error alone
+// (nothing is sent).
+func (i *IdP) refused(req *Request, s sp.ServiceProvider, rel attributes.Released,
+	respondError func(*Request, sp.ServiceProvider, *StatusError) (*Response, error)) (done bool, resp *Response, err error) {
 	se := nameIDFormat(req, rel)
 	if se == nil {
 		se = i.subjectMismatch(req, s, rel)
 	}
 	if se != nil {
-		resp, rerr := i.RespondError(req, s, se)
-		if rerr != nil {
-			return nil, rerr
+		if resp, err = respondError(req, s, se); err != nil {
+			return true, nil, err
 		}
-		return resp, se
+		return true, resp, se
 	}
 	if s.SessionNotOnOrAfter != 0 && s.SessionNotOnOrAfter < MinSessionNotOnOrAfter {
-		return nil, fmt.Errorf("service provider %s: SessionNotOnOrAfter %s is below the %s Flex needs", s.Name, s.SessionNotOnOrAfter, MinSessionNotOnOrAfter)
+		return true, nil, fmt.Errorf("service provider %s: SessionNotOnOrAfter %s is below the %s Flex needs", s.Name, s.SessionNotOnOrAfter, MinSessionNotOnOrAfter)
+	}
+	return false, nil, nil
+}
+
+// carriable refuses, with a sentence for a person, what XML cannot carry
+// (invalid UTF-8, characters outside XML's Char production): the canonical
+// writer never replaces a character, so the SP reads exactly what was
+// released. The attributes package refuses such values already; this
+// covers every caller. An attribute without a name is refused too (Name
+// is required, saml-core §2.7.3.1).
+func carriable(req *Request, rel attributes.Released) error {
+	if r := xmlTextReason(rel.NameID); r != "" {
+		return &attributes.Error{Name: "NameID", Value: rel.NameID, Reason: "the NameID is " + r}
+	}
+	for _, at := range rel.Attributes {
+		if at.Name == "" {
+			return &attributes.Error{Reason: "an attribute to release has an empty name"}
+		}
+		if r := xmlTextReason(at.Name); r != "" {
+			return &attributes.Error{Value: at.Name, Reason: "an attribute name is " + r}
+		}
+		for _, v := range at.Values {
+			if r := xmlTextReason(v); r != "" {
+				return &attributes.Error{Name: at.Name, Value: v, Reason: "the value is " + r}
+			}
+		}
+	}
+	if req != nil {
+		for _, v := range []string{req.ID, req.AuthnContextClassRef} {
+			if r := xmlTextReason(v); r != "" {
+				return &RequestError{Reason: "The sign-in request carries a value that is " + r + "; nothing was sent."}
+			}
+		}
+	}
+	return nil
+}
+
+// target is where a Response goes and what it answers.
+type target struct {
+	acs, relayState, inResponseTo string
+}
+
+// target returns where the Response to req (nil: unsolicited) for s
+// goes. The ACS URL must be one registered for the SP: a Response is
+// never sent anywhere else, whatever the caller passed.
+func (i *IdP) target(req *Request, s sp.ServiceProvider) (target, error) {
+	var t target
+	if req != nil {
+		t = target{acs: req.ACSURL, relayState: req.RelayState, inResponseTo: req.ID}
+	} else {
+		if len(s.ACSURLs) == 0 {
+			return t, fmt.Errorf("service provider %s has no ACS URL", s.Name)
+		}
+		if len(s.DefaultRedirectURL) > MaxRelayState {
+			return t, fmt.Errorf("service provider %s: default redirect URL is longer than %d bytes", s.Name, MaxRelayState)
+		}
+		t = target{acs: s.ACSURLs[0], relayState: s.DefaultRedirectURL}
+	}
+	for _, u := range s.ACSURLs {
+		if u == t.acs {
+			return t, nil
+		}
+	}
+	return t, fmt.Errorf("ACS URL %q is not registered for service provider %s", t.acs, s.Name)
+}
+
+// respondReference is Respond as crewjam/saml writes and signs it
+// (MakeResponse: etree, goxmldsig's canonicaliser, two signatures). It is
+// the reference the canonical writer is tested against, and is used only
+// by tests.
+func (i *IdP) respondReference(req *Request, s sp.ServiceProvider, rel attributes.Released, g Grant) (*Response, error) {
+	if done, resp, err := i.refused(req, s, rel, i.respondErrorReference); done {
+		return resp, err
 	}
 	preq, err := i.newResponse(req, s)
 	if err != nil {
@@ -96,15 +247,15 @@ func (i *IdP) Respond(req *Request, s sp.ServiceProvider, rel attributes.Release
 	if err != nil {
 		return nil, err
 	}
-	preq.Assertion = i.assertion(assertionID, req, preq, s, rel, g)
+	preq.Assertion = i.assertion(assertionID, req, preq.Now, preq.ACSEndpoint.Location, s, rel, g)
 	if err := preq.MakeResponse(); err != nil {
 		return nil, fmt.Errorf("sign response: %w", err)
 	}
 	return finish(preq, assertionID)
 }
 
-// RespondError builds and signs a SAML error Response to req.
-func (i *IdP) RespondError(req *Request, s sp.ServiceProvider, se *StatusError) (*Response, error) {
+// respondErrorReference is RespondError as crewjam/saml writes it; tests only.
+func (i *IdP) respondErrorReference(req *Request, s sp.ServiceProvider, se *StatusError) (*Response, error) {
 	preq, err := i.newResponse(req, s)
 	if err != nil {
 		return nil, err
@@ -116,9 +267,13 @@ func (i *IdP) RespondError(req *Request, s sp.ServiceProvider, se *StatusError) 
 }
 
 // newResponse prepares crewjam's request object for a Response to req, or
-// an unsolicited one when req is nil.
+// an unsolicited one when req is nil (the reference path).
 func (i *IdP) newResponse(req *Request, s sp.ServiceProvider) (*crewjam.IdpAuthnRequest, error) {
 	provider, err := i.provider(nil)
+	if err != nil {
+		return nil, err
+	}
+	t, err := i.target(req, s)
 	if err != nil {
 		return nil, err
 	}
@@ -128,31 +283,13 @@ func (i *IdP) newResponse(req *Request, s sp.ServiceProvider) (*crewjam.IdpAuthn
 		Now:                     i.now(),
 		ServiceProviderMetadata: ed,
 		SPSSODescriptor:         &ed.SPSSODescriptors[0],
+		RelayState:              t.relayState,
 	}
-	acsURL := ""
-	if req != nil {
-		preq.Request.ID = req.ID
-		preq.RelayState = req.RelayState
-		acsURL = req.ACSURL
-	} else {
-		if len(s.ACSURLs) == 0 {
-			return nil, fmt.Errorf("service provider %s has no ACS URL", s.Name)
-		}
-		acsURL = s.ACSURLs[0]
-		if len(s.DefaultRedirectURL) > MaxRelayState {
-			return nil, fmt.Errorf("service provider %s: default redirect URL is longer than %d bytes", s.Name, MaxRelayState)
-		}
-		preq.RelayState = s.DefaultRedirectURL
-	}
-	// The ACS URL must be one registered for the SP: a Response is never
-	// sent anywhere else, whatever the caller passed.
+	preq.Request.ID = t.inResponseTo
 	for n := range ed.SPSSODescriptors[0].AssertionConsumerServices {
-		if ep := &ed.SPSSODescriptors[0].AssertionConsumerServices[n]; ep.Location == acsURL {
+		if ep := &ed.SPSSODescriptors[0].AssertionConsumerServices[n]; ep.Location == t.acs {
 			preq.ACSEndpoint = ep
 		}
-	}
-	if preq.ACSEndpoint == nil {
-		return nil, fmt.Errorf("ACS URL %q is not registered for service provider %s", acsURL, s.Name)
 	}
 	return preq, nil
 }
@@ -162,8 +299,11 @@ func (i *IdP) newResponse(req *Request, s sp.ServiceProvider) (*crewjam.IdpAuthn
 // NotOnOrAfter, InResponseTo when solicited, no NotBefore), Conditions with
 // the SP's Audience, one AuthnStatement with a SessionIndex, and the
 // released attributes.
-func (i *IdP) assertion(id string, req *Request, preq *crewjam.IdpAuthnRequest, s sp.ServiceProvider, rel attributes.Released, g Grant) *crewjam.Assertion {
-	now := preq.Now
+func (i *IdP) assertion(id string, req *Request, now time.Time, acs string, s sp.ServiceProvider, rel attributes.Released, g Grant) *crewjam.Assertion {
+	inResponseTo := ""
+	if req != nil {
+		inResponseTo = req.ID
+	}
 	notOnOrAfter := now.Add(i.cfg.Validity)
 	nameID := &crewjam.NameID{Format: rel.NameIDFormat, Value: rel.NameID}
 	if rel.NameIDFormat == attributes.NameIDFormatPersistent {
@@ -194,9 +334,9 @@ func (i *IdP) assertion(id string, req *Request, preq *crewjam.IdpAuthnRequest, 
 			SubjectConfirmations: []crewjam.SubjectConfirmation{{
 				Method: bearer,
 				SubjectConfirmationData: &crewjam.SubjectConfirmationData{
-					InResponseTo: preq.Request.ID,
+					InResponseTo: inResponseTo,
 					NotOnOrAfter: notOnOrAfter,
-					Recipient:    preq.ACSEndpoint.Location,
+					Recipient:    acs,
 				},
 			}},
 		},
@@ -256,14 +396,12 @@ func (i *IdP) PreviewAssertion(s sp.ServiceProvider, rel attributes.Released, g 
 	if len(s.ACSURLs) == 0 {
 		return nil, fmt.Errorf("service provider %s has no ACS URL", s.Name)
 	}
-	ed := entityDescriptor(s)
-	preq := &crewjam.IdpAuthnRequest{Now: i.now(), ACSEndpoint: &ed.SPSSODescriptors[0].AssertionConsumerServices[0]}
 	id, err := newID()
 	if err != nil {
 		return nil, err
 	}
 	doc := etree.NewDocument()
-	doc.SetRoot(i.assertion(id, nil, preq, s, rel, g).Element())
+	doc.SetRoot(i.assertion(id, nil, i.now(), s.ACSURLs[0], s, rel, g).Element())
 	doc.Indent(2)
 	return doc.WriteToBytes()
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -33,7 +32,7 @@ const (
 var testSP = sp.ServiceProvider{Name: "flex", EntityID: "urn:flex:JQ0123456789abcdef0123456789abcdef", ACSURLs: []string{testACS},
 	DefaultRedirectURL: "https://flex.twilio.com/dancing-owl-1234"}
 
-func newTestIdP(t *testing.T, now time.Time) (*saml.IdP, *x509.Certificate) {
+func newTestIdP(t testing.TB, now time.Time) (*saml.IdP, *x509.Certificate) {
 	t.Helper()
 	key, cert := selfSigned(t, "idp", now)
 	idp, err := saml.New(saml.Config{EntityID: testEntity, SSOURL: testSSO, SecureTransport: true, Now: func() time.Time { return now }})
@@ -258,14 +257,7 @@ func TestMetadata(t *testing.T) {
 	ks := idp.Keys()
 	ks.Published = []*x509.Certificate{next.Keys().Certificate}
 	idp.SetKeys(ks)
-	md, err := idp.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ed crewjam.EntityDescriptor
-	if err := xml.Unmarshal(md, &ed); err != nil {
-		t.Fatal(err)
-	}
+	ed := metadataOf(t, idp)
 	if ed.EntityID != testEntity {
 		t.Errorf("entityID = %q", ed.EntityID)
 	}
