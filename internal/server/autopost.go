@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -173,6 +174,9 @@ func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool 
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", lang)
 	h.Add("Vary", "Accept-Language, Cookie")
+	// The length is known: the page goes out with its header in one write,
+	// not in chunks.
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	if cap(b) <= 1<<20 {

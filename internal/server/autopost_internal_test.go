@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,6 +53,9 @@ func checkPrecompiledPost(t *testing.T, s *Server, c postCase) {
 		if got, w := fast.Header().Values(k), want.Header().Values(k); strings.Join(got, "\n") != strings.Join(w, "\n") {
 			t.Errorf("%+v: %s %q, template %q", c, k, got, w)
 		}
+	}
+	if n := fast.Header().Get("Content-Length"); n != strconv.Itoa(fast.Body.Len()) {
+		t.Errorf("%+v: Content-Length %q for a %d-byte page", c, n, fast.Body.Len())
 	}
 	if got := fast.Body.String(); got != page {
 		i := 0
