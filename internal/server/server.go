@@ -221,7 +221,7 @@ func (s *Server) signInRoutes(r chi.Router) {
 // frame sets what every listener's router has: the middleware, the
 // static files and branding, and the error pages.
 func (s *Server) frame(r chi.Router) {
-	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody, s.language)
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody, s.answerInTime, s.language)
 	r.Handle("/static/*", s.static())
 	r.Get("/branding.css", s.brandingCSS)
 	r.Get("/branding/logo", s.brandingLogo)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,87 @@ func TestHashLimits(t *testing.T) {
 		case c.want != "" && (!errors.Is(err, ErrHashLimits) || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("CheckHash(%s) = %v, want ErrHashLimits with %q", c.enc, err, c.want)
 		}
+	}
+}
+
+// TestHasherRefusesAtOnceBeyondDeadline: when the queue ahead cannot be
+// served before the caller's deadline (WithDoneBy, less a hash) or the
+// maximum wait, the caller is refused at once with the time the queue
+// needs, instead of waiting to be refused or served too late.
+func TestHasherRefusesAtOnceBeyondDeadline(t *testing.T) {
+	enc, err := hashArgon2id(fastParams, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		doneBy  time.Duration // from now; 0 for none
+		maxWait time.Duration
+	}{
+		{name: "deadline before the queue is served", doneBy: 4 * time.Second},
+		{name: "no room for the hash itself", doneBy: 500 * time.Millisecond},
+		{name: "maximum wait shorter than the queue", maxWait: 2 * time.Second},
+		{name: "deadline later than the maximum wait", doneBy: time.Hour, maxWait: 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHasher(fastParams, 2)
+			h.SetMaxWait(tc.maxWait)
+			h.floor.observe(time.Second) // a hash holds a slot for a second now
+			ctx := context.Background()
+			if err := h.acquireN(ctx, 2); err != nil { // every slot held
+				t.Fatal(err)
+			}
+			defer h.releaseN(2)
+			h.waiting.Add(9) // nine callers queued ahead
+			defer h.waiting.Add(-9)
+			if tc.doneBy > 0 {
+				ctx = WithDoneBy(ctx, time.Now().Add(tc.doneBy))
+			}
+			begin := time.Now()
+			_, _, err := h.Verify(ctx, enc, "pw")
+			took := time.Since(begin)
+			var busy *BusyError
+			if !errors.As(err, &busy) || !errors.Is(err, ErrBusy) {
+				t.Fatalf("Verify = %v, want a *BusyError that is ErrBusy", err)
+			}
+			// Ten callers (nine and this one) at a second each, two at once.
+			if want := 5 * time.Second; busy.RetryAfter != want {
+				t.Errorf("RetryAfter = %s, want %s", busy.RetryAfter, want)
+			}
+			if took > 400*time.Millisecond {
+				t.Errorf("refused after %s, want at once (it waited)", took)
+			}
+			if d := h.QueueDepth(); d != 9 {
+				t.Errorf("QueueDepth = %d, want the 9 ahead only", d)
+			}
+		})
+	}
+}
+
+// TestHasherWaitsWithinDeadline: a queue that can be served in time is
+// waited for, and a slot freed meanwhile is taken.
+func TestHasherWaitsWithinDeadline(t *testing.T) {
+	h := NewHasher(fastParams, 1)
+	h.floor.observe(10 * time.Millisecond)
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithDoneBy(context.Background(), time.Now().Add(time.Minute))
+	got := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(ctx, "pw")
+		got <- err
+	}()
+	for h.QueueDepth() == 0 { // the caller is queued, not refused
+		select {
+		case err := <-got:
+			t.Fatalf("Hash returned %v before a slot was free", err)
+		default:
+			runtime.Gosched()
+		}
+	}
+	h.release()
+	if err := <-got; err != nil {
+		t.Fatalf("Hash = %v, want it served once the slot was free", err)
 	}
 }
