@@ -265,6 +265,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	} else {
 		log.Info("admin console served at /admin on the main listener; set IDP_ADMIN_LISTEN to keep it on an internal address")
 	}
+	// What starting allocated and dropped (migrations, the key, the
+	// default language's pages, the store's first reads) goes back to the
+	// system now, not at the first hash: an idle server holds only what
+	// it keeps.
+	debug.FreeOSMemory()
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
 		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))
 	if o.ready != nil {

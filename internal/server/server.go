@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -103,7 +102,7 @@ type Server struct {
 	idp    *saml.IdP
 	acct   *accounts.Service
 	log    *slog.Logger
-	pages  map[string]map[string]*template.Template // [lang][name]
+	pages  pageSet
 	secure bool
 	// stateKeys MACs the login state carried through the login forms.
 	stateKeys stateKeys
