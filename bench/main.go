@@ -226,7 +226,11 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 		env.keepLog = err != nil
 		env.close()
 	}()
-	// Idle: started, migrated, key loaded, nothing served yet.
+	// Idle: started, migrated, key loaded, the sign-in time floor
+	// measured and its hashes' memory returned, nothing served yet.
+	if err := env.srv.waitIdle(ctx); err != nil {
+		return err
+	}
 	env.idleRSSKiB = currentRSSKiB(env.srv.cmd.Process.Pid)
 	fmt.Printf("\nflexidp on %s: %s; %d users and SP flex seeded; server %s, hash concurrency %d (%d MiB budget), log %s\n",
 		backend, env.dbWhere, env.users, env.base, env.srv.hashConcurrency, o.hashMemoryMiB, env.srv.logPath)
