@@ -116,6 +116,12 @@ func WithDoneBy(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, doneByKey{}, t)
 }
 
+// DoneBy returns the time WithDoneBy put in ctx, if any.
+func DoneBy(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(doneByKey{}).(time.Time)
+	return t, ok
+}
+
 // hashTime is the Hasher's estimate of how long one hash of its params
 // holds a slot now: the median of the last verifications (under the
 // current load), or the calibration's measure before any; 0 when unknown.
@@ -150,7 +156,7 @@ func (h *Hasher) waitBudget(ctx context.Context, perHash time.Duration) (d time.
 	if mw := time.Duration(h.maxWait.Load()); mw > 0 {
 		d, bounded = mw, true
 	}
-	if by, ok := ctx.Value(doneByKey{}).(time.Time); ok {
+	if by, ok := DoneBy(ctx); ok {
 		left := time.Until(by) - max(perHash, h.floor.current())
 		if !bounded || left < d {
 			d, bounded = left, true
