@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -198,5 +199,22 @@ func TestBurstSignInHonoursRetryAfter(t *testing.T) {
 				t.Errorf("waited %s, want at least Retry-After x %d = %s", out.waited, tc.wantShed, least)
 			}
 		})
+	}
+}
+
+func TestErrorKind(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("Post %q: %w", "http://x/login", io.EOF), "no answer (connection closed: EOF/reset)"},
+		{fmt.Errorf("login: %w after 7 busy answers (503), 90s waited", errGaveUp), "gave up (still busy after the last retry)"},
+		{errors.New("login: status 500"), "login: status 500"},
+		{errors.New("GET SSO: status 503, no login form"), "GET SSO: status 503"},
+		{errors.New("crewjam SP refuses the Response: x"), "other"},
+	} {
+		if got := errorKind(tc.err); got != tc.want {
+			t.Errorf("errorKind(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

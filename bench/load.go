@@ -9,6 +9,7 @@ import (
 	"html"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
@@ -450,6 +452,8 @@ type burstResult struct {
 	// gaveUp counts the sign-ins still busy after their last retry (they
 	// are errors too).
 	gaveUp int
+	// errorKinds counts the errors by kind (errorKind).
+	errorKinds map[string]int
 	// waits are the completed sign-ins' Retry-After waits, and spans
 	// their time from arrival to signed in; both sorted.
 	waits, spans []time.Duration
@@ -461,7 +465,7 @@ type burstResult struct {
 func (l *load) burst(n int, window time.Duration, retries int) *burstResult {
 	_ = resetPeakRSS(l.t.pid)
 	var last atomic.Int64
-	br := &burstResult{window: window, retries: retries}
+	br := &burstResult{window: window, retries: retries, errorKinds: map[string]int{}}
 	var mu sync.Mutex
 	br.result = l.measure("burst", n, func(rec *recorder) {
 		start := time.Now()
@@ -485,6 +489,9 @@ func (l *load) burst(n int, window time.Duration, retries int) *burstResult {
 				case errors.Is(out.err, errGaveUp):
 					br.gaveUp++
 				}
+				if out.err != nil {
+					br.errorKinds[errorKind(out.err)]++
+				}
 				mu.Unlock()
 				done := int64(time.Since(start))
 				for {
@@ -501,6 +508,27 @@ func (l *load) burst(n int, window time.Duration, retries int) *burstResult {
 	slices.Sort(br.waits)
 	slices.Sort(br.spans)
 	return br
+}
+
+// errorKind names what went wrong with a sign-in, for the report: no
+// answer (the connection closed or reset), a timeout, an HTTP status, gave
+// up after the busy answers, or another error.
+func errorKind(err error) string {
+	var ne net.Error
+	msg := err.Error()
+	switch {
+	case errors.Is(err, errGaveUp):
+		return "gave up (still busy after the last retry)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "no answer (connection closed: EOF/reset)"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer (client timeout)"
+	case strings.HasPrefix(msg, "login: status "), strings.HasPrefix(msg, "GET SSO: status "):
+		status, _, _ := strings.Cut(msg, ",")
+		return status
+	default:
+		return "other"
+	}
 }
 
 // quantile is the p-quantile of sorted ds, 0 for none.

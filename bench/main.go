@@ -223,7 +223,7 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 		return err
 	}
 	defer func() {
-		env.keepLog = err != nil
+		env.keepLog = env.keepLog || err != nil
 		env.close()
 	}()
 	// Idle: started, migrated, key loaded, the sign-in time floor
@@ -256,6 +256,7 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 	if o.burst > 0 && backend == backendPostgres {
 		fmt.Printf("burst phase: %d sign-ins starting evenly over %s...\n", o.burst, o.burstWindow)
 		rep.burst = lg.burst(o.burst, o.burstWindow, o.burstRetries)
+		env.keepLog = rep.burst.errors > 0 // to see what the server did
 		rep.burstEnv = env.srv.hashConcurrency
 		mem.burst = true
 		mem.peakKiB = rep.burst.serverPeakRSSKiB

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,6 +171,12 @@ func reportBurst(w io.Writer, bu *burstResult, b bounds, concurrency int, o opti
 	fmt.Fprintf(w, "  password hashing holds at most %d x %.0f MiB = %.0f MiB (hash concurrency from IDP_HASH_MEMORY_MIB=%d and GOMAXPROCS=%d)\n",
 		concurrency, hashMiB, float64(concurrency)*hashMiB, o.hashMemoryMiB, o.cpus)
 	if bu.errors > 0 {
+		kinds := make([]string, 0, len(bu.errorKinds))
+		for k, n := range bu.errorKinds {
+			kinds = append(kinds, fmt.Sprintf("%s: %d", k, n))
+		}
+		slices.Sort(kinds)
+		fmt.Fprintf(w, "  errors by kind: %s\n", strings.Join(kinds, "; "))
 		fmt.Fprintf(w, "  first error: %v\n", bu.firstErr)
 	}
 	return bu.errors > 0
