@@ -8,10 +8,13 @@ import (
 )
 
 // hashShare is the part of the HTTP server's write timeout a request may
-// spend on password hashing, queue included: the rest is for the work
-// around it (store, Response, page) on the same loaded machine, so that
-// the answer arrives well before the server closes the connection.
-const hashShare = 0.5
+// spend until its password hashing is over, queue included: the rest is
+// for the work after it (session, Response, page), which on a saturated
+// machine queues for the CPU and the store's connections too, so that the
+// answer arrives well before the server closes the connection. A burst
+// on one core with PostgreSQL's 4 connections took up to 17 s after the
+// hash (docs/performance.md).
+const hashShare = 1.0 / 3
 
 // answerInTime gives each request the time by which its password hashing
 // must be over (users.WithDoneBy): hashShare of the write timeout of the

@@ -72,6 +72,10 @@ type Hasher struct {
 	dummy  string
 
 	inUse   atomic.Int64 // slots held
+	// expected counts the callers that announced a hash (Expect) and have
+	// not yet finished it: those still on their way to the queue (reading
+	// the store first) count in the queue's estimate too.
+	expected atomic.Int64
 	done    atomic.Int64 // hashes finished
 	waiting atomic.Int64
 	waitNS  atomic.Int64
@@ -144,8 +148,33 @@ func (h *Hasher) queueTime(ahead, n int64, perHash time.Duration) time.Duration 
 // busy is the refusal of a caller needing n slots, with how long the
 // callers waiting now will take, at least a second.
 func (h *Hasher) busy(n int64) error {
-	d := h.queueTime(h.waiting.Load(), n, h.hashTime())
+	d := h.queueTime(h.ahead(), n, h.hashTime())
 	return &BusyError{RetryAfter: max(d, time.Second)}
+}
+
+// Expect announces a hash the caller is about to ask for (a sign-in,
+// before it reads the store): it returns a *BusyError at once when the
+// callers already waiting or announced would not be served before ctx's
+// deadline (WithDoneBy) or the maximum wait, so that a saturated server
+// refuses before doing any other work for the request. Otherwise the
+// caller counts in the queue's estimate until it calls done.
+func (h *Hasher) Expect(ctx context.Context) (done func(), err error) {
+	perHash := h.hashTime()
+	if budget, bounded := h.waitBudget(ctx, perHash); bounded && h.queueTime(h.ahead(), 1, perHash) > budget {
+		return func() {}, h.busy(1)
+	}
+	h.expected.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { h.expected.Add(-1) }) }, nil
+}
+
+// ahead is how many callers the queue's estimate puts before a new one:
+// those waiting for a slot, and those announced that are not yet holding
+// one (the waiting ones among them are counted once).
+func (h *Hasher) ahead() int64 {
+	waiting := h.waiting.Load()
+	onTheirWay := h.expected.Load() - h.inUse.Load() // announced, not hashing now
+	return max(waiting, onTheirWay, 0)
 }
 
 // waitBudget is how long a caller may wait for a slot: the maximum wait,

@@ -427,3 +427,43 @@ func TestHasherWaitsWithinDeadline(t *testing.T) {
 		t.Fatalf("Hash = %v, want it served once the slot was free", err)
 	}
 }
+
+// TestHasherExpect: callers announced (on their way to the queue, reading
+// the store) count in the queue's estimate, so a burst is refused before
+// it does other work; done takes a caller out once.
+func TestHasherExpect(t *testing.T) {
+	h := NewHasher(fastParams, 2)
+	h.floor.observe(time.Second) // a hash holds a slot for a second now
+	ctx := WithDoneBy(context.Background(), time.Now().Add(6500*time.Millisecond))
+	// Budget: 6.5 s less a hash = 5.5 s; two at once, a second each: ten
+	// callers announced fit (the tenth is served after 5 s), the
+	// eleventh does not.
+	var dones []func()
+	for i := range 10 {
+		done, err := h.Expect(ctx)
+		if err != nil {
+			t.Fatalf("caller %d: %v, want it announced", i+1, err)
+		}
+		dones = append(dones, done)
+	}
+	_, err := h.Expect(ctx)
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("caller 11: %v, want a *BusyError", err)
+	}
+	if want := 5500 * time.Millisecond; busy.RetryAfter != want {
+		t.Errorf("RetryAfter = %s, want %s (the ten ahead and this one, two at once)", busy.RetryAfter, want)
+	}
+	dones[0]()
+	dones[0]() // twice: counted out once
+	if _, err := h.Expect(ctx); err != nil {
+		t.Errorf("after one left: %v, want room for one", err)
+	}
+	if _, err := h.Expect(ctx); err == nil {
+		t.Error("after one left and one came: room for another, want busy")
+	}
+	// Without a deadline or a maximum wait nobody is refused.
+	if _, err := h.Expect(context.Background()); err != nil {
+		t.Errorf("no deadline: %v", err)
+	}
+}
