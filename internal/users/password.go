@@ -71,16 +71,16 @@ type Hasher struct {
 	sem    *semaphore.Weighted
 	dummy  string
 
-	inUse atomic.Int64 // slots held
+	inUse   atomic.Int64 // slots held
+	done    atomic.Int64 // hashes finished
+	waiting atomic.Int64
+	waitNS  atomic.Int64
+	maxWait atomic.Int64
+	once    sync.Once
 	// expected counts the callers that announced a hash (Expect) and have
 	// not yet finished it: those still on their way to the queue (reading
 	// the store first) count in the queue's estimate too.
 	expected atomic.Int64
-	done     atomic.Int64 // hashes finished
-	waiting  atomic.Int64
-	waitNS   atomic.Int64
-	maxWait  atomic.Int64
-	once     sync.Once
 
 	floor floorState
 }
