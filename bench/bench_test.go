@@ -3,13 +3,19 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestPeerAnswersAsFlexNeeds runs the peer (crewjam's samlidp) through a
@@ -126,5 +132,89 @@ func TestProcessTreeCPU(t *testing.T) {
 	}
 	if tree < self.cpuSeconds {
 		t.Fatalf("tree %v < self %v", tree, self.cpuSeconds)
+	}
+}
+
+// TestBurstSignInHonoursRetryAfter: a burst sign-in told "busy" (503 with
+// Retry-After and the form again) waits as told and submits the form
+// again, at most its retries; a 503 without Retry-After and a closed
+// connection are errors at once, not retried.
+func TestBurstSignInHonoursRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		busy       int    // how many logins answer 503 before the peer's own
+		answer     string // "busy" (503, Retry-After 1, the form), "bare" (503 alone), "eof"
+		retries    int
+		wantShed   int
+		wantErr    bool
+		wantGaveUp bool
+	}{
+		{name: "served after two busy answers", busy: 2, answer: "busy", retries: 3, wantShed: 2},
+		{name: "gives up after its retries", busy: 5, answer: "busy", retries: 1, wantShed: 1, wantErr: true, wantGaveUp: true},
+		{name: "no retries: a 503 is an error", busy: 1, answer: "busy", retries: 0, wantErr: true},
+		{name: "503 without Retry-After", busy: 1, answer: "bare", retries: 3, wantErr: true},
+		{name: "closed connection", busy: 1, answer: "eof", retries: 3, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(nil)
+			base, _ := url.Parse("http://" + srv.Listener.Addr().String())
+			peer, err := newPeer(*base, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var busy atomic.Int32
+			busy.Store(int32(tc.busy))
+			srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost || r.FormValue("user") == "" || busy.Add(-1) < 0 {
+					peer.ServeHTTP(w, r)
+					return
+				}
+				switch tc.answer {
+				case "eof":
+					conn, _, _ := w.(http.Hijacker).Hijack()
+					conn.Close()
+				case "bare":
+					w.WriteHeader(http.StatusServiceUnavailable)
+				default:
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					fmt.Fprintf(w, `<form><input type="hidden" name="SAMLRequest" value="%s"><input type="hidden" name="RelayState" value="%s"><input name="password"></form>`,
+						html.EscapeString(r.FormValue("SAMLRequest")), html.EscapeString(r.FormValue("RelayState")))
+				}
+			})
+			srv.Start()
+			defer srv.Close()
+			lg, err := newLoad(context.Background(), peerTarget(srv.URL, os.Getpid()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := lg.signIn(lg.newAgent(1), tc.retries)
+			if (out.err != nil) != tc.wantErr || errors.Is(out.err, errGaveUp) != tc.wantGaveUp {
+				t.Fatalf("err = %v, want error %v (gave up %v)", out.err, tc.wantErr, tc.wantGaveUp)
+			}
+			if out.shed != tc.wantShed {
+				t.Errorf("shed = %d, want %d", out.shed, tc.wantShed)
+			}
+			if least := time.Duration(tc.wantShed) * time.Second; out.waited < least {
+				t.Errorf("waited %s, want at least Retry-After x %d = %s", out.waited, tc.wantShed, least)
+			}
+		})
+	}
+}
+
+func TestErrorKind(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("Post %q: %w", "http://x/login", io.EOF), "no answer (connection closed: EOF/reset)"},
+		{fmt.Errorf("login: %w after 7 busy answers (503), 90s waited", errGaveUp), "gave up (still busy after the last retry)"},
+		{errors.New("login: status 500"), "login: status 500"},
+		{errors.New("GET SSO: status 503, no login form"), "GET SSO: status 503"},
+		{errors.New("crewjam SP refuses the Response: x"), "other"},
+	} {
+		if got := errorKind(tc.err); got != tc.want {
+			t.Errorf("errorKind(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"html"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
@@ -53,6 +58,9 @@ type agent struct {
 	email string
 	addr  string // the agent's own address, sent as X-Forwarded-For
 	c     *http.Client
+	// retryAfter is the Retry-After header of the last answer, "" for
+	// none.
+	retryAfter string
 }
 
 func newLoad(ctx context.Context, t *target) (*load, error) {
@@ -98,31 +106,94 @@ func (l *load) newAgent(n int) *agent {
 type op func(a *agent) (time.Duration, error)
 
 // passwordSignIn is a sign-in without a session: AuthnRequest, login
-// form, password, Response.
+// form, password, Response. A "busy" answer (503) is an error.
 func (l *load) passwordSignIn(a *agent) (time.Duration, error) {
+	s := l.signIn(a, 0)
+	return s.took, s.err
+}
+
+// signInOutcome is one sign-in as a person makes it: the time spent
+// waiting for the server, the time spent waiting because it said "busy,
+// try again in N seconds", and how many such answers came.
+type signInOutcome struct {
+	took   time.Duration // the HTTP exchanges
+	waited time.Duration // the Retry-After waits honoured
+	shed   int           // 503s with Retry-After tried again
+	err    error         // also a 503 once retries are used up ("gave up")
+}
+
+// errGaveUp is a sign-in still told "busy" after its last retry.
+var errGaveUp = errors.New("gave up")
+
+// signIn is passwordSignIn as a person does it in a crowd: the login
+// form answered 503 "busy, try again in N seconds" (with Retry-After and
+// the form again) is submitted again after that wait, at most retries
+// times. No answer, a closed connection, a timeout or any other status
+// is an error at once.
+func (l *load) signIn(a *agent, retries int) (out signInOutcome) {
 	jar, _ := cookiejar.New(nil)
 	a.c.Jar = jar // a new browser session: no IdP cookie
 	redirect, reqID, err := l.authnRequest()
 	if err != nil {
-		return 0, err
+		return signInOutcome{err: err}
 	}
 	start := time.Now()
 	status, body, err := a.get(l.ctx, redirect)
+	out.took = time.Since(start)
 	if err != nil {
-		return 0, err
+		out.err = err
+		return out
 	}
 	if status != http.StatusOK || !strings.Contains(body, `name="password"`) {
-		return 0, fmt.Errorf("GET SSO: status %d, no login form", status)
+		out.err = fmt.Errorf("GET SSO: status %d, no login form", status)
+		return out
 	}
-	status, body, err = l.t.login(l, a, body)
-	if err != nil {
-		return 0, err
+	for {
+		start := time.Now()
+		status, body, err = l.t.login(l, a, body)
+		out.took += time.Since(start)
+		if err != nil {
+			out.err = err
+			return out
+		}
+		if status != http.StatusServiceUnavailable || retries == 0 {
+			break
+		}
+		wait, ok := retryWait(a.retryAfter)
+		if !ok || !strings.Contains(body, `name="password"`) {
+			out.err = fmt.Errorf("login: status 503 without Retry-After and the form (Retry-After %q)", a.retryAfter)
+			return out
+		}
+		if out.shed == retries {
+			out.err = fmt.Errorf("login: %w after %d busy answers (503), %s waited", errGaveUp, out.shed+1, out.waited.Round(time.Second))
+			return out
+		}
+		out.shed++
+		// People come back when told, not all in the same millisecond.
+		wait += time.Duration(rand.Int64N(int64(wait)/4 + 1))
+		select {
+		case <-time.After(wait):
+		case <-l.ctx.Done():
+			out.err = l.ctx.Err()
+			return out
+		}
+		out.waited += wait
 	}
-	took := time.Since(start)
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("login: status %d", status)
+		out.err = fmt.Errorf("login: status %d", status)
+		return out
 	}
-	return took, l.verify(a, body, reqID)
+	out.err = l.verify(a, body, reqID)
+	return out
+}
+
+// retryWait reads a Retry-After in seconds (at least 1).
+func retryWait(v string) (time.Duration, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
 }
 
 // sessionSSO is SSO within an IdP session: AuthnRequest, Response, no
@@ -227,6 +298,7 @@ func (a *agent) do(req *http.Request) (int, string, error) {
 		return 0, "", err
 	}
 	defer resp.Body.Close()
+	a.retryAfter = resp.Header.Get("Retry-After")
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
 }
@@ -373,14 +445,29 @@ type burstResult struct {
 	result
 	window   time.Duration
 	lastDone time.Duration // from the first arrival to the last completion
+	retries  int           // the most "busy" answers one sign-in honours
+	// shed counts the 503 "busy, try again" answers honoured; retried, the
+	// completed sign-ins that had at least one.
+	shed, retried int
+	// gaveUp counts the sign-ins still busy after their last retry (they
+	// are errors too).
+	gaveUp int
+	// errorKinds counts the errors by kind (errorKind).
+	errorKinds map[string]int
+	// waits are the completed sign-ins' Retry-After waits, and spans
+	// their time from arrival to signed in; both sorted.
+	waits, spans []time.Duration
 }
 
 // burst starts n password sign-ins evenly over window, each by a
-// different agent with a fresh browser, and waits for all of them.
-func (l *load) burst(n int, window time.Duration) *burstResult {
+// different agent with a fresh browser, and waits for all of them. A
+// sign-in told "busy" tries again when told, at most retries times.
+func (l *load) burst(n int, window time.Duration, retries int) *burstResult {
 	_ = resetPeakRSS(l.t.pid)
 	var last atomic.Int64
-	r := l.measure("burst", n, func(rec *recorder) {
+	br := &burstResult{window: window, retries: retries, errorKinds: map[string]int{}}
+	var mu sync.Mutex
+	br.result = l.measure("burst", n, func(rec *recorder) {
 		start := time.Now()
 		var wg sync.WaitGroup
 		for i := range n {
@@ -388,7 +475,24 @@ func (l *load) burst(n int, window time.Duration) *burstResult {
 			a := l.newAgent(i)
 			wg.Go(func() {
 				time.Sleep(time.Until(at))
-				rec.add(l.passwordSignIn(a))
+				out := l.signIn(a, retries)
+				rec.add(out.took, out.err)
+				mu.Lock()
+				br.shed += out.shed
+				switch {
+				case out.err == nil:
+					br.waits = append(br.waits, out.waited)
+					br.spans = append(br.spans, time.Since(at))
+					if out.shed > 0 {
+						br.retried++
+					}
+				case errors.Is(out.err, errGaveUp):
+					br.gaveUp++
+				}
+				if out.err != nil {
+					br.errorKinds[errorKind(out.err)]++
+				}
+				mu.Unlock()
 				done := int64(time.Since(start))
 				for {
 					cur := last.Load()
@@ -400,5 +504,37 @@ func (l *load) burst(n int, window time.Duration) *burstResult {
 		}
 		wg.Wait()
 	})
-	return &burstResult{result: r, window: window, lastDone: time.Duration(last.Load())}
+	br.lastDone = time.Duration(last.Load())
+	slices.Sort(br.waits)
+	slices.Sort(br.spans)
+	return br
+}
+
+// errorKind names what went wrong with a sign-in, for the report: no
+// answer (the connection closed or reset), a timeout, an HTTP status, gave
+// up after the busy answers, or another error.
+func errorKind(err error) string {
+	var ne net.Error
+	msg := err.Error()
+	switch {
+	case errors.Is(err, errGaveUp):
+		return "gave up (still busy after the last retry)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "no answer (connection closed: EOF/reset)"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer (client timeout)"
+	case strings.HasPrefix(msg, "login: status "), strings.HasPrefix(msg, "GET SSO: status "):
+		status, _, _ := strings.Cut(msg, ",")
+		return status
+	default:
+		return "other"
+	}
+}
+
+// quantile is the p-quantile of sorted ds, 0 for none.
+func quantile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
 }

@@ -51,6 +51,7 @@ type options struct {
 	duration      time.Duration
 	burst         int
 	burstWindow   time.Duration
+	burstRetries  int
 	databaseURL   string
 	idpBinary     string
 	hashMemoryMiB int
@@ -78,6 +79,7 @@ func main() {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "length of the password and sso phases")
 	fs.IntVar(&o.burst, "burst", 2000, "sign-ins in the burst phase (0 skips it)")
 	fs.DurationVar(&o.burstWindow, "burst-window", time.Minute, "the burst's sign-ins start evenly over this window")
+	fs.IntVar(&o.burstRetries, "burst-retries", 6, "how many 503 'busy, try again in N s' answers a burst sign-in honours (waiting Retry-After) before it gives up (an error)")
 	fs.StringVar(&o.databaseURL, "database-url", os.Getenv("IDP_DATABASE_URL"), "PostgreSQL to use (IDP_DATABASE_URL); default: a throwaway cluster")
 	fs.StringVar(&o.idpBinary, "idp", "", "prebuilt idp binary; default: go build ./cmd/idp")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", 256, "the server's IDP_HASH_MEMORY_MIB")
@@ -105,7 +107,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if fs.NArg() > 0 || o.cpus < 1 || o.agents < 1 || o.duration <= 0 || o.burst < 0 {
+	if fs.NArg() > 0 || o.cpus < 1 || o.agents < 1 || o.duration <= 0 || o.burst < 0 || o.burstRetries < 0 {
 		fs.Usage()
 		os.Exit(2)
 	}
@@ -221,10 +223,14 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 		return err
 	}
 	defer func() {
-		env.keepLog = err != nil
+		env.keepLog = env.keepLog || err != nil
 		env.close()
 	}()
-	// Idle: started, migrated, key loaded, nothing served yet.
+	// Idle: started, migrated, key loaded, the sign-in time floor
+	// measured and its hashes' memory returned, nothing served yet.
+	if err := env.srv.waitIdle(ctx); err != nil {
+		return err
+	}
 	env.idleRSSKiB = currentRSSKiB(env.srv.cmd.Process.Pid)
 	fmt.Printf("\nflexidp on %s: %s; %d users and SP flex seeded; server %s, hash concurrency %d (%d MiB budget), log %s\n",
 		backend, env.dbWhere, env.users, env.base, env.srv.hashConcurrency, o.hashMemoryMiB, env.srv.logPath)
@@ -249,7 +255,8 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 	mem := memory{server: "flexidp " + backend, idleKiB: env.idleRSSKiB}
 	if o.burst > 0 && backend == backendPostgres {
 		fmt.Printf("burst phase: %d sign-ins starting evenly over %s...\n", o.burst, o.burstWindow)
-		rep.burst = lg.burst(o.burst, o.burstWindow)
+		rep.burst = lg.burst(o.burst, o.burstWindow, o.burstRetries)
+		env.keepLog = rep.burst.errors > 0 // to see what the server did
 		rep.burstEnv = env.srv.hashConcurrency
 		mem.burst = true
 		mem.peakKiB = rep.burst.serverPeakRSSKiB

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -339,6 +340,42 @@ func (s *serverProc) waitReady(ctx context.Context, timeout time.Duration) error
 		if time.Now().After(deadline) {
 			return fmt.Errorf("idp serve not ready within %s; log %s", timeout, s.logPath)
 		}
+	}
+}
+
+// idleAfterHashes is how long after its last hash idp serve has
+// returned the hashes' memory to the system (its memory returner checks
+// every 5 s).
+const idleAfterHashes = 6 * time.Second
+
+// waitIdle waits until the server has measured its sign-in time floor
+// (in the background after start, hashes of up to 64 MiB; with
+// IDP_SIGNIN_TIME_FLOOR set there is none) and returned their memory, so
+// that its RSS is the idle server's rather than a snapshot of the
+// calibration.
+func (s *serverProc) waitIdle(ctx context.Context) error {
+	if v := os.Getenv("IDP_SIGNIN_TIME_FLOOR"); v == "" || v == "auto" {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			b, _ := os.ReadFile(s.logPath)
+			if bytes.Contains(b, []byte("sign-in time floor")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("idp serve did not measure its sign-in time floor within 2 minutes; log %s", s.logPath)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(idleAfterHashes):
+		return nil
 	}
 }
 

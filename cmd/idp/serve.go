@@ -83,7 +83,7 @@ func (o *serveOptions) register(env *environment, fs interface {
 	fs.StringVar(&o.metricsListen, "metrics-listen", envOr(env, "IDP_METRICS_LISTEN", ""), "serve /metrics on this (internal) address; without it or a token, /metrics is not served (IDP_METRICS_LISTEN)")
 	fs.StringVar(&o.adminListen, "admin-listen", envOr(env, "IDP_ADMIN_LISTEN", ""), "serve the admin console (/admin) only on this (internal) address; without it the console is at /admin on the main listener (IDP_ADMIN_LISTEN)")
 	fs.StringVar(&o.metricsToken, "metrics-token", envOr(env, "IDP_METRICS_TOKEN", ""), "bearer token /metrics requires; with it and no --metrics-listen, /metrics is served on the main listener (IDP_METRICS_TOKEN; prefer the environment)")
-	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT; keep it under the 30s write timeout)")
+	fs.DurationVar(&o.hashMaxWait, "hash-max-wait", envDuration(env, "IDP_HASH_MAX_WAIT", 20*time.Second), "longest a sign-in queues for a hashing slot before a 503 'try again' (IDP_HASH_MAX_WAIT); a sign-in also waits only while its hashing can end within a third of the 30s write timeout, and is told at once when the queue ahead will not be served by then")
 	fs.StringVar(&o.signinFloor, "signin-time-floor", envOr(env, "IDP_SIGNIN_TIME_FLOOR", "auto"), "least time a password check takes, so that it does not tell kinds of stored hash (imported bcrypt, argon2) or unknown emails apart: auto (measured at start for the slowest hash imports allow), a duration, or 0 for none (IDP_SIGNIN_TIME_FLOOR)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration(env, "IDP_SHUTDOWN_TIMEOUT", 20*time.Second), "how long SIGTERM waits for in-flight requests (IDP_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&o.keyRefresh, "key-refresh", envDuration(env, "IDP_KEY_REFRESH", 30*time.Second), "how often signing keys are reloaded from the store, to pick up a rotation (IDP_KEY_REFRESH)")
@@ -264,6 +264,14 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		log.Info("admin console listening", "addr", aln.Addr().String(), "path", "/admin")
 	} else {
 		log.Info("admin console served at /admin on the main listener; set IDP_ADMIN_LISTEN to keep it on an internal address")
+	}
+	// What starting allocated and dropped (migrations, the key, the
+	// default language's pages, the store's first reads) goes back to the
+	// system now, not at the first hash, and so does the machine code
+	// only starting ran: an idle server holds only what it keeps.
+	debug.FreeOSMemory()
+	if kib := releaseStartupCode(); kib > 0 {
+		log.Debug("released the start's code pages", "resident_kib", kib)
 	}
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
 		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))

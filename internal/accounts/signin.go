@@ -68,6 +68,15 @@ type SignedIn struct {
 // the sign-in completes (after any second factor).
 func (s *Service) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error) {
 	email := users.NormalizeEmail(req.Email)
+	// A saturated hasher refuses before anything is read or counted: the
+	// store and the throttle are spared the work of a sign-in that could
+	// not be answered in time, and those on their way to the hasher count
+	// in its queue (users.Hasher.Expect).
+	expected, err := s.hasher.Expect(ctx)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	defer expected()
 	fail := store.AuditEvent{Action: AuditSignInFailure, Actor: email, Email: email, SP: req.SP, RemoteAddr: req.Address}
 	attempt, err := s.Admit(ctx, s.AddressRule(req.Address), s.AccountRule(email))
 	var throttled *ThrottledError

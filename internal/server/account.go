@@ -144,7 +144,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, accounts.ErrDisabled):
 		s.fail(w, r, errDisabled)
 	case errors.Is(err, users.ErrBusy):
-		w.Header().Set("Retry-After", "5")
+		retryAfter(w, busyWait(err))
 		s.fail(w, r, errBusy)
 	case accounts.ErrorCode(err) == accounts.Conflict || accounts.ErrorCode(err) == accounts.Invalid:
 		s.showAccount(w, r, http.StatusConflict, sess, u, accountsRefusal(r, err), "")

@@ -46,35 +46,47 @@ type postPage struct {
 }
 
 // postPages are the precompiled auto-POST pages by language, without and
-// with a RelayState ({{if .RelayState}} in the template).
-type postPages map[string][2]*postPage
+// with a RelayState ({{if .RelayState}} in the template), each language's
+// cut on its first use (its templates are parsed then too: pageSet).
+type postPages map[string]func() [2]*postPage
 
-// precompilePosts executes the "post" page of every language with marks.
-// A language whose page does not cut cleanly (a mark missing, or where it
-// was not put) gets none: its pages go through the template.
+// precompilePosts prepares the "post" page of every language, executed
+// with marks and cut on first use. A language whose page does not cut
+// cleanly (a mark missing, or where it was not put) gets none: its pages
+// go through the template.
 func (s *Server) precompilePosts() postPages {
 	out := postPages{}
 	for _, lang := range i18n.Languages {
-		var pp [2]*postPage
-		for relay := range pp {
-			p := page{Title: "title.post", SPName: postMarks[slotSP], ACSURL: postMarks[slotACS], SAMLResponse: postMarks[slotMessage],
-				Dev: s.cfg.Dev, DevData: s.cfg.DevData, Brand: s.brandView(), RequestID: postMarks[slotRequestID], Lang: lang,
-				Langs: langLinksAt(postMarks[slotLangs], lang)}
-			if relay == 1 {
-				p.RelayState = postMarks[slotRelay]
-			}
-			var buf bytes.Buffer
-			if err := s.pages[lang]["post"].ExecuteTemplate(&buf, "base", p); err != nil {
-				pp[relay] = nil
-				continue
-			}
-			pp[relay] = cutPostPage(buf.Bytes(), relay == 1, len(p.Langs))
-		}
-		if pp[0] != nil && pp[1] != nil {
-			out[lang] = pp
-		}
+		out[lang] = sync.OnceValue(func() [2]*postPage { return s.precompilePost(lang) })
 	}
 	return out
+}
+
+// precompilePost executes lang's "post" page with marks and cuts it; both
+// nil when either does not cut cleanly.
+func (s *Server) precompilePost(lang string) [2]*postPage {
+	var pp [2]*postPage
+	t, err := s.pages.page(lang, "post")
+	if err != nil {
+		return pp
+	}
+	for relay := range pp {
+		p := page{Title: "title.post", SPName: postMarks[slotSP], ACSURL: postMarks[slotACS], SAMLResponse: postMarks[slotMessage],
+			Dev: s.cfg.Dev, DevData: s.cfg.DevData, Brand: s.brandView(), RequestID: postMarks[slotRequestID], Lang: lang,
+			Langs: langLinksAt(postMarks[slotLangs], lang)}
+		if relay == 1 {
+			p.RelayState = postMarks[slotRelay]
+		}
+		var buf bytes.Buffer
+		if err := t.ExecuteTemplate(&buf, "base", p); err != nil {
+			return [2]*postPage{}
+		}
+		pp[relay] = cutPostPage(buf.Bytes(), relay == 1, len(p.Langs))
+	}
+	if pp[0] == nil || pp[1] == nil {
+		return [2]*postPage{}
+	}
+	return pp
 }
 
 // cutPostPage cuts an executed page at its marks; nil when a slot is not
@@ -126,8 +138,12 @@ func cutPostPage(b []byte, relay bool, langs int) *postPage {
 // request ID, a language without a precompiled page.
 func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool {
 	lang, id := i18n.FromContext(r.Context()), requestIDFrom(r.Context())
-	pages, ok := s.posts[lang]
+	cut, ok := s.posts[lang]
 	if p.Message != "" || p.Console != nil || id == "" || !ok {
+		return false
+	}
+	pages := cut()
+	if pages[0] == nil {
 		return false
 	}
 	relay := 0

@@ -69,6 +69,11 @@ func toError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if errors.Is(err, users.ErrBusy) {
+		// Every hashing slot is taken (a page that sets a password, say):
+		// "try again", not an internal error.
+		return &Error{Status: errBusy.Status, Message: errBusy.Message, Hint: errBusy.Hint, Err: err}
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Message: i18n.M("error.too_large"), Err: err}

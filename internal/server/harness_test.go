@@ -70,6 +70,10 @@ type idpOptions struct {
 	// ConsoleSeparate serves the admin console on its own listener
 	// (ConsoleURL), as IDP_ADMIN_LISTEN does.
 	ConsoleSeparate bool
+	// Hasher, if set, hashes passwords instead of the cheap hasher().
+	Hasher *users.Hasher
+	// WriteTimeout is the HTTP server's, as serve sets it; 0 for none.
+	WriteTimeout time.Duration
 }
 
 // testIdP is flexidp's HTTP layer on a loopback httptest server, on a
@@ -121,7 +125,10 @@ func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 	base, _ := url.Parse(h.URL)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hs := hasher()
+	hs := opts.Hasher
+	if hs == nil {
+		hs = hasher()
+	}
 	roles := opts.MFARequiredRoles
 	if roles == nil {
 		roles = []string{"admin"}
@@ -174,6 +181,7 @@ func newTestIdP(t testing.TB, opts idpOptions) *testIdP {
 	ts := httptest.NewUnstartedServer(h.Handler)
 	ts.Listener.Close()
 	ts.Listener = ln
+	ts.Config.WriteTimeout = opts.WriteTimeout
 	ts.Start()
 	t.Cleanup(ts.Close)
 	h.ConsoleURL = h.URL

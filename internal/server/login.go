@@ -133,9 +133,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errDisabled)
 		return
 	case errors.Is(err, users.ErrBusy):
+		// Every hashing slot is taken and the queue would not be served
+		// while this answer can still arrive: the form again, at once,
+		// with the email kept and when to try again.
 		s.cfg.Metrics.signIn("busy")
-		w.Header().Set("Retry-After", "5")
-		s.fail(w, r, errBusy)
+		msg := tr(r, "login.busy", "wait", retryAfter(w, busyWait(err)))
+		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), spName), email, msg)
 		return
 	case err != nil:
 		s.cfg.Metrics.signIn("error")

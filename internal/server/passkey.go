@@ -238,7 +238,7 @@ func (s *Server) accountRefusal(w http.ResponseWriter, r *http.Request, sess sto
 	case errors.Is(err, accounts.ErrDisabled):
 		s.fail(w, r, errDisabled)
 	case errors.Is(err, users.ErrBusy):
-		w.Header().Set("Retry-After", "5")
+		retryAfter(w, busyWait(err))
 		s.fail(w, r, errBusy)
 	case errors.As(err, &e) && e.Code != "":
 		s.showAccount(w, r, accountsStatus[e.Code], sess, u, accountsRefusal(r, err), "")

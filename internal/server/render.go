@@ -105,36 +105,93 @@ func sourceText(lang, src string) string {
 	return strings.Join(parts, ", ")
 }
 
-// parsePages parses every page once per language: pages[lang][name].
-func parsePages() (map[string]map[string]*template.Template, error) {
-	all := map[string]map[string]*template.Template{}
+// pageSet is every page in every language, parsed once per language:
+// the default language's public pages at start (a page that does not
+// parse stops the server there), the other languages' and the console's
+// on their first use. The other languages are the same files with their
+// own functions, so they parse too. Most installs serve one or two
+// languages and rarely the console: an idle server need not hold their
+// parsed templates (about 0.5 MiB a language, 1.2 MiB the console).
+type pageSet struct {
+	langs   map[string]func() (map[string]*template.Template, error)
+	console func() (map[string]*template.Template, error)
+}
+
+// parsePages returns the pageSet, the default language parsed.
+func parsePages() (pageSet, error) {
+	ps := pageSet{langs: map[string]func() (map[string]*template.Template, error){}}
 	for _, lang := range i18n.Languages {
-		base, err := template.New("base.html").Funcs(templateFuncs(lang)).ParseFS(web.Templates, "templates/base.html")
-		if err != nil {
-			return nil, fmt.Errorf("parse base template: %w", err)
-		}
-		pages := map[string]*template.Template{}
-		for _, name := range pageNames {
-			t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html", "templates/ceremony.html")
-			if err != nil {
-				return nil, fmt.Errorf("parse template %s: %w", name, err)
-			}
-			pages[name] = t
-		}
-		if lang == i18n.Default {
-			// The console is in English (its pages are not in the
-			// catalog yet): its pages exist in the default language.
-			for _, name := range consolePageNames {
-				t, err := template.Must(base.Clone()).Funcs(consoleFuncs).ParseFS(web.Templates, "templates/console/frame.html", "templates/console/"+name+".html")
-				if err != nil {
-					return nil, fmt.Errorf("parse template console/%s: %w", name, err)
-				}
-				pages["console/"+name] = t
-			}
-		}
-		all[lang] = pages
+		ps.langs[lang] = sync.OnceValues(func() (map[string]*template.Template, error) { return parseLanguage(lang) })
 	}
-	return all, nil
+	// The console is in English (its pages are not in the catalog yet):
+	// its pages exist in the default language.
+	ps.console = sync.OnceValues(parseConsole)
+	if _, err := ps.langs[i18n.Default](); err != nil {
+		return pageSet{}, err
+	}
+	return ps, nil
+}
+
+// page is the page name ("console/…" for the console's) in lang.
+func (ps pageSet) page(lang, name string) (*template.Template, error) {
+	parse, ok := ps.langs[lang]
+	if strings.HasPrefix(name, "console/") {
+		parse, ok = ps.console, true
+	}
+	if !ok {
+		return nil, fmt.Errorf("no pages in language %q", lang)
+	}
+	pages, err := parse()
+	if err != nil {
+		return nil, err
+	}
+	if t := pages[name]; t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("no page %q", name)
+}
+
+// parseBase parses the layout every page of lang is built on.
+func parseBase(lang string) (*template.Template, error) {
+	base, err := template.New("base.html").Funcs(templateFuncs(lang)).ParseFS(web.Templates, "templates/base.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse base template: %w", err)
+	}
+	return base, nil
+}
+
+// parseLanguage parses every public page in lang: pages[name].
+func parseLanguage(lang string) (map[string]*template.Template, error) {
+	base, err := parseBase(lang)
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html", "templates/ceremony.html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// parseConsole parses the console's pages: pages["console/"+name].
+func parseConsole() (map[string]*template.Template, error) {
+	base, err := parseBase(i18n.Default)
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range consolePageNames {
+		t, err := template.Must(base.Clone()).Funcs(consoleFuncs).ParseFS(web.Templates, "templates/console/frame.html", "templates/console/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template console/%s: %w", name, err)
+		}
+		pages["console/"+name] = t
+	}
+	return pages, nil
 }
 
 // tr is the catalog sentence key, with args, in the language of r.
@@ -169,7 +226,11 @@ func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, status int, 
 			pageBuffers.Put(buf)
 		}
 	}()
-	if err := s.pages[p.Lang][name].ExecuteTemplate(buf, "base", p); err != nil {
+	t, err := s.pages.page(p.Lang, name)
+	if err == nil {
+		err = t.ExecuteTemplate(buf, "base", p)
+	}
+	if err != nil {
 		s.log.ErrorContext(r.Context(), "render template", "template", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return true

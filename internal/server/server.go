@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -103,7 +102,7 @@ type Server struct {
 	idp   *saml.IdP
 	acct  *accounts.Service
 	log   *slog.Logger
-	pages map[string]map[string]*template.Template // [lang][name]
+	pages pageSet
 	// posts are the auto-POST pages, precompiled (autopost.go).
 	posts  postPages
 	secure bool
@@ -225,7 +224,7 @@ func (s *Server) signInRoutes(r chi.Router) {
 // frame sets what every listener's router has: the middleware, the
 // static files and branding, and the error pages.
 func (s *Server) frame(r chi.Router) {
-	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody, s.language)
+	r.Use(s.requestID, s.cfg.Metrics.observe, s.recoverer, s.securityHeaders, s.limitBody, s.answerInTime, s.language)
 	r.Handle("/static/*", s.static())
 	r.Get("/branding.css", s.brandingCSS)
 	r.Get("/branding/logo", s.brandingLogo)

@@ -77,18 +77,122 @@ type Hasher struct {
 	waitNS  atomic.Int64
 	maxWait atomic.Int64
 	once    sync.Once
+	// expected counts the callers that announced a hash (Expect) and have
+	// not yet finished it: those still on their way to the queue (reading
+	// the store first) count in the queue's estimate too.
+	expected atomic.Int64
 
 	floor floorState
 }
 
 // ErrBusy is returned when a caller waited longer than the Hasher's
-// maximum wait for a hashing slot: the server is saturated and should
-// answer "try again" rather than keep work nobody will receive.
+// maximum wait for a hashing slot, or would have to (see WithDoneBy): the
+// server is saturated and should answer "try again" rather than keep work
+// nobody will receive. The error returned is a *BusyError.
 var ErrBusy = errors.New("users: password hashing is saturated")
 
+// BusyError is ErrBusy with the Hasher's estimate of when a slot will be
+// free: the time the callers already waiting need to be served.
+type BusyError struct {
+	// RetryAfter is at least a second.
+	RetryAfter time.Duration
+}
+
+func (e *BusyError) Error() string { return ErrBusy.Error() }
+
+// Is makes errors.Is(err, ErrBusy) true.
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
 // SetMaxWait bounds how long a caller waits for a hashing slot before
-// ErrBusy; 0 (the default) waits as long as the context allows.
+// ErrBusy; 0 (the default) waits as long as the context (and WithDoneBy)
+// allows.
 func (h *Hasher) SetMaxWait(d time.Duration) { h.maxWait.Store(int64(d)) }
+
+type doneByKey struct{}
+
+// WithDoneBy returns ctx carrying the time by which a password hash or
+// verification made with it must be over (including the padding to the
+// time floor), so that the caller can still be answered in time: the HTTP
+// server derives it from its write timeout. A caller that could not get a
+// slot in time gets ErrBusy at once, or as soon as the time is up, rather
+// than a hash for a client whose connection has been closed.
+func WithDoneBy(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, doneByKey{}, t)
+}
+
+// DoneBy returns the time WithDoneBy put in ctx, if any.
+func DoneBy(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(doneByKey{}).(time.Time)
+	return t, ok
+}
+
+// hashTime is the Hasher's estimate of how long one hash of its params
+// holds a slot now: the median of the last verifications (under the
+// current load), or the calibration's measure before any; 0 when unknown.
+func (h *Hasher) hashTime() time.Duration {
+	h.floor.mu.Lock()
+	defer h.floor.mu.Unlock()
+	if len(h.floor.recent) > 0 {
+		return Median(h.floor.recent)
+	}
+	return h.floor.ref
+}
+
+// queueTime estimates how long until a caller needing n slots, behind
+// ahead callers already waiting, gets them: each of them holds a slot for
+// about perHash, and the budget serves h.slots at once.
+func (h *Hasher) queueTime(ahead, n int64, perHash time.Duration) time.Duration {
+	return time.Duration(float64(perHash) * float64(ahead+n) / float64(h.slots))
+}
+
+// busy is the refusal of a caller needing n slots, with how long the
+// callers waiting now will take, at least a second.
+func (h *Hasher) busy(n int64) error {
+	d := h.queueTime(h.ahead(), n, h.hashTime())
+	return &BusyError{RetryAfter: max(d, time.Second)}
+}
+
+// Expect announces a hash the caller is about to ask for (a sign-in,
+// before it reads the store): it returns a *BusyError at once when the
+// callers already waiting or announced would not be served before ctx's
+// deadline (WithDoneBy) or the maximum wait, so that a saturated server
+// refuses before doing any other work for the request. Otherwise the
+// caller counts in the queue's estimate until it calls done.
+func (h *Hasher) Expect(ctx context.Context) (done func(), err error) {
+	perHash := h.hashTime()
+	if budget, bounded := h.waitBudget(ctx, perHash); bounded && h.queueTime(h.ahead(), 1, perHash) > budget {
+		return func() {}, h.busy(1)
+	}
+	h.expected.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { h.expected.Add(-1) }) }, nil
+}
+
+// ahead is how many callers the queue's estimate puts before a new one:
+// those waiting for a slot, and those announced that are not yet holding
+// one (the waiting ones among them are counted once).
+func (h *Hasher) ahead() int64 {
+	waiting := h.waiting.Load()
+	onTheirWay := h.expected.Load() - h.inUse.Load() // announced, not hashing now
+	return max(waiting, onTheirWay, 0)
+}
+
+// waitBudget is how long a caller may wait for a slot: the maximum wait,
+// and the time left before its deadline (WithDoneBy) less the hash and the
+// padding to the time floor that follow. bounded is false when neither
+// applies.
+func (h *Hasher) waitBudget(ctx context.Context, perHash time.Duration) (d time.Duration, bounded bool) {
+	if mw := time.Duration(h.maxWait.Load()); mw > 0 {
+		d, bounded = mw, true
+	}
+	if by, ok := DoneBy(ctx); ok {
+		left := time.Until(by) - max(perHash, h.floor.current())
+		if !bounded || left < d {
+			d, bounded = left, true
+		}
+	}
+	return d, bounded
+}
 
 // NewHasher returns a Hasher with params that runs at most concurrency
 // hashes with those params at once (at least 1).
@@ -149,6 +253,13 @@ func (h *Hasher) acquireN(ctx context.Context, n int64) error {
 		h.inUse.Add(n)
 		return nil
 	}
+	perHash := h.hashTime()
+	budget, bounded := h.waitBudget(ctx, perHash)
+	if bounded && (budget <= 0 || h.queueTime(h.waiting.Load(), n, perHash) > budget) {
+		// The queue ahead will not be served in time: say so now rather
+		// than after the wait, or to a closed connection.
+		return h.busy(n)
+	}
 	start := time.Now()
 	h.waiting.Add(1)
 	defer func() {
@@ -156,16 +267,16 @@ func (h *Hasher) acquireN(ctx context.Context, n int64) error {
 		h.waitNS.Add(int64(time.Since(start)))
 	}()
 	wctx := ctx
-	if d := time.Duration(h.maxWait.Load()); d > 0 {
+	if bounded {
 		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, d)
+		wctx, cancel = context.WithTimeout(ctx, budget)
 		defer cancel()
 	}
 	if err := h.sem.Acquire(wctx, n); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return ErrBusy
+		return h.busy(n)
 	}
 	h.inUse.Add(n)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,127 @@ func TestHashLimits(t *testing.T) {
 		case c.want != "" && (!errors.Is(err, ErrHashLimits) || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("CheckHash(%s) = %v, want ErrHashLimits with %q", c.enc, err, c.want)
 		}
+	}
+}
+
+// TestHasherRefusesAtOnceBeyondDeadline: when the queue ahead cannot be
+// served before the caller's deadline (WithDoneBy, less a hash) or the
+// maximum wait, the caller is refused at once with the time the queue
+// needs, instead of waiting to be refused or served too late.
+func TestHasherRefusesAtOnceBeyondDeadline(t *testing.T) {
+	enc, err := hashArgon2id(fastParams, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		doneBy  time.Duration // from now; 0 for none
+		maxWait time.Duration
+	}{
+		{name: "deadline before the queue is served", doneBy: 4 * time.Second},
+		{name: "no room for the hash itself", doneBy: 500 * time.Millisecond},
+		{name: "maximum wait shorter than the queue", maxWait: 2 * time.Second},
+		{name: "deadline later than the maximum wait", doneBy: time.Hour, maxWait: 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHasher(fastParams, 2)
+			h.SetMaxWait(tc.maxWait)
+			h.floor.observe(time.Second) // a hash holds a slot for a second now
+			ctx := context.Background()
+			if err := h.acquireN(ctx, 2); err != nil { // every slot held
+				t.Fatal(err)
+			}
+			defer h.releaseN(2)
+			h.waiting.Add(9) // nine callers queued ahead
+			defer h.waiting.Add(-9)
+			if tc.doneBy > 0 {
+				ctx = WithDoneBy(ctx, time.Now().Add(tc.doneBy))
+			}
+			begin := time.Now()
+			_, _, err := h.Verify(ctx, enc, "pw")
+			took := time.Since(begin)
+			var busy *BusyError
+			if !errors.As(err, &busy) || !errors.Is(err, ErrBusy) {
+				t.Fatalf("Verify = %v, want a *BusyError that is ErrBusy", err)
+			}
+			// Ten callers (nine and this one) at a second each, two at once.
+			if want := 5 * time.Second; busy.RetryAfter != want {
+				t.Errorf("RetryAfter = %s, want %s", busy.RetryAfter, want)
+			}
+			if took > 400*time.Millisecond {
+				t.Errorf("refused after %s, want at once (it waited)", took)
+			}
+			if d := h.QueueDepth(); d != 9 {
+				t.Errorf("QueueDepth = %d, want the 9 ahead only", d)
+			}
+		})
+	}
+}
+
+// TestHasherWaitsWithinDeadline: a queue that can be served in time is
+// waited for, and a slot freed meanwhile is taken.
+func TestHasherWaitsWithinDeadline(t *testing.T) {
+	h := NewHasher(fastParams, 1)
+	h.floor.observe(10 * time.Millisecond)
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithDoneBy(context.Background(), time.Now().Add(time.Minute))
+	got := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(ctx, "pw")
+		got <- err
+	}()
+	for h.QueueDepth() == 0 { // the caller is queued, not refused
+		select {
+		case err := <-got:
+			t.Fatalf("Hash returned %v before a slot was free", err)
+		default:
+			runtime.Gosched()
+		}
+	}
+	h.release()
+	if err := <-got; err != nil {
+		t.Fatalf("Hash = %v, want it served once the slot was free", err)
+	}
+}
+
+// TestHasherExpect: callers announced (on their way to the queue, reading
+// the store) count in the queue's estimate, so a burst is refused before
+// it does other work; done takes a caller out once.
+func TestHasherExpect(t *testing.T) {
+	h := NewHasher(fastParams, 2)
+	h.floor.observe(time.Second) // a hash holds a slot for a second now
+	ctx := WithDoneBy(context.Background(), time.Now().Add(6500*time.Millisecond))
+	// Budget: 6.5 s less a hash = 5.5 s; two at once, a second each: ten
+	// callers announced fit (the tenth is served after 5 s), the
+	// eleventh does not.
+	var dones []func()
+	for i := range 10 {
+		done, err := h.Expect(ctx)
+		if err != nil {
+			t.Fatalf("caller %d: %v, want it announced", i+1, err)
+		}
+		dones = append(dones, done)
+	}
+	_, err := h.Expect(ctx)
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("caller 11: %v, want a *BusyError", err)
+	}
+	if want := 5500 * time.Millisecond; busy.RetryAfter != want {
+		t.Errorf("RetryAfter = %s, want %s (the ten ahead and this one, two at once)", busy.RetryAfter, want)
+	}
+	dones[0]()
+	dones[0]() // twice: counted out once
+	if _, err := h.Expect(ctx); err != nil {
+		t.Errorf("after one left: %v, want room for one", err)
+	}
+	if _, err := h.Expect(ctx); err == nil {
+		t.Error("after one left and one came: room for another, want busy")
+	}
+	// Without a deadline or a maximum wait nobody is refused.
+	if _, err := h.Expect(context.Background()); err != nil {
+		t.Errorf("no deadline: %v", err)
 	}
 }
