@@ -267,12 +267,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	// What starting allocated and dropped (migrations, the key, the
 	// default language's pages, the store's first reads) goes back to the
-	// system now, not at the first hash, and so does the machine code
-	// only starting ran: an idle server holds only what it keeps.
+	// system now, not at the first hash: an idle server holds only what it
+	// keeps.
 	debug.FreeOSMemory()
-	if kib := releaseStartupCode(); kib > 0 {
-		log.Debug("released the start's code pages", "resident_kib", kib)
-	}
 	log.Info("flexidp listening", "addr", ln.Addr().String(), "base_url", base.String(), "entity_id", ep.entityID,
 		"hash_concurrency", hasher.Concurrency(), "client_address", clientAddressSource(o.trustProxy, proxies))
 	if o.ready != nil {
