@@ -30,6 +30,8 @@ type Store struct {
 	r *db
 	// now is the clock for the timestamps the store sets.
 	now func() time.Time
+	// prune says when RecordVisit next deletes expired replay records.
+	prune pruneClock
 }
 
 var _ store.Store = (*Store)(nil)
