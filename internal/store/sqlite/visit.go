@@ -89,34 +89,15 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	batch := q.pending
 	q.pending = nil
 	q.mu.Unlock()
-	defer func() {
-		if r := recover(); r != nil {
-			// Nobody waits for ever on a batch that was not written.
-			for _, b := range batch {
-				select {
-				case b.done <- fmt.Errorf("record visit: %v", r):
-				default: // told already
-				}
-			}
-			q.handOver()
-			panic(r)
-		}
-	}()
 	s.writeVisits(ctx, batch)
-	q.handOver()
-	return <-c.done
-}
-
-// handOver gives the next batch to the first visit waiting, or leaves the
-// writer free.
-func (q *visitQueue) handOver() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if len(q.pending) > 0 {
-		q.pending[0].done <- errLead
+		q.pending[0].done <- errLead // the next batch's first visit writes it
 	} else {
 		q.busy = false
 	}
+	q.mu.Unlock()
+	return <-c.done
 }
 
 // visitQueue is the visits waiting for the writer. busy says that one
