@@ -32,8 +32,6 @@ type Store struct {
 	now func() time.Time
 	// prune says when RecordVisit next deletes expired replay records.
 	prune pruneClock
-	// visits are the RecordVisit calls waiting for the writer.
-	visits visitQueue
 	// committed, when set (by tests), is told how many statements each
 	// committed write transaction ran.
 	committed func(statements int)

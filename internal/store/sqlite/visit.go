@@ -3,10 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/sqltable"
@@ -67,143 +64,56 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, u
 // commit is its replay record (with the SP's version check in the same
 // statement) and its audit row, each one statement: the statements an
 // SSO runs, not the SP check, cost it the CPU (BenchmarkRecordVisit).
-//
-// Visits that arrive while the writer is busy are committed together
-// (visitQueue): each in its own savepoint, so that one refused (a replay,
-// a stale SP, a taken session ID) writes nothing and the others commit,
-// and none is answered before the commit that holds it succeeded.
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
-	c := &visitCall{v: v, done: make(chan error, 1)}
-	q := &s.visits
-	q.mu.Lock()
-	q.pending = append(q.pending, c)
-	lead := !q.busy
-	q.busy = true
-	q.mu.Unlock()
-	if !lead {
-		if err := <-c.done; err != errLead {
-			return err
-		}
-	}
-	q.mu.Lock()
-	batch := q.pending
-	q.pending = nil
-	q.mu.Unlock()
-	s.writeVisits(ctx, batch)
-	q.mu.Lock()
-	if len(q.pending) > 0 {
-		q.pending[0].done <- errLead // the next batch's first visit writes it
-	} else {
-		q.busy = false
-	}
-	q.mu.Unlock()
-	return <-c.done
-}
-
-// visitQueue is the visits waiting for the writer. busy says that one
-// caller is writing a batch; it hands the next batch to the first visit
-// waiting, so that no caller writes others' visits for longer than one
-// commit.
-type visitQueue struct {
-	mu      sync.Mutex
-	pending []*visitCall
-	busy    bool
-}
-
-// visitCall is one RecordVisit waiting for its result (or errLead: it
-// writes the next batch).
-type visitCall struct {
-	v    store.Visit
-	done chan error
-}
-
-var errLead = errors.New("sqlite: write the next batch of visits")
-
-// writeVisits commits batch in one transaction and tells each visit its
-// result: alone, as one transaction; with others, each in a savepoint.
-// A commit that fails fails them all, since none was written.
-func (s *Store) writeVisits(ctx context.Context, batch []*visitCall) {
 	now := s.nowUTC()
-	if len(batch) == 1 {
-		batch[0].done <- s.write(ctx, func(tx *txn) error { return s.writeVisit(ctx, tx, batch[0].v, now) })
-		return
-	}
-	// The batch is the others' too: the caller's cancellation is not theirs.
-	ctx = context.WithoutCancel(ctx)
-	errs := make([]error, len(batch))
-	err := s.write(ctx, func(tx *txn) error {
-		for i, c := range batch {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT visit`); err != nil {
-				return wrap("record visit", err)
+	return s.write(ctx, func(tx *txn) error {
+		if v.Once != nil {
+			if err := consumeVisit(ctx, tx, v, micros(now)); err != nil {
+				return err
 			}
-			if errs[i] = s.writeVisit(ctx, tx, c.v, now); errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO visit`); err != nil {
-					return wrap("record visit", err)
+			if s.prune.due(now) {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM consumed_ids WHERE expires_at <= ?`, micros(now)); err != nil {
+					return wrap("prune consumed IDs", err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE visit`); err != nil {
-				return wrap("record visit", err)
+		} else if v.SP != nil {
+			if err := spCurrent(ctx, tx, v.SP); err != nil {
+				return err
+			}
+		}
+		if v.EndSession != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, v.EndSession); err != nil {
+				return wrap("record visit: end session", err)
+			}
+		}
+		if v.StartSession != nil {
+			sess := *v.StartSession
+			if sess.CreatedAt.IsZero() {
+				sess.CreatedAt = now
+			}
+			args, err := sessionRecord.args(&sess)
+			if err == nil {
+				_, err = tx.ExecContext(ctx, sessionRecord.insertSQL, args...)
+			}
+			if err != nil {
+				return wrap("record visit: start session", err)
+			}
+		}
+		if v.TouchSession != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, micros(v.TouchAt), v.TouchSession); err != nil {
+				return wrap("record visit: touch session", err)
+			}
+		}
+		for _, e := range v.Audit {
+			if e.Time.IsZero() {
+				e.Time = now
+			}
+			if _, err := tx.ExecContext(ctx, insertAuditSQL, auditArgs(e)...); err != nil {
+				return wrap("append audit event", err)
 			}
 		}
 		return nil
 	})
-	for i, c := range batch {
-		if err != nil {
-			c.done <- err
-		} else {
-			c.done <- errs[i]
-		}
-	}
-}
-
-// writeVisit writes v in tx (see RecordVisit).
-func (s *Store) writeVisit(ctx context.Context, tx *txn, v store.Visit, now time.Time) error {
-	if v.Once != nil {
-		if err := consumeVisit(ctx, tx, v, micros(now)); err != nil {
-			return err
-		}
-		if s.prune.due(now) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM consumed_ids WHERE expires_at <= ?`, micros(now)); err != nil {
-				return wrap("prune consumed IDs", err)
-			}
-		}
-	} else if v.SP != nil {
-		if err := spCurrent(ctx, tx, v.SP); err != nil {
-			return err
-		}
-	}
-	if v.EndSession != "" {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, v.EndSession); err != nil {
-			return wrap("record visit: end session", err)
-		}
-	}
-	if v.StartSession != nil {
-		sess := *v.StartSession
-		if sess.CreatedAt.IsZero() {
-			sess.CreatedAt = now
-		}
-		args, err := sessionRecord.args(&sess)
-		if err == nil {
-			_, err = tx.ExecContext(ctx, sessionRecord.insertSQL, args...)
-		}
-		if err != nil {
-			return wrap("record visit: start session", err)
-		}
-	}
-	if v.TouchSession != "" {
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, micros(v.TouchAt), v.TouchSession); err != nil {
-			return wrap("record visit: touch session", err)
-		}
-	}
-	for _, e := range v.Audit {
-		if e.Time.IsZero() {
-			e.Time = now
-		}
-		if _, err := tx.ExecContext(ctx, insertAuditSQL, auditArgs(e)...); err != nil {
-			return wrap("append audit event", err)
-		}
-	}
-	return nil
 }
 
 // consumeVisit records v.Once, in one statement with the check that
