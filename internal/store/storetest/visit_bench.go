@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,4 +61,23 @@ func BenchmarkRecordVisit(b *testing.B, newStore func(tb testing.TB) store.Store
 			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+	// Fifty agents' Responses at once, as a server under load commits them.
+	var next atomic.Int64
+	b.Run("SSO concurrent", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(50)
+		cpu := processCPU()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := s.RecordVisit(ctx, store.Visit{
+					Once:  &store.Once{Key: "flex|_c" + strconv.FormatInt(next.Add(1), 10), ExpiresAt: time.Now().Add(5 * time.Minute)},
+					SP:    &store.SPVersion{Name: "flex", Version: version},
+					Audit: []store.AuditEvent{{Action: "saml.response", UserID: "u1", Email: "agent@example.com", SP: "flex", RemoteAddr: "192.0.2.1"}},
+				}); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	})
 }
