@@ -42,3 +42,9 @@ func BenchmarkSearchUsers100k(b *testing.B) {
 func BenchmarkSignInReads(b *testing.B) {
 	storetest.BenchmarkSignInReads(b, benchStore)
 }
+
+// BenchmarkRecordVisit: what an SSO Response writes, in one statement.
+// Run: go test -run '^$' -bench RecordVisit ./internal/store/postgres
+func BenchmarkRecordVisit(b *testing.B) {
+	storetest.BenchmarkRecordVisit(b, benchStore)
+}

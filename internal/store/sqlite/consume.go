@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/store"
@@ -26,4 +27,20 @@ func (s *Store) ConsumeOnce(ctx context.Context, key string, expiresAt time.Time
 	}
 	_, err = s.w.ExecContext(ctx, `DELETE FROM consumed_ids WHERE expires_at <= ?`, now)
 	return wrap("prune consumed IDs", err)
+}
+
+// pruneEvery is how often RecordVisit deletes expired replay records. An
+// expired record is replaced when its key comes again whether or not it
+// was pruned, so this only bounds the table (the replay window plus
+// pruneEvery) while the SSO Responses in between skip the DELETE.
+const pruneEvery = time.Second
+
+// pruneClock is when the next prune is due, in Unix microseconds.
+type pruneClock struct{ next atomic.Int64 }
+
+// due reports whether a prune is due at now, and if so makes the next one
+// due pruneEvery later: of concurrent callers, one prunes.
+func (p *pruneClock) due(now time.Time) bool {
+	next, at := p.next.Load(), now.UnixMicro()
+	return at >= next && p.next.CompareAndSwap(next, at+pruneEvery.Microseconds())
 }

@@ -24,3 +24,8 @@ func BenchmarkSearchUsers100k(b *testing.B) {
 func BenchmarkSignInReads(b *testing.B) {
 	storetest.BenchmarkSignInReads(b, func(tb testing.TB) store.Store { return newStore(tb) })
 }
+
+// BenchmarkRecordVisit: what an SSO Response writes, in one transaction.
+func BenchmarkRecordVisit(b *testing.B) {
+	storetest.BenchmarkRecordVisit(b, func(tb testing.TB) store.Store { return newStore(tb) })
+}

@@ -109,11 +109,19 @@ func appendAudit(ctx context.Context, q querier, now time.Time, e store.AuditEve
 	if e.Time.IsZero() {
 		e.Time = now
 	}
-	out, err := scanAudit(q.QueryRowContext(ctx, `INSERT INTO audit_events
-		(at, action, actor, user_id, email, email_key, sp, remote_addr, reason, details)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+auditCols,
-		micros(e.Time), e.Action, e.Actor, e.UserID, e.Email, strings.ToLower(e.Email), e.SP, e.RemoteAddr, e.Reason, string(e.Details)))
+	out, err := scanAudit(q.QueryRowContext(ctx, insertAuditSQL+` RETURNING `+auditCols, auditArgs(e)...))
 	return out, wrap("append audit event", err)
+}
+
+// insertAuditSQL inserts one audit event (auditArgs); RecordVisit runs it
+// without reading the row back.
+const insertAuditSQL = `INSERT INTO audit_events
+		(at, action, actor, user_id, email, email_key, sp, remote_addr, reason, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// auditArgs are insertAuditSQL's arguments for e.
+func auditArgs(e store.AuditEvent) []any {
+	return []any{micros(e.Time), e.Action, e.Actor, e.UserID, e.Email, strings.ToLower(e.Email), e.SP, e.RemoteAddr, e.Reason, string(e.Details)}
 }
 
 // ListAudit returns the matching events, newest first.

@@ -30,6 +30,11 @@ type Store struct {
 	r *db
 	// now is the clock for the timestamps the store sets.
 	now func() time.Time
+	// prune says when RecordVisit next deletes expired replay records.
+	prune pruneClock
+	// committed, when set (by tests), is told how many statements each
+	// committed write transaction ran.
+	committed func(statements int)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -173,6 +178,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit SQLite transaction: %w", err)
+	}
+	if s.committed != nil {
+		s.committed(tx.ran)
 	}
 	return nil
 }

@@ -128,9 +128,11 @@ type txn struct {
 	*sql.Tx
 	db     *db
 	missed []string
+	ran    int // statements run, for Store.committed
 }
 
 func (t *txn) stmt(ctx context.Context, query string) *sql.Stmt {
+	t.ran++
 	st := t.db.cached(query)
 	if st == nil {
 		t.missed = append(t.missed, query)

@@ -226,6 +226,8 @@ func testRecordVisitChangedSP(t *testing.T, s store.Store) {
 	noErr(t, err, "UpdateServiceProvider")
 	wantErr(t, visit("sp|_req2", v), store.ErrChanged, "RecordVisit with the version before an update")
 	noErr(t, s.ConsumeOnce(ctx, "sp|_req2", tFuture), "ConsumeOnce of the key a stale visit did not consume")
+	// A stale SP is told, not a replay, even for a request already answered.
+	wantErr(t, visit("sp|_req1", v), store.ErrChanged, "RecordVisit with the version before an update, of a consumed request")
 	if got := auditActions(t, s); len(got) != 1 {
 		t.Errorf("a stale visit was audited: %v", got)
 	}
