@@ -151,3 +151,26 @@ func BenchmarkGetSessionUser(b *testing.B) {
 		})
 	}
 }
+
+// TestDurabilityPragmas pins the embedded store's durability settings, a
+// decision SECURITY.md states ("Accountability"): WAL, synchronous NORMAL
+// (a commit survives a crash of idp; a power cut may lose the last
+// commits), foreign keys on, on the writer and on every reader.
+func TestDurabilityPragmas(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for _, tc := range []struct {
+		name string
+		pool *db
+	}{{"writer", s.w}, {"reader", s.r}} {
+		for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1"} {
+			var got string
+			if err := tc.pool.DB.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+				t.Fatalf("%s: PRAGMA %s: %v", tc.name, pragma, err)
+			}
+			if got != want {
+				t.Errorf("%s: PRAGMA %s = %s, want %s", tc.name, pragma, got, want)
+			}
+		}
+	}
+}
