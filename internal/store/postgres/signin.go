@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -50,38 +49,14 @@ var signInFacts = sqltable.NewUnion(
 func (s *Store) GetSignInFacts(ctx context.Context, email string) (store.SignInFacts, error) {
 	var f store.SignInFacts
 	err := eachRow(ctx, s.pool, signInFacts.SQL, []any{email}, func(rows pgx.Rows) error {
-		part, err := signInFacts.Which(rows.Scan, skip)
-		if err != nil {
-			return err
-		}
-		scan := signInFacts.Scan(rows.Scan, part, skip)
-		switch part {
-		case 0:
-			var n int64
-			u, err := userRecord.read(func(dest ...any) error { return scan(append(dest, &n)...) })
-			f.User, f.Passkeys = &u, int(n)
-			return err
-		case 1:
-			l, err := linkRecord.read(scan)
-			f.Link = &l
-			return err
-		case 2:
-			m, err := mfaRecord.read(scan)
-			f.MFA = &m
-			return err
-		case 3:
-			g, err := groupRecord.read(scan)
-			f.Groups = append(f.Groups, g)
-			return err
-		case 4:
-			d, err := directoryRecord.read(scan)
-			f.Directories = append(f.Directories, d)
-			return err
-		}
-		return fmt.Errorf("sign-in facts: a row of part %d", part)
+		return signInFacts.AddSignInFact(&f, rows.Scan, skip, signInReaders)
 	})
 	if err != nil {
 		return store.SignInFacts{}, wrap("get sign-in facts", err)
 	}
 	return f, nil
 }
+
+// signInReaders read the records of the sign-in facts union.
+var signInReaders = sqltable.SignInFactsReaders{User: userRecord.read, Link: linkRecord.read, MFA: mfaRecord.read,
+	Group: groupRecord.read, Directory: directoryRecord.read}
