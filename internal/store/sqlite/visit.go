@@ -29,35 +29,21 @@ var sessionUser = sqltable.NewUnion(
 // GetSessionUser returns the session, its user and the user's groups in
 // one statement (sessionUser).
 func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, users.User, []users.Group, error) {
-	var (
-		sess  store.Session
-		u     users.User
-		gs    []users.Group
-		found bool
-	)
+	var su sqltable.SessionUser
 	err := eachRow(ctx, s.r, sessionUser.SQL, []any{id}, func(rows *sql.Rows) error {
-		part, err := sessionUser.Which(rows.Scan, skip)
-		if err != nil {
-			return err
-		}
-		scan := sessionUser.Scan(rows.Scan, part, skip)
-		if part == 0 {
-			found = true
-			sess, u, err = sqltable.ReadJoined(sessionRecord.read, userRecord.read, scan)
-			return err
-		}
-		g, err := groupRecord.read(scan)
-		gs = append(gs, g)
-		return err
+		return sessionUser.AddSessionUser(&su, rows.Scan, skip, sessionUserReaders)
 	})
-	if err == nil && !found {
+	if err == nil && !su.Found {
 		err = sql.ErrNoRows
 	}
 	if err != nil {
 		return store.Session{}, users.User{}, nil, wrap("get session and user", err)
 	}
-	return sess, u, gs, nil
+	return su.Session, su.User, su.Groups, nil
 }
+
+// sessionUserReaders read the records of the session-and-user union.
+var sessionUserReaders = sqltable.SessionUserReaders{Session: sessionRecord.read, User: userRecord.read, Group: groupRecord.read}
 
 // RecordVisit writes v in one transaction of the writer: the replay
 // record first, and nothing else when it is in use. An SSO Response's

@@ -54,3 +54,38 @@ func (u *Union) AddSignInFact(f *store.SignInFacts, scan func(dest ...any) error
 	}
 	return fmt.Errorf("sign-in facts: a row of part %d", part)
 }
+
+// SessionUserReaders are a backend's readers of the records in the
+// session-and-user union (GetSessionUser): the session joined with its
+// user (part 0), then one of the user's groups per row (part 1).
+type SessionUserReaders struct {
+	Session Reader[store.Session]
+	User    Reader[users.User]
+	Group   Reader[users.Group]
+}
+
+// SessionUser is what GetSessionUser's rows add up to; Found is false
+// when no row named the session.
+type SessionUser struct {
+	Session store.Session
+	User    users.User
+	Groups  []users.Group
+	Found   bool
+}
+
+// AddSessionUser reads one row of u, the session-and-user union, into su.
+func (u *Union) AddSessionUser(su *SessionUser, scan func(dest ...any) error, skip func() any, r SessionUserReaders) error {
+	part, err := u.Which(scan, skip)
+	if err != nil {
+		return err
+	}
+	scan = u.Scan(scan, part, skip)
+	if part == 0 {
+		su.Found = true
+		su.Session, su.User, err = ReadJoined(r.Session, r.User, scan)
+		return err
+	}
+	g, err := r.Group(scan)
+	su.Groups = append(su.Groups, g)
+	return err
+}
