@@ -389,3 +389,26 @@ func (s *Service) ConfirmedFactor(ctx context.Context, userID string) (m store.M
 	}
 	return m, !m.ConfirmedAt.IsZero(), nil
 }
+
+// ErrCredentialsChanged is PendingUser's answer when the user's password,
+// links or second factor changed after the password of the sign-in in
+// progress was checked: that sign-in must start again.
+var ErrCredentialsChanged = errors.New("the user's credentials changed during the sign-in")
+
+// PendingUser returns the user a sign-in in progress stands for (its
+// password checked, a further step to come), if that user may still
+// finish it: store.ErrNotFound when the user is gone, ErrDisabled,
+// ErrCredentialsChanged when credentialVersion, read when the password
+// was checked, is no longer the user's.
+func (s *Service) PendingUser(ctx context.Context, id string, credentialVersion int64) (users.User, error) {
+	u, err := s.st.GetUser(ctx, id)
+	switch {
+	case err != nil:
+		return users.User{}, err
+	case u.Disabled:
+		return users.User{}, ErrDisabled
+	case u.CredentialVersion != credentialVersion:
+		return users.User{}, ErrCredentialsChanged
+	}
+	return u, nil
+}

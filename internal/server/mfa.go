@@ -214,13 +214,8 @@ func codeStatus(err error) int {
 // loginMFA checks the second factor of a sign-in whose password is
 // verified, then completes it.
 func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.postedState(w, r)
+	st, u, ok := s.postedStep(w, r)
 	if !ok {
-		return
-	}
-	u, err := s.pendingUser(r, st)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	if required, err := s.acct.PasskeyRequired(r.Context(), u); err != nil {

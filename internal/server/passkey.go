@@ -80,13 +80,8 @@ func (s *Server) passkeyInstead(w http.ResponseWriter, r *http.Request, u users.
 // loginPasskey checks the passkey step of a sign-in whose password is
 // verified (the ceremony showMFA began), then completes it.
 func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.postedState(w, r)
+	st, u, ok := s.postedStep(w, r)
 	if !ok {
-		return
-	}
-	u, err := s.pendingUser(r, st)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	session, err := s.ceremonySession(st)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/users"
@@ -358,23 +359,22 @@ func sessionBinding(sess store.Session) string {
 }
 
 // pendingUser returns the user whose password st vouches for, if st was
-// issued to this browser, the user's credentials have not changed since
-// (errSignInExpired) and the user may still sign in.
+// issued to this browser and the service says the user may still finish
+// the sign-in (accounts.PendingUser).
 func (s *Server) pendingUser(r *http.Request, st loginState) (users.User, error) {
 	if st.User == "" || subtle.ConstantTimeCompare([]byte(st.Bind), []byte(s.browserBinding(r))) != 1 {
 		return users.User{}, errBadState
 	}
-	u, err := s.store.GetUser(r.Context(), st.User)
-	if errors.Is(err, store.ErrNotFound) {
+	u, err := s.acct.PendingUser(r.Context(), st.User, st.Cred)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return users.User{}, errBadState
-	} else if err != nil {
-		return users.User{}, err
-	}
-	if u.Disabled {
+	case errors.Is(err, accounts.ErrDisabled):
 		return users.User{}, errDisabled
-	}
-	if u.CredentialVersion != st.Cred {
+	case errors.Is(err, accounts.ErrCredentialsChanged):
 		return users.User{}, errSignInExpired
+	case err != nil:
+		return users.User{}, err
 	}
 	return u, nil
 }
@@ -391,4 +391,20 @@ func (s *Server) postedState(w http.ResponseWriter, r *http.Request) (st loginSt
 		return st, false
 	}
 	return st, true
+}
+
+// postedStep checks a posted sign-in step's form (postedState) and returns
+// its state and the user it stands for (pendingUser); on failure it has
+// answered and returns ok=false.
+func (s *Server) postedStep(w http.ResponseWriter, r *http.Request) (loginState, users.User, bool) {
+	st, ok := s.postedState(w, r)
+	if !ok {
+		return st, users.User{}, false
+	}
+	u, err := s.pendingUser(r, st)
+	if err != nil {
+		s.fail(w, r, err)
+		return st, users.User{}, false
+	}
+	return st, u, true
 }
