@@ -17,15 +17,7 @@ import (
 // source. Run on each backend (sqlite and postgres: BenchmarkSignInReads).
 func BenchmarkSignInReads(b *testing.B, newStore func(tb testing.TB) store.Store) {
 	ctx := context.Background()
-	s := newStore(b)
-	t0 := time.Now().UTC()
-	must := func(err error) {
-		b.Helper()
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	must(s.CreateUser(ctx, users.User{ID: "u1", Email: "agent@example.com", FullName: "Alex Agent", Roles: []string{"agent"}}))
+	s, t0, must := benchAgent(b, newStore)
 	for _, g := range []users.Group{{ID: "g1", Name: "Sales-ES", Team: "Sales-ES"}, {ID: "g2", Name: "Chat", Roles: []string{"wfo.team_leader"}}} {
 		must(s.CreateGroup(ctx, g))
 		must(s.AddGroupMembers(ctx, g.ID, "u1"))

@@ -20,15 +20,7 @@ import (
 // machine's load moves less than ns/op.
 func BenchmarkRecordVisit(b *testing.B, newStore func(tb testing.TB) store.Store) {
 	ctx := context.Background()
-	s := newStore(b)
-	t0 := time.Now().UTC()
-	must := func(err error) {
-		b.Helper()
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	must(s.CreateUser(ctx, users.User{ID: "u1", Email: "agent@example.com", FullName: "Alex Agent", Roles: []string{"agent"}}))
+	s, t0, must := benchAgent(b, newStore)
 	must(s.CreateSession(ctx, store.Session{ID: "s1", UserID: "u1", Index: "i1", AuthnInstant: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}))
 	must(s.CreateServiceProvider(ctx, sp.ServiceProvider{Name: "flex", EntityID: "urn:flex",
 		ACSURLs: []string{"https://iam.twilio.com/v2/saml2/authenticate/flex"}}))
@@ -80,4 +72,18 @@ func BenchmarkRecordVisit(b *testing.B, newStore func(tb testing.TB) store.Store
 		})
 		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	})
+}
+
+// benchAgent is a benchmark's store with one agent, u1, the time it was
+// set up, and a must that stops the benchmark on an error.
+func benchAgent(b *testing.B, newStore func(tb testing.TB) store.Store) (store.Store, time.Time, func(error)) {
+	s := newStore(b)
+	must := func(err error) {
+		b.Helper()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(s.CreateUser(context.Background(), users.User{ID: "u1", Email: "agent@example.com", FullName: "Alex Agent", Roles: []string{"agent"}}))
+	return s, time.Now().UTC(), must
 }
