@@ -19,6 +19,7 @@ type bounds struct {
 	rsaPerCore   float64 // raw RSA signatures per second, one core
 	argonPerCore float64 // raw argon2id verifications per second, one core
 	params       users.Params
+	key          *rsa.PrivateKey
 
 	sso    float64 // responses/s: two signatures (Response and Assertion) each
 	signIn float64 // password sign-ins/s: one argon2id verification each
@@ -34,18 +35,15 @@ func measureBounds(cpu cpuPlan, d time.Duration) (bounds, error) {
 	if err != nil {
 		return b, err
 	}
+	b.key = key
 	hasher := users.NewHasher(users.DefaultParams, 1)
 	hash, err := hasher.Hash(context.Background(), "bench password")
 	if err != nil {
 		return b, err
 	}
-	digest := sha256.Sum256([]byte("<ds:SignedInfo>"))
 	err = cpu.onServerCPUs(func() error {
 		var err error
-		if b.rsaPerCore, err = rate(d, func() error {
-			_, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
-			return err
-		}); err != nil {
+		if b.rsaPerCore, err = rsaRate(key, d); err != nil {
 			return fmt.Errorf("RSA: %w", err)
 		}
 		if b.argonPerCore, err = rate(d, func() error {
@@ -60,6 +58,30 @@ func measureBounds(cpu cpuPlan, d time.Duration) (bounds, error) {
 		return nil
 	})
 	return b, err
+}
+
+// rsaRate is the raw signing rate of key on the calling thread.
+func rsaRate(key *rsa.PrivateKey, d time.Duration) (float64, error) {
+	digest := sha256.Sum256([]byte("<ds:SignedInfo>"))
+	return rate(d, func() error {
+		_, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+		return err
+	})
+}
+
+// ssoBound measures the RSA rate on the server's CPUs again, right
+// before or after an sso phase: a virtual machine's speed drifts by ±10 %
+// within minutes, so each sso phase is compared with the mean of the
+// rates measured on either side of it, not with one taken minutes before.
+// The server is idle then (no agent is running).
+func (b bounds) ssoBound(cpu cpuPlan, d time.Duration) (float64, error) {
+	var r float64
+	err := cpu.onServerCPUs(func() error {
+		var err error
+		r, err = rsaRate(b.key, d)
+		return err
+	})
+	return r, err
 }
 
 // scale sets the bounds for a server with cpus cores.

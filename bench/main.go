@@ -210,9 +210,31 @@ func runPeerPhases(ctx context.Context, o options, cpu cpuPlan, b bounds, work s
 	if r := lg.warmUp(o.agents); r.errors > 0 {
 		return fmt.Errorf("peer warm-up failed: %d errors, first: %v; log %s", r.errors, r.firstErr, logPath)
 	}
-	fmt.Printf("sso phase: %d agents with a session, %s...\n", o.agents, o.duration)
-	rep.results = append(rep.results, lg.phase("sso", o.agents, o.duration, lg.sessionSSO, b.sso, 0))
+	r, err := ssoPhase(lg, o, cpu, b, 0)
+	if err != nil {
+		return err
+	}
+	rep.results = append(rep.results, r)
 	return nil
+}
+
+// ssoPhase runs the sso phase between two measurements of the RSA rate
+// on the server's CPUs, and compares it with their mean (bounds.ssoBound).
+func ssoPhase(lg *load, o options, cpu cpuPlan, b bounds, goal float64) (result, error) {
+	before, err := b.ssoBound(cpu, o.boundsTime)
+	if err != nil {
+		return result{}, err
+	}
+	fmt.Printf("sso phase: %d agents with a session, %s...\n", o.agents, o.duration)
+	r := lg.phase("sso", o.agents, o.duration, lg.sessionSSO, b.sso, goal)
+	after, err := b.ssoBound(cpu, o.boundsTime)
+	if err != nil {
+		return result{}, err
+	}
+	r.rsaAround = [2]float64{before, after}
+	r.bound = (before + after) / 2 * float64(o.cpus) / 2
+	fmt.Printf("  RSA on the server's CPU around the phase: %.1f /s before, %.1f /s after -> sso bound %.1f responses/s\n", before, after, r.bound)
+	return r, nil
 }
 
 // runFlexidp runs idp serve on the backend through the warm-up, the
@@ -250,8 +272,11 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 	}
 	fmt.Printf("password phase: %d agents, %s...\n", o.agents, o.duration)
 	rep.results = append(rep.results, lg.phase("password", o.agents, o.duration, lg.passwordSignIn, b.signIn, 0.80))
-	fmt.Printf("sso phase: %d agents with a session, %s...\n", o.agents, o.duration)
-	rep.results = append(rep.results, lg.phase("sso", o.agents, o.duration, lg.sessionSSO, b.sso, 0.80))
+	r, err := ssoPhase(lg, o, cpu, b, 0.80)
+	if err != nil {
+		return err
+	}
+	rep.results = append(rep.results, r)
 	mem := memory{server: "flexidp " + backend, idleKiB: env.idleRSSKiB}
 	if o.burst > 0 && backend == backendPostgres {
 		fmt.Printf("burst phase: %d sign-ins starting evenly over %s...\n", o.burst, o.burstWindow)
