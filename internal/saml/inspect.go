@@ -35,6 +35,9 @@ type message struct {
 	// redirect is true for the HTTP-Redirect binding (GET), false for
 	// HTTP-POST.
 	redirect bool
+	// querySigned is true when a redirect's query carries a Signature or
+	// SigAlg parameter (the binding's own signature).
+	querySigned bool
 }
 
 // inspect extracts the param message ("SAMLRequest") from r with the
@@ -54,6 +57,7 @@ func inspect(r *http.Request, param string) (message, error) {
 			return m, &RequestError{Reason: "The query string is malformed.", Err: err}
 		}
 		values, m.redirect = q, true
+		m.querySigned = q.Has("Signature") || q.Has("SigAlg")
 	case http.MethodPost:
 		if err := r.ParseForm(); err != nil {
 			var tooBig *http.MaxBytesError

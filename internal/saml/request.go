@@ -114,7 +114,7 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 	if err != nil {
 		return nil, found, err
 	}
-	req, err := crewjam.NewIdpAuthnRequest(provider, r)
+	req, err := crewjam.NewIdpAuthnRequest(provider, decoded(r, msg))
 	if err != nil {
 		return nil, found, classify(err)
 	}
@@ -245,6 +245,30 @@ func entityDescriptor(s sp.ServiceProvider) *crewjam.EntityDescriptor {
 		})
 	}
 	return ed
+}
+
+// decoded is r for crewjam, with an unsigned HTTP-Redirect message handed
+// over as the HTTP-POST binding's form fields (the XML inspect inflated,
+// base64-encoded, and the RelayState): crewjam then parses and validates
+// the very same message without inflating it a second time (its inflater
+// allocates a fresh 32 KiB window per request; inspect's is pooled and
+// bounded). Once the binding is undone, the two bindings carry a message
+// the same way (SAML bindings §3.4.4.1, §3.5.4), except for a signature:
+// a redirect signed in its query (Signature, SigAlg), or one whose XML
+// holds a Signature element (which the binding forbids and crewjam must
+// see as it came), is given to crewjam as it arrived.
+func decoded(r *http.Request, msg message) *http.Request {
+	if !msg.redirect || msg.querySigned || bytes.Contains(msg.xml, []byte("Signature")) {
+		return r
+	}
+	form := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(msg.xml)}}
+	if msg.relayState != "" {
+		form["RelayState"] = []string{msg.relayState}
+	}
+	out := *r
+	out.Method = http.MethodPost
+	out.PostForm, out.Form = form, form
+	return &out
 }
 
 // withoutSignature returns r with the signature of its SAML message
