@@ -154,7 +154,7 @@ func startEnvironment(ctx context.Context, o options, cpu cpuPlan, backend, bin 
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	e.srv, err = startServer(ctx, bin, dir, e.dbURL, o, cpu, backend == backendPostgres)
+	e.srv, err = startServer(ctx, bin, dir, e.dbURL, o, cpu, backend == o.backends[0])
 	if err != nil {
 		return nil, err
 	}
@@ -251,8 +251,8 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 		return nil, err
 	}
 	// /metrics gives the server's allocation counters. IDP_METRICS_LISTEN
-	// (with IDP_PPROF=true, for profiling) is taken for the PostgreSQL
-	// server when set.
+	// (with IDP_PPROF=true, for profiling) is taken for the first
+	// backend's server when set.
 	metricsAddr := os.Getenv("IDP_METRICS_LISTEN")
 	if metricsAddr == "" || !mayProfile {
 		if metricsAddr, err = freeAddr(); err != nil {
