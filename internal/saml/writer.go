@@ -27,11 +27,17 @@ import (
 // element tags, and on each element exactly the namespace declarations
 // exc-c14n renders there. The Assertion is signed first, as a subtree on
 // its own (so it declares saml itself); the Response is then signed over
-// everything, the Assertion's Signature included. The only bytes that
-// exc-c14n would not render are the xmlns:xs declaration on the root, kept
-// (as crewjam/saml writes it) so that the QName "xs:string" in each
-// xsi:type resolves for schema-validating SPs; exc-c14n drops it, since no
-// element or attribute name uses it, so it is left out of the digest.
+// everything, the Assertion's Signature included.
+//
+// The QName "xs:string" in each xsi:type needs xmlns:xs, which no element
+// or attribute name uses, so plain exc-c14n would drop it and leave the
+// binding of "xs" outside both signatures (crewjam/saml declares it on the
+// root and it is signed by neither): anyone on the way could rebind the
+// prefix. So the Assertion declares xmlns:xs itself, and both References'
+// exc-c14n transforms name "xs" in an InclusiveNamespaces PrefixList (xml-
+// exc-c14n §3, as Shibboleth does): the declaration is rendered on the
+// Assertion in both canonical forms, and both signatures cover it
+// (TestXSPrefixSigned).
 //
 // The content comes from the same crewjam.Assertion the reference path
 // (respondReference, crewjam's MakeResponse) serialises; the differential
@@ -54,8 +60,9 @@ const (
 	// trailing zeros dropped (saml-core §1.3.3 xs:dateTime in UTC).
 	timeLayout = "2006-01-02T15:04:05.999Z07:00"
 
-	// xsDecl is inserted on the root after xmlns:samlp (see above).
-	xsDecl = ` xmlns:xs="` + nsXS + `"`
+	// prefixList is the exc-c14n InclusiveNamespaces PrefixList of both
+	// References (see above).
+	prefixList = "xs"
 )
 
 // errXMLText is what the writer reports when a value it was given cannot
@@ -230,6 +237,7 @@ func unsupported(a *crewjam.Assertion) error {
 func (c *canonical) assertion(a *crewjam.Assertion) (sigAt int) {
 	c.open("saml:Assertion")
 	c.attr("xmlns:saml", nsAssertion)
+	c.attr("xmlns:xs", nsXS)
 	c.attr("ID", a.ID)
 	c.timeAttr("IssueInstant", a.IssueInstant)
 	c.attr("Version", "2.0")
@@ -329,8 +337,7 @@ func (c *canonical) assertion(a *crewjam.Assertion) (sigAt int) {
 			}
 			c.close()
 			for _, v := range at.Values {
-				// xmlns:xs is not rendered here: exc-c14n drops it, no
-				// name uses it (see xsDecl).
+				// xmlns:xs is declared on the Assertion (see above).
 				c.open("saml:AttributeValue")
 				c.attr("xmlns:xsi", nsXSI)
 				if v.Type != "" {
@@ -379,7 +386,6 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 	c := canonical{b: make([]byte, 0, estimate(h, a, ks))}
 	c.open("samlp:Response")
 	c.attr("xmlns:samlp", nsProtocol)
-	xsAt := len(c.b)
 	c.attr("Destination", h.Destination)
 	c.attr("ID", h.ID)
 	if h.InResponseTo != "" {
@@ -434,7 +440,7 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 		}
 	}
 	// The Response's digest: its canonical form, which is body with the
-	// Assertion's Signature in place and without xmlns:xs.
+	// Assertion's Signature in place.
 	hr := sha256.New()
 	if a != nil {
 		hr.Write(body[:asSigAt])
@@ -452,8 +458,7 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 	if a != nil {
 		body = slices.Insert(body, asSigAt, asSig...)
 	}
-	body = slices.Insert(body, respSigAt, respSig...)
-	return slices.Insert(body, xsAt, []byte(xsDecl)...), nil
+	return slices.Insert(body, respSigAt, respSig...), nil
 }
 
 // estimate is the length of the signed Response, or a little more, so
@@ -494,16 +499,17 @@ func estimate(h responseHead, a *crewjam.Assertion, ks *KeySet) int {
 // child of a signed element (which does not declare ds), over the element
 // whose ID is id and whose canonical form (without this signature) has
 // the SHA-256 digest digest: one Reference, enveloped-signature then
-// exc-c14n transforms, RSA-SHA256, and the certificate in KeyInfo, as
-// goxmldsig's SigningContext writes it.
+// exc-c14n (with the InclusiveNamespaces PrefixList "xs") transforms,
+// RSA-SHA256, and the certificate in KeyInfo, as goxmldsig's
+// SigningContext writes it.
 func signature(ks *KeySet, id string, digest []byte) ([]byte, error) {
 	const head = `<ds:Signature xmlns:ds="` + nsDSig + `">`
-	c := canonical{b: make([]byte, 0, 1400+base64.StdEncoding.EncodedLen(len(ks.Certificate.Raw))+len(id))}
+	c := canonical{b: make([]byte, 0, 1520+base64.StdEncoding.EncodedLen(len(ks.Certificate.Raw))+len(id))}
 	c.b = append(c.b, head+`<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="`+algExcC14N+`"></ds:CanonicalizationMethod>`+
 		`<ds:SignatureMethod Algorithm="`+algRSASHA256+`"></ds:SignatureMethod><ds:Reference URI="#`...)
 	c.escape(id, true)
 	c.b = append(c.b, `"><ds:Transforms><ds:Transform Algorithm="`+algEnveloped+`"></ds:Transform>`+
-		`<ds:Transform Algorithm="`+algExcC14N+`"></ds:Transform></ds:Transforms>`+
+		`<ds:Transform Algorithm="`+algExcC14N+`"><ec:InclusiveNamespaces xmlns:ec="`+algExcC14N+`" PrefixList="`+prefixList+`"></ec:InclusiveNamespaces></ds:Transform></ds:Transforms>`+
 		`<ds:DigestMethod Algorithm="`+algSHA256+`"></ds:DigestMethod><ds:DigestValue>`...)
 	c.b = base64.StdEncoding.AppendEncode(c.b, digest)
 	c.b = append(c.b, `</ds:DigestValue></ds:Reference></ds:SignedInfo>`...)

@@ -267,6 +267,19 @@ func VerifyWithXmlsec(t testing.TB, doc []byte, certPEM []byte) {
 	if out, err := verify(assertSig); err == nil {
 		t.Fatalf("xmlsec1 verified a tampered assertion:\n%s", out)
 	}
+	// The xs prefix of the xsi:type values, rebound, must break both
+	// signatures: its declaration is signed (saml writer.go).
+	if xs := []byte(`xmlns:xs="http://www.w3.org/2001/XMLSchema"`); bytes.Contains(doc, xs) {
+		rebound := bytes.ReplaceAll(doc, xs, []byte(`xmlns:xs="urn:example:not-xml-schema"`))
+		if err := os.WriteFile(docPath, rebound, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, node := range []string{respSig, assertSig} {
+			if out, err := verify(node); err == nil {
+				t.Fatalf("xmlsec1 verified %s with the xs prefix rebound:\n%s", node, out)
+			}
+		}
+	}
 }
 
 // OneLoginResult is what python3-saml (OneLogin) read from a Response.
