@@ -117,7 +117,9 @@ func (s *Service) UpdateGroup(ctx context.Context, actor Actor, ref string, chan
 		return before, err
 	}
 	attempted := before
+	var unchanged users.Group
 	after, err := s.st.UpdateGroup(ctx, before.ID, func(cur users.Group) (users.Group, error) {
+		was := viewJSON(GroupView(cur))
 		if err := change(&cur); err != nil {
 			return cur, invalid(err)
 		}
@@ -127,6 +129,10 @@ func (s *Service) UpdateGroup(ctx context.Context, actor Actor, ref string, chan
 		if err := cur.Validate(); err != nil {
 			return cur, invalid(err)
 		}
+		if viewJSON(GroupView(cur)) == was {
+			unchanged = cur
+			return cur, errUnchanged
+		}
 		for _, m := range members {
 			if err := checkProfile(m, replaceGroup(theirs[m.ID], cur)); err != nil {
 				return cur, err
@@ -135,6 +141,8 @@ func (s *Service) UpdateGroup(ctx context.Context, actor Actor, ref string, chan
 		return cur, nil
 	})
 	switch {
+	case errors.Is(err, errUnchanged):
+		return unchanged, nil
 	case errors.Is(err, store.ErrConflict):
 		return after, groupTaken(attempted, err)
 	case err != nil:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/attributes"
@@ -317,5 +318,65 @@ func TestGroupRoleRequiresSecondFactor(t *testing.T) {
 	}
 	if step, err := svc.SecondStepFor(ctx, u); err != nil || step != accounts.Enrol {
 		t.Fatalf("an agent in the Admins group: step %v, %v; want Enrol", step, err)
+	}
+}
+
+// TestUpdateChangingNothingWritesNothing: an update whose change leaves
+// the user or group as the audit trail records it (the same values given
+// again, as a SCIM PUT, a console form saved untouched or a CLI command
+// repeated) writes nothing and leaves no audit event, whichever adapter
+// asks; a real change is written and audited.
+func TestUpdateChangingNothingWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u := f.addUser(t, "ada@example.com")
+	g := f.addGroup(t, users.Group{Name: "Tier 1", Roles: []string{"agent"}, Team: "north"})
+	was, err := f.st.GetUser(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Hour)
+
+	same, err := f.svc.UpdateUser(ctx, admin, u.ID, "user.update", func(v *users.User) error {
+		v.FullName, v.Roles, v.Email = "Test User", []string{"agent"}, "ada@example.com"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.st.GetUser(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.audit(t, "admin.user.update")); n != 0 || !stored.UpdatedAt.Equal(was.UpdatedAt) || same.ID != u.ID || same.FullName != "Test User" {
+		t.Fatalf("an update changing nothing: %d audit events, updated_at %v (was %v), returned %q %q", n, stored.UpdatedAt, was.UpdatedAt, same.ID, same.FullName)
+	}
+	if _, err := f.svc.UpdateGroup(ctx, admin, g.ID, func(v *users.Group) error {
+		v.Name, v.Team = "Tier 1", "north"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.audit(t, "admin.group.set")); n != 0 {
+		t.Fatalf("a group update changing nothing left %d audit events", n)
+	}
+
+	if _, err := f.svc.UpdateUser(ctx, admin, u.ID, "user.update", func(v *users.User) error {
+		v.FullName = "Ada Lovelace"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.audit(t, "admin.user.update")); n != 1 {
+		t.Fatalf("a real change left %d audit events, want 1", n)
+	}
+	if _, err := f.svc.UpdateGroup(ctx, admin, g.ID, func(v *users.Group) error {
+		v.Team = "south"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.audit(t, "admin.group.set")); n != 1 {
+		t.Fatalf("a real group change left %d audit events, want 1", n)
 	}
 }

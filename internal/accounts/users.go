@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -71,7 +72,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref, action strin
 	if err != nil {
 		return users.User{}, err
 	}
+	var unchanged users.User
 	u, err = s.st.UpdateUser(ctx, u.ID, func(cur users.User) (users.User, error) {
+		was := viewJSON(UserView(cur))
 		hash, disabled, version, console := cur.PasswordHash, cur.Disabled, cur.CredentialVersion, cur.ConsoleRole
 		if err := change(&cur); err != nil {
 			return cur, invalid(err)
@@ -81,9 +84,16 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref, action strin
 		if err := cur.Validate(); err != nil {
 			return cur, invalid(err)
 		}
+		if viewJSON(UserView(cur)) == was {
+			unchanged = cur
+			return cur, errUnchanged
+		}
 		// Dropping an own value can uncover a conflict of the groups.
 		return cur, checkProfile(cur, groups)
 	})
+	if errors.Is(err, errUnchanged) {
+		return unchanged, nil
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return users.User{}, &Error{Code: Conflict, Message: "Another user already has that email address.", Err: err}
 	} else if err != nil {
@@ -201,6 +211,18 @@ func sessionsEnded(n int) string {
 		return ""
 	}
 	return fmt.Sprintf("%d session(s) ended", n)
+}
+
+// errUnchanged ends a store update whose change leaves what the audit
+// trail records (UserView, GroupView) as it was: an update that changes
+// nothing writes nothing and leaves no audit event, whichever adapter
+// (console, CLI, SCIM, API) asked for it.
+var errUnchanged = errors.New("accounts: the change changes nothing")
+
+// viewJSON is a view as the audit trail records it, to compare two.
+func viewJSON(v map[string]any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // UserView is what the audit trail records of a user: the profile, never

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -207,15 +206,12 @@ func (h *Handler) setGroup(ctx context.Context, actor accounts.Actor, id string,
 	if err != nil {
 		return cur, err
 	}
-	next := cur
-	res.apply(&next)
-	if groupChanged(cur, next) {
-		if _, err := h.acct.UpdateGroup(ctx, actor, id, func(g *users.Group) error {
-			res.apply(g)
-			return nil
-		}); err != nil {
-			return cur, groupError(err)
-		}
+	// UpdateGroup writes (and audits) nothing when nothing changes.
+	if _, err := h.acct.UpdateGroup(ctx, actor, id, func(g *users.Group) error {
+		res.apply(g)
+		return nil
+	}); err != nil {
+		return cur, groupError(err)
 	}
 	if members {
 		have, err := h.acct.Store().GroupMembers(ctx, id)
@@ -246,14 +242,6 @@ func (h *Handler) setGroup(ctx context.Context, actor accounts.Actor, id string,
 		}
 	}
 	return h.group(ctx, id)
-}
-
-// groupChanged reports whether b differs from a in what a group change
-// records.
-func groupChanged(a, b users.Group) bool {
-	ja, _ := json.Marshal(accounts.GroupView(a))
-	jb, _ := json.Marshal(accounts.GroupView(b))
-	return string(ja) != string(jb)
 }
 
 func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) {

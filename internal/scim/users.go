@@ -124,19 +124,17 @@ func (h *Handler) setUser(ctx context.Context, actor accounts.Actor, id string, 
 	if err != nil {
 		return cur, err
 	}
-	next := cur
-	res.apply(&next)
-	if profileChanged(cur, next) {
-		_, err := h.acct.UpdateUser(ctx, actor, id, action, func(u *users.User) error {
-			res.apply(u)
-			return nil
-		})
-		if accounts.ErrorCode(err) == accounts.Conflict {
-			return cur, &Error{Status: http.StatusConflict, Type: "uniqueness", Detail: "Another user already has this userName."}
-		}
-		if err != nil {
-			return cur, err
-		}
+	// A PUT or PATCH that changes nothing writes nothing and leaves no
+	// audit event: UpdateUser's rule.
+	_, err = h.acct.UpdateUser(ctx, actor, id, action, func(u *users.User) error {
+		res.apply(u)
+		return nil
+	})
+	if accounts.ErrorCode(err) == accounts.Conflict {
+		return cur, &Error{Status: http.StatusConflict, Type: "uniqueness", Detail: "Another user already has this userName."}
+	}
+	if err != nil {
+		return cur, err
 	}
 	if res.Active != nil && bool(*res.Active) == cur.Disabled {
 		if *res.Active {
@@ -149,15 +147,6 @@ func (h *Handler) setUser(ctx context.Context, actor accounts.Actor, id string, 
 		}
 	}
 	return h.user(ctx, id)
-}
-
-// profileChanged reports whether b differs from a in what a user change
-// records (accounts.UserView), so that a PUT or PATCH that changes nothing
-// writes nothing and leaves no audit event.
-func profileChanged(a, b users.User) bool {
-	ja, _ := json.Marshal(accounts.UserView(a))
-	jb, _ := json.Marshal(accounts.UserView(b))
-	return string(ja) != string(jb)
 }
 
 func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
