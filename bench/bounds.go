@@ -20,6 +20,8 @@ type bounds struct {
 	argonPerCore float64 // raw argon2id verifications per second, one core
 	params       users.Params
 	key          *rsa.PrivateKey
+	hasher       *users.Hasher
+	hash         string
 
 	sso    float64 // responses/s: two signatures (Response and Assertion) each
 	signIn float64 // password sign-ins/s: one argon2id verification each
@@ -36,52 +38,51 @@ func measureBounds(cpu cpuPlan, d time.Duration) (bounds, error) {
 		return b, err
 	}
 	b.key = key
-	hasher := users.NewHasher(users.DefaultParams, 1)
-	hash, err := hasher.Hash(context.Background(), "bench password")
-	if err != nil {
+	b.hasher = users.NewHasher(users.DefaultParams, 1)
+	if b.hash, err = b.hasher.Hash(context.Background(), "bench password"); err != nil {
 		return b, err
 	}
-	err = cpu.onServerCPUs(func() error {
-		var err error
-		if b.rsaPerCore, err = rsaRate(key, d); err != nil {
-			return fmt.Errorf("RSA: %w", err)
-		}
-		if b.argonPerCore, err = rate(d, func() error {
-			ok, _, err := hasher.Verify(context.Background(), hash, "bench password")
-			if err == nil && !ok {
-				err = fmt.Errorf("the password does not verify")
-			}
-			return err
-		}); err != nil {
-			return fmt.Errorf("argon2id: %w", err)
-		}
-		return nil
-	})
+	if b.rsaPerCore, err = b.rsaNow(cpu, d); err != nil {
+		return b, err
+	}
+	b.argonPerCore, err = b.argonNow(cpu, d)
 	return b, err
 }
 
-// rsaRate is the raw signing rate of key on the calling thread.
-func rsaRate(key *rsa.PrivateKey, d time.Duration) (float64, error) {
+// rsaNow is the raw signing rate, measured now on one of the server's
+// CPUs; argonNow the raw argon2id verification rate. Each phase is
+// compared with the mean of the rates measured right before and right
+// after it (measuredPhase): a virtual machine's speed drifts by ±10 %
+// within minutes. The server is idle then (no agent is running).
+func (b bounds) rsaNow(cpu cpuPlan, d time.Duration) (float64, error) {
 	digest := sha256.Sum256([]byte("<ds:SignedInfo>"))
-	return rate(d, func() error {
-		_, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	return b.onServer(cpu, "RSA", d, func() error {
+		_, err := b.key.Sign(rand.Reader, digest[:], crypto.SHA256)
 		return err
 	})
 }
 
-// ssoBound measures the RSA rate on the server's CPUs again, right
-// before or after an sso phase: a virtual machine's speed drifts by ±10 %
-// within minutes, so each sso phase is compared with the mean of the
-// rates measured on either side of it, not with one taken minutes before.
-// The server is idle then (no agent is running).
-func (b bounds) ssoBound(cpu cpuPlan, d time.Duration) (float64, error) {
+func (b bounds) argonNow(cpu cpuPlan, d time.Duration) (float64, error) {
+	return b.onServer(cpu, "argon2id", d, func() error {
+		ok, _, err := b.hasher.Verify(context.Background(), b.hash, "bench password")
+		if err == nil && !ok {
+			err = fmt.Errorf("the password does not verify")
+		}
+		return err
+	})
+}
+
+func (b bounds) onServer(cpu cpuPlan, what string, d time.Duration, f func() error) (float64, error) {
 	var r float64
 	err := cpu.onServerCPUs(func() error {
 		var err error
-		r, err = rsaRate(b.key, d)
+		r, err = rate(d, f)
 		return err
 	})
-	return r, err
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return r, nil
 }
 
 // scale sets the bounds for a server with cpus cores.

@@ -376,10 +376,11 @@ type result struct {
 	serverCPU   float64         // CPU-seconds the server used
 	agentCPU    float64         // CPU-seconds this process used
 	bound, goal float64
-	// rsaAround is the raw RSA rate per core measured right before and
-	// right after an sso phase (bound is their mean's two-signature
-	// bound); zero for other phases.
-	rsaAround        [2]float64
+	// rawAround is the raw rate per core (rawName: RSA or argon2id) its
+	// bound rests on, measured right before and right after the phase
+	// (bound is that of their mean); zero for the warm-up and the burst.
+	rawAround        [2]float64
+	rawName          string
 	serverPeakRSSKiB int64
 	// cost is what the server and the database spent during the phase
 	// (after minus before).

@@ -210,7 +210,7 @@ func runPeerPhases(ctx context.Context, o options, cpu cpuPlan, b bounds, work s
 	if r := lg.warmUp(o.agents); r.errors > 0 {
 		return fmt.Errorf("peer warm-up failed: %d errors, first: %v; log %s", r.errors, r.firstErr, logPath)
 	}
-	r, err := ssoPhase(lg, o, cpu, b, 0)
+	r, err := measuredPhase(lg, o, cpu, b, "sso", lg.sessionSSO, 0)
 	if err != nil {
 		return err
 	}
@@ -218,22 +218,28 @@ func runPeerPhases(ctx context.Context, o options, cpu cpuPlan, b bounds, work s
 	return nil
 }
 
-// ssoPhase runs the sso phase between two measurements of the RSA rate
-// on the server's CPUs, and compares it with their mean (bounds.ssoBound).
-func ssoPhase(lg *load, o options, cpu cpuPlan, b bounds, goal float64) (result, error) {
-	before, err := b.ssoBound(cpu, o.boundsTime)
+// measuredPhase runs a phase between two measurements of the raw rate
+// its bound rests on (RSA for sso, two signatures a Response; argon2id for
+// password, one a sign-in), on the server's CPUs, and compares the phase
+// with their mean.
+func measuredPhase(lg *load, o options, cpu cpuPlan, b bounds, name string, f op, goal float64) (result, error) {
+	raw, what, per := b.rsaNow, "RSA", 0.5
+	if name == "password" {
+		raw, what, per = b.argonNow, "argon2id", 1
+	}
+	before, err := raw(cpu, o.boundsTime)
 	if err != nil {
 		return result{}, err
 	}
-	fmt.Printf("sso phase: %d agents with a session, %s...\n", o.agents, o.duration)
-	r := lg.phase("sso", o.agents, o.duration, lg.sessionSSO, b.sso, goal)
-	after, err := b.ssoBound(cpu, o.boundsTime)
+	fmt.Printf("%s phase: %d agents, %s...\n", name, o.agents, o.duration)
+	r := lg.phase(name, o.agents, o.duration, f, 0, goal)
+	after, err := raw(cpu, o.boundsTime)
 	if err != nil {
 		return result{}, err
 	}
-	r.rsaAround = [2]float64{before, after}
-	r.bound = (before + after) / 2 * float64(o.cpus) / 2
-	fmt.Printf("  RSA on the server's CPU around the phase: %.1f /s before, %.1f /s after -> sso bound %.1f responses/s\n", before, after, r.bound)
+	r.rawAround, r.rawName = [2]float64{before, after}, what
+	r.bound = (before + after) / 2 * float64(o.cpus) * per
+	fmt.Printf("  %s on the server's CPU around the phase: %.1f /s before, %.1f /s after -> bound %.1f/s\n", what, before, after, r.bound)
 	return r, nil
 }
 
@@ -270,13 +276,16 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 	if r := lg.warmUp(o.agents); r.errors > 0 {
 		return fmt.Errorf("warm-up failed: %d errors, first: %v", r.errors, r.firstErr)
 	}
-	fmt.Printf("password phase: %d agents, %s...\n", o.agents, o.duration)
-	rep.results = append(rep.results, lg.phase("password", o.agents, o.duration, lg.passwordSignIn, b.signIn, 0.80))
-	r, err := ssoPhase(lg, o, cpu, b, 0.80)
-	if err != nil {
-		return err
+	for _, p := range []struct {
+		name string
+		f    op
+	}{{"password", lg.passwordSignIn}, {"sso", lg.sessionSSO}} {
+		r, err := measuredPhase(lg, o, cpu, b, p.name, p.f, 0.80)
+		if err != nil {
+			return err
+		}
+		rep.results = append(rep.results, r)
 	}
-	rep.results = append(rep.results, r)
 	mem := memory{server: "flexidp " + backend, idleKiB: env.idleRSSKiB}
 	if o.burst > 0 && backend == backendPostgres {
 		fmt.Printf("burst phase: %d sign-ins starting evenly over %s...\n", o.burst, o.burstWindow)
