@@ -10,10 +10,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flexidp/flexidp/internal/metrics"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -24,77 +22,60 @@ type PoolStats struct {
 
 // Metrics are flexidp's Prometheus metrics, on a registry of their own.
 type Metrics struct {
-	reg       *prometheus.Registry
-	signIns   *prometheus.CounterVec
-	responses *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	inFlight  prometheus.Gauge
-	dirUp     *prometheus.GaugeVec
+	reg       *metrics.Registry
+	signIns   *metrics.CounterVec
+	responses *metrics.CounterVec
+	latency   *metrics.HistogramVec
+	inFlight  *metrics.Gauge
+	dirUp     *metrics.GaugeVec
 }
 
-// NewMetrics registers the metrics. hasher exposes the password-hash
-// queue; pool, if not nil, the store's connection pool.
+// NewMetrics registers the metrics, with the Go runtime's and the
+// process's. hasher exposes the password-hash queue; pool, if not nil, the
+// store's connection pool.
 func NewMetrics(hasher *users.Hasher, pool func() PoolStats) *Metrics {
+	reg := metrics.NewRegistry()
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flexidp_signins_total",
-			Help: "Password sign-ins by result (success, bad_credentials, disabled, throttled, busy, directory_unavailable, error).",
-		}, []string{"result"}),
-		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flexidp_saml_responses_total",
-			Help: "Signed SAML Responses issued, by service provider and status (success, error).",
-		}, []string{"sp", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "flexidp_http_request_duration_seconds",
-			Help:    "HTTP request latency by route pattern, method and status code.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "method", "code"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flexidp_http_requests_in_flight",
-			Help: "HTTP requests being handled now (the scrape itself included).",
-		}),
-		dirUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "flexidp_directory_up",
-			Help: "Whether each configured directory answered its service account at the last readiness check (1) or not (0).",
-		}, []string{"directory"}),
+		reg: reg,
+		signIns: reg.NewCounterVec("flexidp_signins_total",
+			"Password sign-ins by result (success, bad_credentials, disabled, throttled, busy, directory_unavailable, error).",
+			"result"),
+		responses: reg.NewCounterVec("flexidp_saml_responses_total",
+			"Signed SAML Responses issued, by service provider and status (success, error).",
+			"sp", "status"),
+		latency: reg.NewHistogramVec("flexidp_http_request_duration_seconds",
+			"HTTP request latency by route pattern, method and status code.",
+			[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			"route", "method", "code"),
+		inFlight: reg.NewGauge("flexidp_http_requests_in_flight",
+			"HTTP requests being handled now (the scrape itself included)."),
+		dirUp: reg.NewGaugeVec("flexidp_directory_up",
+			"Whether each configured directory answered its service account at the last readiness check (1) or not (0).",
+			"directory"),
 	}
-	m.reg.MustRegister(m.signIns, m.responses, m.latency, m.inFlight, m.dirUp,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "flexidp_password_hash_queue_depth",
-			Help: "Sign-ins waiting for a password-hashing slot.",
-		}, func() float64 { return float64(hasher.QueueDepth()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "flexidp_password_hash_wait_seconds_total",
-			Help: "Total time sign-ins waited for a password-hashing slot.",
-		}, func() float64 { return hasher.TotalWait().Seconds() }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "flexidp_password_hash_slots",
-			Help: "Password hashes that may run at once (sized to the memory budget).",
-		}, func() float64 { return float64(hasher.Concurrency()) }),
-	)
+	reg.AddGo()
+	reg.AddProcess()
+	reg.NewFunc("flexidp_password_hash_queue_depth", "Sign-ins waiting for a password-hashing slot.", metrics.KindGauge,
+		func(emit func(float64, ...string)) { emit(float64(hasher.QueueDepth())) })
+	reg.NewFunc("flexidp_password_hash_wait_seconds_total", "Total time sign-ins waited for a password-hashing slot.", metrics.KindCounter,
+		func(emit func(float64, ...string)) { emit(hasher.TotalWait().Seconds()) })
+	reg.NewFunc("flexidp_password_hash_slots", "Password hashes that may run at once (sized to the memory budget).", metrics.KindGauge,
+		func(emit func(float64, ...string)) { emit(float64(hasher.Concurrency())) })
 	if pool != nil {
-		for name, get := range map[string]func(PoolStats) int{
-			"acquired": func(p PoolStats) int { return p.Acquired },
-			"idle":     func(p PoolStats) int { return p.Idle },
-			"total":    func(p PoolStats) int { return p.Total },
-			"max":      func(p PoolStats) int { return p.Max },
-		} {
-			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name:        "flexidp_store_pool_connections",
-				Help:        "Store connection pool connections by state.",
-				ConstLabels: prometheus.Labels{"state": name},
-			}, func() float64 { return float64(get(pool())) }))
-		}
+		reg.NewFunc("flexidp_store_pool_connections", "Store connection pool connections by state.", metrics.KindGauge,
+			func(emit func(float64, ...string)) {
+				p := pool()
+				emit(float64(p.Acquired), "state", "acquired")
+				emit(float64(p.Idle), "state", "idle")
+				emit(float64(p.Max), "state", "max")
+				emit(float64(p.Total), "state", "total")
+			})
 	}
 	return m
 }
 
 // Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
-}
+func (m *Metrics) Handler() http.Handler { return m.reg }
 
 // MinMetricsToken is the shortest bearer token accepted for /metrics: the
 // endpoint is not throttled, so the token must not be guessable.

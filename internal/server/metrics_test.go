@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -49,12 +52,16 @@ func randomHex(rng *rand.Rand) string {
 	return string(b)
 }
 
-// seriesCount counts the series in the registry, as a scrape would.
+// seriesCount counts the series of a real scrape, read by Prometheus'
+// own text parser.
 func seriesCount(t *testing.T, m *Metrics) int {
 	t.Helper()
-	mfs, err := m.reg.Gather()
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := parser.TextToMetricFamilies(w.Body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the scrape does not parse: %v", err)
 	}
 	n := 0
 	for _, mf := range mfs {
