@@ -2,7 +2,7 @@
 // (docs/performance.md, "Idle memory").
 //
 //	go run ./bench/idlerss [--idp BINARY] [--backends sqlite,postgres] [--runs 3] [--wait 5s]
-//	                       [--maps 12] [--floor 0] [--heap DIR] [--godebug memprofilerate=1] [--inittrace]
+//	                       [--migrated] [--maps 12] [--floor 0] [--heap DIR] [--godebug memprofilerate=1] [--inittrace]
 //
 // For each backend and run it starts `idp serve` on a fresh database (a
 // new SQLite file; a new database in one throwaway PostgreSQL cluster,
@@ -12,7 +12,9 @@
 // RssAnon and RssFile (/proc/PID/status), then the --maps largest
 // mappings by Rss (/proc/PID/smaps). With the default --floor 0 no
 // sign-in time floor is calibrated in the background, so what is read
-// is the idle server, not a calibration hash. --heap DIR saves an idle
+// is the idle server, not a calibration hash. --migrated migrates the
+// database first, as the load benchmark does: the server then starts on
+// a current schema, as a restarted one does. --heap DIR saves an idle
 // heap profile per run (IDP_PPROF on the metrics listener); --inittrace
 // prints the server's GODEBUG=inittrace=1 lines of the first run, the
 // heaviest first.
@@ -50,6 +52,7 @@ type options struct {
 	wait      time.Duration
 	maps      int
 	floor     string
+	migrated  bool
 	heapDir   string
 	inittrace bool
 	godebug   string
@@ -65,6 +68,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 3, "servers started per backend")
 	flag.DurationVar(&o.wait, "wait", 5*time.Second, "idle time after /readyz before reading memory")
 	flag.IntVar(&o.maps, "maps", 12, "largest mappings (smaps Rss) printed per run")
+	flag.BoolVar(&o.migrated, "migrated", false, "migrate the database (idp migrate) before starting the server, as the load benchmark seeds it: a restart, not a first start")
 	flag.StringVar(&o.floor, "floor", "0", "IDP_SIGNIN_TIME_FLOOR of the server (auto calibrates in the background)")
 	flag.StringVar(&o.heapDir, "heap", "", "save an idle heap profile per run into this directory")
 	flag.StringVar(&o.godebug, "godebug", "", "GODEBUG of the server, e.g. memprofilerate=1 for an exact --heap profile")
@@ -171,6 +175,13 @@ func measure(o options, dir, backend string, n int, dbURL string) (memory, error
 	}
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
+	if o.migrated {
+		m := exec.Command(o.idp, "migrate")
+		m.Env = []string{"PATH=" + os.Getenv("PATH"), "IDP_DATABASE_URL=" + dbURL}
+		if out, err := m.CombinedOutput(); err != nil {
+			return memory{}, fmt.Errorf("idp migrate: %v\n%s", err, out)
+		}
+	}
 	cmd := exec.Command(o.idp, "serve")
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
