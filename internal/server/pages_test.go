@@ -55,10 +55,10 @@ func TestPagesParsedOnFirstUse(t *testing.T) {
 	}
 }
 
-// TestPagesParsedPerLanguageOnFirstUse: a started server holds the
-// default language's public pages only (idle memory); another language's,
-// and the console's, are parsed when first asked for, and every language
-// has every page.
+// TestPagesParsedPerLanguageOnFirstUse: starting parses the default
+// language's public pages only (to check them; TestPagesParsedOnFirstUse:
+// none is kept); another language's, and the console's, are parsed when
+// first asked for, and every language has every page.
 func TestPagesParsedPerLanguageOnFirstUse(t *testing.T) {
 	before := allocated()
 	ps, err := parsePages()
