@@ -6,16 +6,17 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 )
 
 // printPages attributes the binary's resident pages (/proc/PID/pagemap,
-// present bit) to its ELF sections, and those of .text and .gopclntab's
-// neighbours to the packages whose symbols they hold, the most resident
-// first. A page counts once, for the symbol at its start, so that the
-// sums are the resident memory.
+// present bit) to its ELF sections, and those of .text, .rodata,
+// .noptrdata and .data to the packages whose symbols they hold, the most
+// resident first. A page counts once, for the symbol at its start, so
+// that the sums are the resident memory.
 func printPages(pid int, bin string, top int) error {
 	f, err := elf.Open(bin)
 	if err != nil {
@@ -112,12 +113,15 @@ func residentPages(pid int, bin string) ([]uint64, error) {
 		return nil, err
 	}
 	defer pm.Close()
-	abs := bin
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, err
+	}
 	var out []uint64
 	sc := bufio.NewScanner(maps)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || !strings.HasSuffix(abs, fields[5]) && fields[5] != abs {
+		if len(fields) < 6 || fields[5] != abs {
 			continue
 		}
 		lo, hi, _ := strings.Cut(fields[0], "-")
