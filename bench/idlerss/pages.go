@@ -27,11 +27,17 @@ func printPages(pid int, bin string, top int) error {
 	if err != nil {
 		return err
 	}
+	// A page is the last symbol's at or before it; of symbols at one
+	// address, markers (runtime.types, runtime.etext, …) sort first.
 	slices.SortFunc(syms, func(a, b elf.Symbol) int {
 		switch {
 		case a.Value < b.Value:
 			return -1
 		case a.Value > b.Value:
+			return 1
+		case strings.HasPrefix(a.Name, "runtime.") && !strings.HasPrefix(b.Name, "runtime."):
+			return -1
+		case strings.HasPrefix(b.Name, "runtime.") && !strings.HasPrefix(a.Name, "runtime."):
 			return 1
 		}
 		return 0
