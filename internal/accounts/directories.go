@@ -81,12 +81,16 @@ type Source struct {
 	UpdatedAt   time.Time
 }
 
-var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
-var domainName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
+// Compiled on first use, not at package init, which every start pays
+// (docs/performance.md, "Idle memory").
+var sourceName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`) })
+var domainName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
+})
 
 // validate checks src and tidies its domains and group DNs.
 func (src *Source) validate() error {
-	if !sourceName.MatchString(src.Name) {
+	if !sourceName().MatchString(src.Name) {
 		return errorf(Invalid, "A source name is 1 to 40 lower-case letters, digits and dashes, starting with a letter or digit (got %q).", src.Name)
 	}
 	if src.Kind != KindLDAP && src.Kind != KindOIDC {
@@ -95,7 +99,7 @@ func (src *Source) validate() error {
 	var ds []string
 	for _, d := range src.Domains {
 		d = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(d), "@"))
-		if !domainName.MatchString(d) {
+		if !domainName().MatchString(d) {
 			return errorf(Invalid, "%q is not an email domain (like acme.com).", d)
 		}
 		ds = append(ds, d)

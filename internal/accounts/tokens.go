@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/store"
@@ -61,7 +62,9 @@ const (
 var (
 	tokenIDLen     = hex.EncodedLen(tokenIDBytes)
 	tokenSecretLen = base64.RawURLEncoding.EncodedLen(tokenSecretBytes)
-	tokenName      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	// tokenName is compiled on first use, not at package init, which
+	// every start pays (docs/performance.md, "Idle memory").
+	tokenName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 )
 
 // ErrBadToken refuses a request whose API token is missing, malformed,
@@ -107,7 +110,7 @@ func scopeList() string {
 // CreateToken makes a new API token and returns it with its bearer string,
 // which is shown once: the store keeps only the SHA-256 of its secret.
 func (s *Service) CreateToken(ctx context.Context, actor Actor, n NewToken) (store.APIToken, string, error) {
-	if !tokenName.MatchString(n.Name) {
+	if !tokenName().MatchString(n.Name) {
 		return store.APIToken{}, "", errorf(Invalid, "%q is not a token name: use letters, digits, '.', '_' and '-', up to 64, starting with a letter or digit.", n.Name)
 	}
 	if len(n.Scopes) == 0 {

@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
@@ -71,48 +72,89 @@ func (e *entry) UnmarshalJSON(b []byte) error {
 }
 
 var (
-	catalog = map[string]map[string]entry{}
+	// catalogs are the shipped languages' sentences by language, each
+	// parsed from its file the first time the language is read: a server
+	// whose readers use one language does not hold (or spend its start
+	// parsing) the others.
+	catalogs = map[string]func() map[string]entry{}
 	// Languages lists the shipped languages (one file each), English
 	// first, then by tag: the order of the switch.
 	Languages []string
-	tags      = map[string]language.Tag{}
-	matcher   language.Matcher
+	// matching is the tags of Languages and their matcher, built on the
+	// first Accept-Language or plural read (no request needs it at start).
+	matching = sync.OnceValue(newMatching)
 )
 
+type languageMatching struct {
+	tags    map[string]language.Tag
+	matcher language.Matcher
+}
+
+// The shipped languages are the names of the files: their sentences are
+// parsed on first use (catalog).
 func init() {
-	names, err := fs.Glob(files, "locales/*.json")
+	catalogs, Languages = languagesIn(files)
+	if catalogs[Default] == nil {
+		panic("i18n: no catalog for " + Default)
+	}
+}
+
+// languagesIn lists the languages of fsys's locales/*.json, English
+// first, with a function per language that parses its file once, when
+// first called.
+func languagesIn(fsys fs.FS) (map[string]func() map[string]entry, []string) {
+	names, err := fs.Glob(fsys, "locales/*.json")
 	if err != nil {
 		panic(err)
 	}
+	cats := map[string]func() map[string]entry{}
+	var langs []string
 	for _, name := range names {
-		b, err := files.ReadFile(name)
-		if err != nil {
-			panic(err)
-		}
-		m := map[string]entry{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			panic(fmt.Sprintf("i18n: %s: %v", name, err))
-		}
 		lang := strings.TrimSuffix(path.Base(name), ".json")
+		cats[lang] = sync.OnceValue(func() map[string]entry { return parseCatalog(fsys, name) })
+		if lang != Default {
+			langs = append(langs, lang)
+		}
+	}
+	slices.Sort(langs)
+	return cats, append([]string{Default}, langs...)
+}
+
+// parseCatalog reads one language's file. The files are embedded and
+// every one is parsed by the package's tests (TestCatalogComplete), so a
+// broken one is a build that cannot pass them, not an input.
+func parseCatalog(fsys fs.FS, name string) map[string]entry {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		panic(err)
+	}
+	m := map[string]entry{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(fmt.Sprintf("i18n: %s: %v", name, err))
+	}
+	return m
+}
+
+// catalog is lang's sentences, nil for a language flexidp does not ship.
+func catalog(lang string) map[string]entry {
+	if c, ok := catalogs[lang]; ok {
+		return c()
+	}
+	return nil
+}
+
+func newMatching() languageMatching {
+	m := languageMatching{tags: map[string]language.Tag{}}
+	supported := make([]language.Tag, len(Languages))
+	for i, lang := range Languages {
 		tag, err := language.Parse(lang)
 		if err != nil {
-			panic(fmt.Sprintf("i18n: %s is not named by a BCP 47 language tag: %v", name, err))
+			panic(fmt.Sprintf("i18n: locales/%s.json is not named by a BCP 47 language tag: %v", lang, err))
 		}
-		catalog[lang], tags[lang] = m, tag
-		if lang != Default {
-			Languages = append(Languages, lang)
-		}
+		m.tags[lang], supported[i] = tag, tag
 	}
-	if catalog[Default] == nil {
-		panic("i18n: no catalog for " + Default)
-	}
-	slices.Sort(Languages)
-	Languages = append([]string{Default}, Languages...)
-	supported := make([]language.Tag, len(Languages))
-	for i, l := range Languages {
-		supported[i] = tags[l]
-	}
-	matcher = language.NewMatcher(supported)
+	m.matcher = language.NewMatcher(supported)
+	return m
 }
 
 // Supported returns flexidp's spelling of lang ("pt-br" -> "pt-BR") if
@@ -134,7 +176,7 @@ func Match(acceptLanguage string) string {
 	if err != nil || len(tags) == 0 {
 		return Default
 	}
-	_, i, conf := matcher.Match(tags...)
+	_, i, conf := matching().matcher.Match(tags...)
 	if conf == language.No {
 		return Default
 	}
@@ -196,9 +238,9 @@ var placeholderRE = regexp.MustCompile(`\{[a-z_]+\}`)
 // any), falling back to English, then to the key itself (a test keeps
 // every key in every language).
 func lookup(lang, key string, args []any) string {
-	e, ok := catalog[lang][key]
+	e, ok := catalog(lang)[key]
 	if !ok {
-		if e, ok = catalog[Default][key]; !ok {
+		if e, ok = catalog(Default)[key]; !ok {
 			return key
 		}
 	}
@@ -216,7 +258,7 @@ func lookup(lang, key string, args []any) string {
 // CLDR's cardinal rules: "one" is 1 in English and Spanish, 0 and 1 in
 // French and Brazilian Portuguese.
 func PluralForm(lang string, n int) string {
-	tag, ok := tags[lang]
+	tag, ok := matching().tags[lang]
 	if !ok {
 		tag = language.Make(lang)
 	}
@@ -296,7 +338,7 @@ func Name(lang string) string { return T(lang, "language.name") }
 // Keys returns the keys of lang's catalog, sorted (for tests and tools).
 func Keys(lang string) []string {
 	var keys []string
-	for k := range catalog[lang] {
+	for k := range catalog(lang) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
@@ -307,7 +349,7 @@ func Keys(lang string) []string {
 // sentence that is not a plural), or nil when lang lacks key (for tests
 // and tools).
 func Forms(lang, key string) map[string]string {
-	e, ok := catalog[lang][key]
+	e, ok := catalog(lang)[key]
 	switch {
 	case !ok:
 		return nil

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -41,7 +42,9 @@ const MaxLogoBytes = 256 << 10
 // accent colour, and accent links on the white page.
 const minAccentContrast = 4.5
 
-var colourRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+// Compiled on first use, not at package init, which every start pays
+// (docs/performance.md, "Idle memory").
+var colourRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^#[0-9a-fA-F]{6}$`) })
 
 // logoTypes are the image types a logo may be, as sniffed.
 var logoTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
@@ -56,7 +59,7 @@ func (b Branding) Validate() error {
 		return fmt.Errorf("the support contact line %w (IDP_SUPPORT_CONTACT)", err)
 	}
 	if b.AccentColour != "" {
-		if !colourRE.MatchString(b.AccentColour) {
+		if !colourRE().MatchString(b.AccentColour) {
 			return fmt.Errorf("the accent colour %q is not a colour written #rrggbb, e.g. #0263e0 (IDP_ACCENT_COLOUR)", b.AccentColour)
 		}
 		if c := contrastWithWhite(b.AccentColour); c < minAccentContrast {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/i18n"
@@ -105,50 +106,70 @@ func sourceText(lang, src string) string {
 	return strings.Join(parts, ", ")
 }
 
-// pageSet is every page in every language, parsed once per language:
-// the default language's public pages at start (a page that does not
-// parse stops the server there), the other languages' and the console's
-// on their first use. The other languages are the same files with their
-// own functions, so they parse too. Most installs serve one or two
-// languages and rarely the console: an idle server need not hold their
-// parsed templates (about 0.5 MiB a language, 1.2 MiB the console).
+// pageSet is every page in every language, each public page parsed on
+// its first use in its language, the console's pages together on the
+// console's first use. At start every public page of the default
+// language is parsed once to be checked (a page that does not parse
+// stops the server there) and dropped: the other languages are the same
+// files with their own functions, so they parse too. A server holds the
+// pages its readers were shown (sign-in is two or three of the fourteen),
+// not every page of every language (about 0.5 MiB a language, 1.2 MiB
+// the console).
 type pageSet struct {
-	langs   map[string]func() (map[string]*template.Template, error)
+	langs   map[string]map[string]func() (*template.Template, error)
 	console func() (map[string]*template.Template, error)
+	// parsed counts the public pages parsed and kept (tests).
+	parsed *atomic.Int64
 }
 
-// parsePages returns the pageSet, the default language parsed.
+// parsePages returns the pageSet, the default language's pages checked.
 func parsePages() (pageSet, error) {
-	ps := pageSet{langs: map[string]func() (map[string]*template.Template, error){}}
+	if err := checkLanguage(i18n.Default); err != nil {
+		return pageSet{}, err
+	}
+	ps := pageSet{langs: map[string]map[string]func() (*template.Template, error){}, parsed: new(atomic.Int64)}
 	for _, lang := range i18n.Languages {
-		ps.langs[lang] = sync.OnceValues(func() (map[string]*template.Template, error) { return parseLanguage(lang) })
+		base := sync.OnceValues(func() (*template.Template, error) { return parseBase(lang) })
+		pages := map[string]func() (*template.Template, error){}
+		for _, name := range pageNames {
+			pages[name] = sync.OnceValues(func() (*template.Template, error) {
+				b, err := base()
+				if err != nil {
+					return nil, err
+				}
+				ps.parsed.Add(1)
+				return parsePage(b, name)
+			})
+		}
+		ps.langs[lang] = pages
 	}
 	// The console is in English (its pages are not in the catalog yet):
 	// its pages exist in the default language.
 	ps.console = sync.OnceValues(parseConsole)
-	if _, err := ps.langs[i18n.Default](); err != nil {
-		return pageSet{}, err
-	}
 	return ps, nil
 }
 
 // page is the page name ("console/…" for the console's) in lang.
 func (ps pageSet) page(lang, name string) (*template.Template, error) {
-	parse, ok := ps.langs[lang]
 	if strings.HasPrefix(name, "console/") {
-		parse, ok = ps.console, true
+		pages, err := ps.console()
+		if err != nil {
+			return nil, err
+		}
+		if t := pages[name]; t != nil {
+			return t, nil
+		}
+		return nil, fmt.Errorf("no page %q", name)
 	}
+	pages, ok := ps.langs[lang]
 	if !ok {
 		return nil, fmt.Errorf("no pages in language %q", lang)
 	}
-	pages, err := parse()
-	if err != nil {
-		return nil, err
+	parse, ok := pages[name]
+	if !ok {
+		return nil, fmt.Errorf("no page %q", name)
 	}
-	if t := pages[name]; t != nil {
-		return t, nil
-	}
-	return nil, fmt.Errorf("no page %q", name)
+	return parse()
 }
 
 // parseBase parses the layout every page of lang is built on.
@@ -160,21 +181,32 @@ func parseBase(lang string) (*template.Template, error) {
 	return base, nil
 }
 
-// parseLanguage parses every public page in lang: pages[name].
-func parseLanguage(lang string) (map[string]*template.Template, error) {
+// parsePage parses the public page name on a copy of its language's
+// layout.
+func parsePage(base *template.Template, name string) (*template.Template, error) {
+	c, err := base.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
+	t, err := c.ParseFS(web.Templates, "templates/"+name+".html", "templates/ceremony.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// checkLanguage parses every public page in lang and keeps none.
+func checkLanguage(lang string) error {
 	base, err := parseBase(lang)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pages := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.Must(base.Clone()).ParseFS(web.Templates, "templates/"+name+".html", "templates/ceremony.html")
-		if err != nil {
-			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		if _, err := parsePage(base, name); err != nil {
+			return err
 		}
-		pages[name] = t
 	}
-	return pages, nil
+	return nil
 }
 
 // parseConsole parses the console's pages: pages["console/"+name].

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Kinds of Flex SSO configuration an ACS URL reveals.
@@ -14,12 +15,14 @@ const (
 	Generic      = "generic"
 )
 
+// Compiled on first use, not at package init, which every start pays
+// (docs/performance.md, "Idle memory").
 var (
-	connectionRE = regexp.MustCompile(`^JQ[0-9a-fA-F]{32}$`)
-	legacyPathRE = regexp.MustCompile(`^/v1/Accounts/(AC[0-9a-fA-F]{32})/saml2/?$`)
+	connectionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^JQ[0-9a-fA-F]{32}$`) })
+	legacyPathRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/v1/Accounts/(AC[0-9a-fA-F]{32})/saml2/?$`) })
 	// legacyShapeRE is a Legacy SSO path with any account segment, to name
 	// a malformed account SID rather than refuse the URL as unrecognised.
-	legacyShapeRE = regexp.MustCompile(`^/v1/Accounts/([^/]*)/saml2/?$`)
+	legacyShapeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/v1/Accounts/([^/]*)/saml2/?$`) })
 )
 
 // FlexPreset derives the SP entity ID (Audience) from a Flex ACS URL:
@@ -32,15 +35,15 @@ func FlexPreset(acs string) (entityID, kind string, err error) {
 		return "", "", fmt.Errorf("%q is not an absolute URL", acs)
 	}
 	if conn := u.Query().Get("connection"); strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/login/callback") && conn != "" {
-		if !connectionRE.MatchString(conn) {
+		if !connectionRE().MatchString(conn) {
 			return "", "", fmt.Errorf("connection %q in the ACS URL is not a Flex SSO connection ID (JQ followed by 32 hex digits)", conn)
 		}
 		return "urn:flex:" + conn, FlexEnhanced, nil
 	}
-	if m := legacyPathRE.FindStringSubmatch(u.Path); m != nil {
+	if m := legacyPathRE().FindStringSubmatch(u.Path); m != nil {
 		return u.Scheme + "://" + u.Host + "/v1/Accounts/" + m[1] + "/saml2/metadata", FlexLegacy, nil
 	}
-	if m := legacyShapeRE.FindStringSubmatch(u.Path); m != nil {
+	if m := legacyShapeRE().FindStringSubmatch(u.Path); m != nil {
 		return "", "", fmt.Errorf("account SID %q in the Legacy SSO ACS URL is not a Twilio account SID (AC followed by 32 hex digits, 34 characters; this one has %d): copy the URL again from the Flex console",
 			m[1], len(m[1]))
 	}

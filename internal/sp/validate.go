@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -21,7 +22,9 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// Compiled on first use, not at package init, which every start pays
+// (docs/performance.md, "Idle memory").
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`) })
 
 // MinSessionNotOnOrAfter mirrors the Flex token TTL: a shorter SAML
 // session would end Flex sessions early.
@@ -33,7 +36,7 @@ const maxRelayState = 80
 
 // Validate checks every field before the SP is stored.
 func (s *ServiceProvider) Validate() error {
-	if !nameRE.MatchString(s.Name) {
+	if !nameRE().MatchString(s.Name) {
 		return &ValidationError{"name", fmt.Sprintf("%q must be 1-63 lower-case letters, digits or dashes (e.g. flex-prod)", s.Name)}
 	}
 	if err := checkDisplayName(s.DisplayName); err != nil {
