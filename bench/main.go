@@ -150,6 +150,9 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	fmt.Printf("flexidp load benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("machine: %s, %d CPUs, %s %s/%s\n", m.model, m.cpus, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Printf("servers: idp serve and crewjam samlidp one after the other, GOMAXPROCS=%d, %s\n", o.cpus, cpu.describe())
+	if o.idpBinary == "" {
+		fmt.Printf("idp built as the Dockerfile ships it: CGO_ENABLED=0 go build %s\n", strings.Join(shippedBuild, " "))
+	}
 
 	fmt.Printf("\nmeasuring raw rates on the server's CPU (%s each)...\n", o.boundsTime)
 	b, err := measureBounds(cpu, o.boundsTime)
