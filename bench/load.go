@@ -379,8 +379,10 @@ type result struct {
 	// rawAround is the raw rate per core (rawName: RSA or argon2id) its
 	// bound rests on, measured right before and right after the phase
 	// (bound is that of their mean); zero for the warm-up and the burst.
-	rawAround        [2]float64
-	rawName          string
+	rawAround [2]float64
+	rawName   string
+	// vsPeer is the peer\'s sso phase run beside this one (ssoDuel).
+	vsPeer           *result
 	serverPeakRSSKiB int64
 	// cost is what the server and the database spent during the phase
 	// (after minus before).
@@ -513,6 +515,31 @@ func (l *load) phase(name string, agents int, d time.Duration, f op, bound, targ
 		}
 	}
 	return r
+}
+
+// merge is the result of the phases rs (slices of one phase) taken
+// together.
+func merge(rs []result) result {
+	m := rs[0]
+	m.latencies = nil
+	for i, r := range rs {
+		m.latencies = append(m.latencies, r.latencies...)
+		if i == 0 {
+			continue
+		}
+		m.ops += r.ops
+		m.errors += r.errors
+		if m.firstErr == nil {
+			m.firstErr = r.firstErr
+		}
+		m.elapsed += r.elapsed
+		m.serverCPU += r.serverCPU
+		m.agentCPU += r.agentCPU
+		m.serverPeakRSSKiB = max(m.serverPeakRSSKiB, r.serverPeakRSSKiB)
+		m.cost = m.cost.plus(r.cost)
+	}
+	slices.Sort(m.latencies)
+	return m
 }
 
 // burstResult is the burst phase: an open arrival of sign-ins.

@@ -176,13 +176,17 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	}
 
 	rep := &runReport{bounds: b, cold: cold}
+	var peer *load
 	if o.peer {
-		if err := runPeerPhases(ctx, o, cpu, b, work, rep); err != nil {
+		p, lg, err := startPeerLoad(ctx, o, cpu, work)
+		if err != nil {
 			return true, err
 		}
+		defer p.stop()
+		peer = lg
 	}
 	for _, backend := range o.backends {
-		if err := runFlexidp(ctx, o, cpu, b, bin, backend, rep); err != nil {
+		if err := runFlexidp(ctx, o, cpu, b, bin, backend, peer, rep); err != nil {
 			return true, err
 		}
 	}
@@ -195,30 +199,74 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	return false, nil
 }
 
-// runPeerPhases runs crewjam's samlidp through the warm-up and the sso
-// phase.
-func runPeerPhases(ctx context.Context, o options, cpu cpuPlan, b bounds, work string, rep *runReport) error {
+// startPeerLoad starts crewjam's samlidp and signs its agents in once;
+// its sso phases run beside flexidp's (ssoDuel).
+func startPeerLoad(ctx context.Context, o options, cpu cpuPlan, work string) (*peerProc, *load, error) {
 	logPath := filepath.Join(work, "peer.log")
 	p, err := startPeer(ctx, o, cpu, o.agents, logPath)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer p.stop()
 	fmt.Printf("\ncrewjam samlidp (peer) at %s, in-memory store\n", p.base)
 	lg, err := newLoad(ctx, peerTarget(p.base, p.cmd.Process.Pid))
+	if err == nil {
+		fmt.Printf("warm-up: each of %d agents signs in once...\n", o.agents)
+		if r := lg.warmUp(o.agents); r.errors > 0 {
+			err = fmt.Errorf("peer warm-up failed: %d errors, first: %v; log %s", r.errors, r.firstErr, logPath)
+		}
+	}
 	if err != nil {
-		return err
+		p.stop()
+		return nil, nil, err
 	}
-	fmt.Printf("warm-up: each of %d agents signs in once...\n", o.agents)
-	if r := lg.warmUp(o.agents); r.errors > 0 {
-		return fmt.Errorf("peer warm-up failed: %d errors, first: %v; log %s", r.errors, r.firstErr, logPath)
-	}
-	r, err := measuredPhase(lg, o, cpu, b, "sso", lg.sessionSSO, 0)
+	return p, lg, nil
+}
+
+// duelSlices is how many slices of each server's sso phase ssoDuel
+// alternates.
+const duelSlices = 4
+
+// ssoDuel runs the sso phase of flexidp (flex) and of the peer on the
+// same CPU in alternating slices (peer, flexidp, flexidp, peer, peer, …,
+// --duration in all for each), between two measurements of the RSA rate:
+// a virtual machine's speed drifts within minutes, and so both servers
+// are measured over the same minute, each half of it first, and compared
+// with the same bound.
+func ssoDuel(flex, peer *load, o options, cpu cpuPlan, b bounds) (fr, pr result, err error) {
+	before, err := b.rsaNow(cpu, o.boundsTime)
 	if err != nil {
-		return err
+		return fr, pr, err
 	}
-	rep.results = append(rep.results, r)
-	return nil
+	fmt.Printf("sso phase: %d agents, %s, in %d slices alternating with crewjam samlidp's...\n", o.agents, o.duration, duelSlices)
+	var fs, ps []result
+	for i := range duelSlices {
+		order := []*load{peer, flex}
+		if i%2 == 1 {
+			order = []*load{flex, peer}
+		}
+		for _, l := range order {
+			r := l.phase("sso", o.agents, o.duration/duelSlices, l.sessionSSO, 0, 0)
+			if l == flex {
+				fs = append(fs, r)
+			} else {
+				ps = append(ps, r)
+			}
+		}
+	}
+	after, err := b.rsaNow(cpu, o.boundsTime)
+	if err != nil {
+		return fr, pr, err
+	}
+	fr, pr = merge(fs), merge(ps)
+	for _, r := range []*result{&fr, &pr} {
+		r.rawAround, r.rawName = [2]float64{before, after}, "RSA"
+		r.bound = (before + after) / 2 * float64(o.cpus) / 2
+	}
+	fr.goal = 0.80
+	pr.name = "sso (beside " + strings.TrimPrefix(fr.server, "flexidp ") + ")"
+	fr.vsPeer = &pr
+	fmt.Printf("  RSA on the server's CPU around the phase: %.1f /s before, %.1f /s after -> bound %.1f/s\n", before, after, fr.bound)
+	return fr, pr, nil
 }
 
 // measuredPhase runs a phase between two measurements of the raw rate
@@ -248,7 +296,7 @@ func measuredPhase(lg *load, o options, cpu cpuPlan, b bounds, name string, f op
 
 // runFlexidp runs idp serve on the backend through the warm-up, the
 // password and sso phases and, on PostgreSQL, the burst.
-func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, backend string, rep *runReport) (err error) {
+func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, backend string, peer *load, rep *runReport) (err error) {
 	env, err := startEnvironment(ctx, o, cpu, backend, bin, max(o.agents, o.burst))
 	if err != nil {
 		return err
@@ -279,11 +327,19 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 	if r := lg.warmUp(o.agents); r.errors > 0 {
 		return fmt.Errorf("warm-up failed: %d errors, first: %v", r.errors, r.firstErr)
 	}
-	for _, p := range []struct {
-		name string
-		f    op
-	}{{"password", lg.passwordSignIn}, {"sso", lg.sessionSSO}} {
-		r, err := measuredPhase(lg, o, cpu, b, p.name, p.f, 0.80)
+	r, err := measuredPhase(lg, o, cpu, b, "password", lg.passwordSignIn, 0.80)
+	if err != nil {
+		return err
+	}
+	rep.results = append(rep.results, r)
+	if peer != nil {
+		fr, pr, err := ssoDuel(lg, peer, o, cpu, b)
+		if err != nil {
+			return err
+		}
+		rep.results = append(rep.results, pr, fr)
+	} else {
+		r, err := measuredPhase(lg, o, cpu, b, "sso", lg.sessionSSO, 0.80)
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,16 @@ func (c counters) minus(b counters) counters {
 	}
 }
 
+// plus adds two differences (two slices of a phase).
+func (c counters) plus(b counters) counters {
+	return counters{
+		serverCPU: c.serverCPU + b.serverCPU, selfCPU: c.selfCPU + b.selfCPU, serverPeakRSSKiB: max(c.serverPeakRSSKiB, b.serverPeakRSSKiB),
+		mallocs: c.mallocs + b.mallocs, allocBytes: c.allocBytes + b.allocBytes,
+		pgCPU: c.pgCPU + b.pgCPU, pgExecMS: c.pgExecMS + b.pgExecMS, statements: c.statements + b.statements,
+		txControl: c.txControl + b.txControl, writeXacts: c.writeXacts + b.writeXacts, ops: c.ops + b.ops,
+	}
+}
+
 // per divides v by the operations the difference paid for.
 func (c counters) per(v float64) float64 {
 	if c.ops == 0 {
