@@ -149,7 +149,7 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	m := describeMachine()
 	fmt.Printf("flexidp load benchmark, %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("machine: %s, %d CPUs, %s %s/%s\n", m.model, m.cpus, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Printf("servers: idp serve and crewjam samlidp one after the other, GOMAXPROCS=%d, %s\n", o.cpus, cpu.describe())
+	fmt.Printf("servers: idp serve and crewjam samlidp (their sso phases in alternating slices), GOMAXPROCS=%d, %s\n", o.cpus, cpu.describe())
 	if o.idpBinary == "" {
 		fmt.Printf("idp built as the Dockerfile ships it: CGO_ENABLED=0 go build %s\n", strings.Join(shippedBuild, " "))
 	}
