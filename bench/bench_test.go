@@ -218,26 +218,3 @@ func TestErrorKind(t *testing.T) {
 		}
 	}
 }
-
-// TestShippedBuildMatchesDockerfile: the benchmark builds idp as the
-// Dockerfile does (shippedBuild, CGO_ENABLED=0), so what it measures is
-// what is shipped; a change to either must be made to both.
-func TestShippedBuildMatchesDockerfile(t *testing.T) {
-	b, err := os.ReadFile("../Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	df := string(b)
-	if !strings.Contains(df, "CGO_ENABLED=0") {
-		t.Error("the Dockerfile no longer builds with CGO_ENABLED=0; bench/server.go builds so")
-	}
-	for _, arg := range shippedBuild[:len(shippedBuild)-1] {
-		want := arg
-		if name, value, ok := strings.Cut(arg, "="); ok && strings.Contains(value, " ") {
-			want = name + `="` + value // the Dockerfile quotes it and adds -X main.version
-		}
-		if !strings.Contains(df, want) {
-			t.Errorf("the Dockerfile's go build has no %s, which bench/server.go's shippedBuild passes", want)
-		}
-	}
-}

@@ -42,6 +42,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flexidp/flexidp/bench/internal/idpserve"
 )
 
 // options are the benchmark's flags.
@@ -81,7 +83,7 @@ func main() {
 	fs.DurationVar(&o.burstWindow, "burst-window", time.Minute, "the burst's sign-ins start evenly over this window")
 	fs.IntVar(&o.burstRetries, "burst-retries", 6, "how many 503 'busy, try again in N s' answers a burst sign-in honours (waiting Retry-After) before it gives up (an error)")
 	fs.StringVar(&o.databaseURL, "database-url", os.Getenv("IDP_DATABASE_URL"), "PostgreSQL to use (IDP_DATABASE_URL); default: a throwaway cluster")
-	fs.StringVar(&o.idpBinary, "idp", "", "prebuilt idp binary; default: go build ./cmd/idp")
+	fs.StringVar(&o.idpBinary, "idp", "", "prebuilt idp binary; default: built as the Dockerfile ships it (CGO_ENABLED=0 -trimpath -ldflags=-s -w)")
 	fs.IntVar(&o.hashMemoryMiB, "hash-memory", 256, "the server's IDP_HASH_MEMORY_MIB")
 	fs.BoolVar(&o.sharedAccount, "shared-account", false, "every agent signs in as the same user (a shared login, one agent's many tabs); at most --lockout-threshold of its sign-ins are checked at once")
 	fs.IntVar(&o.lockoutThreshold, "lockout-threshold", 0, "the server's IDP_LOCKOUT_THRESHOLD (default: the server's, 10)")
@@ -151,7 +153,7 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	fmt.Printf("machine: %s, %d CPUs, %s %s/%s\n", m.model, m.cpus, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Printf("servers: idp serve and crewjam samlidp (their sso phases in alternating slices), GOMAXPROCS=%d, %s\n", o.cpus, cpu.describe())
 	if o.idpBinary == "" {
-		fmt.Printf("idp built as the Dockerfile ships it: CGO_ENABLED=0 go build %s\n", strings.Join(shippedBuild, " "))
+		fmt.Printf("idp built as the Dockerfile ships it: CGO_ENABLED=0 go build %s\n", strings.Join(idpserve.ShippedBuild, " "))
 	}
 
 	fmt.Printf("\nmeasuring raw rates on the server's CPU (%s each)...\n", o.boundsTime)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexidp/flexidp/bench/internal/idpserve"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -206,19 +207,7 @@ func ticks(f []string, i int) float64 {
 }
 
 // currentRSSKiB is a process's resident memory now (VmRSS).
-func currentRSSKiB(pid int) int64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+func currentRSSKiB(pid int) int64 { return idpserve.Status(pid)["VmRSS"] }
 
 // promMemStats reads go_memstats_mallocs_total and
 // go_memstats_alloc_bytes_total from a Prometheus text endpoint (idp

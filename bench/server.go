@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flexidp/flexidp/bench/internal/idpserve"
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/pgtest"
@@ -168,20 +167,8 @@ func buildIdP(ctx context.Context, o options, dir string) (string, error) {
 		return o.idpBinary, nil
 	}
 	bin := filepath.Join(dir, "idp")
-	build := exec.CommandContext(ctx, "go", append([]string{"build", "-o", bin}, shippedBuild...)...)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/idp (run from the repository, or pass --idp): %v\n%s", err, out)
-	}
-	return bin, nil
+	return bin, idpserve.Build(ctx, bin)
 }
-
-// shippedBuild are the go build arguments of the Dockerfile (with
-// CGO_ENABLED=0): the benchmark measures idp as it is shipped, a static
-// binary. A default build on a machine with a C compiler links the C
-// library for the resolver, and its idle RSS is about 1.5 MiB more
-// (docs/performance.md, "Idle memory").
-var shippedBuild = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w", "github.com/flexidp/flexidp/cmd/idp"}
 
 // seedStore is what seeding needs of either backend.
 type seedStore interface {
@@ -241,20 +228,10 @@ type serverProc struct {
 	err             error
 }
 
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // startServer runs `idp serve` on a free loopback port, pinned to the
 // server CPUs with GOMAXPROCS to match, and waits until it is ready.
 func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpuPlan, mayProfile bool) (*serverProc, error) {
-	addr, err := freeAddr()
+	addr, err := idpserve.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -263,12 +240,10 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 	// backend's server when set.
 	metricsAddr := os.Getenv("IDP_METRICS_LISTEN")
 	if metricsAddr == "" || !mayProfile {
-		if metricsAddr, err = freeAddr(); err != nil {
+		if metricsAddr, err = idpserve.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
 	s := &serverProc{base: "http://" + addr, metricsAddr: metricsAddr, logPath: filepath.Join(dir, "idp.log"), done: make(chan struct{})}
 	logf, err := os.Create(s.logPath)
 	if err != nil {
@@ -276,18 +251,8 @@ func startServer(ctx context.Context, bin, dir, dbURL string, o options, cpu cpu
 	}
 	defer logf.Close() // the child has its own descriptor
 	s.cmd = exec.Command(bin, "serve")
-	s.cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"GOMAXPROCS=" + strconv.Itoa(o.cpus),
-		"IDP_BASE_URL=" + s.base,
-		"IDP_LISTEN=" + addr,
-		"IDP_DATABASE_URL=" + dbURL,
-		"IDP_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek),
-		"IDP_HASH_MEMORY_MIB=" + strconv.Itoa(o.hashMemoryMiB),
-		"IDP_LOG_FORMAT=json",
-		"IDP_TRUST_PROXY=true", // the agents' addresses come in X-Forwarded-For
-		"IDP_METRICS_LISTEN=" + metricsAddr,
-	}
+	s.cmd.Env = idpserve.Env(idpserve.Config{Addr: addr, MetricsAddr: metricsAddr, DatabaseURL: dbURL,
+		CPUs: o.cpus, HashMemoryMiB: o.hashMemoryMiB})
 	if o.lockoutThreshold > 0 {
 		s.cmd.Env = append(s.cmd.Env, "IDP_LOCKOUT_THRESHOLD="+strconv.Itoa(o.lockoutThreshold))
 	}

@@ -6,8 +6,9 @@
 //
 // For each backend and run it starts `idp serve` on a fresh database (a
 // new SQLite file; a new database in one throwaway PostgreSQL cluster,
-// internal/store/pgtest) with the environment the load benchmark passes
-// (GOMAXPROCS=1, IDP_HASH_MEMORY_MIB=256, JSON logs, a metrics listener,
+// internal/store/pgtest), built and started as the load benchmark does it
+// (bench/internal/idpserve: the shipped build, the same environment:
+// GOMAXPROCS=1, IDP_HASH_MEMORY_MIB=256, JSON logs, a metrics listener,
 // IDP_TRUST_PROXY), waits for /readyz and --wait more, and prints VmRSS,
 // RssAnon and RssFile (/proc/PID/status), then the --maps largest
 // mappings by Rss (/proc/PID/smaps). With the default --floor 0 no
@@ -23,12 +24,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +40,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/flexidp/flexidp/bench/internal/idpserve"
 	"github.com/flexidp/flexidp/internal/store/pgtest"
 )
 
@@ -63,7 +62,7 @@ type options struct {
 func main() {
 	var o options
 	var backends string
-	flag.StringVar(&o.idp, "idp", "", "idp binary to measure (default: go build ./cmd/idp)")
+	flag.StringVar(&o.idp, "idp", "", "idp binary to measure (default: built as the Dockerfile ships it, as the load benchmark builds it)")
 	flag.StringVar(&backends, "backends", "sqlite,postgres", "stores to measure, comma-separated")
 	flag.IntVar(&o.runs, "runs", 3, "servers started per backend")
 	flag.DurationVar(&o.wait, "wait", 5*time.Second, "idle time after /readyz before reading memory")
@@ -95,8 +94,8 @@ func run(o options) error {
 	defer os.RemoveAll(dir)
 	if o.idp == "" {
 		o.idp = filepath.Join(dir, "idp")
-		if out, err := exec.Command("go", "build", "-o", o.idp, "./cmd/idp").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/idp (run from the repository, or pass --idp): %v\n%s", err, out)
+		if err := idpserve.Build(context.Background(), o.idp); err != nil {
+			return err
 		}
 	}
 	if fi, err := os.Stat(o.idp); err == nil {
@@ -165,16 +164,14 @@ type memory struct {
 // measure starts idp serve on dbURL, waits until it is ready and idle,
 // prints its memory and stops it.
 func measure(o options, dir, backend string, n int, dbURL string) (memory, error) {
-	addr, err := freeAddr()
+	addr, err := idpserve.FreeAddr()
 	if err != nil {
 		return memory{}, err
 	}
-	metrics, err := freeAddr()
+	metrics, err := idpserve.FreeAddr()
 	if err != nil {
 		return memory{}, err
 	}
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
 	if o.migrated {
 		m := exec.Command(o.idp, "migrate")
 		m.Env = []string{"PATH=" + os.Getenv("PATH"), "IDP_DATABASE_URL=" + dbURL}
@@ -183,19 +180,8 @@ func measure(o options, dir, backend string, n int, dbURL string) (memory, error
 		}
 	}
 	cmd := exec.Command(o.idp, "serve")
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"GOMAXPROCS=1",
-		"IDP_BASE_URL=http://" + addr,
-		"IDP_LISTEN=" + addr,
-		"IDP_DATABASE_URL=" + dbURL,
-		"IDP_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek),
-		"IDP_HASH_MEMORY_MIB=256",
-		"IDP_LOG_FORMAT=json",
-		"IDP_TRUST_PROXY=true",
-		"IDP_METRICS_LISTEN=" + metrics,
-		"IDP_SIGNIN_TIME_FLOOR=" + o.floor,
-	}
+	cmd.Env = append(idpserve.Env(idpserve.Config{Addr: addr, MetricsAddr: metrics, DatabaseURL: dbURL, CPUs: 1, HashMemoryMiB: 256}),
+		"IDP_SIGNIN_TIME_FLOOR="+o.floor)
 	if o.heapDir != "" {
 		cmd.Env = append(cmd.Env, "IDP_PPROF=true")
 	}
@@ -249,7 +235,7 @@ func measure(o options, dir, backend string, n int, dbURL string) (memory, error
 // report prints the memory of process pid: its status lines, then the
 // largest mappings and the binary's resident pages when asked.
 func report(o options, pid int) memory {
-	m := memory{status: readStatus(pid)}
+	m := memory{status: idpserve.Status(pid)}
 	fmt.Printf("VmRSS %s, RssAnon %s, RssFile %s, RssShmem %s\n", kib(m.status["VmRSS"]), kib(m.status["RssAnon"]),
 		kib(m.status["RssFile"]), kib(m.status["RssShmem"]))
 	if o.maps > 0 {
@@ -261,15 +247,6 @@ func report(o options, pid int) memory {
 		}
 	}
 	return m
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 func waitReady(u string, timeout time.Duration) error {
@@ -284,26 +261,6 @@ func waitReady(u string, timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("not ready within %s", timeout)
-}
-
-// readStatus reads the memory lines (in KiB) of /proc/PID/status.
-func readStatus(pid int) map[string]int64 {
-	m := map[string]int64{}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return m
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || !strings.HasSuffix(v, "kB") {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		if err == nil {
-			m[k] = n
-		}
-	}
-	return m
 }
 
 // printMaps prints the largest mappings of /proc/PID/smaps by Rss.
