@@ -85,6 +85,42 @@ func (b bounds) onServer(cpu cpuPlan, what string, d time.Duration, f func() err
 	return r, nil
 }
 
+// around is the raw rate (what: RSA or argon2id) a phase's bound rests
+// on, measured right before and right after it, and that bound.
+type around struct {
+	what  string
+	rates [2]float64
+	bound float64
+}
+
+// measureAround runs a phase (run) between two measurements of the raw
+// rate its bound rests on, on the server's CPUs: RSA for sso (two
+// signatures a Response), argon2id for password (one a sign-in). The
+// bound is that of the two rates' mean.
+func (b bounds) measureAround(cpu cpuPlan, o options, phase string, run func()) (around, error) {
+	raw, a, per := b.rsaNow, around{what: "RSA"}, 0.5
+	if phase == "password" {
+		raw, a.what, per = b.argonNow, "argon2id", 1
+	}
+	var err error
+	if a.rates[0], err = raw(cpu, o.boundsTime); err != nil {
+		return a, err
+	}
+	run()
+	if a.rates[1], err = raw(cpu, o.boundsTime); err != nil {
+		return a, err
+	}
+	a.bound = (a.rates[0] + a.rates[1]) / 2 * float64(o.cpus) * per
+	fmt.Printf("  %s on the server's CPU around the phase: %.1f /s before, %.1f /s after -> bound %.1f/s\n", a.what, a.rates[0], a.rates[1], a.bound)
+	return a, nil
+}
+
+// apply gives r this bound, and the target goal (a fraction of it).
+func (a around) apply(r result, goal float64) result {
+	r.rawAround, r.rawName, r.bound, r.goal = a.rates, a.what, a.bound, goal
+	return r
+}
+
 // scale sets the bounds for a server with cpus cores.
 func (b *bounds) scale(cpus int) {
 	b.sso = b.rsaPerCore * float64(cpus) / 2

@@ -489,7 +489,7 @@ func (l *load) warmUp(n int) result {
 
 // phase runs the agents in a closed loop for d: each starts its next
 // operation when the last is done.
-func (l *load) phase(name string, agents int, d time.Duration, f op, bound, target float64) result {
+func (l *load) phase(name string, agents int, d time.Duration, f op) result {
 	r := l.measure(name, agents, func(rec *recorder) {
 		deadline := time.Now().Add(d)
 		timer := time.AfterFunc(d, rec.cut)
@@ -504,7 +504,6 @@ func (l *load) phase(name string, agents int, d time.Duration, f op, bound, targ
 		}
 		wg.Wait()
 	})
-	r.bound, r.goal = bound, target
 	// The sso phase's Responses are verified now, each as of its arrival;
 	// one that fails turns its success into an error.
 	if failed, err := l.checkDeferred(); failed > 0 {

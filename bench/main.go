@@ -230,70 +230,50 @@ const duelSlices = 4
 
 // ssoDuel runs the sso phase of flexidp (flex) and of the peer on the
 // same CPU in alternating slices (peer, flexidp, flexidp, peer, peer, …,
-// --duration in all for each), between two measurements of the RSA rate:
-// a virtual machine's speed drifts within minutes, and so both servers
-// are measured over the same minute, each half of it first, and compared
-// with the same bound.
+// --duration in all for each), within one measureAround: a virtual
+// machine's speed drifts within minutes, and so both servers are
+// measured over the same minute, each half of it first, and compared with
+// the same bound.
 func ssoDuel(flex, peer *load, o options, cpu cpuPlan, b bounds) (fr, pr result, err error) {
-	before, err := b.rsaNow(cpu, o.boundsTime)
-	if err != nil {
-		return fr, pr, err
-	}
-	fmt.Printf("sso phase: %d agents, %s, in %d slices alternating with crewjam samlidp's...\n", o.agents, o.duration, duelSlices)
 	var fs, ps []result
-	for i := range duelSlices {
-		order := []*load{peer, flex}
-		if i%2 == 1 {
-			order = []*load{flex, peer}
-		}
-		for _, l := range order {
-			r := l.phase("sso", o.agents, o.duration/duelSlices, l.sessionSSO, 0, 0)
-			if l == flex {
-				fs = append(fs, r)
-			} else {
-				ps = append(ps, r)
+	m, err := b.measureAround(cpu, o, "sso", func() {
+		fmt.Printf("sso phase: %d agents, %s, in %d slices alternating with crewjam samlidp's...\n", o.agents, o.duration, duelSlices)
+		for i := range duelSlices {
+			order := []*load{peer, flex}
+			if i%2 == 1 {
+				order = []*load{flex, peer}
+			}
+			for _, l := range order {
+				r := l.phase("sso", o.agents, o.duration/duelSlices, l.sessionSSO)
+				if l == flex {
+					fs = append(fs, r)
+				} else {
+					ps = append(ps, r)
+				}
 			}
 		}
-	}
-	after, err := b.rsaNow(cpu, o.boundsTime)
+	})
 	if err != nil {
 		return fr, pr, err
 	}
-	fr, pr = merge(fs), merge(ps)
-	for _, r := range []*result{&fr, &pr} {
-		r.rawAround, r.rawName = [2]float64{before, after}, "RSA"
-		r.bound = (before + after) / 2 * float64(o.cpus) / 2
-	}
-	fr.goal = 0.80
+	fr, pr = m.apply(merge(fs), 0.80), m.apply(merge(ps), 0)
 	pr.name = "sso (beside " + strings.TrimPrefix(fr.server, "flexidp ") + ")"
 	fr.vsPeer = &pr
-	fmt.Printf("  RSA on the server's CPU around the phase: %.1f /s before, %.1f /s after -> bound %.1f/s\n", before, after, fr.bound)
 	return fr, pr, nil
 }
 
-// measuredPhase runs a phase between two measurements of the raw rate
-// its bound rests on (RSA for sso, two signatures a Response; argon2id for
-// password, one a sign-in), on the server's CPUs, and compares the phase
-// with their mean.
+// measuredPhase runs a phase within one measureAround and compares it
+// with that bound.
 func measuredPhase(lg *load, o options, cpu cpuPlan, b bounds, name string, f op, goal float64) (result, error) {
-	raw, what, per := b.rsaNow, "RSA", 0.5
-	if name == "password" {
-		raw, what, per = b.argonNow, "argon2id", 1
-	}
-	before, err := raw(cpu, o.boundsTime)
+	var r result
+	m, err := b.measureAround(cpu, o, name, func() {
+		fmt.Printf("%s phase: %d agents, %s...\n", name, o.agents, o.duration)
+		r = lg.phase(name, o.agents, o.duration, f)
+	})
 	if err != nil {
 		return result{}, err
 	}
-	fmt.Printf("%s phase: %d agents, %s...\n", name, o.agents, o.duration)
-	r := lg.phase(name, o.agents, o.duration, f, 0, goal)
-	after, err := raw(cpu, o.boundsTime)
-	if err != nil {
-		return result{}, err
-	}
-	r.rawAround, r.rawName = [2]float64{before, after}, what
-	r.bound = (before + after) / 2 * float64(o.cpus) * per
-	fmt.Printf("  %s on the server's CPU around the phase: %.1f /s before, %.1f /s after -> bound %.1f/s\n", what, before, after, r.bound)
-	return r, nil
+	return m.apply(r, goal), nil
 }
 
 // runFlexidp runs idp serve on the backend through the warm-up, the
