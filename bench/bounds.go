@@ -55,11 +55,17 @@ func measureBounds(cpu cpuPlan, d time.Duration) (bounds, error) {
 // after it (measuredPhase): a virtual machine's speed drifts by ±10 %
 // within minutes. The server is idle then (no agent is running).
 func (b bounds) rsaNow(cpu cpuPlan, d time.Duration) (float64, error) {
+	return b.onServer(cpu, "RSA", d, b.rsaSign())
+}
+
+// rsaSign makes one raw signature, as goxmldsig does for each of a
+// Response's two: rsaNow times it in a loop, the probe once in a while.
+func (b bounds) rsaSign() func() error {
 	digest := sha256.Sum256([]byte("<ds:SignedInfo>"))
-	return b.onServer(cpu, "RSA", d, func() error {
+	return func() error {
 		_, err := b.key.Sign(rand.Reader, digest[:], crypto.SHA256)
 		return err
-	})
+	}
 }
 
 func (b bounds) argonNow(cpu cpuPlan, d time.Duration) (float64, error) {
@@ -86,17 +92,25 @@ func (b bounds) onServer(cpu cpuPlan, what string, d time.Duration, f func() err
 }
 
 // around is the raw rate (what: RSA or argon2id) a phase's bound rests
-// on, measured right before and right after it, and that bound.
+// on, measured right before and right after it, and that bound. For RSA
+// (sso) it also holds the probe's signatures during the phase, and the
+// bound is then the probe's rate during the server's own slices (apply).
 type around struct {
 	what  string
 	rates [2]float64
 	bound float64
+	// scale turns a raw rate per core into the bound: the server's CPUs
+	// over the raw operations an operation costs (two signatures).
+	scale   float64
+	probing bool
+	probed  []probeSample
 }
 
 // measureAround runs a phase (run) between two measurements of the raw
 // rate its bound rests on, on the server's CPUs: RSA for sso (two
 // signatures a Response), argon2id for password (one a sign-in). The
-// bound is that of the two rates' mean.
+// bound is that of the two rates' mean; for sso the probe signs during
+// the phase too (startProbe), and apply prefers its rate.
 func (b bounds) measureAround(cpu cpuPlan, o options, phase string, run func()) (around, error) {
 	raw, a, per := b.rsaNow, around{what: "RSA"}, 0.5
 	if phase == "password" {
@@ -106,18 +120,39 @@ func (b bounds) measureAround(cpu cpuPlan, o options, phase string, run func()) 
 	if a.rates[0], err = raw(cpu, o.boundsTime); err != nil {
 		return a, err
 	}
+	var p *probe
+	if a.what == "RSA" {
+		p, a.probing = startProbe(cpu, probeEvery, b.rsaSign(), threadCPU), true
+	}
 	run()
+	if p != nil {
+		if a.probed, err = p.stop(); err != nil {
+			return a, fmt.Errorf("RSA probe: %w", err)
+		}
+	}
 	if a.rates[1], err = raw(cpu, o.boundsTime); err != nil {
 		return a, err
 	}
-	a.bound = (a.rates[0] + a.rates[1]) / 2 * float64(o.cpus) * per
+	a.scale = float64(o.cpus) * per
+	a.bound = (a.rates[0] + a.rates[1]) / 2 * a.scale
 	fmt.Printf("  %s on the server's CPU around the phase: %.1f /s before, %.1f /s after -> bound %.1f/s\n", a.what, a.rates[0], a.rates[1], a.bound)
 	return a, nil
 }
 
-// apply gives r this bound, and the target goal (a fraction of it).
-func (a around) apply(r result, goal float64) result {
+// apply merges the slices rs of one server's phase and gives the result
+// this bound, and the target goal (a fraction of it). With the probe,
+// the bound is that of the probe's rate during these slices only: the
+// other server's slices, in between, had moments of their own.
+func (a around) apply(rs []result, goal float64) result {
+	r := merge(rs)
 	r.rawAround, r.rawName, r.bound, r.goal = a.rates, a.what, a.bound, goal
+	if a.probing {
+		y := readProbe(a.probed, windowsOf(rs))
+		r.probe = &y
+		if y.signatures > 0 {
+			r.bound = y.rate * a.scale
+		}
+	}
 	return r
 }
 

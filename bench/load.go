@@ -381,6 +381,11 @@ type result struct {
 	// (bound is that of their mean); zero for the warm-up and the burst.
 	rawAround [2]float64
 	rawName   string
+	// probe is what the RSA probe read during this server's sso slices
+	// (its bound then rests on it); nil for other phases.
+	probe *probeReading
+	// started is when the measured window began (elapsed is its length).
+	started time.Time
 	// vsPeer is the peer\'s sso phase run beside this one (ssoDuel).
 	vsPeer           *result
 	serverPeakRSSKiB int64
@@ -465,7 +470,7 @@ func (l *load) measure(name string, agents int, f func(rec *recorder)) result {
 	end := l.snapshot()
 	slices.Sort(rec.latencies)
 	r := result{server: l.t.name, name: name, agents: agents, ops: len(rec.latencies), errors: rec.errors, firstErr: rec.firstErr,
-		elapsed: rec.cutAt.Sub(rec.start), latencies: rec.latencies,
+		started: rec.start, elapsed: rec.cutAt.Sub(rec.start), latencies: rec.latencies,
 		serverCPU: rec.after.serverCPU - rec.before.serverCPU,
 		agentCPU:  rec.after.selfCPU - rec.before.selfCPU, serverPeakRSSKiB: rec.after.serverPeakRSSKiB}
 	r.cost = end.minus(rec.before)

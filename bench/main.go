@@ -167,6 +167,13 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 	fmt.Printf("  argon2id m=%d KiB t=%d p=%d verifications: %8.1f /s per core -> sign-in bound %7.1f /s (%d core(s))\n",
 		b.params.Memory, b.params.Iterations, b.params.Parallelism, b.argonPerCore, b.signIn, o.cpus)
 
+	fmt.Printf("checking the sso phases' yardstick, the RSA probe (%s)...\n", yardstickTime)
+	y, err := b.checkYardstick(cpu, o.cpus, yardstickTime)
+	if err != nil {
+		return false, err
+	}
+	fmt.Printf("  %s\n", y.describe())
+
 	work, err := os.MkdirTemp("", "flexidp-bench-bin-")
 	if err != nil {
 		return false, err
@@ -177,7 +184,7 @@ func run(ctx context.Context, o options) (failed bool, err error) {
 		return false, err
 	}
 
-	rep := &runReport{bounds: b, cold: cold}
+	rep := &runReport{bounds: b, cold: cold, yardstick: y}
 	var peer *load
 	if o.peer {
 		p, lg, err := startPeerLoad(ctx, o, cpu, work)
@@ -256,7 +263,7 @@ func ssoDuel(flex, peer *load, o options, cpu cpuPlan, b bounds) (fr, pr result,
 	if err != nil {
 		return fr, pr, err
 	}
-	fr, pr = m.apply(merge(fs), 0.80), m.apply(merge(ps), 0)
+	fr, pr = m.apply(fs, 0.80), m.apply(ps, 0)
 	pr.name = "sso (beside " + strings.TrimPrefix(fr.server, "flexidp ") + ")"
 	fr.vsPeer = &pr
 	return fr, pr, nil
@@ -273,7 +280,7 @@ func measuredPhase(lg *load, o options, cpu cpuPlan, b bounds, name string, f op
 	if err != nil {
 		return result{}, err
 	}
-	return m.apply(r, goal), nil
+	return m.apply([]result{r}, goal), nil
 }
 
 // runFlexidp runs idp serve on the backend through the warm-up, the

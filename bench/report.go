@@ -19,6 +19,9 @@ type runReport struct {
 	burst    *burstResult
 	burstEnv int // the burst server's hash concurrency
 	memory   []memory
+
+	// yardstick is the RSA probe's self-check, run once at the start.
+	yardstick yardstick
 }
 
 // memory is a server's resident memory: idle (started, nothing served)
@@ -54,13 +57,22 @@ func report(w io.Writer, rep *runReport, o options) (failed bool) {
 	fmt.Fprintln(w, "  /op: per sign-in (password: GET /saml/sso + POST /login) or per Response (sso: one GET /saml/sso); allocs and KB: the server's")
 	fmt.Fprintln(w, "  runtime.MemStats Mallocs and TotalAlloc; statements: pg_stat_statements calls other than BEGIN/COMMIT/ROLLBACK; commits:")
 	fmt.Fprintln(w, "  transactions that wrote (transaction IDs assigned); PostgreSQL CPU: utime+stime of all its processes (/proc), exec: total_exec_time.")
-	fmt.Fprintln(w, "  of bound: against the bound of the mean raw rate (RSA for sso, two signatures a Response; argon2id for password) measured on")
-	fmt.Fprintln(w, "  the server's CPU right before and right after that phase (the machine's speed drifts); every sso Response is verified by")
-	fmt.Fprintln(w, "  crewjam's SP after the phase, as of its arrival.")
+	fmt.Fprintln(w, "  of bound: sso against the RSA rate (two signatures a Response) the probe read on the server's CPU during that server's")
+	fmt.Fprintln(w, "  own slices, one signature every 50 ms timed in the probe thread's CPU time (the machine's speed varies from second to")
+	fmt.Fprintln(w, "  second); password against the mean argon2id rate measured right before and right after the phase. Every sso Response")
+	fmt.Fprintln(w, "  is verified by crewjam's SP after the phase, as of its arrival.")
+	fmt.Fprintf(w, "  yardstick: %s\n", rep.yardstick.describe())
 	for _, r := range rep.results {
 		if r.rawAround[0] > 0 {
-			fmt.Fprintf(w, "  %s %s: %s %.1f /s before, %.1f /s after -> bound %.1f/s; server CPU busy %.0f %% of the phase\n",
-				r.server, r.name, r.rawName, r.rawAround[0], r.rawAround[1], r.bound, 100*r.serverCPU/r.elapsed.Seconds()/float64(o.cpus))
+			probe := ""
+			if r.probe != nil {
+				probe = "; during its slices " + r.probe.describe()
+				if r.probe.signatures == 0 {
+					probe += " (the bound is that of the rates' mean)"
+				}
+			}
+			fmt.Fprintf(w, "  %s %s: %s %.1f /s before, %.1f /s after%s -> bound %.1f/s; server CPU busy %.0f %% of the phase\n",
+				r.server, r.name, r.rawName, r.rawAround[0], r.rawAround[1], probe, r.bound, 100*r.serverCPU/r.elapsed.Seconds()/float64(o.cpus))
 		}
 	}
 	for _, r := range rep.results {
