@@ -50,10 +50,11 @@ func measureBounds(cpu cpuPlan, d time.Duration) (bounds, error) {
 }
 
 // rsaNow is the raw signing rate, measured now on one of the server's
-// CPUs; argonNow the raw argon2id verification rate. Each phase is
-// compared with the mean of the rates measured right before and right
-// after it (measuredPhase): a virtual machine's speed drifts by ±10 %
-// within minutes. The server is idle then (no agent is running).
+// CPUs, per wall second; argonNow the raw argon2id verification rate.
+// They are measured right before and right after each phase (the server
+// idle, no agent running): the password phase is compared with their
+// mean, the sso phase with the RSA probe's reading during it (apply),
+// the machine's speed varying from second to second.
 func (b bounds) rsaNow(cpu cpuPlan, d time.Duration) (float64, error) {
 	return b.onServer(cpu, "RSA", d, b.rsaSign())
 }
