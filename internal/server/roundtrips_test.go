@@ -50,6 +50,11 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 	samltest.WantStatus(t, "SSO within the session", status, http.StatusOK, body)
 	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
 	sso := cs.take()
+	redirect, reqID = samltest.AuthnRedirect(t, flex, "", nil)
+	status, body = b.Get(redirect)
+	samltest.WantStatus(t, "SSO within the session, again", status, http.StatusOK, body)
+	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	again := cs.take()
 
 	for _, tc := range []struct {
 		name  string
@@ -64,6 +69,9 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 		{"password sign-in", password, []string{"ListDirectories", "GetSignInFacts", "RecordVisit"}},
 		// The session, its user and the user's groups are one read.
 		{"SSO within a session", sso, []string{"GetSessionUser", "RecordVisit"}},
+		// The next keeps the session read in memory (sessionCache): its one
+		// statement is the commit, which checks the session's stamp.
+		{"SSO within a session, from memory", again, []string{"RecordVisit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !slices.Equal(tc.calls, tc.want) {
@@ -74,12 +82,12 @@ func TestStoreRoundTripsPerResponse(t *testing.T) {
 			}
 		})
 	}
-	// The duties: both requests consumed, the sign-in and both Responses
-	// audited, one session.
-	if n := h.count(t, `SELECT count(*) FROM consumed_ids`); n != 2 {
-		t.Errorf("%d replay records, want 2", n)
+	// The duties: the three requests consumed, the sign-in and the three
+	// Responses audited, one session.
+	if n := h.count(t, `SELECT count(*) FROM consumed_ids`); n != 3 {
+		t.Errorf("%d replay records, want 3", n)
 	}
-	want := []string{"saml.response:", "saml.response:", "signin.success:password", "admin.user.add:"}
+	want := []string{"saml.response:", "saml.response:", "saml.response:", "signin.success:password", "admin.user.add:"}
 	if got := h.audit(t, store.AuditFilter{User: "agent@example.com"}); !slices.Equal(got, want) {
 		t.Errorf("audit %v, want %v", got, want)
 	}

@@ -111,6 +111,9 @@ type Server struct {
 	// sps keeps the service providers read, checked at each Response's
 	// commit.
 	sps spCache
+	// sessions keeps the sessions read for SSO, checked at each Response's
+	// commit (sessionCache).
+	sessions sessionCache
 	// imports are the console's checked users files and running imports.
 	imports *importJobs
 }

@@ -119,6 +119,37 @@ func (s *Server) loadSession(r *http.Request) (sess store.Session, u users.User,
 	return sess, u, groups, now.Sub(sess.LastSeenAt) > time.Minute, nil
 }
 
+// ssoSession is loadSession for an SSO Response, which commits what it
+// read with its visit: a session kept in memory (sessionCache) when
+// fromMemory allows and it serves without a second look, else from the
+// store, kept for the next request. The visit it returns touches the
+// session when due and, for a session from memory, checks in its commit
+// that the session is still as read (store.Visit.Session).
+func (s *Server) ssoSession(r *http.Request, fromMemory bool) (sess store.Session, u users.User, groups []users.Group, v *visit, err error) {
+	if token := s.cookie(r, sessionCookie); fromMemory && token != "" {
+		if e, ok := s.sessions.get(hashToken(token)); ok && s.serves(e) {
+			v = s.touch(e.sess, false)
+			v.base.Session = e.sess.Version()
+			return e.sess, e.user, e.groups, v, nil
+		}
+	}
+	sess, u, groups, touch, err := s.loadSession(r)
+	if err != nil {
+		return sess, u, groups, nil, err
+	}
+	s.sessions.put(cachedSession{sess: sess, user: u, groups: groups})
+	return sess, u, groups, s.touch(sess, touch), nil
+}
+
+// serves says whether a session from memory may be used without reading
+// it again: not expired, not idle, its user enabled (as read: the commit
+// checks that it still is), and its last-seen time not due to be touched.
+func (s *Server) serves(e cachedSession) bool {
+	now := s.now()
+	return now.Before(e.sess.ExpiresAt) && now.Before(e.sess.LastSeenAt.Add(s.cfg.SessionIdle)) &&
+		!e.user.Disabled && now.Sub(e.sess.LastSeenAt) <= time.Minute
+}
+
 // visit is what a request commits once it has decided (store.Visit,
 // through accounts.Service.Record): the session it starts, ends or
 // touches and its sign-in events; the Response's replay record and event
@@ -148,7 +179,7 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, v *visit, once *
 	sv := v.base
 	sv.Once, sv.SP = once, spv
 	sv.Audit = append(slices.Clip(sv.Audit), answer...)
-	if sv.Once == nil && sv.SP == nil && sv.StartSession == nil && sv.EndSession == "" && sv.TouchSession == "" && len(sv.Audit) == 0 {
+	if sv.Once == nil && sv.SP == nil && sv.Session == nil && sv.StartSession == nil && sv.EndSession == "" && sv.TouchSession == "" && len(sv.Audit) == 0 {
 		return nil
 	}
 	if err := s.acct.Record(r.Context(), sv); err != nil {

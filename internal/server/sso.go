@@ -67,10 +67,12 @@ func (s *Server) ssoAnswer(w http.ResponseWriter, r *http.Request, again bool) {
 		cached = p
 		return p.ServiceProvider, true, nil
 	})
-	// changed answers once the cached SP turned out stale (nothing was
-	// written or sent).
+	// changed answers once the cached SP or session turned out stale
+	// (nothing was written or sent).
+	var sessID string
 	changed := func() {
 		s.sps.forget(cached.Name)
+		s.sessions.forget(sessID)
 		if again {
 			s.ssoAnswer(w, r, false)
 		} else {
@@ -101,14 +103,21 @@ func (s *Server) ssoAnswer(w http.ResponseWriter, r *http.Request, again bool) {
 		s.log.InfoContext(r.Context(), "AuthnRequest signature not checked: no signing certificate registered for the service provider (idp sp set --signing-cert)",
 			"sp", provider.Name)
 	}
-	sess, u, groups, touch, err := s.loadSession(r)
-	switch {
-	case err == nil && !req.ForceAuthn:
-		if s.answer(w, r, u, groups, sess, req, cached, s.touch(sess, touch)) {
-			changed()
+	if !req.ForceAuthn {
+		sess, u, groups, v, err := s.ssoSession(r, again)
+		if err == nil {
+			sessID = sess.ID
+			if s.answer(w, r, u, groups, sess, req, cached, v) {
+				changed()
+			}
+			return
+		} else if !errors.Is(err, errNoSession) {
+			s.fail(w, r, err)
+			return
 		}
-		return
-	case err != nil && !errors.Is(err, errNoSession):
+	} else if _, _, _, _, err := s.loadSession(r); err != nil && !errors.Is(err, errNoSession) {
+		// ForceAuthn: the session is not used (an expired one still ends),
+		// but a failing store is still a failure.
 		s.fail(w, r, err)
 		return
 	}
@@ -142,16 +151,22 @@ func (s *Server) idpInitiated(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sess, u, groups, touch, err := s.loadSession(r)
-	if errors.Is(err, errNoSession) {
-		s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Label(), "", "")
-		return
-	} else if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	for again := true; s.answer(w, r, u, groups, sess, nil, provider, s.touch(sess, touch)); again = false {
+	for again := true; ; again = false {
+		sess, u, groups, v, err := s.ssoSession(r, again)
+		if errors.Is(err, errNoSession) {
+			s.showLogin(w, r, http.StatusOK, loginState{IdPInit: provider.Name}, provider.Label(), "", "")
+			return
+		} else if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !s.answer(w, r, u, groups, sess, nil, provider, v) {
+			return
+		}
+		// The SP or the session changed since read: nothing was written
+		// or sent; answer once more from the database.
 		s.sps.forget(name)
+		s.sessions.forget(sess.ID)
 		if !again {
 			s.fail(w, r, errSPChanged)
 			return

@@ -74,6 +74,21 @@ type Session struct {
 	// (the sign-in, or a re-verification for a sensitive console action);
 	// zero for a password-only session.
 	VerifiedAt time.Time
+	// Stamp moves whenever anything a Response is built from changes: the
+	// session (but LastSeenAt), its user, the user's memberships and their
+	// groups (database triggers). Only GetSessionUser sets it; it is what
+	// Visit.Session commits with.
+	Stamp int64
+}
+
+// Version is what a Response built from a session kept in memory commits
+// with (Visit.Session).
+func (s Session) Version() *SessionVersion { return &SessionVersion{ID: s.ID, Stamp: s.Stamp} }
+
+// SessionVersion names a session as read: its ID and Stamp.
+type SessionVersion struct {
+	ID    string
+	Stamp int64
 }
 
 // Once is a replay record: Key (an AuthnRequest ID with its issuer) is
@@ -109,6 +124,10 @@ type Visit struct {
 	// as read: if it changed or went since, nothing is written
 	// (ErrChanged), so a copy kept in memory is never used once stale.
 	SP *SPVersion
+	// Session, when set, is the session (with its user and groups) the
+	// Response was built from, as read: if its stamp moved or it went
+	// since, nothing is written (ErrChanged), as for SP.
+	Session *SessionVersion
 }
 
 // KeyState is the life-cycle state of a signing key.

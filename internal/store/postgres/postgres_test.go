@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -139,4 +140,26 @@ func TestLastOwnerRaceAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.LastOwnerRace(t, first, open(t, url))
+}
+
+// TestSessionStampCoversColumns: the trigger that moves a session's stamp
+// (migration 020) fires on an update of every column of sessions but
+// last_seen_at (which every visit touches) and stamp itself: a column
+// added later without it would change a session unseen by the replicas'
+// caches.
+func TestSessionStampCoversColumns(t *testing.T) {
+	s := newStore(t)
+	var cols, fires []string
+	err := s.Pool().QueryRow(t.Context(), `SELECT
+		(SELECT array_agg(column_name::text ORDER BY column_name) FROM information_schema.columns
+			WHERE table_name = 'sessions' AND column_name NOT IN ('last_seen_at', 'stamp')),
+		(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_trigger g
+			JOIN pg_attribute a ON a.attrelid = g.tgrelid AND a.attnum = ANY (g.tgattr)
+			WHERE g.tgname = 'sessions_stamp')`).Scan(&cols, &fires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cols, fires) || len(cols) < 10 {
+		t.Errorf("sessions_stamp fires on an update of %v; want every column but last_seen_at and stamp: %v", fires, cols)
+	}
 }

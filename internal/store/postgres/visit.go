@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,11 +15,12 @@ import (
 )
 
 // sessionUser is GetSessionUser's one statement: the session joined with
-// its user (part 0), and the user's groups in UserGroups' order (part 1).
+// its user and the session's stamp (part 0), and the user's groups in
+// UserGroups' order (part 1).
 var sessionUser = sqltable.NewUnion(
 	sqltable.Part{
-		Cols:  append(sqltable.QualifiedCols("s", sessionRecord.Cols), sqltable.QualifiedCols("u", userRecord.Cols)...),
-		Nulls: append(sessionRecord.Nulls(pgType), userRecord.Nulls(pgType)...),
+		Cols:  slices.Concat(sqltable.QualifiedCols("s", sessionRecord.Cols), sqltable.QualifiedCols("u", userRecord.Cols), []string{"s.stamp"}),
+		Nulls: slices.Concat(sessionRecord.Nulls(pgType), userRecord.Nulls(pgType), []string{"NULL::bigint"}),
 		From:  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
 	},
 	groupsOfSession,
@@ -58,7 +60,8 @@ var sessionUserReaders = sqltable.SessionUserReaders{Session: sessionRecord.read
 // session to end; then the session to start, one per column of
 // sessionRecord (its ID empty for none); then the session to touch and
 // when; the audit events as arrays, in order; the SP's name (empty for
-// none) and its version.
+// none) and its version; the session's ID (empty for none) and its stamp:
+// current is whether both are still what the visit was built from.
 var visitSQL = func() string {
 	n := 4
 	next := func() string { n++; return fmt.Sprintf("$%d", n) }
@@ -78,8 +81,10 @@ var visitSQL = func() string {
 	}
 	audit[0] = strings.Replace(audit[0], "text[]", "timestamptz[]", 1)
 	spName, spVersion := next(), next()
+	sessID, sessStamp := next(), next()
 	return `WITH current AS (
-	SELECT ` + spName + `::text = '' OR EXISTS (SELECT FROM service_providers WHERE name = ` + spName + ` AND version = ` + spVersion + `::bigint) AS sp
+	SELECT (` + spName + `::text = '' OR EXISTS (SELECT FROM service_providers WHERE name = ` + spName + ` AND version = ` + spVersion + `::bigint))
+		AND (` + sessID + `::text = '' OR EXISTS (SELECT FROM sessions WHERE id = ` + sessID + ` AND stamp = ` + sessStamp + `::bigint)) AS sp
 ), once AS (
 	INSERT INTO consumed_ids (key, expires_at) SELECT $1::text, $2::timestamptz WHERE $1 <> '' AND (SELECT sp FROM current)
 	ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE consumed_ids.expires_at <= $3::timestamptz
@@ -108,7 +113,7 @@ SELECT go, (SELECT sp FROM current) FROM ok`
 // RecordVisit implements store.Store in one statement (visitSQL).
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.stamp()
-	args := make([]any, 0, 4+len(sessionRecord.Cols)+13)
+	args := make([]any, 0, 4+len(sessionRecord.Cols)+15)
 	if v.Once != nil {
 		args = append(args, v.Once.Key, ts(v.Once.ExpiresAt), now)
 	} else {
@@ -162,15 +167,32 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	} else {
 		args = append(args, "", int64(0))
 	}
+	if v.Session != nil {
+		args = append(args, v.Session.ID, v.Session.Stamp)
+	} else {
+		args = append(args, "", int64(0))
+	}
 	var ok, current bool
 	if err := s.pool.QueryRow(ctx, visitSQL, args...).Scan(&ok, &current); err != nil {
 		return wrap("record visit", err)
 	}
 	if !current {
-		return fmt.Errorf("record visit: service provider %q: %w", v.SP.Name, store.ErrChanged)
+		return fmt.Errorf("record visit: %w", changed(v))
 	}
 	if !ok {
 		return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)
 	}
 	return nil
+}
+
+// changed is the ErrChanged of a visit whose SP or session is no longer
+// what it was built from (the statement does not say which).
+func changed(v store.Visit) error {
+	switch {
+	case v.SP != nil && v.Session != nil:
+		return fmt.Errorf("service provider %q or the session changed: %w", v.SP.Name, store.ErrChanged)
+	case v.SP != nil:
+		return fmt.Errorf("service provider %q: %w", v.SP.Name, store.ErrChanged)
+	}
+	return fmt.Errorf("the session changed or ended: %w", store.ErrChanged)
 }

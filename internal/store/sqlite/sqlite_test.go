@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -337,4 +339,44 @@ func BenchmarkGetUserByEmail(b *testing.B) {
 func TestLastOwnerRaceAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "owners.db")
 	storetest.LastOwnerRace(t, openStore(t, path), openStore(t, path))
+}
+
+// TestSessionStampCoversColumns: the trigger that moves a session's stamp
+// (migration 020) fires on an update of every column of sessions but
+// last_seen_at (which every visit touches) and stamp itself: a column
+// added later without it would change a session unseen by the server's
+// cache.
+func TestSessionStampCoversColumns(t *testing.T) {
+	ctx := t.Context()
+	s := openEmpty(t)
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var def string
+	if err := s.r.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'sessions_stamp'`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	_, list, _ := strings.Cut(def, "UPDATE OF ")
+	list, _, _ = strings.Cut(list, " ON sessions")
+	var fires []string
+	for c := range strings.SplitSeq(list, ",") {
+		fires = append(fires, strings.TrimSpace(c))
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM pragma_table_info('sessions') WHERE name NOT IN ('last_seen_at', 'stamp') ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	slices.Sort(fires)
+	if !slices.Equal(cols, fires) || len(cols) < 10 {
+		t.Errorf("sessions_stamp fires on an update of %v; want every column but last_seen_at and stamp: %v", fires, cols)
+	}
 }

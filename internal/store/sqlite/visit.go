@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/sqltable"
@@ -11,11 +12,12 @@ import (
 )
 
 // sessionUser is GetSessionUser's one statement: the session joined with
-// its user (part 0), and the user's groups in UserGroups' order (part 1).
+// its user and the session's stamp (part 0), and the user's groups in
+// UserGroups' order (part 1).
 var sessionUser = sqltable.NewUnion(
 	sqltable.Part{
-		Cols:  append(sqltable.QualifiedCols("s", sessionRecord.Cols), sqltable.QualifiedCols("u", userRecord.Cols)...),
-		Nulls: append(sessionRecord.Nulls(noType), userRecord.Nulls(noType)...),
+		Cols:  slices.Concat(sqltable.QualifiedCols("s", sessionRecord.Cols), sqltable.QualifiedCols("u", userRecord.Cols), []string{"s.stamp"}),
+		Nulls: slices.Concat(sessionRecord.Nulls(noType), userRecord.Nulls(noType), []string{"NULL"}),
 		From:  "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1",
 	},
 	sqltable.Part{
@@ -53,6 +55,11 @@ var sessionUserReaders = sqltable.SessionUserReaders{Session: sessionRecord.read
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.nowUTC()
 	return s.write(ctx, func(tx *txn) error {
+		if v.Session != nil {
+			if err := sessionCurrent(ctx, tx, v.Session); err != nil {
+				return err
+			}
+		}
 		if v.Once != nil {
 			if err := consumeVisit(ctx, tx, v, micros(now)); err != nil {
 				return err
@@ -134,6 +141,19 @@ func consumeVisit(ctx context.Context, tx *txn, v store.Visit, now int64) error 
 		}
 	}
 	return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)
+}
+
+// sessionCurrent returns ErrChanged when sess is no longer the session's
+// stamp, or the session went.
+func sessionCurrent(ctx context.Context, tx *txn, sess *store.SessionVersion) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ? AND stamp = ?`, sess.ID, sess.Stamp).Scan(&n); err != nil {
+		return wrap("record visit", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("record visit: the session changed or ended: %w", store.ErrChanged)
+	}
+	return nil
 }
 
 // spCurrent returns ErrChanged when sp is no longer the SP's version.

@@ -57,7 +57,8 @@ func (u *Union) AddSignInFact(f *store.SignInFacts, scan func(dest ...any) error
 
 // SessionUserReaders are a backend's readers of the records in the
 // session-and-user union (GetSessionUser): the session joined with its
-// user (part 0), then one of the user's groups per row (part 1).
+// user, followed by the session's stamp (part 0), then one of the user's
+// groups per row (part 1).
 type SessionUserReaders struct {
 	Session Reader[store.Session]
 	User    Reader[users.User]
@@ -82,7 +83,9 @@ func (u *Union) AddSessionUser(su *SessionUser, scan func(dest ...any) error, sk
 	scan = u.Scan(scan, part, skip)
 	if part == 0 {
 		su.Found = true
-		su.Session, su.User, err = ReadJoined(r.Session, r.User, scan)
+		var stamp int64
+		su.Session, su.User, err = ReadJoined(r.Session, r.User, func(dest ...any) error { return scan(append(dest, &stamp)...) })
+		su.Session.Stamp = stamp
 		return err
 	}
 	g, err := r.Group(scan)

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RecordVisitConcurrent", testRecordVisitConcurrent},
 		{"ServiceProviderVersion", testServiceProviderVersion},
 		{"RecordVisitChangedSP", testRecordVisitChangedSP},
+		{"SessionStamp", testSessionStamp},
 		{"Throttles", testThrottles},
 		{"ThrottlesConcurrent", testThrottlesConcurrent},
 		{"ThrottlesUpdateDeleteRace", testThrottlesUpdateDeleteRace},

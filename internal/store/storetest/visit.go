@@ -9,6 +9,7 @@ import (
 
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/users"
 )
 
 // testGetSessionUser: the session, its user and the user's groups (as
@@ -233,4 +234,106 @@ func testRecordVisitChangedSP(t *testing.T, s store.Store) {
 	}
 	noErr(t, s.DeleteServiceProvider(ctx, "acme"), "DeleteServiceProvider")
 	wantErr(t, visit("sp|_req3", v), store.ErrChanged, "RecordVisit of a deleted SP")
+}
+
+// testSessionStamp: a session's stamp (GetSessionUser) moves with every
+// change of what a Response is built from, the session (but its last-seen
+// time), its user, the user's memberships and those groups, whoever makes
+// it, and with nothing else; a visit built from a stamp that moved, or
+// from a session that ended, writes nothing (ErrChanged).
+func testSessionStamp(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createUser(t, s, newUser(t, "u1", "one@example.com"))
+	createUser(t, s, newUser(t, "u2", "two@example.com"))
+	createGroup(t, s, newGroup(t, "g1", "one"))
+	createGroup(t, s, newGroup(t, "g2", "two"))
+	createGroup(t, s, newGroup(t, "g3", "three"))
+	noErr(t, s.AddGroupMembers(ctx, "g3", "u2"), "AddGroupMembers")
+	createSessions(t, s, newSession("s1", "u1", 0), newSession("o1", "u2", 0))
+	stamp := func(id string) int64 {
+		t.Helper()
+		sess, _, _, err := s.GetSessionUser(ctx, id)
+		noErr(t, err, "GetSessionUser "+id)
+		return sess.Stamp
+	}
+	key := 0
+	visit := func(v store.SessionVersion) error {
+		key++
+		return s.RecordVisit(ctx, store.Visit{Session: &v, Once: &store.Once{Key: fmt.Sprintf("sp|_stamp%d", key), ExpiresAt: tFuture},
+			TouchSession: v.ID, TouchAt: t0.Add(time.Hour), Audit: []store.AuditEvent{{Action: "saml.response"}}})
+	}
+	other := stamp("o1")
+	for _, step := range []struct {
+		name  string
+		moves bool
+		do    func() error
+	}{
+		{"the session touched", false, func() error { return s.TouchSession(ctx, "s1", t0.Add(time.Minute)) }},
+		{"the session verified", true, func() error { return s.VerifySession(ctx, "s1", t0.Add(2*time.Minute)) }},
+		{"the user updated", true, func() error {
+			_, err := s.UpdateUser(ctx, "u1", func(u users.User) (users.User, error) { u.Team = "billing"; return u, nil })
+			return err
+		}},
+		{"the user disabled", true, func() error {
+			_, err := s.UpdateUser(ctx, "u1", func(u users.User) (users.User, error) { u.Disabled = true; return u, nil })
+			return err
+		}},
+		{"the user imported over", true, func() error {
+			u, err := s.GetUser(ctx, "u1")
+			if err == nil {
+				u.FullName = "Imported Name"
+				_, err = s.ImportUsers(ctx, []users.User{u})
+			}
+			return err
+		}},
+		{"the user joined a group", true, func() error { return s.AddGroupMembers(ctx, "g1", "u1") }},
+		{"the user's group changed", true, func() error {
+			_, err := s.UpdateGroup(ctx, "g1", func(g users.Group) (users.Group, error) { g.Team = "sales"; return g, nil })
+			return err
+		}},
+		{"the user left a group", true, func() error { return s.RemoveGroupMembers(ctx, "g1", "u1") }},
+		{"another group changed", false, func() error {
+			_, err := s.UpdateGroup(ctx, "g1", func(g users.Group) (users.Group, error) { g.Team = "support"; return g, nil })
+			return err
+		}},
+		{"the user's group deleted", true, func() error {
+			if err := s.AddGroupMembers(ctx, "g2", "u1"); err != nil {
+				return err
+			}
+			before := stamp("s1")
+			if err := s.DeleteGroup(ctx, "g2"); err != nil {
+				return err
+			}
+			if stamp("s1") == before {
+				return fmt.Errorf("the stamp did not move when the group went")
+			}
+			return nil
+		}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			before := stamp("s1")
+			noErr(t, step.do(), step.name)
+			after := stamp("s1")
+			if moved := after != before; moved != step.moves {
+				t.Fatalf("stamp %d -> %d: moved %v, want %v", before, after, moved, step.moves)
+			}
+			audited := len(auditActions(t, s))
+			if step.moves {
+				wantErr(t, visit(store.SessionVersion{ID: "s1", Stamp: before}), store.ErrChanged, "RecordVisit with the stamp before "+step.name)
+				if n := len(auditActions(t, s)); n != audited {
+					t.Errorf("a stale visit was audited (%d events, want %d)", n, audited)
+				}
+				noErr(t, s.ConsumeOnce(ctx, fmt.Sprintf("sp|_stamp%d", key), tFuture), "ConsumeOnce of the key a stale visit did not consume")
+			}
+			noErr(t, visit(store.SessionVersion{ID: "s1", Stamp: after}), "RecordVisit with the current stamp")
+			if got := stamp("o1"); got != other {
+				t.Errorf("another user's session moved: %d -> %d", other, got)
+			}
+		})
+	}
+	last := stamp("s1")
+	noErr(t, s.DeleteUser(ctx, "u1"), "DeleteUser")
+	wantErr(t, visit(store.SessionVersion{ID: "s1", Stamp: last}), store.ErrChanged, "RecordVisit of a deleted user's session")
+	noErr(t, s.DeleteSession(ctx, "o1"), "DeleteSession")
+	wantErr(t, visit(store.SessionVersion{ID: "o1", Stamp: other}), store.ErrChanged, "RecordVisit of an ended session")
 }
