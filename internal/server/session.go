@@ -137,8 +137,17 @@ func (s *Server) ssoSession(r *http.Request, fromMemory bool) (sess store.Sessio
 	if err != nil {
 		return sess, u, groups, nil, err
 	}
-	s.sessions.put(cachedSession{sess: sess, user: u, groups: groups})
-	return sess, u, groups, s.touch(sess, touch), nil
+	v = s.touch(sess, touch)
+	e := cachedSession{sess: sess, user: u, groups: groups}
+	if touch {
+		// Kept once the touch is written, as the store then has it: else
+		// the next request would find it due again and read it anew.
+		e.sess.LastSeenAt = v.base.TouchAt
+		v.remember = &e
+	} else {
+		s.sessions.put(e)
+	}
+	return sess, u, groups, v, nil
 }
 
 // serves says whether a session from memory may be used without reading
@@ -158,6 +167,8 @@ func (s *Server) serves(e cachedSession) bool {
 type visit struct {
 	base   store.Visit
 	cookie string
+	// remember is kept in sessionCache once the commit succeeded.
+	remember *cachedSession
 }
 
 // touch returns the visit of a request within sess that touches it when
@@ -187,6 +198,9 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, v *visit, once *
 	}
 	if v.cookie != "" {
 		s.setCookie(w, sessionCookie, v.cookie, s.cfg.SessionLifetime)
+	}
+	if v.remember != nil {
+		s.sessions.put(*v.remember)
 	}
 	return nil
 }

@@ -3,12 +3,14 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/samltest"
 	"github.com/flexidp/flexidp/internal/server"
+	"github.com/flexidp/flexidp/internal/store"
 )
 
 // TestSessionTouchNeverOutlivesLimits: an SSO within a session writes its
@@ -92,5 +94,38 @@ func TestSessionTouchNeverOutlivesLimits(t *testing.T) {
 	clk.Add(end.Sub(clk.Now()))
 	if sso() {
 		t.Error("SSO at the end of the absolute lifetime was answered")
+	}
+}
+
+// TestSessionTouchRemembered: the SSO that writes a session's LastSeenAt
+// keeps the session in memory as the store now has it, so the next SSO
+// within the minute reads nothing but commits (store calls).
+func TestSessionTouchRemembered(t *testing.T) {
+	clk := newClock()
+	cs := &countingStore{}
+	h := newTestIdP(t, idpOptions{Now: clk.Now, Wrap: func(st store.Store) store.Store { cs.Store = st; return cs }})
+	flex := samltest.FlexSP(t, h.URL)
+	b := samltest.NewBrowser(t)
+	page, reqID := b.StartSignIn(flex)
+	status, body := b.Login(h.URL, page, "agent@example.com", password)
+	samltest.WantStatus(t, "password sign-in", status, http.StatusOK, body)
+	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	sso := func(what string) []string {
+		t.Helper()
+		cs.take()
+		redirect, reqID := samltest.AuthnRedirect(t, flex, "", nil)
+		status, body := b.Get(redirect)
+		samltest.WantStatus(t, what, status, http.StatusOK, body)
+		samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+		return cs.take()
+	}
+	sso("SSO after the sign-in")
+	clk.Add(80 * time.Second)
+	if got := sso("SSO 80 s after the sign-in"); !slices.Contains(got, "GetSessionUser") {
+		t.Errorf("the SSO that touches the session: store calls %v, want it read anew", got)
+	}
+	clk.Add(10 * time.Second)
+	if got := sso("SSO 10 s later"); !slices.Equal(got, []string{"RecordVisit"}) {
+		t.Errorf("the SSO 10 s after a touch: store calls %v, want only RecordVisit", got)
 	}
 }
