@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/flexidp/flexidp/internal/store"
 	"github.com/flexidp/flexidp/internal/store/sqltable"
@@ -49,17 +50,13 @@ var sessionUserReaders = sqltable.SessionUserReaders{Session: sessionRecord.read
 
 // RecordVisit writes v in one transaction of the writer: the replay
 // record first, and nothing else when it is in use. An SSO Response's
-// commit is its replay record (with the SP's version check in the same
-// statement) and its audit row, each one statement: the statements an
+// commit is its replay record (with the checks of the SP's version and,
+// for a session kept in memory, its stamp in the same statement) and its
+// audit row, each one statement: the statements an
 // SSO runs, not the SP check, cost it the CPU (BenchmarkRecordVisit).
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.nowUTC()
 	return s.write(ctx, func(tx *txn) error {
-		if v.Session != nil {
-			if err := sessionCurrent(ctx, tx, v.Session); err != nil {
-				return err
-			}
-		}
 		if v.Once != nil {
 			if err := consumeVisit(ctx, tx, v, micros(now)); err != nil {
 				return err
@@ -69,10 +66,8 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 					return wrap("prune consumed IDs", err)
 				}
 			}
-		} else if v.SP != nil {
-			if err := spCurrent(ctx, tx, v.SP); err != nil {
-				return err
-			}
+		} else if err := current(ctx, tx, v); err != nil {
+			return err
 		}
 		if v.EndSession != "" {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, v.EndSession); err != nil {
@@ -109,24 +104,31 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	})
 }
 
-// consumeVisit records v.Once, in one statement with the check that
-// v.SP (when set) is still current: ErrConflict when the record is in
-// use, ErrChanged when the SP changed or went (told apart only then).
+// consumeVisit records v.Once, in one statement with the checks that
+// v.SP and v.Session (when set) are still current: ErrConflict when the
+// record is in use, ErrChanged when the SP or the session changed or went
+// (told apart only then).
 func consumeVisit(ctx context.Context, tx *txn, v store.Visit, now int64) error {
-	var res sql.Result
-	var err error
-	if v.SP == nil {
-		res, err = tx.ExecContext(ctx, `INSERT INTO consumed_ids (key, expires_at) VALUES (?, ?)
-			ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-			WHERE consumed_ids.expires_at <= ?`, v.Once.Key, micros(v.Once.ExpiresAt), now)
-	} else {
-		// The WHERE of the SELECT also keeps SQLite from reading ON
-		// CONFLICT as a join's ON.
-		res, err = tx.ExecContext(ctx, `INSERT INTO consumed_ids (key, expires_at)
-			SELECT ?, ? WHERE EXISTS (SELECT 1 FROM service_providers WHERE name = ? AND version = ?)
-			ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-			WHERE consumed_ids.expires_at <= ?`, v.Once.Key, micros(v.Once.ExpiresAt), v.SP.Name, v.SP.Version, now)
+	args := []any{v.Once.Key, micros(v.Once.ExpiresAt)}
+	var cond []string
+	if v.SP != nil {
+		cond = append(cond, `EXISTS (SELECT 1 FROM service_providers WHERE name = ? AND version = ?)`)
+		args = append(args, v.SP.Name, v.SP.Version)
 	}
+	if v.Session != nil {
+		cond = append(cond, `EXISTS (SELECT 1 FROM sessions WHERE id = ? AND stamp = ?)`)
+		args = append(args, v.Session.ID, v.Session.Stamp)
+	}
+	// The WHERE of the SELECT also keeps SQLite from reading ON CONFLICT
+	// as a join's ON.
+	where := "true"
+	if len(cond) > 0 {
+		where = strings.Join(cond, " AND ")
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO consumed_ids (key, expires_at)
+		SELECT ?, ? WHERE `+where+`
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE consumed_ids.expires_at <= ?`, append(args, now)...)
 	if err != nil {
 		return wrap("record visit", err)
 	}
@@ -135,23 +137,22 @@ func consumeVisit(ctx context.Context, tx *txn, v store.Visit, now int64) error 
 	} else if n > 0 {
 		return nil
 	}
+	if err := current(ctx, tx, v); err != nil {
+		return err
+	}
+	return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)
+}
+
+// current returns ErrChanged when v.SP or v.Session (when set) is no
+// longer as read.
+func current(ctx context.Context, tx *txn, v store.Visit) error {
 	if v.SP != nil {
 		if err := spCurrent(ctx, tx, v.SP); err != nil {
 			return err
 		}
 	}
-	return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)
-}
-
-// sessionCurrent returns ErrChanged when sess is no longer the session's
-// stamp, or the session went.
-func sessionCurrent(ctx context.Context, tx *txn, sess *store.SessionVersion) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ? AND stamp = ?`, sess.ID, sess.Stamp).Scan(&n); err != nil {
-		return wrap("record visit", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("record visit: the session changed or ended: %w", store.ErrChanged)
+	if v.Session != nil {
+		return sessionCurrent(ctx, tx, v.Session)
 	}
 	return nil
 }
@@ -165,6 +166,19 @@ func spCurrent(ctx context.Context, tx *txn, sp *store.SPVersion) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("record visit: service provider %q: %w", sp.Name, store.ErrChanged)
+	}
+	return nil
+}
+
+// sessionCurrent returns ErrChanged when sess is no longer the session's
+// stamp, or the session went.
+func sessionCurrent(ctx context.Context, tx *txn, sess *store.SessionVersion) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ? AND stamp = ?`, sess.ID, sess.Stamp).Scan(&n); err != nil {
+		return wrap("record visit", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("record visit: the session changed or ended: %w", store.ErrChanged)
 	}
 	return nil
 }
