@@ -134,6 +134,7 @@ func BenchmarkParseRequest(b *testing.B) {
 	}
 	r := httptest.NewRequest(http.MethodGet, redirect.String(), nil)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		req, _, err := idp.ParseRequest(r, lookup)
 		if err != nil {
