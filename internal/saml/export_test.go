@@ -6,3 +6,6 @@ var (
 	RespondReference      = (*IdP).respondReference
 	RespondErrorReference = (*IdP).respondErrorReference
 )
+
+// RaceEnabled is raceEnabled, for the allocation tests of package saml_test.
+const RaceEnabled = raceEnabled

@@ -114,7 +114,7 @@ func (i *IdP) ParseRequest(r *http.Request, lookup Lookup) (*Request, sp.Service
 	if err != nil {
 		return nil, found, err
 	}
-	req, err := crewjam.NewIdpAuthnRequest(provider, decoded(r, msg))
+	req, err := newAuthnRequest(provider, r, msg)
 	if err != nil {
 		return nil, found, classify(err)
 	}
@@ -247,28 +247,23 @@ func entityDescriptor(s sp.ServiceProvider) *crewjam.EntityDescriptor {
 	return ed
 }
 
-// decoded is r for crewjam, with an unsigned HTTP-Redirect message handed
-// over as the HTTP-POST binding's form fields (the XML inspect inflated,
-// base64-encoded, and the RelayState): crewjam then parses and validates
-// the very same message without inflating it a second time (its inflater
-// allocates a fresh 32 KiB window per request; inspect's is pooled and
-// bounded). Once the binding is undone, the two bindings carry a message
-// the same way (SAML bindings §3.4.4.1, §3.5.4), except for a signature:
-// a redirect signed in its query (Signature, SigAlg), or one whose XML
+// newAuthnRequest is crewjam.NewIdpAuthnRequest(provider, r) for the
+// message inspect decoded from r. An unsigned HTTP-Redirect message is
+// handed over as crewjam's HTTP-POST path would hand it (the XML inspect
+// inflated, the RelayState), so crewjam validates the very same message
+// without decoding and inflating it a second time (its inflater allocates
+// a fresh 32 KiB window per request; inspect's is pooled and bounded).
+// Once the binding is undone, the two bindings carry a message the same
+// way (SAML bindings §3.4.4.1, §3.5.4), except for a signature: a
+// redirect signed in its query (Signature, SigAlg), or one whose XML
 // holds a Signature element (which the binding forbids and crewjam must
-// see as it came), is given to crewjam as it arrived.
-func decoded(r *http.Request, msg message) *http.Request {
+// see as it came), and any POST (HTTP-POST-SimpleSign is a POST), go to
+// crewjam as they arrived.
+func newAuthnRequest(provider *crewjam.IdentityProvider, r *http.Request, msg message) (*crewjam.IdpAuthnRequest, error) {
 	if !msg.redirect || msg.querySigned || bytes.Contains(msg.xml, []byte("Signature")) {
-		return r
+		return crewjam.NewIdpAuthnRequest(provider, r)
 	}
-	form := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(msg.xml)}}
-	if msg.relayState != "" {
-		form["RelayState"] = []string{msg.relayState}
-	}
-	out := *r
-	out.Method = http.MethodPost
-	out.PostForm, out.Form = form, form
-	return &out
+	return &crewjam.IdpAuthnRequest{IDP: provider, HTTPRequest: r, RequestBuffer: msg.xml, RelayState: msg.relayState}, nil
 }
 
 // withoutSignature returns r with the signature of its SAML message

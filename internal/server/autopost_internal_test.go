@@ -197,3 +197,22 @@ func BenchmarkAutoPost(b *testing.B) {
 		})
 	}
 }
+
+// TestBase64Text: base64Text answers as isBase64 for every byte at every
+// place, in the eight-byte steps and in the tail, and for short strings.
+func TestBase64Text(t *testing.T) {
+	const ok = "PHNhbWxwOlJlc3Bv+/=="
+	for _, s := range []string{"", "=", "A", "PHNhbWxw", "PHNhbWxwO", ok, "PHNh bWxw", "PHNhbWxw\x00", "\xffPHNhbWxw"} {
+		if got, want := base64Text(s), isBase64(s); got != want {
+			t.Errorf("base64Text(%q) = %v, want %v", s, got, want)
+		}
+	}
+	for c := range 256 {
+		for at := range len(ok) {
+			s := ok[:at] + string([]byte{byte(c)}) + ok[at+1:]
+			if got, want := base64Text(s), isBase64(s); got != want {
+				t.Fatalf("base64Text(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+}
