@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -216,5 +217,55 @@ func TestErrorKind(t *testing.T) {
 		if got := errorKind(tc.err); got != tc.want {
 			t.Errorf("errorKind(%v) = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestPreparedRequestsEachOnce: the AuthnRequests an sso phase builds
+// ahead are sent in turn, each once, then new ones are built; the server
+// answers them within the session, and every ID is distinct.
+func TestPreparedRequestsEachOnce(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
+	h, err := newPeer(*base, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	defer srv.Close()
+	lg, err := newLoad(context.Background(), peerTarget(srv.URL, os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := lg.newAgent(1)
+	if _, err := lg.passwordSignIn(a); err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	if err := lg.prepareSSO(time.Second, 3); err != nil {
+		t.Fatal(err)
+	}
+	prepared := slices.Clone(lg.ready)
+	if len(prepared) != 3 {
+		t.Fatalf("%d requests built for 1 s at 3/s, want 3", len(prepared))
+	}
+	seen := map[string]bool{}
+	for i := range 5 {
+		redirect, id, err := lg.nextRequest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < len(prepared) && (redirect != prepared[i].url || id != prepared[i].id) {
+			t.Errorf("request %d is not the %d-th built ahead", i, i)
+		}
+		if seen[id] {
+			t.Errorf("request ID %s sent twice", id)
+		}
+		seen[id] = true
+		if _, err := lg.sessionSSOWith(a, redirect, id); err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	if failed, err := lg.checkDeferred(); failed > 0 {
+		t.Errorf("%d Responses failed verification: %v", failed, err)
 	}
 }

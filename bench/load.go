@@ -41,7 +41,17 @@ type load struct {
 	// not take the CPU the agents need to keep the server busy.
 	checksMu sync.Mutex
 	checks   []deferredCheck
+
+	// ready are AuthnRequests built before an sso phase (prepareSSO), taken
+	// in turn (next): building one (XML, DEFLATE, base64) takes the agents'
+	// CPU, which they share with PostgreSQL, while the server waits.
+	ready []builtRequest
+	next  atomic.Int64
 }
+
+// builtRequest is an AuthnRequest ready to send: its HTTP-Redirect URL and
+// its ID.
+type builtRequest struct{ url, id string }
 
 // deferredCheck is a Response received in the sso phase, to be verified
 // as of the moment it arrived.
@@ -216,10 +226,16 @@ func retryWait(v string) (time.Duration, bool) {
 // sessionSSO is SSO within an IdP session: AuthnRequest, Response, no
 // password.
 func (l *load) sessionSSO(a *agent) (time.Duration, error) {
-	redirect, reqID, err := l.authnRequest()
+	redirect, reqID, err := l.nextRequest()
 	if err != nil {
 		return 0, err
 	}
+	return l.sessionSSOWith(a, redirect, reqID)
+}
+
+// sessionSSOWith sends the AuthnRequest redirect (ID reqID) within a's
+// session and keeps the Response for checkDeferred.
+func (l *load) sessionSSOWith(a *agent, redirect, reqID string) (time.Duration, error) {
 	start := time.Now()
 	status, body, err := a.get(l.ctx, redirect)
 	if err != nil {
@@ -287,6 +303,47 @@ func (l *load) authnRequest() (string, string, error) {
 		return "", "", err
 	}
 	return u.String(), req.ID, nil
+}
+
+// prepareSSO builds, on every CPU, the AuthnRequests an sso phase of d
+// can send at perSecond Responses a second (more are built as needed),
+// and drops those of the phase before. Their IssueInstant is at most
+// seconds old when sent; crewjam and flexidp accept 90 s.
+func (l *load) prepareSSO(d time.Duration, perSecond float64) error {
+	n := int(perSecond * d.Seconds())
+	built := make([]builtRequest, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	errs := make(chan error, runtime.NumCPU())
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				u, id, err := l.authnRequest()
+				if err != nil {
+					errs <- err
+					return
+				}
+				built[i] = builtRequest{u, id}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return fmt.Errorf("build AuthnRequests: %w", err)
+	}
+	l.ready = built
+	l.next.Store(0)
+	return nil
+}
+
+// nextRequest is the next AuthnRequest built ahead (prepareSSO), or a new
+// one when they are all sent.
+func (l *load) nextRequest() (string, string, error) {
+	if i := int(l.next.Add(1)) - 1; i < len(l.ready) {
+		return l.ready[i].url, l.ready[i].id, nil
+	}
+	return l.authnRequest()
 }
 
 // actionRE finds the auto-POST form: flexidp's (saml-post) or crewjam's
