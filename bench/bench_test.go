@@ -23,7 +23,10 @@ import (
 // sign-in and an SSO within the session, as the benchmark's agents do,
 // and checks that what it is compared with does what flexidp does: both
 // signatures, RSA-SHA256, the Flex attributes.
-func TestPeerAnswersAsFlexNeeds(t *testing.T) {
+// peerLoad starts crewjam's samlidp (the peer) on a test server and
+// returns the load that drives it.
+func peerLoad(t *testing.T) (*load, *target) {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
 	h, err := newPeer(*base, 2)
@@ -32,13 +35,17 @@ func TestPeerAnswersAsFlexNeeds(t *testing.T) {
 	}
 	srv.Config.Handler = h
 	srv.Start()
-	defer srv.Close()
-
+	t.Cleanup(srv.Close)
 	tg := peerTarget(srv.URL, os.Getpid())
 	lg, err := newLoad(context.Background(), tg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lg, tg
+}
+
+func TestPeerAnswersAsFlexNeeds(t *testing.T) {
+	lg, tg := peerLoad(t)
 	a := lg.newAgent(1)
 	if _, err := lg.passwordSignIn(a); err != nil {
 		t.Fatalf("sign-in: %v", err)
@@ -224,19 +231,7 @@ func TestErrorKind(t *testing.T) {
 // ahead are sent in turn, each once, then new ones are built; the server
 // answers them within the session, and every ID is distinct.
 func TestPreparedRequestsEachOnce(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	h, err := newPeer(*base, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = h
-	srv.Start()
-	defer srv.Close()
-	lg, err := newLoad(context.Background(), peerTarget(srv.URL, os.Getpid()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lg, _ := peerLoad(t)
 	a := lg.newAgent(1)
 	if _, err := lg.passwordSignIn(a); err != nil {
 		t.Fatalf("sign-in: %v", err)
