@@ -64,7 +64,29 @@ func ids(v []int) string {
 
 // pinSelf moves every thread of this process to the rest CPUs. Threads and
 // processes started later inherit the mask of the thread that makes them.
-func (p cpuPlan) pinSelf() error {
+func (p cpuPlan) pinSelf() error { return p.pinAll(&p.rest) }
+
+// allOnServerCPUs runs f with every thread of this process on the server's
+// CPUs, then moves them all back to the rest: for a raw rate whose work
+// runs on goroutines of its own (argon2id computes each lane in one), which
+// a thread pinned alone would leave on the rest CPUs. Nothing else of the
+// benchmark may run meanwhile.
+func (p cpuPlan) allOnServerCPUs(f func() error) error {
+	if !p.pinned() {
+		return f()
+	}
+	if err := p.pinAll(&p.server); err != nil {
+		return err
+	}
+	err := f()
+	if perr := p.pinAll(&p.rest); err == nil {
+		err = perr
+	}
+	return err
+}
+
+// pinAll moves every thread of this process to set.
+func (p cpuPlan) pinAll(set *unix.CPUSet) error {
 	if !p.pinned() {
 		return nil
 	}
@@ -77,7 +99,7 @@ func (p cpuPlan) pinSelf() error {
 		if err != nil {
 			continue
 		}
-		if err := unix.SchedSetaffinity(tid, &p.rest); err != nil && err != unix.ESRCH {
+		if err := unix.SchedSetaffinity(tid, set); err != nil && err != unix.ESRCH {
 			return fmt.Errorf("pin thread %d: %w", tid, err)
 		}
 	}

@@ -5,8 +5,12 @@ import (
 	"crypto/rsa"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,5 +224,61 @@ func TestProbeRunsRealTime(t *testing.T) {
 	<-p.done
 	if len(during) != 3 || during[0] != unix.SCHED_FIFO || during[2] != unix.SCHED_FIFO {
 		t.Errorf("the probe signed under scheduling policies %v, want SCHED_FIFO (%d)", during, unix.SCHED_FIFO)
+	}
+}
+
+// TestAllOnServerCPUs: for a raw rate whose work runs on goroutines of its
+// own (argon2id's lanes), every thread of the process is on the server's
+// CPUs while it is measured, and back on the rest after; a thread pinned
+// alone left argon2id's work on the agents' CPU.
+func TestAllOnServerCPUs(t *testing.T) {
+	cpu, err := planCPUs(1)
+	if err != nil || !cpu.pinned() {
+		t.Skipf("needs 2 CPUs to pin (%v)", err)
+	}
+	if err := cpu.pinSelf(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var all unix.CPUSet
+		for _, id := range append(slices.Clone(cpu.serverIDs), cpu.restIDs...) {
+			all.Set(id)
+		}
+		_ = cpu.pinAll(&all)
+	})
+	allowed := func() map[string]bool {
+		seen := map[string]bool{}
+		tids, _ := filepath.Glob("/proc/self/task/*/status")
+		for _, f := range tids {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue // the thread ended
+			}
+			for line := range strings.SplitSeq(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+					seen[strings.TrimSpace(v)] = true
+				}
+			}
+		}
+		return seen
+	}
+	server, rest := ids(cpu.serverIDs), ids(cpu.restIDs)
+	var during map[string]bool
+	var lanes sync.WaitGroup
+	if err := cpu.allOnServerCPUs(func() error {
+		for range 4 { // goroutines on threads of their own, as argon2id's lanes
+			lanes.Go(func() { time.Sleep(10 * time.Millisecond) })
+		}
+		during = allowed()
+		lanes.Wait()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(during) != 1 || !during[server] {
+		t.Errorf("threads allowed on %v while measuring, want all on %s", during, server)
+	}
+	if after := allowed(); len(after) != 1 || !after[rest] {
+		t.Errorf("threads allowed on %v after, want all back on %s", after, rest)
 	}
 }
