@@ -108,6 +108,17 @@ func (b *Browser) StartSignIn(sp *crewjam.ServiceProvider) (page, reqID string) 
 	return page, reqID
 }
 
+// SignIn signs the browser in from sp (SP-initiated, with the password)
+// at the IdP at base, and returns the Response's assertion, which sp
+// accepted.
+func (b *Browser) SignIn(sp *crewjam.ServiceProvider, base, email, pw string) *crewjam.Assertion {
+	b.t.Helper()
+	page, reqID := b.StartSignIn(sp)
+	status, body := b.Login(base, page, email, pw)
+	WantStatus(b.t, "sign-in of "+email, status, http.StatusOK, body)
+	return Accepts(b.t, sp, Form(b.t, body), reqID)
+}
+
 // Login submits the login form shown in body.
 func (b *Browser) Login(base, body, email, pw string) (int, string) {
 	b.t.Helper()

@@ -17,10 +17,7 @@ func TestAutoPostPage(t *testing.T) {
 	h := newTestIdP(t, idpOptions{})
 	flex := samltest.FlexSP(t, h.URL)
 	b := samltest.NewBrowser(t)
-	page, reqID := b.StartSignIn(flex)
-	status, body := b.Login(h.URL, page, "agent@example.com", password)
-	samltest.WantStatus(t, "sign-in", status, http.StatusOK, body)
-	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	b.SignIn(flex, h.URL, "agent@example.com", password)
 
 	for _, tc := range []struct {
 		name, relay string

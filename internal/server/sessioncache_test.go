@@ -25,10 +25,7 @@ func TestSessionCacheAcrossReplicas(t *testing.T) {
 	b := newTestIdP(t, idpOptions{Store: a.Store, Wrap: func(st store.Store) store.Store { cs.Store = st; return cs }})
 	flexB := samltest.FlexSP(t, b.URL)
 	browser := samltest.NewBrowser(t)
-	page, reqID := browser.StartSignIn(flexB)
-	status, body := browser.Login(b.URL, page, "agent@example.com", password)
-	samltest.WantStatus(t, "sign-in on b", status, http.StatusOK, body)
-	samltest.Accepts(t, flexB, samltest.Form(t, body), reqID)
+	browser.SignIn(flexB, b.URL, "agent@example.com", password)
 	if _, err := a.Accounts.CreateGroup(ctx, admin, users.Group{Name: "Supervisors", Roles: []string{"supervisor"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -122,10 +119,7 @@ func TestSessionCacheAcrossReplicas(t *testing.T) {
 		if err := a.Accounts.Enable(ctx, admin, "agent@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		page, reqID := browser.StartSignIn(flexB)
-		status, body := browser.Login(b.URL, page, "agent@example.com", password)
-		samltest.WantStatus(t, "sign-in on b", status, http.StatusOK, body)
-		samltest.Accepts(t, flexB, samltest.Form(t, body), reqID)
+		browser.SignIn(flexB, b.URL, "agent@example.com", password)
 		warm(t)
 		if _, _, err := a.Accounts.RevokeSessions(ctx, admin, "agent@example.com"); err != nil {
 			t.Fatal(err)

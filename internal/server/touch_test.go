@@ -23,10 +23,7 @@ func TestSessionTouchNeverOutlivesLimits(t *testing.T) {
 	h := newTestIdP(t, idpOptions{Now: clk.Now})
 	flex := samltest.FlexSP(t, h.URL)
 	b := samltest.NewBrowser(t)
-	page, reqID := b.StartSignIn(flex)
-	status, body := b.Login(h.URL, page, "agent@example.com", password)
-	samltest.WantStatus(t, "password sign-in", status, http.StatusOK, body)
-	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	b.SignIn(flex, h.URL, "agent@example.com", password)
 	stored := func(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
 	signedIn := stored(clk.Now())
 
@@ -80,10 +77,7 @@ func TestSessionTouchNeverOutlivesLimits(t *testing.T) {
 	// Used just within the idle timeout again and again, a session still
 	// ends at its absolute lifetime.
 	b = samltest.NewBrowser(t)
-	page, reqID = b.StartSignIn(flex)
-	status, body = b.Login(h.URL, page, "agent@example.com", password)
-	samltest.WantStatus(t, "second sign-in", status, http.StatusOK, body)
-	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	b.SignIn(flex, h.URL, "agent@example.com", password)
 	end := clk.Now().Add(server.DefaultSessionLifetime)
 	for clk.Now().Add(server.DefaultSessionIdle - time.Second).Before(end) {
 		clk.Add(server.DefaultSessionIdle - time.Second)
@@ -106,10 +100,7 @@ func TestSessionTouchRemembered(t *testing.T) {
 	h := newTestIdP(t, idpOptions{Now: clk.Now, Wrap: func(st store.Store) store.Store { cs.Store = st; return cs }})
 	flex := samltest.FlexSP(t, h.URL)
 	b := samltest.NewBrowser(t)
-	page, reqID := b.StartSignIn(flex)
-	status, body := b.Login(h.URL, page, "agent@example.com", password)
-	samltest.WantStatus(t, "password sign-in", status, http.StatusOK, body)
-	samltest.Accepts(t, flex, samltest.Form(t, body), reqID)
+	b.SignIn(flex, h.URL, "agent@example.com", password)
 	sso := func(what string) []string {
 		t.Helper()
 		cs.take()
