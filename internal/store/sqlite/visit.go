@@ -105,30 +105,22 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 }
 
 // consumeVisit records v.Once, in one statement with the checks that
-// v.SP and v.Session (when set) are still current: ErrConflict when the
-// record is in use, ErrChanged when the SP or the session changed or went
-// (told apart only then).
+// v.SP and v.Session (when set) are still as read (asRead): ErrConflict
+// when the record is in use, ErrChanged when the SP or the session
+// changed or went (told apart only then).
 func consumeVisit(ctx context.Context, tx *txn, v store.Visit, now int64) error {
-	args := []any{v.Once.Key, micros(v.Once.ExpiresAt)}
-	var cond []string
+	var sp, sess int
 	if v.SP != nil {
-		cond = append(cond, `EXISTS (SELECT 1 FROM service_providers WHERE name = ? AND version = ?)`)
-		args = append(args, v.SP.Name, v.SP.Version)
+		sp = 1
 	}
 	if v.Session != nil {
-		cond = append(cond, `EXISTS (SELECT 1 FROM sessions WHERE id = ? AND stamp = ?)`)
-		args = append(args, v.Session.ID, v.Session.Stamp)
+		sess = 1
 	}
-	// The WHERE of the SELECT also keeps SQLite from reading ON CONFLICT
-	// as a join's ON.
-	where := "true"
-	if len(cond) > 0 {
-		where = strings.Join(cond, " AND ")
+	args := []any{v.Once.Key, micros(v.Once.ExpiresAt)}
+	for _, c := range asReadOf(v) {
+		args = append(args, c.args...)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO consumed_ids (key, expires_at)
-		SELECT ?, ? WHERE `+where+`
-		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE consumed_ids.expires_at <= ?`, append(args, now)...)
+	res, err := tx.ExecContext(ctx, consumeSQL[sp][sess], append(args, now)...)
 	if err != nil {
 		return wrap("record visit", err)
 	}
@@ -143,42 +135,66 @@ func consumeVisit(ctx context.Context, tx *txn, v store.Visit, now int64) error 
 	return fmt.Errorf("record visit: request already answered: %w", store.ErrConflict)
 }
 
+// What a visit may be built from, each as read: an SP at its version, a
+// session at its stamp (store.Visit.SP, .Session).
+const (
+	spAsRead      = `EXISTS (SELECT 1 FROM service_providers WHERE name = ? AND version = ?)`
+	sessionAsRead = `EXISTS (SELECT 1 FROM sessions WHERE id = ? AND stamp = ?)`
+)
+
+// asRead is one check that what a visit was built from is still as read.
+type asRead struct {
+	exists string // spAsRead or sessionAsRead
+	args   []any
+	what   string // what changed, for the error
+}
+
+// asReadOf lists v's checks: its SP's version, then its session's stamp.
+func asReadOf(v store.Visit) []asRead {
+	var cs []asRead
+	if v.SP != nil {
+		cs = append(cs, asRead{spAsRead, []any{v.SP.Name, v.SP.Version}, fmt.Sprintf("service provider %q", v.SP.Name)})
+	}
+	if v.Session != nil {
+		cs = append(cs, asRead{sessionAsRead, []any{v.Session.ID, v.Session.Stamp}, "the session changed or ended"})
+	}
+	return cs
+}
+
+// consumeSQL is consumeVisit's statement, by whether it checks an SP
+// ([1][…]) and a session ([…][1]); built once, not per Response. The
+// WHERE of the SELECT also keeps SQLite from reading ON CONFLICT as a
+// join's ON.
+var consumeSQL = func() (q [2][2]string) {
+	for sp := range 2 {
+		for sess := range 2 {
+			where := []string{"true"}
+			if sp == 1 {
+				where = append(where, spAsRead)
+			}
+			if sess == 1 {
+				where = append(where, sessionAsRead)
+			}
+			q[sp][sess] = `INSERT INTO consumed_ids (key, expires_at)
+		SELECT ?, ? WHERE ` + strings.Join(where, " AND ") + `
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE consumed_ids.expires_at <= ?`
+		}
+	}
+	return q
+}()
+
 // current returns ErrChanged when v.SP or v.Session (when set) is no
 // longer as read.
 func current(ctx context.Context, tx *txn, v store.Visit) error {
-	if v.SP != nil {
-		if err := spCurrent(ctx, tx, v.SP); err != nil {
-			return err
+	for _, c := range asReadOf(v) {
+		var ok bool
+		if err := tx.QueryRowContext(ctx, `SELECT `+c.exists, c.args...).Scan(&ok); err != nil {
+			return wrap("record visit", err)
 		}
-	}
-	if v.Session != nil {
-		return sessionCurrent(ctx, tx, v.Session)
-	}
-	return nil
-}
-
-// spCurrent returns ErrChanged when sp is no longer the SP's version.
-func spCurrent(ctx context.Context, tx *txn, sp *store.SPVersion) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM service_providers WHERE name = ? AND version = ?`,
-		sp.Name, sp.Version).Scan(&n); err != nil {
-		return wrap("record visit", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("record visit: service provider %q: %w", sp.Name, store.ErrChanged)
-	}
-	return nil
-}
-
-// sessionCurrent returns ErrChanged when sess is no longer the session's
-// stamp, or the session went.
-func sessionCurrent(ctx context.Context, tx *txn, sess *store.SessionVersion) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ? AND stamp = ?`, sess.ID, sess.Stamp).Scan(&n); err != nil {
-		return wrap("record visit", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("record visit: the session changed or ended: %w", store.ErrChanged)
+		if !ok {
+			return fmt.Errorf("record visit: %s: %w", c.what, store.ErrChanged)
+		}
 	}
 	return nil
 }
