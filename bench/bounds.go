@@ -124,12 +124,12 @@ type around struct {
 	probed  []probeSample
 }
 
-// measureAround runs a phase (run) between two measurements of the raw
+// measureAround runs a phase (run; its error ends it) between two measurements of the raw
 // rate its bound rests on, on the server's CPUs: RSA for sso (two
 // signatures a Response), argon2id for password (one a sign-in). The
 // bound is that of the two rates' mean; for sso the probe signs during
 // the phase too (startProbe), and apply prefers its rate.
-func (b bounds) measureAround(cpu cpuPlan, o options, phase string, run func()) (around, error) {
+func (b bounds) measureAround(cpu cpuPlan, o options, phase string, run func() error) (around, error) {
 	raw, a, per := b.rsaNow, around{what: "RSA"}, 0.5
 	if phase == "password" {
 		raw, a.what, per = b.argonNow, "argon2id", 1
@@ -142,11 +142,14 @@ func (b bounds) measureAround(cpu cpuPlan, o options, phase string, run func()) 
 	if a.what == "RSA" {
 		p, a.probing = startProbe(cpu, probeEvery, b.rsaSign(), threadCPU), true
 	}
-	run()
+	runErr := run()
 	if p != nil {
 		if a.probed, err = p.stop(); err != nil {
 			return a, fmt.Errorf("RSA probe: %w", err)
 		}
+	}
+	if runErr != nil {
+		return a, runErr
 	}
 	if a.rates[1], err = raw(cpu, o.boundsTime); err != nil {
 		return a, err

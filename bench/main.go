@@ -31,7 +31,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -244,8 +243,7 @@ const duelSlices = 4
 // the same bound.
 func ssoDuel(flex, peer *load, o options, cpu cpuPlan, b bounds) (fr, pr result, err error) {
 	var fs, ps []result
-	var prepErr error
-	m, err := b.measureAround(cpu, o, "sso", func() {
+	m, err := b.measureAround(cpu, o, "sso", func() error {
 		fmt.Printf("sso phase: %d agents, %s, in %d slices alternating with crewjam samlidp's...\n", o.agents, o.duration, duelSlices)
 		for i := range duelSlices {
 			order := []*load{peer, flex}
@@ -253,10 +251,10 @@ func ssoDuel(flex, peer *load, o options, cpu cpuPlan, b bounds) (fr, pr result,
 				order = []*load{flex, peer}
 			}
 			for _, l := range order {
-				if prepErr = l.prepareSSO(o.duration/duelSlices, prepareRate(b, o)); prepErr != nil {
-					return
+				r, err := l.ssoPhase(o, b, o.duration/duelSlices)
+				if err != nil {
+					return err
 				}
-				r := l.phase("sso", o.agents, o.duration/duelSlices, l.sessionSSO)
 				if l == flex {
 					fs = append(fs, r)
 				} else {
@@ -264,14 +262,24 @@ func ssoDuel(flex, peer *load, o options, cpu cpuPlan, b bounds) (fr, pr result,
 				}
 			}
 		}
+		return nil
 	})
-	if err = cmp.Or(prepErr, err); err != nil {
+	if err != nil {
 		return fr, pr, err
 	}
 	fr, pr = m.apply(fs, 0.80), m.apply(ps, 0)
 	pr.name = "sso (beside " + strings.TrimPrefix(fr.server, "flexidp ") + ")"
 	fr.vsPeer = &pr
 	return fr, pr, nil
+}
+
+// ssoPhase is the sso phase (or one slice of it) for d, its
+// AuthnRequests built first (prepareSSO).
+func (l *load) ssoPhase(o options, b bounds, d time.Duration) (result, error) {
+	if err := l.prepareSSO(d, prepareRate(b, o)); err != nil {
+		return result{}, err
+	}
+	return l.phase("sso", o.agents, d, l.sessionSSO), nil
 }
 
 // prepareRate is how many Responses a second an sso phase builds
@@ -283,19 +291,15 @@ func prepareRate(b bounds, o options) float64 {
 
 // measuredPhase runs a phase within one measureAround and compares it
 // with that bound.
-func measuredPhase(lg *load, o options, cpu cpuPlan, b bounds, name string, f op, goal float64) (result, error) {
+func measuredPhase(lg *load, o options, cpu cpuPlan, b bounds, name string, run func() (result, error), goal float64) (result, error) {
 	var r result
-	var prepErr error
-	m, err := b.measureAround(cpu, o, name, func() {
+	m, err := b.measureAround(cpu, o, name, func() error {
 		fmt.Printf("%s phase: %d agents, %s...\n", name, o.agents, o.duration)
-		if name == "sso" {
-			if prepErr = lg.prepareSSO(o.duration, prepareRate(b, o)); prepErr != nil {
-				return
-			}
-		}
-		r = lg.phase(name, o.agents, o.duration, f)
+		var err error
+		r, err = run()
+		return err
 	})
-	if err = cmp.Or(prepErr, err); err != nil {
+	if err != nil {
 		return result{}, err
 	}
 	return m.apply([]result{r}, goal), nil
@@ -334,7 +338,9 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 	if r := lg.warmUp(o.agents); r.errors > 0 {
 		return fmt.Errorf("warm-up failed: %d errors, first: %v", r.errors, r.firstErr)
 	}
-	r, err := measuredPhase(lg, o, cpu, b, "password", lg.passwordSignIn, 0.80)
+	r, err := measuredPhase(lg, o, cpu, b, "password", func() (result, error) {
+		return lg.phase("password", o.agents, o.duration, lg.passwordSignIn), nil
+	}, 0.80)
 	if err != nil {
 		return err
 	}
@@ -346,7 +352,7 @@ func runFlexidp(ctx context.Context, o options, cpu cpuPlan, b bounds, bin, back
 		}
 		rep.results = append(rep.results, pr, fr)
 	} else {
-		r, err := measuredPhase(lg, o, cpu, b, "sso", lg.sessionSSO, 0.80)
+		r, err := measuredPhase(lg, o, cpu, b, "sso", func() (result, error) { return lg.ssoPhase(o, b, o.duration) }, 0.80)
 		if err != nil {
 			return err
 		}
