@@ -54,39 +54,35 @@ func TestSessionCacheAcrossReplicas(t *testing.T) {
 		}
 		t.Fatal("b read the session from the database for each Response: nothing is kept in memory")
 	}
-	roles := func(t *testing.T, want, not string) {
-		t.Helper()
-		got, status, body := sso(t)
-		if got == nil {
-			t.Fatalf("SSO on b after the change on a: status %d, no Response\n%s", status, body)
-		}
-		rs := strings.Split(strings.Join(got["roles"], ","), ",")
-		if !slices.Contains(rs, want) || (not != "" && slices.Contains(rs, not)) {
-			t.Errorf("roles %v after the change on a; want %q and not %q", got["roles"], want, not)
-		}
+	// Each change on a, in turn; b's next Response carries the roles it
+	// leads to (want) and not those it took away (not).
+	for _, tc := range []struct {
+		name      string
+		change    func() error
+		want, not string
+	}{
+		{"joined a group on a", func() error { return a.Accounts.AddMembers(ctx, admin, "Supervisors", "agent@example.com") }, "supervisor", ""},
+		{"group changed on a", func() error {
+			_, err := a.Accounts.UpdateGroup(ctx, admin, "Supervisors", func(g *users.Group) error { g.Roles = []string{"admin"}; return nil })
+			return err
+		}, "admin", "supervisor"},
+		{"left the group on a", func() error { return a.Accounts.RemoveMembers(ctx, admin, "Supervisors", "agent@example.com") }, "agent", "admin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			warm(t)
+			if err := tc.change(); err != nil {
+				t.Fatal(err)
+			}
+			got, status, body := sso(t)
+			if got == nil {
+				t.Fatalf("SSO on b after the change on a: status %d, no Response\n%s", status, body)
+			}
+			rs := strings.Split(strings.Join(got["roles"], ","), ",")
+			if !slices.Contains(rs, tc.want) || (tc.not != "" && slices.Contains(rs, tc.not)) {
+				t.Errorf("roles %v after the change on a; want %q and not %q", got["roles"], tc.want, tc.not)
+			}
+		})
 	}
-
-	t.Run("joined a group on a", func(t *testing.T) {
-		warm(t)
-		if err := a.Accounts.AddMembers(ctx, admin, "Supervisors", "agent@example.com"); err != nil {
-			t.Fatal(err)
-		}
-		roles(t, "supervisor", "")
-	})
-	t.Run("group changed on a", func(t *testing.T) {
-		warm(t)
-		if _, err := a.Accounts.UpdateGroup(ctx, admin, "Supervisors", func(g *users.Group) error { g.Roles = []string{"admin"}; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		roles(t, "admin", "supervisor")
-	})
-	t.Run("left the group on a", func(t *testing.T) {
-		warm(t)
-		if err := a.Accounts.RemoveMembers(ctx, admin, "Supervisors", "agent@example.com"); err != nil {
-			t.Fatal(err)
-		}
-		roles(t, "agent", "admin")
-	})
 	t.Run("user changed on a", func(t *testing.T) {
 		warm(t)
 		if _, err := a.Accounts.UpdateUser(ctx, admin, "agent@example.com", "test", func(u *users.User) error { u.Team = "Night shift"; return nil }); err != nil {
