@@ -33,8 +33,10 @@ type Store struct {
 	// prune says when RecordVisit next deletes expired replay records.
 	prune pruneClock
 	// committed, when set (by tests), is told how many statements each
-	// committed write transaction ran.
+	// committed write ran (each write of a group commit apart).
 	committed func(statements int)
+	// group is RecordVisit's group commit (writeGrouped).
+	group group
 }
 
 var _ store.Store = (*Store)(nil)

@@ -48,15 +48,16 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, u
 // sessionUserReaders read the records of the session-and-user union.
 var sessionUserReaders = sqltable.SessionUserReaders{Session: sessionRecord.read, User: userRecord.read, Group: groupRecord.read}
 
-// RecordVisit writes v in one transaction of the writer: the replay
-// record first, and nothing else when it is in use. An SSO Response's
+// RecordVisit writes v in one transaction of the writer, which it shares
+// with the visits waiting for the writer at the same moment (group): the
+// replay record first, and nothing else when it is in use. An SSO Response's
 // commit is its replay record (with the checks of the SP's version and,
 // for a session kept in memory, its stamp in the same statement) and its
 // audit row, each one statement: the statements an
 // SSO runs, not the SP check, cost it the CPU (BenchmarkRecordVisit).
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	now := s.nowUTC()
-	return s.write(ctx, func(tx *txn) error {
+	return s.writeGrouped(func(tx *txn) error {
 		if v.Once != nil {
 			if err := consumeVisit(ctx, tx, v, micros(now)); err != nil {
 				return err
