@@ -19,12 +19,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/group"
 )
 
 // Store is a store.Store backed by a PostgreSQL connection pool.
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// visits is RecordVisit's group commit.
+	visits group.Group[visit]
 }
 
 var _ store.Store = (*Store)(nil)

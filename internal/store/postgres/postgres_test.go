@@ -41,6 +41,14 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
 }
 
+// TestGroupCommit: RecordVisit's group commit, each visit judged alone
+// (storetest.GroupCommit): the group's pipeline fails for the visit whose
+// session ID is taken, and each visit is sent again alone.
+func TestGroupCommit(t *testing.T) {
+	s := newStore(t)
+	storetest.GroupCommit(t, s, postgres.VisitGroup(s))
+}
+
 func TestMigrateTwiceIsNoOp(t *testing.T) {
 	s := open(t, pgtest.URL(t))
 	applied, err := s.Migrate(t.Context())

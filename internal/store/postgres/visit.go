@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -110,8 +111,27 @@ var visitSQL = func() string {
 SELECT go, (SELECT sp FROM current) FROM ok`
 }()
 
-// RecordVisit implements store.Store in one statement (visitSQL).
+// RecordVisit implements store.Store in one statement (visitSQL). The
+// visits that wait for it at the same moment go to the database together
+// (visits, commitVisits): a group commit.
 func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
+	args, err := s.visitArgs(v)
+	if err != nil {
+		return err
+	}
+	return s.visits.Do(visit{ctx: ctx, v: v, args: args}, s.commitVisits)
+}
+
+// visit is a RecordVisit waiting in the group commit: the visit and
+// visitSQL's parameters for it.
+type visit struct {
+	ctx  context.Context
+	v    store.Visit
+	args []any
+}
+
+// visitArgs returns visitSQL's parameters for v.
+func (s *Store) visitArgs(v store.Visit) ([]any, error) {
 	now := s.stamp()
 	args := make([]any, 0, 4+len(sessionRecord.Cols)+15)
 	if v.Once != nil {
@@ -127,10 +147,10 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 		}
 		cols, err := sessionRecord.args(&sess)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if sess.ID == "" {
-			return fmt.Errorf("record visit: the session to start has no ID")
+			return nil, fmt.Errorf("record visit: the session to start has no ID")
 		}
 		args = append(args, cols...)
 	} else {
@@ -138,7 +158,7 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 		none.AuthnInstant, none.CreatedAt, none.LastSeenAt, none.ExpiresAt = now, now, now, now
 		cols, err := sessionRecord.args(&none)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		args = append(args, cols...)
 	}
@@ -172,10 +192,74 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 	} else {
 		args = append(args, "", int64(0))
 	}
+	return args, nil
+}
+
+// commitVisits sends the visits of a group to the database in one round
+// trip, a pipeline of visitSQL that runs as one implicit transaction and
+// commits once, and returns each visit's result. The statement tells
+// each visit's verdict (committed, already answered, built from what
+// changed) without failing; should it fail for one visit (a session ID
+// taken, a deadlock with another replica's group), the transaction wrote
+// nothing, and each visit is sent again alone, so that its error is its
+// own. A visit, once in a group, is committed whatever its caller's
+// context says: the group's context is the first visit's, without its
+// cancellation.
+func (s *Store) commitVisits(vs []visit) []error {
+	errs := make([]error, len(vs))
+	if len(vs) == 1 {
+		errs[0] = s.recordVisit(vs[0])
+		return errs
+	}
+	ctx := context.WithoutCancel(vs[0].ctx)
+	// Sessions are ended and touched in one order in every group, so that
+	// two replicas' groups wait for each other rather than deadlock.
+	order := make([]int, len(vs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(vs[a].v.TouchSession, vs[b].v.TouchSession), strings.Compare(vs[a].v.EndSession, vs[b].v.EndSession))
+	})
+	batch := &pgx.Batch{}
+	for _, i := range order {
+		batch.Queue(visitSQL, vs[i].args...)
+	}
+	verdicts := make([][2]bool, len(vs))
+	err := func() error {
+		br := s.pool.SendBatch(ctx, batch)
+		for _, i := range order {
+			if err := br.QueryRow().Scan(&verdicts[i][0], &verdicts[i][1]); err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		for i := range vs {
+			errs[i] = s.recordVisit(vs[i])
+		}
+		return errs
+	}
+	for i := range vs {
+		errs[i] = verdict(vs[i].v, verdicts[i][0], verdicts[i][1])
+	}
+	return errs
+}
+
+// recordVisit sends one visit alone.
+func (s *Store) recordVisit(vi visit) error {
 	var ok, current bool
-	if err := s.pool.QueryRow(ctx, visitSQL, args...).Scan(&ok, &current); err != nil {
+	if err := s.pool.QueryRow(context.WithoutCancel(vi.ctx), visitSQL, vi.args...).Scan(&ok, &current); err != nil {
 		return wrap("record visit", err)
 	}
+	return verdict(vi.v, ok, current)
+}
+
+// verdict is v's result from visitSQL's row: ok (written) and current
+// (its SP and session were still as read).
+func verdict(v store.Visit, ok, current bool) error {
 	if !current {
 		return fmt.Errorf("record visit: %w", changed(v))
 	}

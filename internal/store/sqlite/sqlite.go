@@ -16,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/group"
 )
 
 // Store is a store.Store kept in one SQLite database file. It is safe for
@@ -36,7 +37,7 @@ type Store struct {
 	// committed write ran (each write of a group commit apart).
 	committed func(statements int)
 	// group is RecordVisit's group commit (writeGrouped).
-	group group
+	group group.Group[func(tx *txn) error]
 }
 
 var _ store.Store = (*Store)(nil)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/group"
+	"github.com/flexidp/flexidp/internal/store/storetest"
 )
 
 // TestRecordVisitSSOStatements: an SSO Response's commit runs two
@@ -65,93 +66,11 @@ func TestRecordVisitSSOStatements(t *testing.T) {
 	}
 }
 
-// TestGroupCommit: visits that wait for the writer together commit as one
-// transaction, and each is judged alone: a replayed request, a visit that
-// fails after its first write (its session ID is taken), and a visit
-// built from an SP that changed are refused with their own error and
-// leave nothing behind, while the others in the same transaction commit.
+// TestGroupCommit: RecordVisit's group commit, each visit judged alone
+// (storetest.GroupCommit).
 func TestGroupCommit(t *testing.T) {
-	ctx := context.Background()
 	s := newStore(t)
-	must(t, s.CreateUser(ctx, user("u1", "a@example.com")))
-	must(t, s.CreateServiceProvider(ctx, sp.ServiceProvider{Name: "flex", EntityID: "urn:flex", ACSURLs: []string{"https://flex.example.com/acs"}}))
-	_, version, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "flex"})
-	must(t, err)
-	now := time.Now()
-	must(t, s.CreateSession(ctx, store.Session{ID: "taken", UserID: "u1", Index: "i0", AuthnInstant: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}))
-	expires := now.Add(time.Hour)
-	must(t, s.ConsumeOnce(ctx, "flex|_answered", expires))
-
-	visit := func(key string, v store.Visit) store.Visit {
-		v.Once = &store.Once{Key: key, ExpiresAt: expires}
-		v.Audit = []store.AuditEvent{{Action: "saml.response", UserID: "u1", Reason: key}}
-		return v
-	}
-	current := &store.SPVersion{Name: "flex", Version: version}
-	cases := []struct {
-		key    string
-		v      store.Visit
-		want   error // nil: committed
-		stored bool
-	}{
-		{"flex|_a", visit("flex|_a", store.Visit{SP: current}), nil, true},
-		{"flex|_answered", visit("flex|_answered", store.Visit{SP: current}), store.ErrConflict, true},
-		{"flex|_session-taken", visit("flex|_session-taken", store.Visit{SP: current, StartSession: &store.Session{
-			ID: "taken", UserID: "u1", Index: "i1", AuthnInstant: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}}), store.ErrConflict, false},
-		{"flex|_b", visit("flex|_b", store.Visit{SP: current}), nil, true},
-		{"flex|_sp-changed", visit("flex|_sp-changed", store.Visit{SP: &store.SPVersion{Name: "flex", Version: version + 1}}), store.ErrChanged, false},
-		{"flex|_c", visit("flex|_c", store.Visit{TouchSession: "taken", TouchAt: now.Add(time.Minute)}), nil, true},
-	}
-
-	hold := make(chan struct{})
-	var sizes, ran []int
-	s.group.hold = hold
-	s.group.size = func(n int) { sizes = append(sizes, n) }
-	s.committed = func(n int) { ran = append(ran, n) }
-	errs := make([]chan error, len(cases))
-	for i, tc := range cases {
-		errs[i] = make(chan error, 1)
-		go func() { errs[i] <- s.RecordVisit(ctx, tc.v) }()
-		waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == i+1 })
-	}
-	close(hold)
-	for i, tc := range cases {
-		if err := <-errs[i]; !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
-			t.Errorf("visit %s: %v, want %v", tc.key, err, tc.want)
-		}
-	}
-	if len(sizes) != 1 || sizes[0] != len(cases) {
-		t.Fatalf("group sizes %v, want one group of %d", sizes, len(cases))
-	}
-	if len(ran) != 3 {
-		t.Errorf("statements of the committed visits %v, want three visits told", ran)
-	}
-	for _, tc := range cases {
-		var n int
-		must(t, s.r.QueryRowContext(ctx, `SELECT count(*) FROM consumed_ids WHERE key = ?`, tc.key).Scan(&n))
-		if (n == 1) != tc.stored {
-			t.Errorf("visit %s: %d replay records, want stored=%v", tc.key, n, tc.stored)
-		}
-		must(t, s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE reason = ?`, tc.key).Scan(&n))
-		if want := tc.want == nil; (n == 1) != want {
-			t.Errorf("visit %s: %d audit rows, want written=%v", tc.key, n, want)
-		}
-	}
-	got, err := s.GetSession(ctx, "taken")
-	must(t, err)
-	if got.Index != "i0" || !got.LastSeenAt.Equal(now.Add(time.Minute).Truncate(time.Microsecond)) {
-		t.Errorf("session after the group: index %q, last seen %v; want the first session, touched by visit c", got.Index, got.LastSeenAt)
-	}
-}
-
-// waitFor waits up to 10 s for cond to hold.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10 s")
-		}
-	}
+	storetest.GroupCommit(t, s, &s.group)
 }
 
 // TestGroupCommitPanic: a write that panics inside a group commit fails
@@ -167,21 +86,21 @@ func TestGroupCommitPanic(t *testing.T) {
 		}
 	}
 	hold := make(chan struct{})
-	s.group.hold = hold
+	s.group.SetHooks(group.Hooks{Hold: hold})
 	leader := make(chan any, 1)
 	go func() {
 		defer func() { leader <- recover() }()
 		_ = s.writeGrouped(insert("first"))
 	}()
 	queued := func(n int) func() bool {
-		return func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == n }
+		return func() bool { return s.group.Waiting() == n }
 	}
-	waitFor(t, queued(1))
+	storetest.WaitFor(t, queued(1), "the first write to lead")
 	errs := make(chan error, 2)
 	go func() { errs <- s.writeGrouped(func(*txn) error { panic("a bug in a write") }) }()
-	waitFor(t, queued(2))
+	storetest.WaitFor(t, queued(2), "the second write to wait")
 	go func() { errs <- s.writeGrouped(insert("third")) }()
-	waitFor(t, queued(3))
+	storetest.WaitFor(t, queued(3), "the third write to wait")
 	close(hold)
 	if p := <-leader; p != "a bug in a write" {
 		t.Errorf("the leader recovered %v, want the write's panic", p)
@@ -201,7 +120,7 @@ func TestGroupCommitPanic(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d rows kept from a group that panicked, want 0", n)
 	}
-	s.group.hold = nil
+	s.group.SetHooks(group.Hooks{})
 	must(t, s.writeGrouped(insert("after")))
 	must(t, s.r.QueryRowContext(ctx, `SELECT count(*) FROM consumed_ids`).Scan(&n))
 	if n != 1 {

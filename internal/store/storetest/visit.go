@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/flexidp/flexidp/internal/sp"
 	"github.com/flexidp/flexidp/internal/store"
+	"github.com/flexidp/flexidp/internal/store/group"
 	"github.com/flexidp/flexidp/internal/users"
 )
 
@@ -336,4 +338,112 @@ func testSessionStamp(t *testing.T, s store.Store) {
 	wantErr(t, visit(store.SessionVersion{ID: "s1", Stamp: last}), store.ErrChanged, "RecordVisit of a deleted user's session")
 	noErr(t, s.DeleteSession(ctx, "o1"), "DeleteSession")
 	wantErr(t, visit(store.SessionVersion{ID: "o1", Stamp: other}), store.ErrChanged, "RecordVisit of an ended session")
+}
+
+// GroupCommit checks a backend's group commit of RecordVisit: visits
+// that wait for the store together commit together, and each is judged
+// alone. In the first group each visit's verdict comes from its own
+// statement: a replayed request and a visit built from an SP that
+// changed are refused with their own error and leave nothing behind,
+// while the others commit. In the second, one visit fails after its first
+// write (its session ID is taken): it is refused alone and its write
+// undone. g is the backend's group of RecordVisit.
+func GroupCommit(t *testing.T, s store.Store, g group.Tester) {
+	ctx := t.Context()
+	u := createUser(t, s, newUser(t, "u1", "one@example.com"))
+	taken := newSession("taken", u.ID, 0)
+	createSessions(t, s, taken)
+	createSP(t, s, newSP(t, "acme", "urn:acme"))
+	_, version, err := s.GetServiceProviderVersion(ctx, store.SPRef{Name: "acme"})
+	noErr(t, err, "GetServiceProviderVersion")
+	noErr(t, s.ConsumeOnce(ctx, "sp|_answered", tFuture), "ConsumeOnce")
+
+	current := &store.SPVersion{Name: "acme", Version: version}
+	touchAt := t0.Add(time.Hour)
+	again := newSession("taken", u.ID, 1)
+	type visit struct {
+		key    string
+		v      store.Visit
+		want   error // nil: committed
+		stored bool  // the key is recorded afterwards
+	}
+	groups := [][]visit{{
+		// The touch first: a backend may reorder a group's writes.
+		{"sp|_touch", store.Visit{TouchSession: taken.ID, TouchAt: touchAt}, nil, true},
+		{"sp|_answered", store.Visit{SP: current}, store.ErrConflict, true},
+		{"sp|_a", store.Visit{SP: current}, nil, true},
+		{"sp|_sp-changed", store.Visit{SP: &store.SPVersion{Name: "acme", Version: version + 1}}, store.ErrChanged, false},
+		{"sp|_b", store.Visit{SP: current}, nil, true},
+	}, {
+		{"sp|_c", store.Visit{SP: current}, nil, true},
+		{"sp|_session-taken", store.Visit{SP: current, StartSession: &again}, store.ErrConflict, false},
+		{"sp|_d", store.Visit{SP: current}, nil, true},
+	}}
+	t.Cleanup(func() { g.SetHooks(group.Hooks{}) })
+	var audited []string
+	for _, visits := range groups {
+		hold := make(chan struct{})
+		var sizes []int
+		g.SetHooks(group.Hooks{Hold: hold, Size: func(n int) { sizes = append(sizes, n) }})
+		errs := make([]chan error, len(visits))
+		for i, tc := range visits {
+			v := tc.v
+			v.Once = &store.Once{Key: tc.key, ExpiresAt: tFuture}
+			v.Audit = []store.AuditEvent{{Action: "saml.response", UserID: u.ID, Reason: tc.key}}
+			errs[i] = make(chan error, 1)
+			go func() { errs[i] <- s.RecordVisit(ctx, v) }()
+			WaitFor(t, func() bool { return g.Waiting() == i+1 }, "the visits to wait for the store together")
+		}
+		close(hold)
+		for i, tc := range visits {
+			select {
+			case err := <-errs[i]:
+				if tc.want == nil {
+					noErr(t, err, "RecordVisit "+tc.key+" in a group")
+					audited = append(audited, tc.key)
+				} else {
+					wantErr(t, err, tc.want, "RecordVisit "+tc.key+" in a group")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("RecordVisit %s: no answer in 10 s", tc.key)
+			}
+		}
+		if len(sizes) != 1 || sizes[0] != len(visits) {
+			t.Fatalf("groups of %v visits, want one group of %d", sizes, len(visits))
+		}
+		for _, tc := range visits {
+			err := s.ConsumeOnce(ctx, tc.key, tFuture)
+			if tc.stored {
+				wantErr(t, err, store.ErrConflict, "ConsumeOnce of "+tc.key+", recorded by the group")
+			} else {
+				noErr(t, err, "ConsumeOnce of "+tc.key+", which the group did not record")
+			}
+		}
+	}
+	list, err := s.ListAudit(ctx, store.AuditFilter{})
+	noErr(t, err, "ListAudit")
+	var got []string
+	for _, e := range list {
+		got = append(got, e.Reason)
+	}
+	slices.Sort(got)
+	slices.Sort(audited)
+	if !slices.Equal(got, audited) {
+		t.Errorf("audited %v, want the committed visits %v", got, audited)
+	}
+	sess, err := s.GetSession(ctx, taken.ID)
+	noErr(t, err, "GetSession")
+	if sess.Index != taken.Index || !sess.LastSeenAt.Equal(stored(touchAt)) {
+		t.Errorf("session after the groups: %+v; want the first one, touched at %v", sess, stored(touchAt))
+	}
+}
+
+// WaitFor waits up to 10 s for cond to hold, and fails t then.
+func WaitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
 }
