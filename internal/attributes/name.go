@@ -3,6 +3,7 @@ package attributes
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxNameLen is the longest attribute name accepted, suffix included.
@@ -97,10 +98,14 @@ func checkSuffix(name string) *Error {
 		}
 	}
 	if !known && len(word) >= 3 {
+		runes := utf8.RuneCountInString(lower)
 		for _, w := range typeWords {
 			limit := 1
 			if len(w) >= 6 {
 				limit = 2
+			}
+			if runes-len(w) > limit || len(w)-runes > limit {
+				continue // the distance is at least the difference in length
 			}
 			if d := distance(lower, w); d <= limit && (!known || d < distance(lower, suggestion)) {
 				suggestion, known = w, true
