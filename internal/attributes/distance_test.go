@@ -48,11 +48,12 @@ func TestDistance(t *testing.T) {
 	}
 }
 
-// TestCheckSuffixLengthBound: checkSuffix skips the type words too long
-// or too short to be within reach; what it refuses and suggests is what
-// comparing with every type word gives (the search as it was), for every
-// word one edit or two from a type word and a few others.
-func TestCheckSuffixLengthBound(t *testing.T) {
+// TestCheckSuffixBounds: checkSuffix skips the type words out of reach
+// (by length, or by the letters the word lacks); what it refuses and
+// suggests is what comparing with every type word gives (the search as
+// it was), for every word one edit or two from a type word and a few
+// others.
+func TestCheckSuffixBounds(t *testing.T) {
 	full := func(lower string) (string, bool) {
 		suggestion, known := "", false
 		for _, w := range typeWords {
@@ -66,7 +67,8 @@ func TestCheckSuffixLengthBound(t *testing.T) {
 		}
 		return suggestion, known
 	}
-	words := map[string]bool{"capacity": true, "id": true, "ids": true, "flöat": true, "intarrayé": true, "ïnt": true, "arrays": true}
+	words := map[string]bool{"capacity": true, "id": true, "ids": true, "flöat": true, "intarrayé": true, "ïnt": true, "arrays": true,
+		"INTS": true, "Strin": true, "booleanarraY": true, strings.Repeat("a", 300): true, strings.Repeat("a", 256) + "int": true, "a-rray": true}
 	edits := func(w string) []string {
 		var out []string
 		for i := 0; i <= len(w); i++ {
