@@ -569,7 +569,8 @@ func estimate(h responseHead, a *crewjam.Assertion, ks *KeySet) int {
 // signature) has the SHA-256 digest digest: one Reference,
 // enveloped-signature then exc-c14n (with the InclusiveNamespaces
 // PrefixList "xs") transforms, RSA-SHA256, and the certificate in KeyInfo,
-// as goxmldsig's SigningContext writes it. It uses sc.hash and sc.sum.
+// as goxmldsig's SigningContext writes it. It uses sc.hash and sc.sum;
+// digest may be sc.sum: it is read before sc.sum is written.
 func (sc *scratch) signature(ks *KeySet, id string, digest []byte) error {
 	const head = `<ds:Signature xmlns:ds="` + nsDSig + `">`
 	c := &sc.sigs
