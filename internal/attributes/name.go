@@ -3,6 +3,7 @@ package attributes
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxNameLen is the longest attribute name accepted, suffix included.
@@ -74,6 +75,20 @@ var typeLike = map[string]string{
 	"float": "string", "double": "string", "decimal": "string", "real": "string",
 }
 
+// lacking counts the letters of the type word w (a to z) that letters,
+// the letter counts of a word, does not have: as many as w holds.
+func lacking(letters [26]int32, w string) int {
+	n := 0
+	for i := 0; i < len(w); i++ {
+		if c := w[i] - 'a'; letters[c] > 0 {
+			letters[c]--
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
 // checkSuffix refuses a name whose last segment looks like a type suffix
 // but is none of the seven Flex types (skills.ints, cost.float): Flex would
 // take the whole name as a string attribute, which is not what was meant.
@@ -97,10 +112,23 @@ func checkSuffix(name string) *Error {
 		}
 	}
 	if !known && len(word) >= 3 {
+		runes := utf8.RuneCountInString(lower)
+		var letters [26]int32 // of lower, a to z
+		for i := 0; i < len(lower); i++ {
+			if c := lower[i]; 'a' <= c && c <= 'z' {
+				letters[c-'a']++
+			}
+		}
 		for _, w := range typeWords {
 			limit := 1
 			if len(w) >= 6 {
 				limit = 2
+			}
+			// Two cheap lower bounds of the distance skip most words: the
+			// difference in length, and the letters of w that lower lacks
+			// (an edit adds at most one of them).
+			if runes-len(w) > limit || len(w)-runes > limit || lacking(letters, w) > limit {
+				continue
 			}
 			if d := distance(lower, w); d <= limit && (!known || d < distance(lower, suggestion)) {
 				suggestion, known = w, true

@@ -286,7 +286,9 @@ func checkReleased(r Released, attrs []Attribute) error {
 			if v.String() != raw {
 				return &Error{Name: a.Name, Want: v.Type.String(), Value: raw, Reason: "not in canonical form"}
 			}
-			all = append(all, v.Items()...)
+			if base == "roles" {
+				all = append(all, v.Items()...)
+			}
 		}
 		if base == "roles" {
 			// Several values may repeat a role that no single value repeats.

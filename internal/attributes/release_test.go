@@ -271,3 +271,21 @@ func BenchmarkRelease(b *testing.B) {
 		}
 	}
 }
+
+// TestReleaseAllocations: a release stays within its allocation budget
+// (BenchmarkRelease's user and policy). The typo check on each name's
+// last segment (checkSuffix) allocated three rows per type word it
+// compared, and the release's last check split every value into items
+// it kept only for the roles: 147 allocations then.
+func TestReleaseAllocations(t *testing.T) {
+	s := mary(t)
+	p := attributes.Policy{Withhold: []string{"program"}, Static: mustSet(t, "location", "London")}
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := attributes.Release(s, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 60 {
+		t.Errorf("Release made %.0f allocations, want at most 60", allocs)
+	}
+}

@@ -113,9 +113,15 @@ func distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	// Three rows suffice: the current one, the previous one and the one
 	// before it for transpositions.
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	// Names and type words are short: their rows fit on the stack (every
+	// attribute name is checked at each release, see checkSuffix).
+	var rows [3][32]int
+	var prev2, prev, cur []int
+	if n := len(rb) + 1; n <= len(rows[0]) {
+		prev2, prev, cur = rows[0][:n], rows[1][:n], rows[2][:n]
+	} else {
+		prev2, prev, cur = make([]int, n), make([]int, n), make([]int, n)
+	}
 	for j := range prev {
 		prev[j] = j
 	}

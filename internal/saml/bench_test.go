@@ -39,7 +39,7 @@ func benchIdP(b testing.TB) (*saml.IdP, sp.ServiceProvider, *rsa.PrivateKey) {
 
 // benchReleased is what a typical agent releases: the mandatory
 // attributes, team and program, and a few typed custom ones.
-func benchReleased(b *testing.B) attributes.Released {
+func benchReleased(b testing.TB) attributes.Released {
 	b.Helper()
 	custom := attributes.Set{}
 	for name, raw := range map[string]string{

@@ -305,7 +305,11 @@ func (i *IdP) assertion(id string, req *Request, now time.Time, acs string, s sp
 		inResponseTo = req.ID
 	}
 	notOnOrAfter := now.Add(i.cfg.Validity)
-	nameID := &crewjam.NameID{Format: rel.NameIDFormat, Value: rel.NameID}
+	// Everything the Assertion points to is one allocation, and the
+	// attribute values another.
+	p := &assertionParts{}
+	nameID := &p.nameID
+	*nameID = crewjam.NameID{Format: rel.NameIDFormat, Value: rel.NameID}
 	if rel.NameIDFormat == attributes.NameIDFormatPersistent {
 		// saml-core §8.3.7: qualify a persistent identifier with both parties.
 		nameID.NameQualifier = i.cfg.EntityID
@@ -315,52 +319,76 @@ func (i *IdP) assertion(id string, req *Request, now time.Time, acs string, s sp
 	if req != nil && req.AuthnContextClassRef != "" {
 		class = req.AuthnContextClassRef
 	}
-	authn := crewjam.AuthnStatement{
+	p.class = crewjam.AuthnContextClassRef{Value: class}
+	p.authn[0] = crewjam.AuthnStatement{
 		AuthnInstant: g.AuthnInstant.UTC(),
 		SessionIndex: g.SessionIndex,
-		AuthnContext: crewjam.AuthnContext{AuthnContextClassRef: &crewjam.AuthnContextClassRef{Value: class}},
+		AuthnContext: crewjam.AuthnContext{AuthnContextClassRef: &p.class},
 	}
 	if s.SessionNotOnOrAfter != 0 {
-		end := g.AuthnInstant.UTC().Add(s.SessionNotOnOrAfter)
-		authn.SessionNotOnOrAfter = &end
+		p.end = g.AuthnInstant.UTC().Add(s.SessionNotOnOrAfter)
+		p.authn[0].SessionNotOnOrAfter = &p.end
 	}
-	a := &crewjam.Assertion{
-		ID:           id,
-		IssueInstant: now,
-		Version:      "2.0",
-		Issuer:       crewjam.Issuer{Format: entityFormat, Value: i.cfg.EntityID},
-		Subject: &crewjam.Subject{
-			NameID: nameID,
-			SubjectConfirmations: []crewjam.SubjectConfirmation{{
-				Method: bearer,
-				SubjectConfirmationData: &crewjam.SubjectConfirmationData{
-					InResponseTo: inResponseTo,
-					NotOnOrAfter: notOnOrAfter,
-					Recipient:    acs,
-				},
-			}},
-		},
-		Conditions: &crewjam.Conditions{
-			NotBefore:            now.Add(-i.cfg.ClockSkew),
-			NotOnOrAfter:         notOnOrAfter,
-			AudienceRestrictions: []crewjam.AudienceRestriction{{Audience: crewjam.Audience{Value: s.EntityID}}},
-		},
-		AuthnStatements: []crewjam.AuthnStatement{authn},
+	p.data = crewjam.SubjectConfirmationData{
+		InResponseTo: inResponseTo,
+		NotOnOrAfter: notOnOrAfter,
+		Recipient:    acs,
+	}
+	p.confirm[0] = crewjam.SubjectConfirmation{Method: bearer, SubjectConfirmationData: &p.data}
+	p.subject = crewjam.Subject{NameID: nameID, SubjectConfirmations: p.confirm[:]}
+	p.audience[0] = crewjam.AudienceRestriction{Audience: crewjam.Audience{Value: s.EntityID}}
+	p.conditions = crewjam.Conditions{
+		NotBefore:            now.Add(-i.cfg.ClockSkew),
+		NotOnOrAfter:         notOnOrAfter,
+		AudienceRestrictions: p.audience[:],
+	}
+	a := &p.assertion
+	*a = crewjam.Assertion{
+		ID:              id,
+		IssueInstant:    now,
+		Version:         "2.0",
+		Issuer:          crewjam.Issuer{Format: entityFormat, Value: i.cfg.EntityID},
+		Subject:         &p.subject,
+		Conditions:      &p.conditions,
+		AuthnStatements: p.authn[:],
 	}
 	// An AttributeStatement must hold at least one Attribute (saml-core
 	// §2.7.3), so it is left out when nothing is released.
 	if len(rel.Attributes) > 0 {
+		n := 0
+		for _, at := range rel.Attributes {
+			n += len(at.Values)
+		}
+		values := make([]crewjam.AttributeValue, n)
 		attrs := make([]crewjam.Attribute, 0, len(rel.Attributes))
 		for _, at := range rel.Attributes {
-			values := make([]crewjam.AttributeValue, len(at.Values))
+			vs := values[:len(at.Values):len(at.Values)]
+			values = values[len(at.Values):]
 			for n, v := range at.Values {
-				values[n] = crewjam.AttributeValue{Type: "xs:string", Value: v}
+				vs[n] = crewjam.AttributeValue{Type: "xs:string", Value: v}
 			}
-			attrs = append(attrs, crewjam.Attribute{Name: at.Name, NameFormat: basicNameFormat, Values: values})
+			attrs = append(attrs, crewjam.Attribute{Name: at.Name, NameFormat: basicNameFormat, Values: vs})
 		}
-		a.AttributeStatements = []crewjam.AttributeStatement{{Attributes: attrs}}
+		p.statement[0] = crewjam.AttributeStatement{Attributes: attrs}
+		a.AttributeStatements = p.statement[:]
 	}
 	return a
+}
+
+// assertionParts are an Assertion and what it points to, allocated
+// together (assertion).
+type assertionParts struct {
+	assertion  crewjam.Assertion
+	subject    crewjam.Subject
+	nameID     crewjam.NameID
+	confirm    [1]crewjam.SubjectConfirmation
+	data       crewjam.SubjectConfirmationData
+	conditions crewjam.Conditions
+	audience   [1]crewjam.AudienceRestriction
+	authn      [1]crewjam.AuthnStatement
+	class      crewjam.AuthnContextClassRef
+	end        time.Time
+	statement  [1]crewjam.AttributeStatement
 }
 
 func finish(preq *crewjam.IdpAuthnRequest, assertionID string) (*Response, error) {
@@ -383,11 +411,14 @@ func finish(preq *crewjam.IdpAuthnRequest, assertionID string) (*Response, error
 // newID returns a fresh xs:ID value with 160 random bits
 // (saml-core §1.3.4 asks for at least 128).
 func newID() (string, error) {
-	b := make([]byte, 20)
-	if _, err := rand.Read(b); err != nil {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("generate ID: %w", err)
 	}
-	return "id-" + hex.EncodeToString(b), nil
+	var id [len("id-") + 2*len(b)]byte
+	copy(id[:], "id-")
+	hex.Encode(id[len("id-"):], b[:])
+	return string(id[:]), nil
 }
 
 // PreviewAssertion returns the unsigned Assertion the SP would receive in

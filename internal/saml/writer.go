@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -8,8 +9,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"reflect"
-	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -150,9 +153,17 @@ func (c *canonical) leaf(name, text string) {
 // as a canonical attribute value (attr true: & < " TAB LF CR escaped), as
 // c14n §2.3 does.
 func (c *canonical) escape(s string, attr bool) {
+	plain := &textPlain
+	if attr {
+		plain = &attrPlain
+	}
 	last := 0
 	for i := 0; i < len(s); {
 		b := s[i]
+		if plain[b] { // most bytes: copied as they are, no case to try
+			i++
+			continue
+		}
 		if b >= utf8.RuneSelf {
 			r, w := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && w == 1 || r == 0xFFFE || r == 0xFFFF {
@@ -191,6 +202,19 @@ func (c *canonical) escape(s string, attr bool) {
 	}
 	c.b = append(c.b, s[last:]...)
 }
+
+// textPlain and attrPlain are the ASCII bytes escape copies as they are
+// in text and in an attribute value: every byte the switch in escape
+// neither replaces nor refuses. Bytes from 0x80 up are never plain (they
+// are checked as UTF-8).
+var textPlain, attrPlain = func() (text, attr [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		text[b] = b != '&' && b != '<' && b != '>'
+		attr[b] = b != '&' && b != '<' && b != '"'
+	}
+	text['\t'], text['\n'] = true, true
+	return text, attr
+}()
 
 // issuer writes a saml:Issuer with the entity format; decl adds the
 // xmlns:saml declaration exc-c14n renders when no ancestor has it.
@@ -383,7 +407,12 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 			return nil, err
 		}
 	}
-	c := canonical{b: make([]byte, 0, estimate(h, a, ks))}
+	sc := scratches.Get().(*scratch)
+	defer sc.put()
+	c := &sc.body
+	if need := estimate(h, a, ks); cap(c.b) < need {
+		c.b = make([]byte, 0, need)
+	}
 	c.open("samlp:Response")
 	c.attr("xmlns:samlp", nsProtocol)
 	c.attr("Destination", h.Destination)
@@ -431,17 +460,21 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 	}
 	body := c.b
 
-	var asSig []byte
+	// Both signatures go into sc.sigs, the Assertion's first.
+	sigs := &sc.sigs
+	asSigEnd := 0
 	if a != nil {
 		d := sha256.Sum256(body[asStart:asEnd])
-		var err error
-		if asSig, err = signature(ks, a.ID, d[:]); err != nil {
+		if err := sc.signature(ks, a.ID, d[:]); err != nil {
 			return nil, err
 		}
+		asSigEnd = len(sigs.b)
 	}
+	asSig := sigs.b[:asSigEnd]
 	// The Response's digest: its canonical form, which is body with the
 	// Assertion's Signature in place.
-	hr := sha256.New()
+	hr := sc.hash
+	hr.Reset()
 	if a != nil {
 		hr.Write(body[:asSigAt])
 		hr.Write(asSig)
@@ -449,16 +482,51 @@ func writeResponse(ks *KeySet, h responseHead, a *crewjam.Assertion) ([]byte, er
 	} else {
 		hr.Write(body)
 	}
-	respSig, err := signature(ks, h.ID, hr.Sum(nil))
-	if err != nil {
+	if err := sc.signature(ks, h.ID, hr.Sum(sc.sum[:0])); err != nil {
 		return nil, err
 	}
-	// Into place, last first so the offsets before stay valid; body has
-	// room for all of it (estimate), so nothing is copied twice.
+	asSig, respSig := sigs.b[:asSigEnd], sigs.b[asSigEnd:]
+	// The document, put together in the one allocation that leaves this
+	// function: nothing of sc (which goes back to the pool) is in it.
+	out := make([]byte, 0, len(body)+len(asSig)+len(respSig))
+	out = append(out, body[:respSigAt]...)
+	out = append(out, respSig...)
 	if a != nil {
-		body = slices.Insert(body, asSigAt, asSig...)
+		out = append(out, body[respSigAt:asSigAt]...)
+		out = append(out, asSig...)
+		out = append(out, body[asSigAt:]...)
+	} else {
+		out = append(out, body[respSigAt:]...)
 	}
-	return slices.Insert(body, respSigAt, respSig...), nil
+	return out, nil
+}
+
+// scratch is what writing one Response needs besides the document it
+// returns: the body without signatures, the two signatures and a SHA-256
+// state. Scratches are kept in a pool, so their buffers arrive already
+// sized by the Responses before; the document itself is always a fresh
+// allocation (writeResponse), so no Response's bytes are ever in another's
+// (TestConcurrentResponsesShareNoBytes).
+type scratch struct {
+	body, sigs canonical
+	hash       hash.Hash
+	sum        [sha256.Size]byte
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{hash: sha256.New()} }}
+
+// maxScratch is the largest buffer put back in the pool: a Response
+// with very many attributes does not pin its buffers for good.
+const maxScratch = 256 << 10
+
+// put resets sc and returns it to the pool.
+func (sc *scratch) put() {
+	if cap(sc.body.b) > maxScratch || cap(sc.sigs.b) > maxScratch {
+		return
+	}
+	sc.body = canonical{b: sc.body.b[:0]}
+	sc.sigs = canonical{b: sc.sigs.b[:0]}
+	scratches.Put(sc)
 }
 
 // estimate is the length of the signed Response, or a little more, so
@@ -495,16 +563,18 @@ func estimate(h responseHead, a *crewjam.Assertion, ks *KeySet) int {
 	return n + n/8
 }
 
-// signature returns the enveloped ds:Signature, in canonical form as a
-// child of a signed element (which does not declare ds), over the element
-// whose ID is id and whose canonical form (without this signature) has
-// the SHA-256 digest digest: one Reference, enveloped-signature then
-// exc-c14n (with the InclusiveNamespaces PrefixList "xs") transforms,
-// RSA-SHA256, and the certificate in KeyInfo, as goxmldsig's
-// SigningContext writes it.
-func signature(ks *KeySet, id string, digest []byte) ([]byte, error) {
+// signature appends to sc.sigs the enveloped ds:Signature, in canonical
+// form as a child of a signed element (which does not declare ds), over
+// the element whose ID is id and whose canonical form (without this
+// signature) has the SHA-256 digest digest: one Reference,
+// enveloped-signature then exc-c14n (with the InclusiveNamespaces
+// PrefixList "xs") transforms, RSA-SHA256, and the certificate in KeyInfo,
+// as goxmldsig's SigningContext writes it. It uses sc.hash and sc.sum;
+// digest may be sc.sum: it is read before sc.sum is written.
+func (sc *scratch) signature(ks *KeySet, id string, digest []byte) error {
 	const head = `<ds:Signature xmlns:ds="` + nsDSig + `">`
-	c := canonical{b: make([]byte, 0, 1520+base64.StdEncoding.EncodedLen(len(ks.Certificate.Raw))+len(id))}
+	c := &sc.sigs
+	start := len(c.b)
 	c.b = append(c.b, head+`<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="`+algExcC14N+`"></ds:CanonicalizationMethod>`+
 		`<ds:SignatureMethod Algorithm="`+algRSASHA256+`"></ds:SignatureMethod><ds:Reference URI="#`...)
 	c.escape(id, true)
@@ -514,21 +584,51 @@ func signature(ks *KeySet, id string, digest []byte) ([]byte, error) {
 	c.b = base64.StdEncoding.AppendEncode(c.b, digest)
 	c.b = append(c.b, `</ds:DigestValue></ds:Reference></ds:SignedInfo>`...)
 	if c.err != nil {
-		return nil, c.err
+		return c.err
 	}
 	// SignedInfo is canonicalised as a subtree on its own, so there it
 	// declares ds; in the document the Signature declares it.
-	h := sha256.New()
-	h.Write([]byte(`<ds:SignedInfo xmlns:ds="` + nsDSig + `">`))
-	h.Write(c.b[len(head+`<ds:SignedInfo>`):])
-	sig, err := ks.Signer.Sign(rand.Reader, h.Sum(nil), crypto.SHA256)
+	h := sc.hash
+	h.Reset()
+	h.Write(signedInfoDS)
+	h.Write(c.b[start+len(head+`<ds:SignedInfo>`):])
+	sig, err := ks.Signer.Sign(rand.Reader, h.Sum(sc.sum[:0]), crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("sign response: %w", err)
+		return fmt.Errorf("sign response: %w", err)
 	}
 	c.b = append(c.b, `<ds:SignatureValue>`...)
 	c.b = base64.StdEncoding.AppendEncode(c.b, sig)
-	c.b = append(c.b, `</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>`...)
-	c.b = base64.StdEncoding.AppendEncode(c.b, ks.Certificate.Raw)
-	c.b = append(c.b, `</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`...)
-	return c.b, nil
+	c.b = append(c.b, keyInfoOf(ks.Certificate.Raw)...)
+	return nil
+}
+
+// signedInfoDS is the start tag of SignedInfo canonicalised on its own.
+var signedInfoDS = []byte(`<ds:SignedInfo xmlns:ds="` + nsDSig + `">`)
+
+// keyInfo is the end of a Signature for one certificate: from the end of
+// SignatureValue on, KeyInfo with the certificate in base64.
+type keyInfo struct {
+	raw, tail []byte
+}
+
+// lastKeyInfo is the keyInfo of the certificate signed with last: the
+// same for every Response until the keys change.
+var lastKeyInfo atomic.Pointer[keyInfo]
+
+// keyInfoOf returns the end of a Signature for the certificate whose DER
+// is raw, written once per certificate rather than once per Signature.
+// It is looked up by the certificate's bytes, not by a pointer, so a
+// Response never carries any certificate but the one it is signed with.
+func keyInfoOf(raw []byte) []byte {
+	if k := lastKeyInfo.Load(); k != nil && bytes.Equal(k.raw, raw) {
+		return k.tail
+	}
+	const start, end = `</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>`, `</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`
+	tail := make([]byte, 0, len(start)+base64.StdEncoding.EncodedLen(len(raw))+len(end))
+	tail = append(tail, start...)
+	tail = base64.StdEncoding.AppendEncode(tail, raw)
+	tail = append(tail, end...)
+	k := &keyInfo{raw: bytes.Clone(raw), tail: tail}
+	lastKeyInfo.Store(k)
+	return k.tail
 }

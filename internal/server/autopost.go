@@ -285,6 +285,16 @@ func appendURLAttr(b []byte, s string) []byte {
 	}
 	const hex = "0123456789abcdef"
 	for i := 0; i < len(s); i++ {
+		if urlPlain[s[i]] { // copied as it is, with the bytes like it after it
+			j := i + 1
+			for j < len(s) && urlPlain[s[j]] {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			if i = j; i == len(s) {
+				break
+			}
+		}
 		c := s[i]
 		switch {
 		case c == '&':
@@ -305,6 +315,15 @@ func appendURLAttr(b []byte, s string) []byte {
 var urlKept = func() (k [256]bool) {
 	for c := range 256 {
 		k[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&*+,/:;=?@[]-._~", byte(c)) >= 0
+	}
+	return k
+}()
+
+// urlPlain are the bytes appendURLAttr copies as they are: kept by URL
+// normalisation and not escaped in an attribute.
+var urlPlain = func() (k [256]bool) {
+	for c := range 256 {
+		k[c] = urlKept[c] && c != '&' && c != '+'
 	}
 	return k
 }()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -298,16 +299,49 @@ func (s *Server) renderPost(w http.ResponseWriter, r *http.Request, spName, acs,
 // renderForm renders p with the auto-POST template, allowing the form to
 // post to p.ACSURL's origin only.
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, p page) {
-	u, err := url.Parse(p.ACSURL)
+	policy, err := postPolicy(p.ACSURL)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Security-Policy", csp("'self' "+u.Scheme+"://"+u.Host))
+	w.Header().Set("Content-Security-Policy", policy)
 	if !s.writePost(w, r, p) {
 		s.executeForm(w, r, p)
 	}
 }
+
+// postPolicy is the Content-Security-Policy of an auto-POST page to acs:
+// form-action allows acs's origin only. The policies of the first
+// maxPostPolicies addresses are kept, in a map replaced (not changed) on
+// each addition: a Response goes to a registered ACS URL, the same few
+// for every Response, and its policy is not worked out again each time.
+func postPolicy(acs string) (string, error) {
+	known := postPolicies.Load()
+	if known != nil {
+		if policy, ok := (*known)[acs]; ok {
+			return policy, nil
+		}
+	}
+	u, err := url.Parse(acs)
+	if err != nil {
+		return "", err
+	}
+	policy := csp("'self' " + u.Scheme + "://" + u.Host)
+	if known == nil || len(*known) < maxPostPolicies {
+		next := map[string]string{acs: policy}
+		if known != nil {
+			maps.Copy(next, *known)
+		}
+		postPolicies.CompareAndSwap(known, &next) // lost to another addition: added next time
+	}
+	return policy, nil
+}
+
+// postPolicies are the policies postPolicy keeps, by ACS URL.
+var postPolicies atomic.Pointer[map[string]string]
+
+// maxPostPolicies bounds postPolicies.
+const maxPostPolicies = 256
 
 // executeForm renders p with the auto-POST template: the pages
 // writePost has no precompiled page for.
