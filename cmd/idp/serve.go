@@ -182,14 +182,7 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if env.getenv("GOMEMLIMIT") == "" {
-		// Each argon2id hash allocates its memory afresh; without a limit
-		// the heap can grow to twice the hashing budget between
-		// collections. A soft limit keeps the process near the budget.
-		limit := int64(o.hashMemoryMiB+memoryHeadroomMiB) << 20
-		debug.SetMemoryLimit(limit)
-		log.Debug("memory limit set", "mib", limit>>20)
-	}
+	tuneGC(env, log, o.hashMemoryMiB)
 	// After a burst of sign-ins, the hashes' memory goes back to the
 	// system once hashing is idle (memoryReturner).
 	memTicker := time.NewTicker(5 * time.Second)
@@ -391,6 +384,32 @@ func housekeeping(ctx context.Context, log *slog.Logger, svc *accounts.Service, 
 // memoryHeadroomMiB is the memory allowed beyond the hashing budget for
 // everything else (connections, templates, XML, the runtime).
 const memoryHeadroomMiB = 128
+
+// gcPercent is the garbage collector's GOGC unless the environment sets
+// it: a collection when the heap has grown to four times what was live
+// after the last one, rather than Go's default twice. An SSO Response
+// allocates about 65 KB that is garbage at once; the live heap is a few
+// MiB, so under load the default collects several times a second, and
+// each collection scans every goroutine's stack and shrinks the ones it
+// can (which the next request grows again). The memory limit (tuneGC)
+// still bounds the heap, and the idle heap is what is live.
+const gcPercent = 300
+
+// tuneGC sets the runtime's memory limit and GOGC where the environment
+// does not (GOMEMLIMIT, GOGC).
+func tuneGC(env *environment, log *slog.Logger, hashMemoryMiB int) {
+	if env.getenv("GOMEMLIMIT") == "" {
+		// Each argon2id hash allocates its memory afresh; without a limit
+		// the heap can grow to twice the hashing budget between
+		// collections. A soft limit keeps the process near the budget.
+		limit := int64(hashMemoryMiB+memoryHeadroomMiB) << 20
+		debug.SetMemoryLimit(limit)
+		log.Debug("memory limit set", "mib", limit>>20)
+	}
+	if env.getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
 
 // poolStats exposes the PostgreSQL pool to the metrics; SQLite has none.
 func poolStats(st migrator) func() server.PoolStats {

@@ -7,8 +7,10 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +102,36 @@ func TestBrandingFlags(t *testing.T) {
 	}
 	if b.OrgName != "Acme Corp" || b.SupportContact != "Help: ext. 4357" || b.AccentColour != "#0b5394" || !bytes.Equal(b.Logo, buf.Bytes()) {
 		t.Fatalf("branding = %+v", b)
+	}
+}
+
+// TestTuneGC: serve sets GOGC and the memory limit, unless the
+// environment sets them (an operator's GOGC or GOMEMLIMIT wins).
+func TestTuneGC(t *testing.T) {
+	prevGC := debug.SetGCPercent(100)
+	prevLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(prevGC); debug.SetMemoryLimit(prevLimit) })
+	for _, tc := range []struct {
+		name      string
+		vars      map[string]string
+		gcPercent int
+		limit     int64
+	}{
+		{"defaults", nil, gcPercent, (256 + memoryHeadroomMiB) << 20},
+		{"GOGC set", map[string]string{"GOGC": "100"}, 100, (256 + memoryHeadroomMiB) << 20},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, gcPercent, math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100)
+			debug.SetMemoryLimit(math.MaxInt64)
+			env := &environment{getenv: func(k string) string { return tc.vars[k] }}
+			tuneGC(env, slog.New(slog.DiscardHandler), 256)
+			if got := debug.SetGCPercent(100); got != tc.gcPercent {
+				t.Errorf("GOGC %d, want %d", got, tc.gcPercent)
+			}
+			if got := debug.SetMemoryLimit(-1); got != tc.limit {
+				t.Errorf("memory limit %d, want %d", got, tc.limit)
+			}
+		})
 	}
 }

@@ -592,7 +592,13 @@ func (sc *scratch) signature(ks *KeySet, id string, digest []byte) error {
 	h.Reset()
 	h.Write(signedInfoDS)
 	h.Write(c.b[start+len(head+`<ds:SignedInfo>`):])
-	sig, err := ks.Signer.Sign(rand.Reader, h.Sum(sc.sum[:0]), crypto.SHA256)
+	var sig []byte
+	var err error
+	if key, ok := ks.Signer.(*rsa.PrivateKey); ok {
+		sig, err = signRSA(key, h.Sum(sc.sum[:0]))
+	} else { // a signer of another kind (a hardware module) signs where it is called
+		sig, err = ks.Signer.Sign(rand.Reader, h.Sum(sc.sum[:0]), crypto.SHA256)
+	}
 	if err != nil {
 		return fmt.Errorf("sign response: %w", err)
 	}
