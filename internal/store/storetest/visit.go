@@ -343,9 +343,9 @@ func testSessionStamp(t *testing.T, s store.Store) {
 // GroupCommit checks a backend's group commit of RecordVisit: visits
 // that wait for the store together commit together, and each is judged
 // alone. In the first group each visit's verdict comes from its own
-// statement: a replayed request and a visit built from an SP that
-// changed are refused with their own error and leave nothing behind,
-// while the others commit. In the second, one visit fails after its first
+// statement: a replayed request (answered before, or earlier in the same
+// group) and a visit built from an SP that changed are refused with
+// their own error and leave nothing behind, while the others commit. In the second, one visit fails after its first
 // write (its session ID is taken): it is refused alone and its write
 // undone. g is the backend's group of RecordVisit.
 func GroupCommit(t *testing.T, s store.Store, g group.Tester) {
@@ -372,6 +372,9 @@ func GroupCommit(t *testing.T, s store.Store, g group.Tester) {
 		{"sp|_touch", store.Visit{TouchSession: taken.ID, TouchAt: touchAt}, nil, true},
 		{"sp|_answered", store.Visit{SP: current}, store.ErrConflict, true},
 		{"sp|_a", store.Visit{SP: current}, nil, true},
+		// The same request twice in one group (a replay racing the
+		// original): answered once.
+		{"sp|_a", store.Visit{SP: current}, store.ErrConflict, true},
 		{"sp|_sp-changed", store.Visit{SP: &store.SPVersion{Name: "acme", Version: version + 1}}, store.ErrChanged, false},
 		{"sp|_b", store.Visit{SP: current}, nil, true},
 	}, {
