@@ -42,7 +42,7 @@ type Response struct {
 	AssertionID string
 	// XML is the signed Response document. It is posted base64-encoded;
 	// the auto-POST page encodes it into its own buffer, so a Response
-	// carries no encoded copy (11.7 KB for a Flex Response).
+	// carries no encoded copy (about 12 KB for a Flex Response).
 	XML []byte
 }
 

@@ -205,9 +205,9 @@ func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool 
 	return true
 }
 
-// base64Text is isBase64, eight bytes a step: the SAMLResponse of every
-// auto-POST page (8 to 16 KB) is checked, and a branch per byte was half
-// of writePost's own time.
+// base64Text is isBase64, eight bytes a step: a SAMLResponse given as a
+// string (8 to 16 KB) is checked, and a branch per byte was half of
+// writePost's own time. A Response's document, encoded in place, is not.
 func base64Text(s string) bool {
 	if s == "" {
 		return false
