@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -37,15 +36,19 @@ type Response struct {
 	// ACSURL is where the browser must post it: always a URL registered
 	// for the SP.
 	ACSURL string
-	// SAMLResponse is the base64-encoded Response document.
-	SAMLResponse string
 	// RelayState is posted alongside, unchanged; may be empty.
 	RelayState  string
 	ResponseID  string
 	AssertionID string
-	// XML is the signed Response document.
+	// XML is the signed Response document. It is posted base64-encoded;
+	// the auto-POST page encodes it into its own buffer, so a Response
+	// carries no encoded copy (about 12 KB for a Flex Response).
 	XML []byte
 }
+
+// SAMLResponse is the base64-encoded Response document, the value of the
+// SAMLResponse form field, encoded on each call.
+func (r *Response) SAMLResponse() string { return base64.StdEncoding.EncodeToString(r.XML) }
 
 // StatusError asks for a SAML error Response (no assertion) instead of a
 // successful one, e.g. NoPassive or InvalidNameIDPolicy.
@@ -128,23 +131,8 @@ func (i *IdP) write(t target, now time.Time, se *StatusError, a *crewjam.Asserti
 	if a != nil {
 		assertionID = a.ID
 	}
-	return &Response{ACSURL: t.acs, SAMLResponse: base64String(buf), RelayState: t.relayState,
+	return &Response{ACSURL: t.acs, RelayState: t.relayState,
 		ResponseID: responseID, AssertionID: assertionID, XML: buf}, nil
-}
-
-// base64String is base64.StdEncoding.EncodeToString without the second
-// copy of the document its string conversion makes.
-func base64String(b []byte) string {
-	var sb strings.Builder
-	sb.Grow(base64.StdEncoding.EncodedLen(len(b)))
-	var chunk [1024]byte
-	for len(b) > 0 {
-		n := min(len(b), 768) // 768 bytes in, 1024 out
-		base64.StdEncoding.Encode(chunk[:], b[:n])
-		sb.Write(chunk[:base64.StdEncoding.EncodedLen(n)])
-		b = b[n:]
-	}
-	return sb.String()
 }
 
 // refused decides, for both paths, what is refused before an assertion is
@@ -399,12 +387,11 @@ func finish(preq *crewjam.IdpAuthnRequest, assertionID string) (*Response, error
 		return nil, fmt.Errorf("serialise response: %w", err)
 	}
 	return &Response{
-		ACSURL:       preq.ACSEndpoint.Location,
-		SAMLResponse: base64.StdEncoding.EncodeToString(buf),
-		RelayState:   preq.RelayState,
-		ResponseID:   preq.ResponseEl.SelectAttrValue("ID", ""),
-		AssertionID:  assertionID,
-		XML:          buf,
+		ACSURL:      preq.ACSEndpoint.Location,
+		RelayState:  preq.RelayState,
+		ResponseID:  preq.ResponseEl.SelectAttrValue("ID", ""),
+		AssertionID: assertionID,
+		XML:         buf,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -154,7 +155,7 @@ func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool 
 	langs := s.langPrefix(r, p)
 	bp := postBuffers.Get().(*[]byte)
 	b := (*bp)[:0]
-	if need := pp.size + len(p.SAMLResponse) + len(pp.slots)*len(langs) + 256; cap(b) < need {
+	if need := pp.size + len(p.SAMLResponse) + base64.StdEncoding.EncodedLen(len(p.message)) + len(pp.slots)*len(langs) + 256; cap(b) < need {
 		b = make([]byte, 0, need)
 	}
 	escaped, escapedLen := -1, 0 // where the language switch's prefix was first written
@@ -166,7 +167,9 @@ func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool 
 		case slotACS:
 			b = appendURLAttr(b, p.ACSURL)
 		case slotMessage:
-			if base64Text(p.SAMLResponse) {
+			if p.message != nil { // a Response: encoded here, nothing in base64 to escape
+				b = base64.StdEncoding.AppendEncode(b, p.message)
+			} else if base64Text(p.SAMLResponse) {
 				b = append(b, p.SAMLResponse...) // nothing in it to escape
 			} else {
 				b = appendAttr(b, p.SAMLResponse)
@@ -202,9 +205,9 @@ func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool 
 	return true
 }
 
-// base64Text is isBase64, eight bytes a step: the SAMLResponse of every
-// auto-POST page (8 to 16 KB) is checked, and a branch per byte was half
-// of writePost's own time.
+// base64Text is isBase64, eight bytes a step: a SAMLResponse given as a
+// string (8 to 16 KB) is checked, and a branch per byte was half of
+// writePost's own time. A Response's document, encoded in place, is not.
 func base64Text(s string) bool {
 	if s == "" {
 		return false

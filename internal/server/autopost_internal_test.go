@@ -1,15 +1,20 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/i18n"
+	"github.com/flexidp/flexidp/internal/saml"
 )
 
 // postCase is one auto-POST page: the request it answers and its values.
@@ -122,6 +127,90 @@ func TestPrecompiledAutoPost(t *testing.T) {
 	}
 }
 
+// TestRenderPostResponse: the page renderPost writes for a Response,
+// its document base64-encoded into the page, is the page of its
+// SAMLResponse string (which checkPrecompiledPost holds to the
+// template's), precompiled or through the template (no request ID),
+// headers included, for documents of every length modulo 3 and bytes
+// whose base64 holds + and /.
+func TestRenderPostResponse(t *testing.T) {
+	s := newTestServer(t, Config{}, "https://idp.example.com", nil)
+	docs := map[string][]byte{
+		"empty":      {},
+		"one byte":   []byte("<"),
+		"two bytes":  []byte("<x"),
+		"+ and /":    []byte("\xfb\xff\xbf\xfb\xef<samlp:Response>\xff"),
+		"a Response": bytes.Repeat([]byte(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="id-0a1b">&lt;é</samlp:Response>`), 80),
+	}
+	request := func(lang, id string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/saml/sso?SAMLRequest=fZJR%2B&RelayState=x&lang=fr", nil)
+		return r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, id), lang))
+	}
+	for name, doc := range docs {
+		for _, relay := range []string{"", "https://flex.twilio.com/x?a=1&b=<2>"} {
+			resp := &saml.Response{ACSURL: "https://flex.twilio.com/ac123/saml/acs?a=1&b=+", RelayState: relay, XML: doc}
+			for _, lang := range i18n.Languages {
+				for _, id := range []string{"0123456789abcdef", ""} {
+					if id != "" {
+						checkPrecompiledPost(t, s, postCase{method: http.MethodGet, target: request(lang, id).RequestURI, lang: lang, requestID: id,
+							sp: "Twilio Flex", acs: resp.ACSURL, msg: resp.SAMLResponse(), relay: relay})
+					}
+					got, want := httptest.NewRecorder(), httptest.NewRecorder()
+					s.renderPost(got, request(lang, id), "Twilio Flex", resp)
+					s.renderForm(want, request(lang, id), page{Title: "title.post", SPName: "Twilio Flex", ACSURL: resp.ACSURL,
+						SAMLResponse: resp.SAMLResponse(), RelayState: relay})
+					if got.Code != want.Code || got.Body.String() != want.Body.String() {
+						t.Errorf("%s, relay %q, %s, request ID %q: page %d %q, want %d %q", name, relay, lang, id,
+							got.Code, got.Body.String(), want.Code, want.Body.String())
+					}
+					for _, k := range []string{"Content-Type", "Content-Language", "Content-Length", "Content-Security-Policy", "Vary"} {
+						if g, w := got.Header().Values(k), want.Header().Values(k); !slices.Equal(g, w) {
+							t.Errorf("%s, relay %q, %s, request ID %q: %s %q, want %q", name, relay, lang, id, k, g, w)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRenderPostAllocatesNoBase64: renderPost encodes a Response's
+// document into the page's pooled buffer; no base64 string of it is
+// allocated, by the Response or by the page (an 8.7 KB document is an
+// 11.6 KB string).
+func TestRenderPostAllocatesNoBase64(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are counted without the race detector")
+	}
+	s := newTestServer(t, Config{}, "https://idp.example.com", nil)
+	r := httptest.NewRequest(http.MethodGet, "/saml/sso?SAMLRequest=fZJRT%2BMwEITf&RelayState=x", nil)
+	r = r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, "0123456789abcdef"), "en"))
+	doc := bytes.Repeat([]byte(`<saml:Attribute Name="roles"><saml:AttributeValue>agent</saml:AttributeValue></saml:Attribute>`), 8700/94)
+	resp := &saml.Response{ACSURL: "https://flex.twilio.com/ac123/saml/acs", RelayState: "x", XML: doc}
+	w := httptest.NewRecorder()
+	write := func() {
+		w.Body.Reset()
+		w.HeaderMap = http.Header{}
+		s.renderPost(w, r, "Twilio Flex", resp)
+	}
+	write() // the page's buffer, the recorder's, the policy kept
+	const runs = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		write()
+	}
+	runtime.ReadMemStats(&after)
+	perPage := int(after.TotalAlloc-before.TotalAlloc) / runs
+	if encoded := base64.StdEncoding.EncodedLen(len(doc)); perPage >= encoded/4 {
+		t.Errorf("renderPost allocated %d bytes per page of a %d-byte document (%d bytes in base64), want under %d",
+			perPage, len(doc), encoded, encoded/4)
+	}
+	if !strings.Contains(w.Body.String(), `value="`+resp.SAMLResponse()+`"`) {
+		t.Errorf("the page does not carry the document's base64")
+	}
+}
+
 // TestPrecompiledAutoPostFallback: a page the precompiled pages do not
 // cover goes through the template (writePost writes nothing).
 func TestPrecompiledAutoPostFallback(t *testing.T) {
@@ -171,11 +260,16 @@ func FuzzPrecompiledAutoPost(f *testing.F) {
 // BenchmarkAutoPost writes one auto-POST page (an 8 KB SAMLResponse, a
 // RelayState, the language switch carrying an HTTP-Redirect query):
 // precompiled (writePost, what every Response takes), with the policy
-// around it (renderPost, as the SSO handler calls it), and through the
-// template (executeForm, what it took before).
+// around it and the document base64-encoded into the page (renderPost, as
+// the SSO handler calls it), and through the template (executeForm, what
+// it took before).
 func BenchmarkAutoPost(b *testing.B) {
 	s := newTestServer(b, Config{}, "https://idp.example.com", nil)
-	msg := strings.Repeat("PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM+Cg==", 8<<10/56)
+	const chunk = "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM+Cg=="
+	msg := strings.Repeat(chunk, 8<<10/56)
+	doc, _ := base64.StdEncoding.DecodeString(chunk)
+	resp := &saml.Response{ACSURL: "https://flex.twilio.com/ac123/saml/acs", RelayState: "https://flex.twilio.com/",
+		XML: bytes.Repeat(doc, base64.StdEncoding.DecodedLen(len(msg))/len(doc))} // encoded about as long as msg
 	target := "/saml/sso?SAMLRequest=" + strings.Repeat("fZJRT%2BMwEITf%2BRWR35s4aXvcWU2qHghdJU5UJNwDb", 20) + "&RelayState=https%3A%2F%2Fflex.twilio.com%2F"
 	r := httptest.NewRequest(http.MethodGet, target, nil)
 	r = r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, "0123456789abcdef"), "fr"))
@@ -185,7 +279,7 @@ func BenchmarkAutoPost(b *testing.B) {
 		write func(http.ResponseWriter)
 	}{
 		{"precompiled", func(w http.ResponseWriter) { s.writePost(w, r, p) }},
-		{"renderPost", func(w http.ResponseWriter) { s.renderPost(w, r, p.SPName, p.ACSURL, p.SAMLResponse, p.RelayState) }},
+		{"renderPost", func(w http.ResponseWriter) { s.renderPost(w, r, p.SPName, resp) }},
 		{"template", func(w http.ResponseWriter) { s.executeForm(w, r, p) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flexidp/flexidp/internal/i18n"
+	"github.com/flexidp/flexidp/internal/saml"
 )
 
 // TestPostPolicy: the auto-POST page's policy allows posting to the ACS
@@ -67,8 +68,9 @@ func TestRenderPostAllocations(t *testing.T) {
 			write()
 		})
 	}
+	resp := &saml.Response{ACSURL: p.ACSURL, RelayState: p.RelayState, XML: []byte("<samlp:Response>\n")} // p's SAMLResponse
 	page := count(func() { s.writePost(w, r, p) })
-	all := count(func() { s.renderPost(w, r, p.SPName, p.ACSURL, p.SAMLResponse, p.RelayState) })
+	all := count(func() { s.renderPost(w, r, p.SPName, resp) })
 	if all-page > 1 {
 		t.Errorf("renderPost made %.0f allocations besides the page's %.0f, want 1 (the policy header)", all-page, page)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/i18n"
+	"github.com/flexidp/flexidp/internal/saml"
 	"github.com/flexidp/flexidp/internal/users"
 	"github.com/flexidp/flexidp/web"
 )
@@ -53,8 +55,10 @@ type page struct {
 	Token string
 	// forgot password: the answer is shown; no mailer is set
 	Sent, NoMailer bool
-	// post
+	// post; a Response's page has its document in message, base64-encoded
+	// into the page in place of SAMLResponse (writePost, executeForm)
 	ACSURL, SAMLResponse, RelayState string
+	message                          []byte
 	// account page
 	Account *accountView
 	// Passkey is the passkey ceremony the page offers, if any; NoCode
@@ -290,10 +294,12 @@ func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, status int, 
 // pageBuffers keeps the buffers pages are executed into.
 var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// renderPost renders the auto-submitting HTTP-POST binding form. The CSP
-// allows posting to exactly the ACS URL's origin and nowhere else.
-func (s *Server) renderPost(w http.ResponseWriter, r *http.Request, spName, acs, samlResponse, relayState string) {
-	s.renderForm(w, r, page{Title: "title.post", SPName: spName, ACSURL: acs, SAMLResponse: samlResponse, RelayState: relayState})
+// renderPost renders the auto-submitting HTTP-POST binding form that
+// carries resp, a successful or an error Response, solicited or not. The
+// CSP allows posting to exactly the ACS URL's origin and nowhere else.
+// The document is base64-encoded once, into the page itself.
+func (s *Server) renderPost(w http.ResponseWriter, r *http.Request, spName string, resp *saml.Response) {
+	s.renderForm(w, r, page{Title: "title.post", SPName: spName, ACSURL: resp.ACSURL, message: resp.XML, RelayState: resp.RelayState})
 }
 
 // renderForm renders p with the auto-POST template, allowing the form to
@@ -346,6 +352,9 @@ const maxPostPolicies = 256
 // executeForm renders p with the auto-POST template: the pages
 // writePost has no precompiled page for.
 func (s *Server) executeForm(w http.ResponseWriter, r *http.Request, p page) {
+	if p.message != nil {
+		p.SAMLResponse, p.message = base64.StdEncoding.EncodeToString(p.message), nil
+	}
 	// The page is executed without the message, 8 KB of base64 that the
 	// template would escape byte by byte for nothing (no base64 character
 	// needs escaping in a quoted attribute), and the message is written in

@@ -221,7 +221,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, gr
 		}
 		s.cfg.Metrics.response(provider.Name, "error")
 		log().WarnContext(ctx, "SAML error response issued", "status", se.Second, "message", se.Message)
-		s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+		s.renderPost(w, r, provider.Label(), resp)
 		return false
 	} else if err != nil {
 		return s.refuse(w, r, v, cached.ref(), err)
@@ -237,7 +237,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, u users.User, gr
 		return changed
 	}
 	s.cfg.Metrics.response(provider.Name, "success")
-	s.renderPost(w, r, provider.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+	s.renderPost(w, r, provider.Label(), resp)
 	return false
 }
 
@@ -306,6 +306,6 @@ func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *saml.Req
 		return false
 	}
 	s.cfg.Metrics.response(cached.Name, "error")
-	s.renderPost(w, r, cached.Label(), resp.ACSURL, resp.SAMLResponse, resp.RelayState)
+	s.renderPost(w, r, cached.Label(), resp)
 	return false
 }
