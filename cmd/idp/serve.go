@@ -385,18 +385,10 @@ func housekeeping(ctx context.Context, log *slog.Logger, svc *accounts.Service, 
 // everything else (connections, templates, XML, the runtime).
 const memoryHeadroomMiB = 128
 
-// gcPercent is the garbage collector's GOGC unless the environment sets
-// it: a collection when the heap has grown to four times what was live
-// after the last one, rather than Go's default twice. An SSO Response
-// allocates about 65 KB that is garbage at once; the live heap is a few
-// MiB, so under load the default collects several times a second, and
-// each collection scans every goroutine's stack and shrinks the ones it
-// can (which the next request grows again). The memory limit (tuneGC)
-// still bounds the heap, and the idle heap is what is live.
-const gcPercent = 300
-
-// tuneGC sets the runtime's memory limit and GOGC where the environment
-// does not (GOMEMLIMIT, GOGC).
+// tuneGC sets the runtime's memory limit where the environment does not
+// (GOMEMLIMIT). GOGC is Go's default: 300 was tried (fewer collections
+// under SSO load) and doubled the RSS peak of a password burst, whose
+// argon2id hashes are 19 MiB of garbage each (docs/performance.md).
 func tuneGC(env *environment, log *slog.Logger, hashMemoryMiB int) {
 	if env.getenv("GOMEMLIMIT") == "" {
 		// Each argon2id hash allocates its memory afresh; without a limit
@@ -405,9 +397,6 @@ func tuneGC(env *environment, log *slog.Logger, hashMemoryMiB int) {
 		limit := int64(hashMemoryMiB+memoryHeadroomMiB) << 20
 		debug.SetMemoryLimit(limit)
 		log.Debug("memory limit set", "mib", limit>>20)
-	}
-	if env.getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
 	}
 }
 

@@ -24,10 +24,10 @@ var ErrPanicked = errors.New("a write of the group commit panicked")
 //
 // One of the waiting callers leads: it takes the waiting items (at most
 // Max), commits them, and hands the lead to the first item that arrived
-// meanwhile. Before it takes them it yields the CPU once
-// (runtime.Gosched), so that requests already running reach their commit
-// and join it; on an idle server nothing else is ready and it goes on at
-// once, so a lone write waits for nothing.
+// meanwhile. Before it takes them it yields the CPU (gather), so that
+// requests already running reach their commit and join it; on an idle
+// server nothing else is ready and it goes on at once, so a lone write
+// waits for nothing.
 type Group[T any] struct {
 	// Max bounds the items of one group; 0 means 64.
 	Max int
@@ -83,7 +83,7 @@ func (g *Group[T]) Do(item T, commit func(items []T) []error) error {
 	if !lead && !<-c.wake {
 		return c.err
 	}
-	runtime.Gosched()
+	g.gather()
 	if hooks.Hold != nil {
 		<-hooks.Hold
 	}
@@ -138,6 +138,26 @@ func (g *Group[T]) Do(item T, commit func(items []T) []error) error {
 	}
 	committed = true
 	return c.err
+}
+
+// maxYields bounds the times a leader yields to let requests join its
+// group (gather).
+const maxYields = 8
+
+// gather yields the CPU (runtime.Gosched) while each yield brings more
+// items to the group, at most maxYields times: a request that was
+// running when the leader came usually has more to do (its signatures)
+// before it reaches its commit, so one yield gathers only those that were
+// about to. On an idle server the first yield brings nothing and the
+// leader goes on at once.
+func (g *Group[T]) gather() {
+	for range maxYields {
+		before := g.Waiting()
+		runtime.Gosched()
+		if g.Waiting() == before {
+			return
+		}
+	}
 }
 
 // Waiting is the number of items given to Do and not yet taken into a
