@@ -15,6 +15,7 @@ import (
 
 	"github.com/flexidp/flexidp/internal/attributes"
 	"github.com/flexidp/flexidp/internal/saml"
+	"github.com/flexidp/flexidp/internal/sp"
 )
 
 // fixedSigner answers every Sign with the same bytes: the writer's own
@@ -30,17 +31,24 @@ func (f fixedSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) 
 	return bytes.Clone(f.sig), nil // as rsa.SignPKCS1v15, a new slice
 }
 
+// withoutRSA is benchIdP signing with fixedSigner, which costs nothing,
+// and a Response's request, release and grant for its SP.
+func withoutRSA(tb testing.TB) (*saml.IdP, sp.ServiceProvider, attributes.Released, *saml.Request, saml.Grant) {
+	tb.Helper()
+	idp, s, _ := benchIdP(tb)
+	key, cert := selfSigned(tb, "https://idp.example.com/saml/metadata", time.Now())
+	idp.SetKeys(&saml.KeySet{ID: "bench", Signer: fixedSigner{pub: &key.PublicKey, sig: make([]byte, 256)}, Certificate: cert})
+	req := &saml.Request{ID: "id-0123456789abcdef", SP: s.Name, ACSURL: benchACS, RelayState: "relay", IssueInstant: time.Now()}
+	g := saml.Grant{SessionIndex: "_0123456789abcdef0123456789abcdef", AuthnInstant: time.Now()}
+	return idp, s, benchReleased(tb), req, g
+}
+
 // BenchmarkRespondWithoutRSA is BenchmarkRespond with a signer that
 // costs nothing: the Response path's own time and allocations, which
 // the two RSA signatures hide in BenchmarkRespond (their own
 // allocations, 4 per signature, are in both).
 func BenchmarkRespondWithoutRSA(b *testing.B) {
-	idp, s, _ := benchIdP(b)
-	key, cert := selfSigned(b, "https://idp.example.com/saml/metadata", time.Now())
-	idp.SetKeys(&saml.KeySet{ID: "bench", Signer: fixedSigner{pub: &key.PublicKey, sig: make([]byte, 256)}, Certificate: cert})
-	rel := benchReleased(b)
-	req := &saml.Request{ID: "id-0123456789abcdef", SP: s.Name, ACSURL: benchACS, RelayState: "relay", IssueInstant: time.Now()}
-	g := saml.Grant{SessionIndex: "_0123456789abcdef0123456789abcdef", AuthnInstant: time.Now()}
+	idp, s, rel, req, g := withoutRSA(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := idp.Respond(req, s, rel, g); err != nil {
@@ -85,12 +93,7 @@ func TestResponseCarriesNoBase64(t *testing.T) {
 	if saml.RaceEnabled {
 		t.Skip("allocations are counted without the race detector")
 	}
-	idp, s, _ := benchIdP(t)
-	key, cert := selfSigned(t, "https://idp.example.com/saml/metadata", time.Now())
-	idp.SetKeys(&saml.KeySet{ID: "bench", Signer: fixedSigner{pub: &key.PublicKey, sig: make([]byte, 256)}, Certificate: cert})
-	rel := benchReleased(t)
-	req := &saml.Request{ID: "id-0123456789abcdef", SP: s.Name, ACSURL: benchACS, RelayState: "relay", IssueInstant: time.Now()}
-	g := saml.Grant{SessionIndex: "_0123456789abcdef0123456789abcdef", AuthnInstant: time.Now()}
+	idp, s, rel, req, g := withoutRSA(t)
 	for _, tc := range []struct {
 		name    string
 		respond func() (*saml.Response, error)

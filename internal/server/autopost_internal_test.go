@@ -182,9 +182,7 @@ func TestRenderPostAllocatesNoBase64(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are counted without the race detector")
 	}
-	s := newTestServer(t, Config{}, "https://idp.example.com", nil)
-	r := httptest.NewRequest(http.MethodGet, "/saml/sso?SAMLRequest=fZJRT%2BMwEITf&RelayState=x", nil)
-	r = r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, "0123456789abcdef"), "en"))
+	s, r := postPageRequest(t)
 	doc := bytes.Repeat([]byte(`<saml:Attribute Name="roles"><saml:AttributeValue>agent</saml:AttributeValue></saml:Attribute>`), 8700/94)
 	resp := &saml.Response{ACSURL: "https://flex.twilio.com/ac123/saml/acs", RelayState: "x", XML: doc}
 	w := httptest.NewRecorder()

@@ -56,9 +56,7 @@ func TestRenderPostAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are counted without the race detector")
 	}
-	s := newTestServer(t, Config{}, "https://idp.example.com", nil)
-	r := httptest.NewRequest(http.MethodGet, "/saml/sso?SAMLRequest=fZJRT%2BMwEITf&RelayState=x", nil)
-	r = r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, "0123456789abcdef"), "en"))
+	s, r := postPageRequest(t)
 	p := page{Title: "title.post", SPName: "Twilio Flex", ACSURL: "https://flex.twilio.com/ac123/saml/acs", SAMLResponse: "PHNhbWxwOlJlc3BvbnNlPgo=", RelayState: "x"}
 	w := httptest.NewRecorder()
 	count := func(write func()) float64 {
@@ -77,4 +75,13 @@ func TestRenderPostAllocations(t *testing.T) {
 	if got := w.Header().Get("Content-Security-Policy"); got != csp("'self' https://flex.twilio.com") {
 		t.Errorf("policy %q", got)
 	}
+}
+
+// postPageRequest is a test server and an SSO request, in English and
+// with a request ID, to render auto-POST pages for.
+func postPageRequest(t *testing.T) (*Server, *http.Request) {
+	t.Helper()
+	s := newTestServer(t, Config{}, "https://idp.example.com", nil)
+	r := httptest.NewRequest(http.MethodGet, "/saml/sso?SAMLRequest=fZJRT%2BMwEITf&RelayState=x", nil)
+	return s, r.WithContext(i18n.NewContext(context.WithValue(r.Context(), requestIDKey, "0123456789abcdef"), "en"))
 }
