@@ -161,7 +161,7 @@ func (g *Group[T]) gather() {
 }
 
 // Waiting is the number of items given to Do and not yet taken into a
-// group (for tests).
+// group.
 func (g *Group[T]) Waiting() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
