@@ -23,8 +23,12 @@ func (s *Store) writeGrouped(fn func(tx *txn) error) error {
 }
 
 // commitGroup runs fns in one transaction of the writer and returns each
-// one's error: its own, or the transaction's.
+// one's error: its own, or the transaction's. One fn alone is write's.
 func (s *Store) commitGroup(fns []func(tx *txn) error) []error {
+	ctx := context.Background()
+	if len(fns) == 1 {
+		return []error{s.write(ctx, fns[0])}
+	}
 	errs := make([]error, len(fns))
 	ran := make([]int, len(fns))
 	failAll := func(err error) []error {
@@ -35,49 +39,27 @@ func (s *Store) commitGroup(fns []func(tx *txn) error) []error {
 		}
 		return errs
 	}
-	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return failAll(fmt.Errorf("begin SQLite transaction: %w", err))
 	}
 	defer tx.prepareMissed(ctx)
-	ended := false
-	defer func() {
-		if !ended { // a write panicked: nothing of the group is kept
-			_ = tx.Rollback()
+	defer tx.Rollback() // nothing of the group is kept unless committed (a panic too)
+	for i, fn := range fns {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT visit`); err != nil {
+			return failAll(fmt.Errorf("begin SQLite savepoint: %w", err))
 		}
-	}()
-	abort := func(err error) []error {
-		ended = true
-		_ = tx.Rollback()
-		return failAll(err)
-	}
-	if len(fns) == 1 {
-		ran[0], errs[0] = tx.run(fns[0])
-		ended = true
-		if errs[0] != nil {
-			_ = tx.Rollback()
-			return errs
-		}
-	} else {
-		for i, fn := range fns {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT visit`); err != nil {
-				return abort(fmt.Errorf("begin SQLite savepoint: %w", err))
-			}
-			if ran[i], errs[i] = tx.run(fn); errs[i] != nil {
-				// Undo fn's writes alone. Should SQLite have ended the
-				// whole transaction (it does on some I/O errors), the
-				// savepoint is gone with every write of the group: each
-				// is failed.
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO visit`); err != nil {
-					return abort(fmt.Errorf("roll back one write of a group: %w", err))
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `RELEASE visit`); err != nil {
-				return abort(fmt.Errorf("release SQLite savepoint: %w", err))
+		if ran[i], errs[i] = tx.run(fn); errs[i] != nil {
+			// Undo fn's writes alone. Should SQLite have ended the whole
+			// transaction (it does on some I/O errors), the savepoint is
+			// gone with every write of the group: each is failed.
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO visit`); err != nil {
+				return failAll(fmt.Errorf("roll back one write of a group: %w", err))
 			}
 		}
-		ended = true
+		if _, err := tx.ExecContext(ctx, `RELEASE visit`); err != nil {
+			return failAll(fmt.Errorf("release SQLite savepoint: %w", err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return failAll(fmt.Errorf("commit SQLite transaction: %w", err))

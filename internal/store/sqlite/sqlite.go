@@ -175,8 +175,11 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 		return fmt.Errorf("begin SQLite transaction: %w", err)
 	}
 	defer tx.prepareMissed(ctx)
+	// Undone unless committed, whatever fn did (a panic too), so that the
+	// writer's one connection is never left in a transaction; after
+	// Commit this is a no-op.
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {

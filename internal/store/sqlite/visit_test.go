@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,47 @@ func TestGroupCommitPanic(t *testing.T) {
 	must(t, s.r.QueryRowContext(ctx, `SELECT count(*) FROM consumed_ids`).Scan(&n))
 	if n != 1 {
 		t.Errorf("%d rows after the next write, want 1", n)
+	}
+}
+
+// TestWritePanicFreesTheWriter: a write that panics leaves no transaction
+// open on the writer's one connection, so the next write goes through
+// (it waited for ever before).
+func TestWritePanicFreesTheWriter(t *testing.T) {
+	s := newStore(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = recover() }()
+		_ = s.write(t.Context(), func(tx *txn) error {
+			if _, err := tx.ExecContext(t.Context(), `INSERT INTO consumed_ids (key, expires_at) VALUES ('before', 0)`); err != nil {
+				return err
+			}
+			panic("a bug in a write")
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write that panicked still holds the writer after 5 s")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	must(t, s.write(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO consumed_ids (key, expires_at) VALUES ('after', 0)`)
+		return err
+	}))
+	var keys []string
+	rows, err := s.r.QueryContext(t.Context(), `SELECT key FROM consumed_ids ORDER BY key`)
+	must(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		must(t, rows.Scan(&k))
+		keys = append(keys, k)
+	}
+	must(t, rows.Err())
+	if !slices.Equal(keys, []string{"after"}) {
+		t.Errorf("replay records %v, want only the write after the panic's", keys)
 	}
 }
