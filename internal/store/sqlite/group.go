@@ -24,20 +24,39 @@ func (s *Store) writeGrouped(fn func(tx *txn) error) error {
 
 // commitGroup runs fns in one transaction of the writer and returns each
 // one's error: its own, or the transaction's. One fn alone is write's.
+//
+// A group is first run without savepoints: each savepoint is two more
+// statements a visit, and visits almost never fail (a replayed request, an
+// SP or session changed since it was read). When one does fail, that
+// transaction is rolled back whole and the group runs again with each fn
+// in a savepoint of its own, so that the failure is undone alone and the
+// others commit. fns are run twice then: a fn's effects must be its
+// statements in tx (RecordVisit's are).
 func (s *Store) commitGroup(fns []func(tx *txn) error) []error {
 	ctx := context.Background()
 	if len(fns) == 1 {
 		return []error{s.write(ctx, fns[0])}
 	}
-	errs := make([]error, len(fns))
+	if errs, again := s.runGroup(ctx, fns, false); !again {
+		return errs
+	}
+	errs, _ := s.runGroup(ctx, fns, true)
+	return errs
+}
+
+// runGroup runs fns in one transaction and commits it, each fn in a
+// savepoint when savepoints is set. Without savepoints, the first fn that
+// fails ends the attempt with nothing kept: again is true, and errs nil.
+func (s *Store) runGroup(ctx context.Context, fns []func(tx *txn) error, savepoints bool) (errs []error, again bool) {
+	errs = make([]error, len(fns))
 	ran := make([]int, len(fns))
-	failAll := func(err error) []error {
+	failAll := func(err error) ([]error, bool) {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
 			}
 		}
-		return errs
+		return errs, false
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -46,6 +65,12 @@ func (s *Store) commitGroup(fns []func(tx *txn) error) []error {
 	defer tx.prepareMissed(ctx)
 	defer tx.Rollback() // nothing of the group is kept unless committed (a panic too)
 	for i, fn := range fns {
+		if !savepoints {
+			if ran[i], errs[i] = tx.run(fn); errs[i] != nil {
+				return nil, true
+			}
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT visit`); err != nil {
 			return failAll(fmt.Errorf("begin SQLite savepoint: %w", err))
 		}
@@ -71,7 +96,7 @@ func (s *Store) commitGroup(fns []func(tx *txn) error) []error {
 			}
 		}
 	}
-	return errs
+	return errs, false
 }
 
 // run runs fn in t and returns the statements it ran and its error.
