@@ -74,7 +74,9 @@ func (s *Store) runGroup(ctx context.Context, fns []func(tx *txn) error, savepoi
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT visit`); err != nil {
 			return failAll(fmt.Errorf("begin SQLite savepoint: %w", err))
 		}
+		queued := len(tx.audit)
 		if ran[i], errs[i] = tx.run(fn); errs[i] != nil {
+			tx.audit = tx.audit[:queued] // and its events
 			// Undo fn's writes alone. Should SQLite have ended the whole
 			// transaction (it does on some I/O errors), the savepoint is
 			// gone with every write of the group: each is failed.
@@ -85,6 +87,9 @@ func (s *Store) runGroup(ctx context.Context, fns []func(tx *txn) error, savepoi
 		if _, err := tx.ExecContext(ctx, `RELEASE visit`); err != nil {
 			return failAll(fmt.Errorf("release SQLite savepoint: %w", err))
 		}
+	}
+	if err := tx.flushAudit(ctx); err != nil {
+		return failAll(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return failAll(fmt.Errorf("commit SQLite transaction: %w", err))

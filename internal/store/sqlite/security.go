@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -120,8 +121,55 @@ const insertAuditSQL = `INSERT INTO audit_events
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // auditArgs are insertAuditSQL's arguments for e.
-func auditArgs(e store.AuditEvent) []any {
-	return []any{micros(e.Time), e.Action, e.Actor, e.UserID, e.Email, strings.ToLower(e.Email), e.SP, e.RemoteAddr, e.Reason, string(e.Details)}
+func auditArgs(e store.AuditEvent) []any { return appendAuditArgs(make([]any, 0, auditFields), e) }
+
+// auditFields is the number of insertAuditSQL's arguments.
+const auditFields = 10
+
+// appendAuditArgs appends insertAuditSQL's arguments for e to args.
+func appendAuditArgs(args []any, e store.AuditEvent) []any {
+	return append(args, micros(e.Time), e.Action, e.Actor, e.UserID, e.Email, strings.ToLower(e.Email), e.SP, e.RemoteAddr, e.Reason, string(e.Details))
+}
+
+// insertAuditRowsSQL[k] inserts 1<<k audit events, each with its
+// auditArgs: the statements flushAudit writes a transaction's events with.
+var insertAuditRowsSQL = func() (q [maxAuditRowsLog + 1]string) {
+	row := "(" + strings.Repeat("?, ", auditFields-1) + "?)"
+	for k := range q {
+		q[k] = strings.Replace(insertAuditSQL, "VALUES "+row, "VALUES "+strings.Repeat(row+", ", 1<<k-1)+row, 1)
+	}
+	return q
+}()
+
+// maxAuditRowsLog bounds the events one statement of flushAudit inserts:
+// 1<<maxAuditRowsLog, 640 arguments (SQLite allows 32,766).
+const maxAuditRowsLog = 6
+
+// queueAudit adds e to the events t writes just before it commits
+// (flushAudit).
+func (t *txn) queueAudit(e store.AuditEvent) { t.audit = append(t.audit, e) }
+
+// flushAudit writes the events queued in t, in their order, in as few
+// statements as the powers of two their number adds up to (35 events: 32,
+// 2 and 1): a statement's own cost (the driver's call, SQLite's step and
+// reset) is paid once for many rows, and the texts are a handful, each
+// prepared once.
+func (t *txn) flushAudit(ctx context.Context) error {
+	rows := t.audit
+	t.audit = nil
+	for len(rows) > 0 {
+		k := min(bits.Len(uint(len(rows)))-1, maxAuditRowsLog)
+		n := 1 << k
+		args := make([]any, 0, n*auditFields)
+		for _, e := range rows[:n] {
+			args = appendAuditArgs(args, e)
+		}
+		if _, err := t.ExecContext(ctx, insertAuditRowsSQL[k], args...); err != nil {
+			return wrap("append audit events", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // ListAudit returns the matching events, newest first.

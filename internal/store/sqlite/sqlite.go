@@ -182,6 +182,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	if err := tx.flushAudit(ctx); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit SQLite transaction: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+
+	"github.com/flexidp/flexidp/internal/store"
 )
 
 // maxStmts bounds the statements a pool keeps prepared. The store's
@@ -129,6 +131,9 @@ type txn struct {
 	db     *db
 	missed []string
 	ran    int // statements run, for Store.committed
+	// audit are the events queued to be written just before the commit
+	// (queueAudit, flushAudit).
+	audit []store.AuditEvent
 }
 
 func (t *txn) stmt(ctx context.Context, query string) *sql.Stmt {

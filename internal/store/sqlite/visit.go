@@ -97,9 +97,7 @@ func (s *Store) RecordVisit(ctx context.Context, v store.Visit) error {
 			if e.Time.IsZero() {
 				e.Time = now
 			}
-			if _, err := tx.ExecContext(ctx, insertAuditSQL, auditArgs(e)...); err != nil {
-				return wrap("append audit event", err)
-			}
+			tx.queueAudit(e) // written with the group's others, before the commit
 		}
 		return nil
 	})

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -168,5 +170,58 @@ func TestWritePanicFreesTheWriter(t *testing.T) {
 	must(t, rows.Err())
 	if !slices.Equal(keys, []string{"after"}) {
 		t.Errorf("replay records %v, want only the write after the panic's", keys)
+	}
+}
+
+// TestGroupKeepsOnlyCommittedWritesEvents: the audit events a write of a
+// group queued are dropped with its writes when it fails, and the others'
+// are written, in their order, however many (one statement per power of
+// two of them).
+func TestGroupKeepsOnlyCommittedWritesEvents(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	write := func(name string, events int, fail bool) func(tx *txn) error {
+		return func(tx *txn) error {
+			for i := range events {
+				tx.queueAudit(store.AuditEvent{Action: "test", Reason: fmt.Sprintf("%s-%02d", name, i), Time: time.Now()})
+			}
+			if fail {
+				return errors.New("this write fails after queueing its events")
+			}
+			return nil
+		}
+	}
+	hold := make(chan struct{})
+	s.group.SetHooks(group.Hooks{Hold: hold})
+	errs := make(chan error, 3)
+	go func() { errs <- s.writeGrouped(write("a", 35, false)) }()
+	storetest.WaitFor(t, func() bool { return s.group.Waiting() == 1 }, "the first write to lead")
+	go func() { errs <- s.writeGrouped(write("b", 2, true)) }()
+	storetest.WaitFor(t, func() bool { return s.group.Waiting() == 2 }, "the second write to wait")
+	go func() { errs <- s.writeGrouped(write("c", 1, false)) }()
+	storetest.WaitFor(t, func() bool { return s.group.Waiting() == 3 }, "the third write to wait")
+	close(hold)
+	failed := 0
+	for range 3 {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d writes of the group failed, want 1", failed)
+	}
+	list, err := s.ListAudit(ctx, store.AuditFilter{Limit: 100})
+	must(t, err)
+	var got []string
+	for _, e := range slices.Backward(list) { // newest first
+		got = append(got, e.Reason)
+	}
+	var want []string
+	for i := range 35 {
+		want = append(want, fmt.Sprintf("a-%02d", i))
+	}
+	want = append(want, "c-00")
+	if !slices.Equal(got, want) {
+		t.Errorf("audit events in ID order %v,\nwant %v", got, want)
 	}
 }
