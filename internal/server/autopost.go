@@ -28,7 +28,6 @@ const (
 	slotACS                       // the form's action (a URL attribute)
 	slotMessage                   // the SAMLResponse (an attribute value)
 	slotRelay                     // the RelayState (an attribute value)
-	slotLangs                     // the language switch's links, up to their lang parameter (URL attributes)
 	slotRequestID                 // the request ID in the footer (text)
 	postSlots
 )
@@ -36,7 +35,7 @@ const (
 // postMarks stand for the slots in the executed page: letters and digits
 // only, which no escaper changes and no catalog sentence holds.
 var postMarks = [postSlots]string{"flexidp0post0mark0A", "flexidp0post0mark0B", "flexidp0post0mark0C",
-	"flexidp0post0mark0D", "flexidp0post0mark0E", "flexidp0post0mark0F"}
+	"flexidp0post0mark0D", "flexidp0post0mark0E"}
 
 // postPage is the auto-POST page of one language, cut at its slots:
 // parts[0], the value of slots[0], parts[1], … parts[len(slots)].
@@ -73,8 +72,7 @@ func (s *Server) precompilePost(lang string) [2]*postPage {
 	}
 	for relay := range pp {
 		p := page{Title: "title.post", SPName: postMarks[slotSP], ACSURL: postMarks[slotACS], SAMLResponse: postMarks[slotMessage],
-			Dev: s.cfg.Dev, DevData: s.cfg.DevData, Brand: s.brandView(), RequestID: postMarks[slotRequestID], Lang: lang,
-			Langs: langLinksAt(postMarks[slotLangs], lang)}
+			Dev: s.cfg.Dev, DevData: s.cfg.DevData, Brand: s.brandView(), RequestID: postMarks[slotRequestID], Lang: lang}
 		if relay == 1 {
 			p.RelayState = postMarks[slotRelay]
 		}
@@ -82,7 +80,7 @@ func (s *Server) precompilePost(lang string) [2]*postPage {
 		if err := t.ExecuteTemplate(&buf, "base", p); err != nil {
 			return [2]*postPage{}
 		}
-		pp[relay] = cutPostPage(buf.Bytes(), relay == 1, len(p.Langs))
+		pp[relay] = cutPostPage(buf.Bytes(), relay == 1)
 	}
 	if pp[0] == nil || pp[1] == nil {
 		return [2]*postPage{}
@@ -91,9 +89,8 @@ func (s *Server) precompilePost(lang string) [2]*postPage {
 }
 
 // cutPostPage cuts an executed page at its marks; nil when a slot is not
-// there as often as the page holds it (the language switch once per
-// language, the RelayState only when relay).
-func cutPostPage(b []byte, relay bool, langs int) *postPage {
+// there as often as the page holds it (the RelayState only when relay).
+func cutPostPage(b []byte, relay bool) *postPage {
 	pp := &postPage{}
 	count := [postSlots]int{}
 	for {
@@ -116,10 +113,6 @@ func cutPostPage(b []byte, relay bool, langs int) *postPage {
 	pp.size += len(b)
 	for slot, n := range count {
 		switch postSlot(slot) {
-		case slotLangs:
-			if n != langs {
-				return nil
-			}
 		case slotRelay:
 			if relay && n < 1 || !relay && n != 0 {
 				return nil
@@ -152,13 +145,11 @@ func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool 
 		relay = 1
 	}
 	pp := pages[relay]
-	langs := s.langPrefix(r, p)
 	bp := postBuffers.Get().(*[]byte)
 	b := (*bp)[:0]
-	if need := pp.size + len(p.SAMLResponse) + base64.StdEncoding.EncodedLen(len(p.message)) + len(pp.slots)*len(langs) + 256; cap(b) < need {
+	if need := pp.size + len(p.SAMLResponse) + base64.StdEncoding.EncodedLen(len(p.message)) + 256; cap(b) < need {
 		b = make([]byte, 0, need)
 	}
-	escaped, escapedLen := -1, 0 // where the language switch's prefix was first written
 	for i, slot := range pp.slots {
 		b = append(b, pp.parts[i]...)
 		switch slot {
@@ -176,14 +167,6 @@ func (s *Server) writePost(w http.ResponseWriter, r *http.Request, p page) bool 
 			}
 		case slotRelay:
 			b = appendAttr(b, p.RelayState)
-		case slotLangs:
-			if escaped < 0 { // once for every link
-				escaped = len(b)
-				b = appendURLAttr(b, langs)
-				escapedLen = len(b) - escaped
-			} else {
-				b = append(b, b[escaped:escaped+escapedLen]...)
-			}
 		case slotRequestID:
 			b = appendAttr(b, id)
 		}

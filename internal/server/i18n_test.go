@@ -363,3 +363,24 @@ func TestLanguageSwitchKeepsSignIn(t *testing.T) {
 	samltest.WantStatus(t, "forged state", status, http.StatusBadRequest, page)
 	samltest.MustContain(t, page, html.EscapeString(i18n.T("fr", "error.bad_state")))
 }
+
+// TestAutoPostPageHasNoLanguageSwitch: the page that posts a Response
+// has no language switch. Its links could only send the request it
+// answers again, and that is refused as answered already (409): they led
+// a person without JavaScript from "Continue" to an error page.
+func TestAutoPostPageHasNoLanguageSwitch(t *testing.T) {
+	h := newTestIdP(t, idpOptions{})
+	flex := samltest.FlexSP(t, h.URL)
+	b := browserIn(t, "fr")
+	b.SignIn(flex, h.URL, "agent@example.com", password)
+	redirect, _ := samltest.AuthnRedirect(t, flex, "", nil)
+	status, page := b.Get(redirect)
+	samltest.WantStatus(t, "SSO within the session", status, http.StatusOK, page)
+	samltest.MustContain(t, page, `name="SAMLResponse"`)
+	if pageLang(page) != "fr" {
+		t.Errorf("auto-POST page in %q, want fr", pageLang(page))
+	}
+	if strings.Contains(page, "hreflang") || strings.Contains(page, "?lang=") || strings.Contains(page, "&amp;lang=") {
+		t.Errorf("the auto-POST page has language links:\n%s", page)
+	}
+}

@@ -250,10 +250,15 @@ func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, status int, 
 	p.Brand = s.brandView()
 	p.RequestID = requestIDFrom(r.Context())
 	p.Lang = i18n.FromContext(r.Context())
-	if p.Console != nil {
+	switch {
+	case p.Console != nil:
 		// The console is English only (not in the catalog yet): no switch.
 		p.Lang = i18n.Default
-	} else {
+	case name == "post":
+		// The auto-POST page posts the answer to a request: its links
+		// could only send that request again, which is refused as
+		// answered already (409). It has no switch.
+	default:
 		p.Langs = s.langLinks(r, p.Lang, p)
 	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
