@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/flexidp/flexidp/internal/accounts"
 	"github.com/flexidp/flexidp/internal/store"
@@ -104,7 +105,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	in, err := s.acct.SignIn(r.Context(), accounts.SignInRequest{Email: email, Password: password, Address: s.clientIP(r), SP: spName})
+	// One told "busy" before is served before those who came since; the
+	// ticket is for the busy answers only (a wrong password ends it).
+	ctx := r.Context()
+	queued, waited := s.queuedSince(st)
+	if waited {
+		ctx = users.WithQueuedSince(ctx, queued)
+	}
+	st.Queued = 0
+	in, err := s.acct.SignIn(ctx, accounts.SignInRequest{Email: email, Password: password, Address: s.clientIP(r), SP: spName})
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -135,8 +144,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, users.ErrBusy):
 		// Every hashing slot is taken and the queue would not be served
 		// while this answer can still arrive: the form again, at once,
-		// with the email kept and when to try again.
+		// with the email kept and when to try again, and the time of the
+		// first busy answer (a place in the queue when it comes back).
 		s.cfg.Metrics.signIn("busy")
+		if !waited {
+			queued = s.now()
+		}
+		st.Queued = queued.UnixMilli()
 		msg := tr(r, "login.busy", "wait", retryAfter(w, busyWait(err)))
 		s.showLogin(w, r, http.StatusServiceUnavailable, st, s.spLabel(r.Context(), spName), email, msg)
 		return
@@ -153,6 +167,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.completeSignIn(w, r, in.User, groups, st, "")
+}
+
+// queuedTTL is how long the time of a first "busy" answer (loginState.
+// Queued) gives a place in the hasher's queue: a person told to try again
+// in a few seconds is back well within it.
+const queuedTTL = 10 * time.Minute
+
+// queuedSince is when sign-in st was first answered "busy", if it was and
+// that is neither older than queuedTTL nor in the future (a ticket that
+// is not valid is ignored: its holder asks as a newcomer).
+func (s *Server) queuedSince(st loginState) (time.Time, bool) {
+	if st.Queued <= 0 {
+		return time.Time{}, false
+	}
+	t, now := time.UnixMilli(st.Queued).UTC(), s.now()
+	if t.After(now) || now.Sub(t) > queuedTTL {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // spName is the SP a pending sign-in is for, if any.

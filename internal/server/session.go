@@ -338,8 +338,13 @@ type loginState struct {
 	OIDC *oidcPending `json:"o,omitempty"`
 	// Via is how the person proved who they are when it was not
 	// flexidp's password: "oidc:<source>" (for the audit trail).
-	Via     string `json:"v,omitempty"`
-	Expires int64  `json:"e"`
+	Via string `json:"v,omitempty"`
+	// Queued is when this sign-in was first answered "busy, try again"
+	// (Unix milliseconds), kept while it is answered busy again: the
+	// password hasher serves it before those who came since (queuedSince).
+	// The state's signature is what makes it a ticket nobody can forge.
+	Queued  int64 `json:"q,omitempty"`
+	Expires int64 `json:"e"`
 }
 
 // loginStateTTL is how long a login form stays usable; a verified

@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/sync/semaphore"
 )
 
 // Params are argon2id parameters. Memory is in KiB.
@@ -68,7 +67,7 @@ var ErrUnsupportedHash = errors.New("users: unsupported password hash scheme")
 type Hasher struct {
 	params Params
 	slots  int64 // the budget, in slots
-	sem    *semaphore.Weighted
+	queue  slotQueue
 	dummy  string
 
 	inUse   atomic.Int64 // slots held
@@ -145,11 +144,41 @@ func (h *Hasher) queueTime(ahead, n int64, perHash time.Duration) time.Duration 
 	return time.Duration(float64(perHash) * float64(ahead+n) / float64(h.slots))
 }
 
-// busy is the refusal of a caller needing n slots, with how long the
-// callers waiting now will take, at least a second.
-func (h *Hasher) busy(n int64) error {
-	d := h.queueTime(h.ahead(), n, h.hashTime())
+// busy is the refusal of a caller needing n slots that asked first at
+// since (see WithQueuedSince), with how long the callers ahead of it (those
+// waiting or announced since earlier) will take, at least a second.
+func (h *Hasher) busy(since time.Time, n int64) error {
+	d := h.queueTime(h.ahead(since), n, h.hashTime())
 	return &BusyError{RetryAfter: max(d, time.Second)}
+}
+
+type queuedSinceKey struct{}
+
+// WithQueuedSince returns ctx carrying when its caller first asked for a
+// hash and was told to come back (ErrBusy): the Hasher serves its callers
+// oldest first, so a person who has waited is served before those who
+// just arrived, and is refused only if those who asked before it could
+// not be served in time. The HTTP server takes it from an authenticated
+// ticket in the form it re-serves with "busy"; a caller without one asks
+// now. A time in the future counts as now.
+func WithQueuedSince(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, queuedSinceKey{}, t)
+}
+
+// QueuedSince returns the time WithQueuedSince put in ctx, if any.
+func QueuedSince(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(queuedSinceKey{}).(time.Time)
+	return t, ok
+}
+
+// since is when the caller of ctx asked first: WithQueuedSince's time,
+// or now.
+func since(ctx context.Context) time.Time {
+	now := time.Now()
+	if t, ok := QueuedSince(ctx); ok && t.Before(now) {
+		return t
+	}
+	return now
 }
 
 // Expect announces a hash the caller is about to ask for (a sign-in,
@@ -158,22 +187,35 @@ func (h *Hasher) busy(n int64) error {
 // deadline (WithDoneBy) or the maximum wait, so that a saturated server
 // refuses before doing any other work for the request. Otherwise the
 // caller counts in the queue's estimate until it calls done.
+//
+// Only the callers ahead of this one count: those that asked before it
+// (WithQueuedSince), so a caller who was told to come back is admitted
+// before those who arrived since.
 func (h *Hasher) Expect(ctx context.Context) (done func(), err error) {
+	at := since(ctx)
 	perHash := h.hashTime()
-	if budget, bounded := h.waitBudget(ctx, perHash); bounded && h.queueTime(h.ahead(), 1, perHash) > budget {
-		return func() {}, h.busy(1)
+	if budget, bounded := h.waitBudget(ctx, perHash); bounded && h.queueTime(h.ahead(at), 1, perHash) > budget {
+		return func() {}, h.busy(at, 1)
 	}
+	id := h.queue.announce(at)
 	h.expected.Add(1)
 	var once sync.Once
-	return func() { once.Do(func() { h.expected.Add(-1) }) }, nil
+	return func() {
+		once.Do(func() {
+			h.queue.leave(id)
+			h.expected.Add(-1)
+		})
+	}, nil
 }
 
-// ahead is how many callers the queue's estimate puts before a new one:
-// those waiting for a slot, and those announced that are not yet holding
-// one (the waiting ones among them are counted once).
-func (h *Hasher) ahead() int64 {
-	waiting := h.waiting.Load()
-	onTheirWay := h.expected.Load() - h.inUse.Load() // announced, not hashing now
+// ahead is how many callers the queue's estimate puts before one that
+// asked first at since: those waiting for a slot, and those announced that
+// are not yet holding one (the waiting ones among them are counted once),
+// less those that asked after since (whom it goes before).
+func (h *Hasher) ahead(since time.Time) int64 {
+	waitingAfter, announcedAfter := h.queue.after(since)
+	waiting := h.waiting.Load() - waitingAfter
+	onTheirWay := h.expected.Load() - announcedAfter - h.inUse.Load() // announced, not hashing now
 	return max(waiting, onTheirWay, 0)
 }
 
@@ -200,7 +242,7 @@ func NewHasher(params Params, concurrency int) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: params, slots: int64(concurrency), sem: semaphore.NewWeighted(int64(concurrency))}
+	return &Hasher{params: params, slots: int64(concurrency), queue: slotQueue{free: int64(concurrency)}}
 }
 
 // Params returns the parameters new hashes are made with.
@@ -249,16 +291,18 @@ func (h *Hasher) acquire(ctx context.Context) error { return h.acquireN(ctx, 1) 
 func (h *Hasher) release() { h.releaseN(1) }
 
 func (h *Hasher) acquireN(ctx context.Context, n int64) error {
-	if h.sem.TryAcquire(n) {
+	at := since(ctx)
+	if h.queue.tryAcquire(n, at) {
 		h.inUse.Add(n)
 		return nil
 	}
 	perHash := h.hashTime()
 	budget, bounded := h.waitBudget(ctx, perHash)
-	if bounded && (budget <= 0 || h.queueTime(h.waiting.Load(), n, perHash) > budget) {
+	waitingAfter, _ := h.queue.after(at)
+	if bounded && (budget <= 0 || h.queueTime(h.waiting.Load()-waitingAfter, n, perHash) > budget) {
 		// The queue ahead will not be served in time: say so now rather
 		// than after the wait, or to a closed connection.
-		return h.busy(n)
+		return h.busy(at, n)
 	}
 	start := time.Now()
 	h.waiting.Add(1)
@@ -272,11 +316,11 @@ func (h *Hasher) acquireN(ctx context.Context, n int64) error {
 		wctx, cancel = context.WithTimeout(ctx, budget)
 		defer cancel()
 	}
-	if err := h.sem.Acquire(wctx, n); err != nil {
+	if err := h.queue.acquire(wctx, n, at); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return h.busy(n)
+		return h.busy(at, n)
 	}
 	h.inUse.Add(n)
 	return nil
@@ -285,7 +329,7 @@ func (h *Hasher) acquireN(ctx context.Context, n int64) error {
 func (h *Hasher) releaseN(n int64) {
 	h.done.Add(1)
 	h.inUse.Add(-n)
-	h.sem.Release(n)
+	h.queue.release(n)
 }
 
 // Hash returns the PHC string of password hashed with argon2id:
