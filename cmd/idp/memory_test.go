@@ -80,7 +80,7 @@ func TestMemoryReturnerFreesWhenTheFloorIsMeasured(t *testing.T) {
 	select {
 	case <-freed:
 	case <-time.After(2 * time.Minute): // a bound on a calibration of a few seconds, not a synchronisation
-		t.Fatal("the calibration ended 2 minutes ago at most and its memory was not returned")
+		t.Fatal("no memory returned within 2 minutes of starting a calibration of a few seconds: its end did not ask the returner")
 	}
 	if h.TimeFloor() <= 0 {
 		t.Errorf("memory returned before the floor was measured (floor %v)", h.TimeFloor())
