@@ -174,7 +174,11 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	hasher := users.NewHasher(users.DefaultParams, defaultHashConcurrency(o.hashMemoryMiB, int(users.DefaultParams.Memory/1024)))
 	hasher.SetMaxWait(o.hashMaxWait)
-	if err := startSigninFloor(ctx, log, hasher, o.signinFloor); err != nil {
+	// After a burst of sign-ins, and once the sign-in time floor is
+	// measured, the hashes' memory goes back to the system once hashing
+	// is idle (memoryReturner).
+	returner := newMemoryReturner(hasher)
+	if err := startSigninFloor(ctx, log, hasher, o.signinFloor, returner.checkNow); err != nil {
 		return err
 	}
 	// The rule for new passwords (the password-link page) is the service's.
@@ -183,11 +187,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 	tuneGC(env, log, o.hashMemoryMiB)
-	// After a burst of sign-ins, the hashes' memory goes back to the
-	// system once hashing is idle (memoryReturner).
 	memTicker := time.NewTicker(5 * time.Second)
 	defer memTicker.Stop()
-	go newMemoryReturner(hasher).run(ctx, memTicker.C)
+	go returner.run(ctx, memTicker.C)
 	metrics := server.NewMetrics(hasher, poolStats(st))
 	// The forgot-password page emails reset links when IDP_SMTP_* is set.
 	secrets, err := directorySealer(o.keyEncryption)
@@ -421,11 +423,15 @@ func envInt(env *environment, name string, def int) int {
 }
 
 // startSigninFloor sets the hasher's time floor from --signin-time-floor:
-// "auto" measures it in the background (sign-ins wait for it), else a
-// duration.
-func startSigninFloor(ctx context.Context, log *slog.Logger, h *users.Hasher, v string) error {
+// "auto" measures it in the background (sign-ins wait for it) and calls
+// measured, if not nil, when that ends (its hashes' memory can go back
+// to the system), else a duration.
+func startSigninFloor(ctx context.Context, log *slog.Logger, h *users.Hasher, v string, measured func()) error {
 	if strings.EqualFold(strings.TrimSpace(v), "auto") {
 		h.CalibrateTimeFloorInBackground(ctx, 3, func(d time.Duration, err error) {
+			if measured != nil {
+				defer measured()
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					log.Error("sign-in time floor: calibration failed; sign-in time may tell kinds of stored hash apart", "err", err)

@@ -35,7 +35,7 @@ func TestSigninTimeFloorFlag(t *testing.T) {
 		{"-1s", 0, "not auto, 0 or a duration"},
 	} {
 		h := users.NewHasher(users.DefaultParams, 1)
-		err := startSigninFloor(t.Context(), log, h, c.in)
+		err := startSigninFloor(t.Context(), log, h, c.in, nil)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("%q: error %v, want one saying %q", c.in, err, c.err)

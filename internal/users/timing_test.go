@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"testing"
 	"time"
@@ -146,6 +147,41 @@ func TestCalibrateTimeFloorCoversTheLimits(t *testing.T) {
 		if float64(d) > 1.25*float64(floor) {
 			t.Errorf("a hash at the limits takes %v, above the floor %v", d, floor)
 		}
+	}
+}
+
+// TestCalibrationHoldsOneHashAtATime: the calibration's hashes (up to
+// 64 MiB each) run one at a time with the memory of the one before freed:
+// when each starts, the heap holds less than one hash at the limits
+// (objects, dead ones not yet collected included). Left to the collector,
+// the garbage of a 64 MiB hash was still on the heap when the next began,
+// and the runtime mapped arenas for two.
+func TestCalibrationHoldsOneHashAtATime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hashes at the limits (bcrypt cost 12, argon2id 64 MiB x 4)")
+	}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var most uint64
+	hashes := 0
+	before := beforeCalibrationHash
+	beforeCalibrationHash = func() {
+		metrics.Read(sample)
+		most = max(most, sample[0].Value.Uint64())
+		hashes++
+	}
+	t.Cleanup(func() { beforeCalibrationHash = before })
+	if _, err := NewHasher(fastParams, 4).CalibrateTimeFloor(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// Argon2id hashes at the limits and of the params (twice) are made,
+	// then bcrypt and the three verified, the own params before and
+	// after the others: 8 argon2id hashes with one sample.
+	if hashes != 8 {
+		t.Fatalf("%d calibration hashes seen, want 8", hashes)
+	}
+	if limit := uint64(MaxArgon2Memory) << 10; most >= limit {
+		t.Errorf("the heap held %.1f MiB of objects when a calibration hash began: the memory of the one before (%d MiB) was not freed",
+			float64(most)/(1<<20), limit>>20)
 	}
 }
 
