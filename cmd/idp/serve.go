@@ -187,6 +187,9 @@ func serve(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 	tuneGC(env, log, o.hashMemoryMiB)
+	if env.getenv("GOGC") == "" {
+		defer startGCFloor(gcFloorBytes)()
+	}
 	memTicker := time.NewTicker(5 * time.Second)
 	defer memTicker.Stop()
 	go returner.run(ctx, memTicker.C)
@@ -383,14 +386,19 @@ func housekeeping(ctx context.Context, log *slog.Logger, svc *accounts.Service, 
 	}
 }
 
+// gcFloorBytes is the heap a serving replica may reach before a
+// collection when its live heap is small (gcFloor).
+const gcFloorBytes = 32 << 20
+
 // memoryHeadroomMiB is the memory allowed beyond the hashing budget for
 // everything else (connections, templates, XML, the runtime).
 const memoryHeadroomMiB = 128
 
 // tuneGC sets the runtime's memory limit where the environment does not
-// (GOMEMLIMIT). GOGC is Go's default: 300 was tried (fewer collections
-// under SSO load) and doubled the RSS peak of a password burst, whose
-// argon2id hashes are 19 MiB of garbage each (docs/performance.md).
+// (GOMEMLIMIT). GOGC is left to gcFloor (where the environment does not
+// set it): a fixed 300 was tried (fewer collections under SSO load) and
+// doubled the RSS peak of a password burst, whose argon2id hashes are
+// 19 MiB of garbage each (docs/performance.md).
 func tuneGC(env *environment, log *slog.Logger, hashMemoryMiB int) {
 	if env.getenv("GOMEMLIMIT") == "" {
 		// Each argon2id hash allocates its memory afresh; without a limit

@@ -10,7 +10,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +133,55 @@ func TestTuneGC(t *testing.T) {
 				t.Errorf("memory limit %d, want %d", got, tc.limit)
 			}
 		})
+	}
+}
+
+// TestGCPercentFor: GOGC is raised in steps until the heap may reach the
+// floor, and is Go's default once the live heap alone gets it there.
+func TestGCPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 800},
+		{2 * mib, 800},   // 18 MiB at most: the cap
+		{4 * mib, 800},   // 36 MiB
+		{5 * mib, 800},   // 25 MiB at 400: not enough
+		{7 * mib, 400},   // 35 MiB
+		{8 * mib, 400},   // 40 MiB
+		{11 * mib, 200},  // 33 MiB
+		{16 * mib, 100},  // 32 MiB
+		{40 * mib, 100},  // hashes running: the default
+		{400 * mib, 100}, // and above the floor
+	} {
+		if got := gcPercentFor(tc.live, 32*mib); got != tc.want {
+			t.Errorf("gcPercentFor(%d MiB, 32 MiB) = %d, want %d", tc.live/mib, got, tc.want)
+		}
+	}
+}
+
+// TestGCFloor: after a collection the floor sets GOGC for the live heap
+// it found, and once stopped it sets GOGC back and changes it no more.
+func TestGCFloor(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	gogc := func() int {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return int(s[0].Value.Uint64())
+	}
+	stop := startGCFloor(1 << 40) // far above any test's heap: the cap
+	runtime.GC()
+	eventually(t, "GOGC is raised to the cap after a collection", func() bool { return gogc() == maxGCPercent })
+	stop()
+	if got := gogc(); got != 100 {
+		t.Fatalf("GOGC %d after stop, want the 100 it was", got)
+	}
+	runtime.GC()
+	runtime.GC() // a finalizer armed before stop has run by now, or never will
+	debug.FreeOSMemory()
+	if got := gogc(); got != 100 {
+		t.Errorf("GOGC %d after stop and collections, want 100", got)
 	}
 }
