@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/flexidp/flexidp/internal/browsertest"
@@ -106,6 +107,22 @@ func axeStep(ctx context.Context, t *testing.T, lang, page string, steps ...chro
 	}
 }
 
+// holdAutoPost blocks (or lets through again) the auto-POST page's
+// script, so that the page stays in the browser instead of posting.
+func holdAutoPost(ctx context.Context, t *testing.T, hold bool) {
+	t.Helper()
+	var block []*network.BlockPattern
+	if hold {
+		block = []*network.BlockPattern{{URLPattern: "*://*:*/static/autosubmit.js", Block: true}}
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: block}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // axeTour visits and scans every public page in lang (already chosen),
 // signing in as email, an agent without a second factor.
 func axeTour(ctx context.Context, t *testing.T, e *testEnv, base, lang, email string) {
@@ -156,6 +173,12 @@ func axeTour(ctx context.Context, t *testing.T, e *testEnv, base, lang, email st
 		chromedp.SendKeys(chromedp.ID("password"), "a long new password"),
 		chromedp.SendKeys(chromedp.ID("confirm"), "another long password"),
 		chromedp.Click(chromedp.CSS("#password-form button")), chromedp.WaitVisible(chromedp.ID("account-error")))
+	// The page that posts a Response to Flex, with its script (which
+	// submits it at once) held back so that it stays to be scanned.
+	holdAutoPost(ctx, t, true)
+	redirect, _ = samltest.AuthnRedirect(t, samltest.FlexSP(t, base), "", nil)
+	do("auto-POST page", chromedp.Navigate(redirect), chromedp.WaitVisible(chromedp.CSS("#saml-post button")))
+	holdAutoPost(ctx, t, false)
 	do("logout", chromedp.Navigate(base+"/logout"), chromedp.WaitVisible(chromedp.ID("logout")))
 	do("signed out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.CSS(`main a[href="/login"]`)))
 	do("MFA code", signIn(password, chromedp.WaitVisible(chromedp.ID("code")))...)
