@@ -43,12 +43,36 @@ func gcPercentFor(live, floor uint64) int {
 }
 
 // startGCFloor starts keeping the heap's goal at floor bytes or more
-// (gcFloor); stop ends it and sets GOGC back to what it was.
+// (gcFloor); stop ends it and sets GOGC back to what it was. GOGC is the
+// process's: servers started in one process (tests) share one floor, the
+// first one's, and the last stop ends it.
 func startGCFloor(floor uint64) (stop func()) {
-	f := &gcFloor{floor: floor, percent: 100}
-	f.prev = debug.SetGCPercent(100)
-	f.arm()
-	return f.stop
+	floors.mu.Lock()
+	defer floors.mu.Unlock()
+	if floors.n == 0 {
+		floors.f = &gcFloor{floor: floor, percent: 100}
+		floors.f.prev = debug.SetGCPercent(100)
+		floors.f.arm()
+	}
+	floors.n++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			floors.mu.Lock()
+			defer floors.mu.Unlock()
+			if floors.n--; floors.n == 0 {
+				floors.f.stop()
+				floors.f = nil
+			}
+		})
+	}
+}
+
+// floors is the process's gcFloor and how many servers use it.
+var floors struct {
+	mu sync.Mutex
+	n  int
+	f  *gcFloor
 }
 
 // gcSentinel is an object nothing refers to: its finalizer runs after the

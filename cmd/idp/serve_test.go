@@ -185,3 +185,27 @@ func TestGCFloor(t *testing.T) {
 		t.Errorf("GOGC %d after stop and collections, want 100", got)
 	}
 }
+
+// TestGCFloorShared: servers in one process share the floor; it ends,
+// and GOGC is set back, when the last of them stops.
+func TestGCFloorShared(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	gogc := func() int {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return int(s[0].Value.Uint64())
+	}
+	stopA := startGCFloor(1 << 40)
+	runtime.GC()
+	eventually(t, "GOGC is raised after a collection", func() bool { return gogc() == maxGCPercent })
+	stopB := startGCFloor(1 << 40) // a second server, while the first one's floor holds
+	stopA()
+	stopA() // a second stop of the same server changes nothing
+	runtime.GC()
+	eventually(t, "GOGC is raised while one server still runs", func() bool { return gogc() == maxGCPercent })
+	stopB()
+	if got := gogc(); got != 100 {
+		t.Errorf("GOGC %d once both stopped, want the 100 it was", got)
+	}
+}
