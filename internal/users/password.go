@@ -107,7 +107,19 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 // allows.
 func (h *Hasher) SetMaxWait(d time.Duration) { h.maxWait.Store(int64(d)) }
 
-type doneByKey struct{}
+// timeKey names a time a caller's context carries for the Hasher.
+type timeKey int
+
+const (
+	doneByKey      timeKey = iota // WithDoneBy
+	queuedSinceKey                // WithQueuedSince
+)
+
+// timeIn is the time ctx carries under k, if any.
+func timeIn(ctx context.Context, k timeKey) (time.Time, bool) {
+	t, ok := ctx.Value(k).(time.Time)
+	return t, ok
+}
 
 // WithDoneBy returns ctx carrying the time by which a password hash or
 // verification made with it must be over (including the padding to the
@@ -116,14 +128,11 @@ type doneByKey struct{}
 // slot in time gets ErrBusy at once, or as soon as the time is up, rather
 // than a hash for a client whose connection has been closed.
 func WithDoneBy(ctx context.Context, t time.Time) context.Context {
-	return context.WithValue(ctx, doneByKey{}, t)
+	return context.WithValue(ctx, doneByKey, t)
 }
 
 // DoneBy returns the time WithDoneBy put in ctx, if any.
-func DoneBy(ctx context.Context) (time.Time, bool) {
-	t, ok := ctx.Value(doneByKey{}).(time.Time)
-	return t, ok
-}
+func DoneBy(ctx context.Context) (time.Time, bool) { return timeIn(ctx, doneByKey) }
 
 // hashTime is the Hasher's estimate of how long one hash of its params
 // holds a slot now: the median of the last verifications (under the
@@ -152,8 +161,6 @@ func (h *Hasher) busy(since time.Time, n int64) error {
 	return &BusyError{RetryAfter: max(d, time.Second)}
 }
 
-type queuedSinceKey struct{}
-
 // WithQueuedSince returns ctx carrying when its caller first asked for a
 // hash and was told to come back (ErrBusy): the Hasher serves its callers
 // oldest first, so a person who has waited is served before those who
@@ -162,14 +169,11 @@ type queuedSinceKey struct{}
 // ticket in the form it re-serves with "busy"; a caller without one asks
 // now. A time in the future counts as now.
 func WithQueuedSince(ctx context.Context, t time.Time) context.Context {
-	return context.WithValue(ctx, queuedSinceKey{}, t)
+	return context.WithValue(ctx, queuedSinceKey, t)
 }
 
 // QueuedSince returns the time WithQueuedSince put in ctx, if any.
-func QueuedSince(ctx context.Context) (time.Time, bool) {
-	t, ok := ctx.Value(queuedSinceKey{}).(time.Time)
-	return t, ok
-}
+func QueuedSince(ctx context.Context) (time.Time, bool) { return timeIn(ctx, queuedSinceKey) }
 
 // since is when the caller of ctx asked first: WithQueuedSince's time,
 // or now.
