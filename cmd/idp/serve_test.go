@@ -164,13 +164,7 @@ func TestGCPercentFor(t *testing.T) {
 // TestGCFloor: after a collection the floor sets GOGC for the live heap
 // it found, and once stopped it sets GOGC back and changes it no more.
 func TestGCFloor(t *testing.T) {
-	prev := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(prev) })
-	gogc := func() int {
-		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-		metrics.Read(s)
-		return int(s[0].Value.Uint64())
-	}
+	gogc := keepGOGC(t)
 	stop := startGCFloor(1 << 40) // far above any test's heap: the cap
 	runtime.GC()
 	eventually(t, "GOGC is raised to the cap after a collection", func() bool { return gogc() == maxGCPercent })
@@ -189,13 +183,7 @@ func TestGCFloor(t *testing.T) {
 // TestGCFloorShared: servers in one process share the floor; it ends,
 // and GOGC is set back, when the last of them stops.
 func TestGCFloorShared(t *testing.T) {
-	prev := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(prev) })
-	gogc := func() int {
-		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-		metrics.Read(s)
-		return int(s[0].Value.Uint64())
-	}
+	gogc := keepGOGC(t)
 	stopA := startGCFloor(1 << 40)
 	runtime.GC()
 	eventually(t, "GOGC is raised after a collection", func() bool { return gogc() == maxGCPercent })
@@ -207,5 +195,17 @@ func TestGCFloorShared(t *testing.T) {
 	stopB()
 	if got := gogc(); got != 100 {
 		t.Errorf("GOGC %d once both stopped, want the 100 it was", got)
+	}
+}
+
+// keepGOGC sets GOGC to 100 for t, back to what it was after it, and
+// returns a reader of the GOGC in force.
+func keepGOGC(t *testing.T) func() int {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	return func() int {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return int(s[0].Value.Uint64())
 	}
 }
